@@ -1,0 +1,103 @@
+"""Settings read at the edges: the API key and base URL, from arguments or the environment.
+
+``ONEINBOX_API_KEY`` and ``ONEINBOX_BASE_URL`` are read only here, and only when a client is built
+without explicit values. The key is wrapped in :class:`APIKey`, whose repr and str never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from .exceptions import ConfigurationError, MissingAPIKeyError
+
+__all__ = ["DEFAULT_BASE_URL", "APIKey", "resolve_api_key", "resolve_base_url", "scrub"]
+
+DEFAULT_BASE_URL = "https://api.oneinbox.ai"
+API_KEY_ENV = "ONEINBOX_API_KEY"
+BASE_URL_ENV = "ONEINBOX_BASE_URL"
+
+_KEY_PATTERN = re.compile(r"oi_[sp]k_[A-Za-z0-9_\-]{4,}")
+
+
+class APIKey:
+    """An API key that hides itself from repr, str, f-strings and logs.
+
+    Only :meth:`reveal` gives the key, and only the client's auth header calls it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise MissingAPIKeyError(
+                "the API key is empty; pass api_key='oi_sk_...' or set ONEINBOX_API_KEY"
+            )
+        if any(ch.isspace() for ch in value.strip()):
+            raise ConfigurationError(
+                "the API key contains white space; copy it again from the OneInbox dashboard"
+            )
+        self._value = value.strip()
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def kind(self) -> str:
+        """'secret' for oi_sk_ keys, 'publishable' for oi_pk_, else 'other'."""
+        if self._value.startswith("oi_sk_"):
+            return "secret"
+        if self._value.startswith("oi_pk_"):
+            return "publishable"
+        return "other"
+
+    def __repr__(self) -> str:
+        return "APIKey('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, APIKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):  # never pickled into a notebook or a cache
+        raise TypeError("APIKey cannot be pickled; pass the key again in the other process")
+
+
+def resolve_api_key(api_key: str | APIKey | None) -> APIKey:
+    """The key from the argument, else ``ONEINBOX_API_KEY``; raise if neither is set."""
+    if isinstance(api_key, APIKey):
+        return api_key
+    if api_key is None:
+        api_key = os.environ.get(API_KEY_ENV)
+    if not api_key:
+        raise MissingAPIKeyError(
+            "no OneInbox API key: pass api_key='oi_sk_...' or set the ONEINBOX_API_KEY environment "
+            "variable. Without a key, use the embedded sample API: "
+            "`with oneinbox_nb.sample.serve() as api: OneInboxClient(api.api_key, api.base_url)`."
+        )
+    return APIKey(api_key)
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The base URL from the argument, else ``ONEINBOX_BASE_URL``, else the production host."""
+    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigurationError(
+            f"base URL {url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r} or the "
+            "sample server's api.base_url"
+        )
+    return url.rstrip("/")
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """Remove the given secrets, and anything shaped like a OneInbox key, from ``text``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _KEY_PATTERN.sub("oi_**_***", text)

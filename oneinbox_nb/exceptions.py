@@ -1,0 +1,179 @@
+"""Every error oneinbox_nb raises, in one tree.
+
+::
+
+    OneInboxError
+    ├── ConfigurationError              bad settings: fix the argument or environment variable
+    │   └── MissingAPIKeyError          no key given and ONEINBOX_API_KEY unset
+    ├── InvalidCallIdError              a call id that is not a UUID (checked before any request)
+    ├── InvalidCallError                input to the frames that is not a call payload
+    ├── TransportError                  the request never got an HTTP answer we could read
+    │   ├── RequestTimeoutError         connect/read/write/pool timeout
+    │   ├── APIConnectionError          refused, reset or dropped connection
+    │   └── InvalidResponseError        a 2xx body that is not the JSON we expect (e.g. truncated)
+    ├── APIStatusError                  the server answered with an error status
+    │   ├── AuthenticationError         401: missing, wrong or revoked key
+    │   │   └── PermissionDeniedError   403: e.g. a publishable key (oi_pk_) used server-side
+    │   ├── CallNotFoundError           404 for a call id (carries .call_id)
+    │   ├── RequestValidationError      422 with FastAPI's .detail list
+    │   ├── RateLimitError              429 (carries .retry_after in seconds, or None)
+    │   └── ServerError                 5xx
+    ├── CacheError                      the cache directory cannot be used
+    └── NotebookExecutionError          a notebook cell failed (carries .cell_index, .ename, .evalue)
+
+Status errors carry ``.status_code``, ``.request`` and ``.response``. Messages say what to do next and
+never contain the API key: requests are described by method and URL only, and the key travels in a
+header that no message, repr or log line includes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "AuthenticationError",
+    "CacheError",
+    "CallNotFoundError",
+    "ConfigurationError",
+    "InvalidCallError",
+    "InvalidCallIdError",
+    "InvalidResponseError",
+    "MissingAPIKeyError",
+    "NotebookExecutionError",
+    "OneInboxError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RequestValidationError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class OneInboxError(Exception):
+    """Base class of every error raised by oneinbox_nb."""
+
+
+class ConfigurationError(OneInboxError, ValueError):
+    """A setting (argument or environment variable) is missing or malformed."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """No API key was passed and ``ONEINBOX_API_KEY`` is not set."""
+
+
+class InvalidCallIdError(OneInboxError, ValueError):
+    """A call id is not a UUID; raised locally, before any request is sent."""
+
+    def __init__(self, call_id: object, *, shown: str | None = None) -> None:
+        self.call_id = call_id
+        shown = shown if shown is not None else repr(call_id)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(
+            f"call id {shown} is not a UUID; OneInbox call ids look like "
+            "'3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b'. Copy the id from the dashboard or from "
+            "client.iter_calls()."
+        )
+
+
+class InvalidCallError(OneInboxError, ValueError):
+    """Input handed to the frames is not a OneInbox call payload."""
+
+
+class TransportError(OneInboxError):
+    """The request did not produce an HTTP response that could be read."""
+
+    def __init__(self, message: str, *, request: Any = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class RequestTimeoutError(TransportError):
+    """The request timed out (connect, read, write or pool)."""
+
+
+class APIConnectionError(TransportError):
+    """The connection failed, was refused, reset or dropped mid-response."""
+
+
+class InvalidResponseError(TransportError):
+    """The server answered 2xx with a body that is not the JSON the API documents."""
+
+
+class APIStatusError(OneInboxError):
+    """The API answered with an error status code."""
+
+    def __init__(self, message: str, *, request: Any = None, response: Any = None) -> None:
+        super().__init__(message)
+        self.request = request
+        self.response = response
+        self.status_code: int | None = getattr(response, "status_code", None)
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """403: the key may not do this (publishable keys are refused server-side)."""
+
+
+class CallNotFoundError(APIStatusError):
+    """404 for a call id."""
+
+    def __init__(self, message: str, *, call_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.call_id = call_id
+
+
+class RequestValidationError(APIStatusError):
+    """422: the server rejected a parameter; ``.detail`` is FastAPI's list of problems."""
+
+    def __init__(self, message: str, *, detail: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.detail = detail
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``.retry_after`` is the server's hint in seconds (or None)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the API failed; retried automatically, raised once retries are exhausted."""
+
+
+class CacheError(OneInboxError):
+    """The call cache directory cannot be created, read or written."""
+
+
+class NotebookExecutionError(OneInboxError):
+    """A notebook cell raised; carries the failing cell so the report can point at it."""
+
+    def __init__(
+        self,
+        notebook: str,
+        *,
+        cell_index: int,
+        ename: str,
+        evalue: str,
+        source: str = "",
+        traceback: str = "",
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+        self.source = source
+        self.traceback = traceback
+        first = source.strip().splitlines()[0] if source.strip() else ""
+        super().__init__(
+            f"{notebook}: cell {cell_index} raised {ename}: {evalue}"
+            + (f" (cell starts: {first[:80]!r})" if first else "")
+            + ". Fix the cell or the parameters and build again; no output file was written."
+        )
