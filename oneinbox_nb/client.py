@@ -261,14 +261,16 @@ class _Base:
             return True
         return isinstance(error, APIStatusError) and error.status_code in _RETRY_STATUSES
 
-    def _retry_delay(self, error: OneInboxError, attempt: int) -> float | None:
+    def _retry_delay(
+        self, error: OneInboxError, attempt: int, policy: RetryPolicy
+    ) -> float | None:
         """Seconds to sleep before the next attempt, or None to give up and raise."""
-        if attempt >= self.retry.max_attempts or not self._retryable(error):
+        if attempt >= policy.max_attempts or not self._retryable(error):
             return None
         retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None and retry_after > self.retry.max_retry_after:
+        if retry_after is not None and retry_after > policy.max_retry_after:
             return None
-        delay = self.retry.delay(attempt, retry_after)
+        delay = policy.delay(attempt, retry_after)
         log.info("retrying in %.2f s after: %s", delay, error)
         return delay
 
@@ -351,7 +353,13 @@ class OneInboxClient(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None, call_id: str | None = None):
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        call_id: str | None = None,
+        retry: RetryPolicy | None = None,
+    ):
         attempt = 0
         while True:
             attempt += 1
@@ -365,16 +373,19 @@ class OneInboxClient(_Base):
                     return self._decode(response)
                 raise self._status_error(response, call_id, attempt)
             except OneInboxError as error:
-                delay = self._retry_delay(error, attempt)
+                delay = self._retry_delay(error, attempt, retry or self.retry)
                 if delay is None:
                     raise
                 self._sleep(delay)
 
-    def get_call(self, call_id: str | uuid.UUID) -> dict:
-        """Fetch one call (``GET /v1/calls/{call_id}``) as the API's dict."""
+    def get_call(self, call_id: str | uuid.UUID, *, retry: RetryPolicy | None = None) -> dict:
+        """Fetch one call (``GET /v1/calls/{call_id}``) as the API's dict.
+
+        ``retry`` overrides the client's :class:`RetryPolicy` for this request.
+        """
         call_id = validate_call_id(call_id)
         path = _call_path(call_id)
-        return self._call_payload(self._get(path, call_id=call_id), path)
+        return self._call_payload(self._get(path, call_id=call_id, retry=retry), path)
 
     def iter_calls(
         self, agent_id: str | None = None, status: str | None = None, page_size: int = 100
@@ -444,7 +455,11 @@ class AsyncOneInboxClient(_Base):
         await self.aclose()
 
     async def _get(
-        self, path: str, params: Mapping[str, Any] | None = None, call_id: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        call_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ):
         attempt = 0
         while True:
@@ -459,16 +474,19 @@ class AsyncOneInboxClient(_Base):
                     return self._decode(response)
                 raise self._status_error(response, call_id, attempt)
             except OneInboxError as error:
-                delay = self._retry_delay(error, attempt)
+                delay = self._retry_delay(error, attempt, retry or self.retry)
                 if delay is None:
                     raise
                 await self._sleep(delay)
 
-    async def get_call(self, call_id: str | uuid.UUID) -> dict:
-        """Fetch one call (``GET /v1/calls/{call_id}``) as the API's dict."""
+    async def get_call(self, call_id: str | uuid.UUID, *, retry: RetryPolicy | None = None) -> dict:
+        """Fetch one call (``GET /v1/calls/{call_id}``) as the API's dict.
+
+        ``retry`` overrides the client's :class:`RetryPolicy` for this request.
+        """
         call_id = validate_call_id(call_id)
         path = _call_path(call_id)
-        return self._call_payload(await self._get(path, call_id=call_id), path)
+        return self._call_payload(await self._get(path, call_id=call_id, retry=retry), path)
 
     async def iter_calls(
         self, agent_id: str | None = None, status: str | None = None, page_size: int = 100
