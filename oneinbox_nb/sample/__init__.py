@@ -1,0 +1,18 @@
+"""An embedded, OneInbox-compatible sample API: deterministic calls and a real HTTP server.
+
+The real API needs a key and the network; the sample stands in for it the way SQLite stands in for a
+database server. :func:`generate` makes ``CallResponse`` payloads for a scenario, :func:`truth` says
+what was planted in them, and :func:`serve` answers the real endpoints on a loopback port::
+
+    from oneinbox_nb.sample import serve
+
+    with serve("load_test") as api:
+        client = OneInboxClient(api.api_key, api.base_url)
+"""
+
+from __future__ import annotations
+
+from .generator import REFERENCE_END, SCENARIOS, generate, truth
+from .server import SampleAPI, run, serve
+
+__all__ = ["REFERENCE_END", "SCENARIOS", "SampleAPI", "generate", "run", "serve", "truth"]

@@ -1,0 +1,762 @@
+"""A real HTTP server that answers like the OneInbox API, on a loopback port.
+
+:func:`serve` starts an ``aiohttp.web`` application in a background thread with its own event loop and
+returns a :class:`SampleAPI`, usable as a context manager; leaving the block stops the server and
+frees the port. :func:`run` serves in the foreground until Ctrl-C (the CLI's ``serve`` command).
+
+Endpoints, as the real API has them (``docs/api-facts.md``)::
+
+    GET /v1/calls/{call_id}   200 CallResponse | 404 {"detail": "Call not found"} | 422 (not a UUID)
+    GET /v1/calls             {"items", "total", "limit", "offset"}; agent_id, status, limit, offset
+    GET /v1/calls/cursor      {"items", "next_cursor", "has_more", "limit"}; agent_id, status, limit, cursor
+    GET /v1/usage             {"max_calls_per_day", "calls_remaining_today", ...}
+
+Every endpoint needs ``Authorization: Bearer <api.api_key>`` (else 401). Calls are listed newest
+first. Validation errors are FastAPI-shaped 422s. Unknown paths get a JSON 404.
+
+Faults, all off by default and applied only to ``/v1/calls*``, in this order: ``max_concurrency``
+(requests beyond it in flight get 429 with ``Retry-After``), ``latency_ms`` (a non-blocking delay), then
+one draw from ``Random(fault_seed)`` that drops the connection (``drop_rate``) or answers 500/502/503
+(``error_rate``), and for 200 answers a second draw that cuts the body short (``truncate_rate``:
+the full ``Content-Length`` is announced, part of the body is sent, the connection is closed).
+
+Bodies are serialised once, at start-up, so a request costs a dict lookup; access logging is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import builtins
+import hmac
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .generator import generate
+
+__all__ = ["SampleAPI", "run", "serve"]
+
+MAX_CALLS_PER_DAY = 5000
+_JSON = "application/json"
+_UUID_CANONICAL = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_HEX = set("0123456789abcdefABCDEF")
+
+
+def _uuid_error(raw: str) -> str | None:
+    """Why ``raw`` is not a UUID, in the words of pydantic's ``uuid_parsing`` error, or None."""
+    text = raw[9:] if raw.lower().startswith("urn:uuid:") else raw
+    offset = len(raw) - len(text)
+    for i, ch in enumerate(text):
+        if ch not in _HEX and ch != "-":
+            return (
+                "invalid character: expected an optional prefix of `urn:uuid:` followed by "
+                f"[0-9a-fA-F-], found `{ch}` at {i + 1 + offset}"
+            )
+    if "-" in text:
+        groups = text.split("-")
+        if len(groups) != 5:
+            return f"invalid group count: expected 5, found {len(groups)}"
+        for i, (group, expected) in enumerate(zip(groups, (8, 4, 4, 4, 12), strict=True)):
+            if len(group) != expected:
+                return f"invalid group length in group {i}: expected {expected}, found {len(group)}"
+        return None
+    if len(text) != 32:
+        return f"invalid length: expected length 32 for simple format, found {len(text)}"
+    return None
+
+
+def _canonical_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        return raw
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class _Store:
+    """Pre-serialised calls in list order (created_at descending) with filter indexes."""
+
+    def __init__(self, calls: Sequence[dict[str, Any]]) -> None:
+        order = sorted(
+            range(len(calls)),
+            key=lambda i: (_parse_time(calls[i]["created_at"]), str(calls[i]["id"])),
+            reverse=True,
+        )
+        self.ids: list[str] = [str(calls[i]["id"]) for i in order]
+        self.bodies: list[bytes] = [orjson.dumps(calls[i]) for i in order]
+        self.agent_ids: list[Any] = [calls[i].get("agent_id") for i in order]
+        self.statuses: list[Any] = [calls[i].get("status") for i in order]
+        self.position: dict[str, int] = {}
+        for pos, call_id in enumerate(self.ids):
+            key = _canonical_id(call_id)
+            if key in self.position:
+                raise ValueError(f"duplicate call id {call_id!r} in the sample calls")
+            self.position[key] = pos
+            self.position.setdefault(call_id, pos)
+        self._filtered: dict[tuple[str | None, str | None], list[int]] = {}
+        created = [_parse_time(calls[i]["created_at"]) for i in order]
+        self.latest_day = created[0].date() if created else None
+        self.calls_on_latest_day = sum(1 for t in created if t.date() == self.latest_day)
+
+    def filtered(self, agent_id: str | None, status: str | None) -> list[int]:
+        key = (agent_id, status)
+        positions = self._filtered.get(key)
+        if positions is None:
+            positions = [
+                pos
+                for pos in range(len(self.ids))
+                if (agent_id is None or self.agent_ids[pos] == agent_id)
+                and (status is None or self.statuses[pos] == status)
+            ]
+            if len(self._filtered) < 1024:
+                self._filtered[key] = positions
+        return positions
+
+    def page(self, positions: Iterable[int]) -> bytes:
+        return b"[" + b",".join(self.bodies[pos] for pos in positions) + b"]"
+
+
+def _encode_cursor(pos: int, call_id: str) -> str:
+    raw = f"v1:{pos}:{call_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class SampleAPI:
+    """A running (or stopped) sample OneInbox API server.
+
+    Made by :func:`serve`; see there for the parameters. Use it as a context manager, or call
+    :meth:`stop` when done.
+
+    Attributes
+    ----------
+    base_url : str
+        ``"http://127.0.0.1:PORT"``.
+    api_key : str
+        The key the server accepts (``Authorization: Bearer <api_key>``); never shown by ``repr``.
+    calls : list of dict
+        The payloads served, in the order given (oldest first for the built-in scenarios).
+    scenario : str or tuple of str or None
+        The scenario name(s) the calls came from; None for ``calls=``.
+    """
+
+    def __init__(
+        self,
+        calls: Sequence[dict[str, Any]],
+        *,
+        scenario: str | tuple[str, ...] | None = None,
+        port: int = 0,
+        api_key: str | None = None,
+        latency_ms: float = 0,
+        max_concurrency: int | None = None,
+        retry_after: float = 1,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        truncate_rate: float = 0.0,
+        fault_seed: int = 0,
+    ) -> None:
+        for name, rate in (
+            ("error_rate", error_rate),
+            ("drop_rate", drop_rate),
+            ("truncate_rate", truncate_rate),
+        ):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {rate!r}")
+        if error_rate + drop_rate > 1.0:
+            raise ValueError("error_rate + drop_rate must not exceed 1")
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
+        if max_concurrency is not None and max_concurrency < 0:
+            raise ValueError(f"max_concurrency must be >= 0 or None, got {max_concurrency!r}")
+        if retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0, got {retry_after!r}")
+        if api_key is not None and (
+            not isinstance(api_key, str) or not api_key or any(c.isspace() for c in api_key)
+        ):
+            raise ValueError("api_key must be a non-empty string without white space")
+        self.calls = list(calls)
+        self.scenario = scenario
+        self.api_key = api_key or "oi_sk_sample_" + secrets.token_hex(16)
+        self.latency_ms = float(latency_ms)
+        self.max_concurrency = max_concurrency
+        self.retry_after = retry_after
+        self.error_rate = float(error_rate)
+        self.drop_rate = float(drop_rate)
+        self.truncate_rate = float(truncate_rate)
+        self.fault_seed = fault_seed
+        self._faulty = bool(
+            latency_ms or max_concurrency is not None or error_rate or drop_rate or truncate_rate
+        )
+        self._fault_rng = Random(fault_seed)
+        self._auth = f"Bearer {self.api_key}".encode()
+        self._store = _Store(self.calls)
+        self._requested_port = port
+        self.port: int | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._reset_counters()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._start_error: BaseException | None = None
+
+    # lifecycle -----------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the sample API is not running; call start() or use `with serve()`")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopped.is_set()
+
+    def start(self, timeout: float = 10.0) -> SampleAPI:
+        """Bind the port and start serving in a background thread; returns ``self``."""
+        if self._thread is not None:
+            raise RuntimeError("this SampleAPI was already started; create a new one with serve()")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self._requested_port))
+            sock.listen(1024)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        self._thread = threading.Thread(
+            target=self._serve_forever,
+            args=(sock,),
+            name=f"oneinbox-sample-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        if not self._started.wait(timeout) or self._start_error is not None:
+            self.stop()
+            raise RuntimeError(f"the sample API did not start: {self._start_error!r}")
+        return self
+
+    def _serve_forever(self, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            runner = web.AppRunner(
+                self._app(), handle_signals=False, access_log=None, shutdown_timeout=0.5
+            )
+            loop.run_until_complete(runner.setup())
+            site = web.SockSite(runner, sock, backlog=1024)
+            loop.run_until_complete(site.start())
+            self._runner = runner
+        except BaseException as exc:  # reported to start()
+            self._start_error = exc
+            sock.close()
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                loop.run_until_complete(runner.cleanup())
+            finally:
+                sock.close()
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+                self._stopped.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and free the port (idempotent; waits at most about ``timeout`` seconds)."""
+        thread, loop = self._thread, self._loop
+        if thread is None or not thread.is_alive():
+            self._stopped.set()
+            return
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(loop.stop)
+            except RuntimeError:  # closed in between
+                pass
+        thread.join(timeout)
+
+    def __enter__(self) -> SampleAPI:
+        if self._thread is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = f"http://127.0.0.1:{self.port}" if self.port is not None else "not started"
+        state = "running" if self.running else "stopped"
+        return f"<SampleAPI {state} {where} scenario={self.scenario!r} calls={len(self.calls)}>"
+
+    # statistics ----------------------------------------------------------------------------------
+
+    def _reset_counters(self) -> None:
+        self._requests = 0
+        self._by_status: Counter[int] = Counter()
+        self._dropped = 0
+        self._truncated = 0
+        self._max_in_flight = 0
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of the counters.
+
+        ``requests`` (all requests), ``by_status`` (answered requests by status code; truncated
+        responses count as 200), ``dropped``, ``truncated``, ``in_flight`` and ``max_in_flight``
+        (``/v1/calls*`` requests being handled at once).
+        """
+        with self._lock:
+            return {
+                "requests": self._requests,
+                "by_status": dict(self._by_status),
+                "dropped": self._dropped,
+                "truncated": self._truncated,
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+            }
+
+    def reset_stats(self) -> None:
+        """Zero the counters (``in_flight`` is kept)."""
+        with self._lock:
+            self._reset_counters()
+
+    # the application -----------------------------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        app = web.Application(handler_args={"max_field_size": 16384})
+        add = app.router.add_route
+        add("*", "/v1/calls", self._endpoint(self._list_calls))
+        add("*", "/v1/calls/cursor", self._endpoint(self._list_calls_cursor))
+        add("*", "/v1/calls/{call_id}", self._endpoint(self._get_call))
+        add("*", "/v1/usage", self._endpoint(self._usage, faults=False))
+        add("*", "/{tail:.*}", self._not_found)
+        return app
+
+    def _reply(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        with self._lock:
+            self._by_status[status] += 1
+        return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self._requests += 1
+        return self._reply(404, {"detail": "Not Found"})
+
+    def _endpoint(
+        self, handler: Callable[[web.Request], web.Response], *, faults: bool = True
+    ) -> Callable[[web.Request], Any]:
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            with self._lock:
+                self._requests += 1
+            if request.method not in ("GET", "HEAD"):
+                return self._reply(405, {"detail": "Method Not Allowed"}, {"Allow": "GET"})
+            if faults and self._faulty:
+                return await self._with_faults(request, handler)
+            if not hmac.compare_digest(
+                request.headers.get("Authorization", "").encode(), self._auth
+            ):
+                return self._unauthorized(request)
+            return handler(request)
+
+        return endpoint
+
+    def _unauthorized(self, request: web.Request) -> web.Response:
+        if "Authorization" not in request.headers:
+            detail = "Not authenticated: send the API key as 'Authorization: Bearer <key>'"
+        else:
+            detail = "Invalid API key"
+        return self._reply(401, {"detail": detail}, {"WWW-Authenticate": "Bearer"})
+
+    async def _with_faults(
+        self, request: web.Request, handler: Callable[[web.Request], web.Response]
+    ) -> web.StreamResponse:
+        limit = self.max_concurrency
+        with self._lock:
+            admitted = limit is None or self._in_flight < limit
+            if admitted:
+                self._in_flight += 1
+                self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        if not admitted:
+            return self._reply(
+                429,
+                {"detail": f"Too many concurrent requests (limit {limit}); retry later"},
+                {"Retry-After": _seconds(self.retry_after)},
+            )
+        try:
+            if self.latency_ms:
+                await asyncio.sleep(self.latency_ms / 1000)
+            u = self._fault_rng.random()
+            if u < self.drop_rate:
+                with self._lock:
+                    self._dropped += 1
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=200)
+            if u < self.drop_rate + self.error_rate:
+                status = self._fault_rng.choice((500, 502, 503))
+                detail = {
+                    500: "Internal Server Error",
+                    502: "Bad Gateway",
+                    503: "Service Unavailable",
+                }
+                headers = {"Retry-After": _seconds(self.retry_after)} if status == 503 else None
+                return self._reply(status, {"detail": detail[status]}, headers)
+            if not hmac.compare_digest(
+                request.headers.get("Authorization", "").encode(), self._auth
+            ):
+                return self._unauthorized(request)
+            response = handler(request)
+            if (
+                response.status == 200
+                and self.truncate_rate
+                and self._fault_rng.random() < self.truncate_rate
+            ):
+                return await self._send_truncated(request, response)
+            return response
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _send_truncated(
+        self, request: web.Request, response: web.Response
+    ) -> web.StreamResponse:
+        body = response.body
+        assert isinstance(body, bytes)
+        cut = max(1, min(len(body) - 1, int(len(body) * self._fault_rng.uniform(0.1, 0.9))))
+        stream = web.StreamResponse(status=200)
+        stream.content_type = _JSON
+        stream.content_length = len(body)
+        await stream.prepare(request)
+        await stream.write(body[:cut])
+        with self._lock:
+            self._truncated += 1
+        if request.transport is not None:
+            request.transport.close()
+        return stream
+
+    # handlers (synchronous: no per-request awaits on the fast path) --------------------------------
+
+    def _get_call(self, request: web.Request) -> web.Response:
+        raw = request.match_info["call_id"]
+        store = self._store
+        pos = store.position.get(raw)
+        if pos is None:
+            if not _UUID_CANONICAL.match(raw):
+                problem = _uuid_error(raw)
+                if problem is not None:
+                    return self._reply(
+                        422,
+                        {
+                            "detail": [
+                                {
+                                    "type": "uuid_parsing",
+                                    "loc": ["path", "call_id"],
+                                    "msg": f"Input should be a valid UUID, {problem}",
+                                    "input": raw,
+                                    "ctx": {"error": problem},
+                                }
+                            ]
+                        },
+                    )
+            pos = store.position.get(_canonical_id(raw.removeprefix("urn:uuid:")))
+            if pos is None:
+                return self._reply(404, {"detail": "Call not found"})
+        with self._lock:
+            self._by_status[200] += 1
+        return web.Response(body=store.bodies[pos], content_type=_JSON)
+
+    def _filters(
+        self, request: web.Request, *, cursor: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        query = request.query
+        errors: list[dict[str, Any]] = []
+        values: dict[str, Any] = {
+            "agent_id": query.get("agent_id"),
+            "status": query.get("status"),
+        }
+        bounds = (("limit", 20, 1, 100),) + ((("offset", 0, 0, None),) if not cursor else ())
+        for name, default, lo, hi in bounds:
+            raw = query.get(name)
+            if raw is None:
+                values[name] = default
+                continue
+            if not _INT.match(raw):
+                errors.append(
+                    {
+                        "type": "int_parsing",
+                        "loc": ["query", name],
+                        "msg": "Input should be a valid integer, unable to parse string as an integer",
+                        "input": raw,
+                    }
+                )
+                continue
+            value = int(raw)
+            if value < lo:
+                errors.append(
+                    {
+                        "type": "greater_than_equal",
+                        "loc": ["query", name],
+                        "msg": f"Input should be greater than or equal to {lo}",
+                        "input": raw,
+                        "ctx": {"ge": lo},
+                    }
+                )
+            elif hi is not None and value > hi:
+                errors.append(
+                    {
+                        "type": "less_than_equal",
+                        "loc": ["query", name],
+                        "msg": f"Input should be less than or equal to {hi}",
+                        "input": raw,
+                        "ctx": {"le": hi},
+                    }
+                )
+            values[name] = value
+        if cursor:
+            raw = query.get("cursor")
+            values["after"] = None
+            if raw:
+                after = self._decode_cursor(raw)
+                if after is None:
+                    errors.append(
+                        {
+                            "type": "value_error",
+                            "loc": ["query", "cursor"],
+                            "msg": "Value error, invalid or expired cursor",
+                            "input": raw,
+                            "ctx": {"error": "invalid or expired cursor"},
+                        }
+                    )
+                values["after"] = after
+        return values, errors
+
+    def _decode_cursor(self, raw: str) -> int | None:
+        try:
+            text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+            version, pos_text, call_id = text.split(":", 2)
+            pos = int(pos_text)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        ids = self._store.ids
+        if version != "v1" or not 0 <= pos < len(ids) or ids[pos] != call_id:
+            return None
+        return pos
+
+    def _list_calls(self, request: web.Request) -> web.Response:
+        values, errors = self._filters(request, cursor=False)
+        if errors:
+            return self._reply(422, {"detail": errors})
+        positions = self._store.filtered(values["agent_id"], values["status"])
+        limit, offset = values["limit"], values["offset"]
+        items = self._store.page(positions[offset : offset + limit])
+        tail = orjson.dumps({"total": len(positions), "limit": limit, "offset": offset})
+        return self._reply(200, b'{"items":' + items + b"," + tail[1:])
+
+    def _list_calls_cursor(self, request: web.Request) -> web.Response:
+        values, errors = self._filters(request, cursor=True)
+        if errors:
+            return self._reply(422, {"detail": errors})
+        positions = self._store.filtered(values["agent_id"], values["status"])
+        limit = values["limit"]
+        start = 0 if values["after"] is None else bisect_right(positions, values["after"])
+        page = positions[start : start + limit]
+        has_more = start + limit < len(positions)
+        next_cursor = (
+            _encode_cursor(page[-1], self._store.ids[page[-1]]) if has_more and page else None
+        )
+        tail = orjson.dumps({"next_cursor": next_cursor, "has_more": has_more, "limit": limit})
+        return self._reply(200, b'{"items":' + self._store.page(page) + b"," + tail[1:])
+
+    def _usage(self, request: web.Request) -> web.Response:
+        used = self._store.calls_on_latest_day
+        day = self._store.latest_day
+        payload: dict[str, Any] = {
+            "max_calls_per_day": MAX_CALLS_PER_DAY,
+            "calls_today": used,
+            "calls_remaining_today": max(0, MAX_CALLS_PER_DAY - used),
+        }
+        if day is not None:
+            payload["resets_at"] = f"{day + timedelta(days=1)}T00:00:00Z"
+        return self._reply(200, payload)
+
+
+def _seconds(value: float) -> str:
+    """A Retry-After value: integer seconds when whole, else a short decimal string."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _calls_for(
+    scenario: str | Sequence[str],
+    seed: int,
+    n: int | None,
+    turns: tuple[int, int] | None,
+) -> tuple[list[dict[str, Any]], str | tuple[str, ...]]:
+    if isinstance(scenario, str):
+        return generate(scenario, seed=seed, n=n, turns=turns), scenario
+    names = tuple(scenario)
+    if not names:
+        raise ValueError("scenario must name at least one scenario")
+    calls: list[dict[str, Any]] = []
+    for name in names:
+        calls.extend(generate(name, seed=seed, n=n, turns=turns))
+    return calls, names
+
+
+def serve(
+    scenario: str | Sequence[str] = "production",
+    *,
+    seed: int = 0,
+    n: int | None = None,
+    turns: tuple[int, int] | None = None,
+    calls: Sequence[dict[str, Any]] | None = None,
+    port: int = 0,
+    api_key: str | None = None,
+    latency_ms: float = 0,
+    max_concurrency: int | None = None,
+    retry_after: float = 1,
+    error_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    truncate_rate: float = 0.0,
+    fault_seed: int = 0,
+) -> SampleAPI:
+    """Start the sample OneInbox API on ``127.0.0.1`` and return it (a context manager).
+
+    Parameters
+    ----------
+    scenario : str or sequence of str, default "production"
+        A name from :data:`~oneinbox_nb.sample.SCENARIOS`, or several (their calls are
+        concatenated, e.g. ``("load_test", "production")``). Ignored when ``calls`` is given.
+    seed, n, turns
+        Passed to :func:`~oneinbox_nb.sample.generate` (``n`` and ``turns`` apply to each scenario).
+    calls : sequence of dict, optional
+        Serve these payloads instead of generated ones (each needs ``id`` and ``created_at``).
+    port : int, default 0
+        Port to bind; 0 picks a free one.
+    api_key : str, optional
+        The key to accept; default a fresh random ``oi_sk_sample_...`` key.
+    latency_ms : float, default 0
+        Delay added to every ``/v1/calls*`` request (non-blocking).
+    max_concurrency : int, optional
+        ``/v1/calls*`` requests beyond this many in flight are answered at once with 429 and a
+        ``Retry-After`` header. Requests only overlap while they wait, so pair it with
+        ``latency_ms``.
+    retry_after : float, default 1
+        Seconds sent in ``Retry-After`` (fractions are sent as a decimal string, e.g. ``"0.05"``).
+    error_rate, drop_rate, truncate_rate : float, default 0
+        Fractions of ``/v1/calls*`` requests answered 500/502/503, dropped without an answer, or (of
+        200 answers) cut short mid-body.
+    fault_seed : int, default 0
+        Seed of the fault draws: the same request sequence meets the same faults.
+
+    Returns
+    -------
+    SampleAPI
+        Already serving. ``with serve() as api:`` stops it on leaving the block; otherwise call
+        ``api.stop()``.
+
+    Examples
+    --------
+    >>> with serve("load_test", seed=0) as api:  # doctest: +SKIP
+    ...     r = httpx.get(f"{api.base_url}/v1/calls", headers={"Authorization": f"Bearer {api.api_key}"})
+    """
+    if calls is None:
+        payloads, name = _calls_for(scenario, seed, n, turns)
+    else:
+        payloads, name = list(calls), None
+    api = SampleAPI(
+        payloads,
+        scenario=name,
+        port=port,
+        api_key=api_key,
+        latency_ms=latency_ms,
+        max_concurrency=max_concurrency,
+        retry_after=retry_after,
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        truncate_rate=truncate_rate,
+        fault_seed=fault_seed,
+    )
+    return api.start()
+
+
+def run(
+    scenario: str | Sequence[str] = "production",
+    *,
+    print: Callable[[str], Any] = builtins.print,  # the CLI passes its writer here
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> None:
+    """Serve the sample API in the foreground until Ctrl-C (or until ``stop`` is set).
+
+    Prints the base URL and the key the server accepts first, as shell exports.
+
+    Parameters
+    ----------
+    scenario : str or sequence of str, default "production"
+        As for :func:`serve`.
+    print : callable, default :func:`print`
+        Where the start-up lines go (one string per call).
+    stop : threading.Event, optional
+        Return when this is set (for tests and embedding); Ctrl-C always stops.
+    **options
+        Any keyword of :func:`serve`: ``seed``, ``n``, ``turns``, ``calls``, ``port``, ``api_key``,
+        ``latency_ms``, ``max_concurrency``, ``retry_after``, ``error_rate``, ``drop_rate``,
+        ``truncate_rate``, ``fault_seed``.
+    """
+    started = time.perf_counter()
+    with serve(scenario, **options) as api:
+        faults = {
+            k: options[k]
+            for k in ("latency_ms", "max_concurrency", "error_rate", "drop_rate", "truncate_rate")
+            if options.get(k)
+        }
+        print(
+            f"OneInbox sample API: {len(api.calls)} calls ({api.scenario or 'given calls'}) on "
+            f"{api.base_url}, ready in {time.perf_counter() - started:.1f} s"
+            + (f"; faults: {faults}" if faults else "")
+        )
+        print(f"export ONEINBOX_BASE_URL={api.base_url}")
+        print(f"export ONEINBOX_API_KEY={api.api_key}")
+        print("Press Ctrl-C to stop.")
+        event = stop or threading.Event()
+        try:
+            while not event.wait(0.25):
+                if not api.running:
+                    break
+        except KeyboardInterrupt:
+            pass
+    print("Sample API stopped.")
