@@ -1,0 +1,163 @@
+"""In a real browser: a report opened from disk loads nothing from outside; a Voila dashboard is live.
+
+The Voila start-up and shutdown tests need no browser; the ``browser`` ones drive headless Chromium
+(see browser_support.py: they skip without it, and fail without it under CI=true).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from browser_support import chromium, offline_page, require_chromium
+
+from oneinbox_nb import dashboard
+from oneinbox_nb.exceptions import ConfigurationError, OneInboxError
+from oneinbox_nb.report import build
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="module")
+def toy_report(tmp_path_factory) -> Path:
+    """The toy report (figure, table, widget), built before any browser starts."""
+    require_chromium()  # skip before spending a kernel run on a report nobody will open
+    out = tmp_path_factory.mktemp("browser-report") / "toy.html"
+    return build(NOTEBOOKS / "toy_report.ipynb", out, seed=5)
+
+
+@pytest.fixture(scope="module")
+def browser(toy_report):
+    # depends on toy_report so the kernel run is over before Playwright's event loop starts
+    with chromium() as b:
+        yield b
+
+
+# ---------------------------------------------------------------------------------------------
+# The report, opened from disk
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.notebook
+def test_report_is_self_contained_in_a_browser(toy_report, browser):
+    with offline_page(browser) as (page, log):
+        page.goto(toy_report.as_uri())
+        page.wait_for_load_state("load")
+
+        # nothing left the file
+        assert log.blocked == []
+        assert all(url.startswith(("file:", "data:")) for url in log.requests), log.requests
+        assert log.console_errors == [] and log.page_errors == []
+
+        # the figure: an inline PNG that decoded and is on screen
+        images = page.locator('img[src^="data:image/png"]')
+        assert images.count() >= 1
+        first = images.first
+        assert first.is_visible()
+        assert first.evaluate("img => img.complete && img.naturalWidth") > 0
+
+        # the header and the table
+        header = page.locator("header.oi-report-header")
+        assert header.is_visible()
+        assert header.locator("h1").inner_text() == "Toy call report"
+        assert "seed=5" in header.inner_text()
+        assert page.locator("table.dataframe").first.is_visible()
+
+        # code inputs hidden: no code cell shows an input area or a prompt
+        assert page.locator(".jp-CodeCell .jp-InputArea").count() == 0
+        assert page.locator(".jp-InputPrompt, .jp-OutputPrompt").count() == 0
+        assert "CODE-MARKER" not in page.content()
+
+
+@pytest.mark.browser
+def test_offline_page_records_and_blocks_outside_requests(browser, tmp_path):
+    """The harness itself: a page that reaches out is caught (so the test above is not vacuous)."""
+    page_file = tmp_path / "leaky.html"
+    page_file.write_text('<html><body><img src="https://example.invalid/x.png"></body></html>')
+    with offline_page(browser) as (page, log):
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("load")
+        assert log.blocked == ["https://example.invalid/x.png"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Voila
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_dashboard_slider_rerenders_output(browser):
+    with dashboard.launch(NOTEBOOKS, open_notebook="slider") as dash:
+        assert dash.url == f"http://127.0.0.1:{dash.port}/voila/render/slider.ipynb"
+        with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
+            page.goto(dash.url)
+            page.get_by_text("squared: 9").wait_for(timeout=90_000)
+
+            # arrow key on the focused slider handle: 3 -> 4
+            page.locator(".widget-slider .noUi-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            page.get_by_text("squared: 16").wait_for(timeout=30_000)
+
+            # a typed value in the linked IntText: -> 7
+            box = page.locator(".widget-text input").first
+            box.fill("7")
+            box.press("Enter")
+            page.get_by_text("squared: 49").wait_for(timeout=30_000)
+            assert page.get_by_text("squared: 16").count() == 0
+
+            assert log.page_errors == []
+            # Voila's own template asks a CDN for Font Awesome; those (blocked) fetches are the
+            # only errors allowed
+            assert all(not url.startswith("http://127.0.0.1") for url in log.blocked)
+            assert len(log.console_errors) <= len(log.blocked), log.console_errors
+    assert _port_closed(dash.port)
+
+
+def test_serve_prints_the_url_and_stops_on_ctrl_c(monkeypatch, capsys):
+    seen = {}
+
+    def interrupt(dash):
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(dash.url, timeout=30) as response:
+            seen["status"] = response.status
+        seen["port"] = dash.port
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dashboard, "_wait_for_interrupt", interrupt)
+    dashboard.serve(NOTEBOOKS)
+    out = capsys.readouterr()
+    assert f"Dashboards on http://127.0.0.1:{seen['port']}/ (Ctrl-C to stop)" in out.out
+    assert seen["status"] == 200
+    assert _port_closed(seen["port"])
+
+
+def test_launch_reports_voila_failures_with_its_log(monkeypatch):
+    fake = [
+        sys.executable,
+        "-c",
+        "import sys; print('fake voila: bad option', file=sys.stderr); sys.exit(3)",
+    ]
+    monkeypatch.setattr(dashboard, "_voila_command", lambda target, port: fake)
+    with pytest.raises(OneInboxError, match=r"(?s)exited with status 3.*fake voila: bad option"):
+        with dashboard.launch(NOTEBOOKS):
+            pass
+
+
+def test_launch_rejects_bad_paths():
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        with dashboard.launch(NOTEBOOKS / "nope"):
+            pass
+    with pytest.raises(
+        ConfigurationError, match="available: failing, no_parameters, slider, toy_report"
+    ):
+        with dashboard.launch(NOTEBOOKS, open_notebook="nope"):
+            pass
