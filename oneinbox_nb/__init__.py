@@ -1,9 +1,33 @@
-"""oneinbox_nb: OneInbox voice-agent calls in Jupyter, as tidy pandas frames."""
+"""oneinbox_nb: OneInbox voice-agent calls in Jupyter, as tidy pandas frames.
+
+>>> import oneinbox_nb as oi                                      # doctest: +SKIP
+>>> frames = oi.load_call("3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b")  # key from ONEINBOX_API_KEY
+>>> frames.turns[["turn", "response_ms"]]
+
+Layers point one way: exceptions/config <- client <- frames <- analysis <- plots <- widgets, with
+sample, fetch, report, dashboard and the CLI on top. ``import oneinbox_nb`` loads the client and
+the frames only; plots, widgets, reports and the sample API load when first used.
+"""
 
 from __future__ import annotations
 
+from .client import AsyncOneInboxClient, OneInboxClient, RetryPolicy
 from .exceptions import OneInboxError
+from .fetch import FetchResult, fetch_calls, fetch_calls_async, load_call
+from .frames import CallFrames, to_frames
 
 __version__ = "0.1.0"
 
-__all__ = ["OneInboxError", "__version__"]
+__all__ = [
+    "AsyncOneInboxClient",
+    "CallFrames",
+    "FetchResult",
+    "OneInboxClient",
+    "OneInboxError",
+    "RetryPolicy",
+    "__version__",
+    "fetch_calls",
+    "fetch_calls_async",
+    "load_call",
+    "to_frames",
+]

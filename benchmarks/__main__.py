@@ -1,0 +1,46 @@
+"""`python -m benchmarks [NAME ...]`: run the benchmarks and print each ratio with its bound."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput
+
+BENCHMARKS = {
+    "server": server_throughput.run,
+    "fetch": bulk_fetch.run,
+    "rate_limited": rate_limited.run,
+    "frames": frames_build.run,
+    "parquet": parquet_read.run,
+}
+
+
+def main(names: list[str]) -> int:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        print(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    results, failed = {}, []
+    for name in names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        result = BENCHMARKS[name]()
+        result["wall_s"] = round(time.perf_counter() - start, 2)
+        results[name] = result
+        for key, value in result.items():
+            print(f"   {key}: {value}")
+        if result.get("pass") is False:
+            failed.append(name)
+    out = Path(__file__).with_name("results")
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"\n{len(results) - len(failed)} of {len(results)} benchmarks within their bounds"
+          + (f"; outside: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

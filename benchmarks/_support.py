@@ -1,0 +1,64 @@
+"""What the benchmarks share: a sample server in its own process, and a timer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def server_process(**options) -> Iterator[tuple[str, str]]:
+    """Run `oneinbox-nb serve` in a separate process (so it does not share the client's GIL).
+
+    Yields ``(base_url, api_key)``.
+    """
+    args = [sys.executable, "-m", "oneinbox_nb", "serve"]
+    for name, value in options.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        url = key = None
+        deadline = time.monotonic() + 120
+        while (url is None or key is None) and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"sample server exited: {proc.stderr.read()[-2000:]}")
+            url = url or (m.group(0) if (m := re.search(r"http://127\.0\.0\.1:\d+", line)) else None)
+            key = key or (m.group(0) if (m := re.search(r"oi_sk_\S+", line)) else None)
+        if url is None or key is None:
+            raise RuntimeError("sample server did not print its URL and key in time")
+        yield url, key
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def timed(fn, *args, **kwargs):
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+_CALLS: dict[tuple, list] = {}
+
+
+def generated_calls(n: int = 10_000, turns: tuple[int, int] = (5, 40), seed: int = 0) -> list[dict]:
+    """The big generated set shared by the frames and Parquet benchmarks (made once per run)."""
+    from oneinbox_nb import sample
+
+    key = (n, turns, seed)
+    if key not in _CALLS:
+        _CALLS[key] = sample.generate("production", seed=seed, n=n, turns=turns)
+    return _CALLS[key]

@@ -1,0 +1,266 @@
+"""fetch_calls against the sample server: every id accounted for under faults, cache, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pandas as pd
+import pytest
+
+import oneinbox_nb as oi
+from oneinbox_nb import sample
+from oneinbox_nb.cache import CallCache, source_name
+from oneinbox_nb.client import AsyncOneInboxClient, OneInboxClient, RetryPolicy
+from oneinbox_nb.exceptions import ConfigurationError
+from oneinbox_nb.fetch import fetch_calls_async
+
+PATIENT = RetryPolicy(max_attempts=10, backoff=0.01, max_backoff=0.05)
+
+
+def client_for(api, retry=PATIENT) -> OneInboxClient:
+    return OneInboxClient(api.api_key, api.base_url, retry=retry, timeout=10)
+
+
+def accounted(result, asked) -> None:
+    assert len(result.calls) + len(result.failures) == len(asked)
+    assert result.requested == len(asked)
+
+
+@pytest.fixture(scope="module")
+def load_test_calls():
+    return sample.generate("load_test", seed=3, n=240)
+
+
+def test_fetch_by_id_returns_payloads_in_order(tmp_path, load_test_calls):
+    ids = [c["id"] for c in load_test_calls][::-1]
+    with sample.serve(calls=load_test_calls) as api:
+        result = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
+    accounted(result, ids)
+    assert result.ok and result.fetched == len(ids) and result.from_cache == 0
+    assert [c["id"] for c in result.calls] == ids
+    assert result.calls[0] == next(c for c in load_test_calls if c["id"] == ids[0])
+    assert set(result.frames.calls.call_id) == set(ids)  # frames are built on demand
+
+
+def test_every_id_accounted_for_under_every_fault(tmp_path, load_test_calls):
+    unknown = str(uuid.UUID(int=12345))
+    ids = [c["id"] for c in load_test_calls] + ["not-a-uuid", load_test_calls[0]["id"], unknown]
+    with sample.serve(
+        calls=load_test_calls,
+        latency_ms=5,
+        max_concurrency=8,
+        retry_after=0.05,
+        error_rate=0.15,
+        drop_rate=0.05,
+        truncate_rate=0.05,
+        fault_seed=7,
+    ) as api:
+        result = oi.fetch_calls(
+            ids, client=client_for(api), concurrency=40, cache=tmp_path, progress=False
+        )
+        stats = dict(api.stats)
+    accounted(result, ids)
+    failures = result.failures.set_index("call_id")
+    assert len(result.calls) == len(load_test_calls)  # every real call arrived despite the faults
+    assert failures.loc["not-a-uuid", "error_type"] == "InvalidCallIdError"
+    assert failures.loc[unknown, "error_type"] == "CallNotFoundError"
+    assert failures.loc[unknown, "status_code"] == 404
+    assert failures.loc[load_test_calls[0]["id"], "error_type"] == "DuplicateId"
+    assert list(result.failures.dtypes.astype(str)) == ["string", "string", "Int64", "string"]
+    # the faults really happened
+    by_status = {str(k): v for k, v in stats.get("by_status", stats).items()}
+    assert by_status.get("429", 0) > 0 and any(by_status.get(s, 0) for s in ("500", "502", "503"))
+
+
+def test_429_storm_is_ridden_out_and_concurrency_adapts(tmp_path, load_test_calls):
+    ids = [c["id"] for c in load_test_calls]
+    with sample.serve(
+        calls=load_test_calls, latency_ms=20, max_concurrency=6, retry_after=0.05
+    ) as api:
+        result = oi.fetch_calls(
+            ids, client=client_for(api), concurrency=60, cache=False, progress=False
+        )
+        stats = dict(api.stats)
+    assert result.ok and len(result.calls) == len(ids)
+    assert stats["max_in_flight"] <= 6 + 1
+
+
+def test_gives_up_when_retry_after_is_beyond_the_policy(load_test_calls):
+    ids = [c["id"] for c in load_test_calls[:3]]
+    with sample.serve(calls=load_test_calls, max_concurrency=0, retry_after=3600) as api:
+        result = oi.fetch_calls(ids, client=client_for(api), cache=False, progress=False)
+    accounted(result, ids)
+    assert set(result.failures.error_type) == {"RateLimitError"}
+    assert result.failures.error.str.contains("retry after 3600 s").all()
+
+
+def test_cache_serves_terminal_calls_and_refreshes_others(tmp_path, load_test_calls):
+    ids = [c["id"] for c in load_test_calls]
+    terminal = sum(c["status"] in ("completed", "failed") for c in load_test_calls)
+    assert 0 < terminal < len(ids), "the sample run should hold some in-flight calls"
+    with sample.serve(calls=load_test_calls) as api:
+        first = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
+        second = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
+        requests_before = api.stats["requests"]
+        third = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
+        requests_third = api.stats["requests"] - requests_before
+    assert first.from_cache == 0 and first.fetched == len(ids)
+    assert second.from_cache == terminal and second.fetched == len(ids) - terminal
+    assert requests_third == len(ids) - terminal
+    assert [c["id"] for c in second.calls] == ids and second.calls == first.calls
+
+
+def test_corrupt_cache_entry_is_reported_and_refetched(tmp_path, load_test_calls):
+    done = [c for c in load_test_calls if c["status"] == "completed"][:20]
+    ids = [c["id"] for c in done]
+    with sample.serve(calls=load_test_calls) as api:
+        oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
+        store = CallCache(tmp_path, source=source_name(api.base_url))
+        victim = ids[4]
+        (store.path / victim[:2] / f"{victim}.json").write_bytes(
+            b'{"id": "' + victim.encode() + b'", "sta'
+        )
+        result = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
+    assert [cid for cid, _ in result.corrupt_cache_entries] == [victim]
+    assert result.fetched == 1 and result.from_cache == len(ids) - 1
+    assert result.calls[4] == done[4]
+    assert store.get(victim) == done[4]  # repaired
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["crash", "ctrl-c"])
+def test_interrupted_fetch_resumes_without_refetching(tmp_path, load_test_calls, how):
+    ids = [c["id"] for c in load_test_calls]
+    (tmp_path / "ids.txt").write_text("\n".join(ids))
+    cache_dir = tmp_path / "cache"
+    with sample.serve(calls=load_test_calls, latency_ms=60) as api:
+        env = {**os.environ, "ONEINBOX_API_KEY": api.api_key, "ONEINBOX_BASE_URL": api.base_url}
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "oneinbox_nb",
+                "fetch",
+                "--ids",
+                str(tmp_path / "ids.txt"),
+                "--cache-dir",
+                str(cache_dir),
+                "--concurrency",
+                "4",
+                "--no-progress",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        store_path = cache_dir / source_name(api.base_url)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if store_path.exists() and sum(1 for _ in store_path.glob("*/*.json")) >= 30:
+                break
+            time.sleep(0.02)
+        child.send_signal(how)
+        _, err = child.communicate(timeout=30)
+        if how == signal.SIGINT:
+            assert child.returncode == 130 and b"interrupted" in err
+        assert child.returncode != 0
+        store = CallCache(cache_dir, source=source_name(api.base_url))
+        stored = {cid: store.get(cid) for cid in store.ids()}
+        assert not store.corrupt and all(stored.values())
+        assert 30 <= len(stored) < len(ids)
+        requests_before = api.stats["requests"]
+        result = oi.fetch_calls(ids, client=client_for(api), cache=cache_dir, progress=False)
+        refetched = api.stats["requests"] - requests_before
+    final = sum(1 for c in stored.values() if c["status"] in ("completed", "failed"))
+    assert result.ok and len(result.calls) == len(ids)
+    assert result.from_cache == final and refetched == len(ids) - final
+
+
+def test_fetch_inside_a_running_event_loop(load_test_calls):
+    ids = [c["id"] for c in load_test_calls[:50]]
+
+    async def notebook_cell():
+        # Jupyter runs cells inside a live loop: the sync API must still work there.
+        return oi.fetch_calls(ids, client=client_for(api), cache=False, progress=False)
+
+    async def async_code():
+        return await fetch_calls_async(ids, client=client_for(api), cache=False, progress=False)
+
+    with sample.serve(calls=load_test_calls) as api:
+        from_cell = asyncio.run(notebook_cell())
+        from_async = asyncio.run(async_code())
+    assert [c["id"] for c in from_cell.calls] == ids == [c["id"] for c in from_async.calls]
+
+
+def test_async_client_is_accepted(load_test_calls):
+    ids = [c["id"] for c in load_test_calls[:10]]
+    with sample.serve(calls=load_test_calls) as api:
+        client = AsyncOneInboxClient(api.api_key, api.base_url)
+        result = oi.fetch_calls(ids, client=client, cache=False, progress=False)
+    assert len(result.calls) == 10
+
+
+def test_listing_with_client_side_filters():
+    calls = sample.generate("load_test", seed=1, n=120) + sample.generate(
+        "production", seed=1, n=150
+    )
+    run_id = calls[0]["metadata"]["run_id"]
+    created = pd.to_datetime([c["created_at"] for c in calls], utc=True)
+    middle = created.sort_values()[len(created) // 2]
+    with sample.serve(calls=calls) as api:
+        client = client_for(api)
+        everything = oi.fetch_calls(client=client, cache=False, progress=False)
+        run = oi.fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
+        recent = oi.fetch_calls(client=client, since=middle, cache=False, progress=False)
+        by_fn = oi.fetch_calls(
+            client=client, where=lambda c: c["status"] == "failed", cache=False, progress=False
+        )
+        agent = calls[-1]["agent_id"]
+        server_side = oi.fetch_calls(
+            client=client, agent_id=agent, status="completed", cache=False, progress=False
+        )
+    assert len(everything.calls) == len(calls)
+    assert {c["id"] for c in run.calls} == {
+        c["id"] for c in calls if c["metadata"].get("run_id") == run_id
+    }
+    assert len(recent.calls) == sum(created >= middle)
+    assert all(c["status"] == "failed" for c in by_fn.calls) and by_fn.calls
+    assert {(c["agent_id"], c["status"]) for c in server_side.calls} == {(agent, "completed")}
+
+
+def test_ids_and_filters_together_are_refused():
+    with pytest.raises(ConfigurationError, match="not both"):
+        oi.fetch_calls(
+            [str(uuid.UUID(int=1))], where={"run_id": "x"}, client=OneInboxClient("oi_sk_x" * 3)
+        )
+
+
+def test_bad_options_say_what_to_do():
+    client = OneInboxClient("oi_sk_test_key_123456")
+    with pytest.raises(ConfigurationError, match="concurrency"):
+        oi.fetch_calls([], client=client, concurrency=0)
+    with pytest.raises(ConfigurationError, match="since"):
+        oi.fetch_calls(client=client, since="last tuesday-ish")
+    with pytest.raises(ConfigurationError, match="where"):
+        oi.fetch_calls(client=client, where=42)
+
+
+def test_progress_bar_counts(load_test_calls, capsys):
+    ids = [c["id"] for c in load_test_calls[:30]]
+    with sample.serve(calls=load_test_calls) as api:
+        oi.fetch_calls(ids, client=client_for(api), cache=False, progress=True)
+    err = capsys.readouterr().err
+    assert "fetching calls" in err and "30/30" in err
+
+
+def test_load_call_builds_frames():
+    calls = sample.generate("call", seed=0)
+    with sample.serve(calls=calls) as api:
+        frames = oi.load_call(calls[0]["id"], client=client_for(api))
+    assert list(frames.calls.call_id) == [calls[0]["id"]]
+    assert len(frames.messages) == len(calls[0]["messages"])

@@ -1,0 +1,168 @@
+"""Packaging invariants: conda env == pyproject, the public surface, layering, stripped notebooks."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+import oneinbox_nb
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI's
+CONDA_NAMES = {}
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _runtime_requirements() -> dict[str, str]:
+    project = _pyproject()["project"]
+    reqs = list(project["dependencies"])
+    for extra in ("report", "dashboard"):
+        reqs += project["optional-dependencies"][extra]
+    parsed = [Requirement(r) for r in reqs]
+    return {r.name.lower(): str(r.specifier) for r in parsed}
+
+
+def _environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found: dict[str, str] = {}
+    for dep in env["dependencies"]:
+        items = dep["pip"] if isinstance(dep, dict) else [dep]
+        for item in items:
+            if item.startswith("-e") or item in ("pip",) or item.startswith("python"):
+                continue
+            req = Requirement(item.replace(" ", ""))
+            found[CONDA_NAMES.get(req.name.lower(), req.name.lower())] = str(req.specifier)
+    return found
+
+
+def test_environment_yml_matches_pyproject():
+    assert _environment_requirements() == _runtime_requirements()
+
+
+def test_environment_yml_installs_the_package_itself():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e ." in pip
+
+
+def test_python_floor_is_the_same():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert python.removeprefix("python") == _pyproject()["project"]["requires-python"]
+
+
+def test_public_names():
+    assert oneinbox_nb.__all__ == sorted(oneinbox_nb.__all__)
+    for name in oneinbox_nb.__all__:
+        assert getattr(oneinbox_nb, name) is not None, name
+    expected = {
+        "AsyncOneInboxClient",
+        "CallFrames",
+        "FetchResult",
+        "OneInboxClient",
+        "OneInboxError",
+        "fetch_calls",
+        "load_call",
+        "to_frames",
+    }
+    assert expected <= set(oneinbox_nb.__all__)
+
+
+def test_import_is_light():
+    """`import oneinbox_nb` must not pull in the heavy optional stacks."""
+    code = (
+        "import sys, oneinbox_nb; heavy = [m for m in ('matplotlib.pyplot', 'ipywidgets', "
+        "'nbclient', 'nbconvert', 'voila', 'playwright', 'papermill') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+# Lower layers never import higher ones (style.md, guideline 1).
+LAYERS = [
+    "exceptions",
+    "config",
+    "client",
+    "cache",
+    "frames",
+    "redact",
+    "analysis",
+    "plots",
+    "widgets",
+]
+TOP = {"fetch", "sample", "report", "dashboard", "cli", "demo", "__main__", "__init__"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            mod = (node.module or "").split(".")[0]
+            if mod:
+                found.add(mod)
+            else:
+                found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("oneinbox_nb."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layering(layer):
+    path = ROOT / "oneinbox_nb" / f"{layer}.py"
+    if not path.exists():
+        pytest.skip(f"{layer}.py not present")
+    higher = set(LAYERS[LAYERS.index(layer) + 1 :]) | TOP
+    bad = _imports(path) & higher
+    assert not bad, f"{layer} imports higher layers {bad}"
+
+
+def test_client_and_sample_do_not_import_pandas():
+    for rel in [
+        "client.py",
+        "config.py",
+        "exceptions.py",
+        "cache.py",
+        *[
+            str(p.relative_to(ROOT / "oneinbox_nb"))
+            for p in (ROOT / "oneinbox_nb" / "sample").glob("*.py")
+        ],
+    ]:
+        assert "pandas" not in _imports(ROOT / "oneinbox_nb" / rel) | {
+            n.names[0].name
+            for n in ast.walk(ast.parse((ROOT / "oneinbox_nb" / rel).read_text()))
+            if isinstance(n, ast.Import)
+        }, rel
+
+
+def test_notebooks_are_committed_stripped_with_one_parameters_cell():
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks, "no notebooks found"
+    for path in notebooks:
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), (
+            path.name
+        )
+        tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{path.name}: exactly one parameters cell"
+
+
+def test_vendored_openapi_matches_shared_contract():
+    shared = ROOT.parent / "shared" / "openapi" / "get-call.yaml"
+    if not shared.exists():
+        pytest.skip("shared/ is not beside this checkout")
+    assert (ROOT / "oneinbox_nb" / "openapi" / "get-call.yaml").read_text() == shared.read_text()
