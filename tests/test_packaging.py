@@ -102,7 +102,7 @@ LAYERS = [
     "plots",
     "widgets",
 ]
-TOP = {"fetch", "sample", "report", "dashboard", "cli", "demo", "__main__", "__init__"}
+TOP = {"fetch", "source", "sample", "report", "dashboard", "cli", "demo", "__main__", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:

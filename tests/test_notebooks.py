@@ -1,0 +1,440 @@
+"""The notebooks in notebooks/: committed stripped, and executed headless against the sample API.
+
+Every notebook runs once with its default parameters (the embedded sample API, no key) and must leave
+static output (a PNG figure and an HTML table) and an explorer without ``.error``. Then: 04 with
+explicit ``call_ids`` (redacted) and with a ``run_id``; 03 with a ``run_id`` and another metric; 01
+and 04 on a failed call (no messages, no latency); 02 against a sample server reached as if it were
+the real API (the key only in the kernel's environment); 01 through papermill itself; and 01 with
+the real API but no call id, which must fail with a clear error.
+
+The executions are independent, so a module-scoped fixture runs them all up front, two kernels at a
+time (the machines have two cores), and the tests inspect the executed notebooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from oneinbox_nb import analysis, sample, to_frames
+from oneinbox_nb.report import _kernel_config, parameterize
+
+pytestmark = pytest.mark.notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+NAMES = [path.stem for path in NOTEBOOKS]
+EXPLORERS = {
+    "01_explore_call": "TurnExplorer",
+    "02_costs_and_credits": "CostExplorer",
+    "03_load_test_correlation": "LoadTestExplorer",
+    "04_postmortem": "TurnExplorer",
+}
+CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
+PARALLEL = 2
+PLANTED_KEY = "oi_sk_nbtest_" + "5" * 32
+INLINE = "module://matplotlib_inline.backend_inline"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# appended to default runs: ipywidgets swallows callback exceptions, the explorers keep them here
+CHECK_EXPLORER = "assert explorer.error is None, repr(explorer.error)"
+
+
+@dataclass
+class Run:
+    """One headless execution of a notebook and what came of it."""
+
+    notebook: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    check_explorer: bool = False
+    papermill: bool = False
+    nb: Any = None
+    error: tuple[int, str, str] | None = None  # cell index in the notebook file, ename, evalue
+    elapsed_s: float = 0.0
+
+    def failure(self) -> str:
+        index, ename, evalue = self.error
+        return f"{self.notebook} {self.parameters or ''}: cell {index} raised {ename}: {evalue}"
+
+
+def _kernel_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEINBOX_")}
+    env["MPLBACKEND"] = INLINE  # figures reach the notebook as PNG outputs, whatever the shell says
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
+    env.update(extra)
+    return env
+
+
+def _first_error(nb) -> tuple[int, str, str] | None:
+    """(index in the notebook file, ename, evalue) of the first cell that raised."""
+    offset = 0
+    for index, cell in enumerate(nb.cells):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            offset = 1
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index - offset, output.get("ename", ""), output.get("evalue", "")
+    return None
+
+
+async def _execute(run: Run, semaphore: asyncio.Semaphore) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(NOTEBOOK_DIR / f"{run.notebook}.ipynb", as_version=4)
+    if run.parameters:
+        nb = parameterize(nb, run.parameters, name=run.notebook)
+    if run.check_explorer:
+        nb.cells.append(nbformat.v4.new_code_cell(CHECK_EXPLORER))
+    async with semaphore:
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="oneinbox-nbtest-") as cwd:
+            client = NotebookClient(
+                nb,
+                kernel_name="python3",
+                timeout=CELL_TIMEOUT,
+                store_widget_state=True,  # False breaks nbclient 0.11 with Output widgets
+                resources={"metadata": {"path": cwd}},
+                config=_kernel_config(),
+            )
+            try:
+                await client.async_execute(env=_kernel_env(run.env))
+            except CellExecutionError:
+                pass  # the error is in the cell's outputs; _first_error finds it
+        run.elapsed_s = time.monotonic() - started
+    run.nb = nb
+    run.error = _first_error(nb)
+
+
+def _execute_with_papermill(run: Run) -> None:
+    import papermill
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="oneinbox-nbtest-") as cwd:
+        out = Path(cwd) / f"{run.notebook}.out.ipynb"
+        # papermill passes no environment to the kernel: it inherits this process's
+        try:
+            papermill.execute_notebook(
+                str(NOTEBOOK_DIR / f"{run.notebook}.ipynb"),
+                str(out),
+                parameters=run.parameters,
+                kernel_name="python3",
+                cwd=cwd,
+                progress_bar=False,
+                execution_timeout=CELL_TIMEOUT,
+                store_widget_state=True,
+                config=_kernel_config(),
+            )
+        except papermill.PapermillExecutionError:
+            pass
+        run.nb = nbformat.read(out, as_version=4)
+    run.elapsed_s = time.monotonic() - started
+    run.error = _first_error(run.nb)
+
+
+async def _execute_all(runs: dict[str, Run]) -> None:
+    semaphore = asyncio.Semaphore(PARALLEL)
+
+    async def papermill_run(run: Run) -> None:
+        async with semaphore:
+            await asyncio.to_thread(_execute_with_papermill, run)
+
+    await asyncio.gather(
+        *(papermill_run(r) if r.papermill else _execute(r, semaphore) for r in runs.values())
+    )
+
+
+def _worst_call(scenario, seed: int = 0) -> tuple[str, dict]:
+    """The call with the worst turn among the sample calls, and its payload."""
+    names = [scenario] if isinstance(scenario, str) else list(scenario)
+    calls = [call for name in names for call in sample.generate(name, seed=seed)]
+    worst = analysis.slowest_turns(to_frames(calls), n=1)["call_id"].iloc[0]
+    return worst, next(c for c in calls if c["id"] == worst)
+
+
+@pytest.fixture(scope="module")
+def sample_facts() -> dict[str, Any]:
+    worst, payload = _worst_call(("load_test", "production"))
+    return {
+        "run_id": sample.truth("load_test", seed=0)["run_id"],
+        "knee": sample.truth("load_test", seed=0)["knee_concurrency"],
+        "worst_call": worst,
+        "worst_payload": payload,
+        "production_call": sample.generate("production", seed=0)[7]["id"],
+        "failed_call": next(
+            c["id"] for c in sample.generate("production", seed=0) if c["status"] == "failed"
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(sample_facts) -> dict[str, Run]:
+    """Every execution of this module, run up front, two kernels at a time."""
+    runs = {name: Run(name, check_explorer=True) for name in NAMES}
+    runs["04 call_ids redacted"] = Run(
+        "04_postmortem", {"call_ids": [sample_facts["worst_call"]], "redact": True}
+    )
+    runs["04 run_id"] = Run("04_postmortem", {"run_id": sample_facts["run_id"]})
+    runs["03 run_id"] = Run(
+        "03_load_test_correlation", {"run_id": sample_facts["run_id"], "metric": "llm_ttft_ms"}
+    )
+    runs["01 papermill"] = Run(
+        "01_explore_call",
+        {"call_id": sample_facts["production_call"], "scenario": "production", "redact": True},
+        papermill=True,
+    )
+    for name in ("01_explore_call", "04_postmortem"):  # no messages, no latency at all
+        key = "call_id" if name.startswith("01") else "call_ids"
+        failed = sample_facts["failed_call"]
+        runs[f"{name[:2]} failed call"] = Run(
+            name, {key: failed if key == "call_id" else [failed], "scenario": "production"}
+        )
+    runs["01 real API without call_id"] = Run(
+        "01_explore_call", {"base_url": "http://127.0.0.1:9"}, env={"ONEINBOX_API_KEY": PLANTED_KEY}
+    )
+    with sample.serve("production", seed=0, n=150, api_key=PLANTED_KEY) as api:
+        runs["02 base_url"] = Run(
+            "02_costs_and_credits",
+            {"base_url": api.base_url, "since": "2026-11-16"},
+            env={"ONEINBOX_API_KEY": PLANTED_KEY},
+        )
+        started = time.monotonic()
+        asyncio.run(_execute_all(runs))
+        elapsed = time.monotonic() - started
+    timings = ", ".join(f"{name} {run.elapsed_s:.1f} s" for name, run in runs.items())
+    print(f"\nnotebook executions ({elapsed:.1f} s in all): {timings}", file=sys.stderr)
+    return runs
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers over executed notebooks
+
+
+def _outputs(nb, *, widgets: bool = False):
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if not widgets and WIDGET_VIEW in data:
+                continue
+            yield index, output
+
+
+def _text(nb) -> str:
+    """Everything the executed notebook shows, outside widgets, as one string."""
+    parts = []
+    for _, output in _outputs(nb):
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        for mime, value in output.get("data", {}).items():
+            if mime.startswith("text/"):
+                parts.append(value if isinstance(value, str) else "".join(value))
+    return "\n".join(parts)
+
+
+def _static_kinds(nb) -> set[str]:
+    kinds = set()
+    for _, output in _outputs(nb):
+        data = output.get("data", {})
+        if "image/png" in data:
+            kinds.add("png")
+        if "<table" in data.get("text/html", ""):
+            kinds.add("table")
+    return kinds
+
+
+def _assert_ran(run: Run) -> None:
+    assert run.nb is not None, f"{run.notebook} did not run"
+    assert run.error is None, run.failure()
+
+
+# --------------------------------------------------------------------------------------------------
+# committed notebooks
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_committed_notebook_is_stripped_with_one_parameters_cell(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert "widgets" not in nb["metadata"], "widget state is committed"
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    source = "".join(tagged[0]["source"])
+    assert source.startswith(
+        "base_url = None  # None: the embedded sample API; else the OneInbox API root "
+        "(key from ONEINBOX_API_KEY)\n"
+    )
+    assert re.search(r"^seed = 0\b", source, re.M) and re.search(r"^redact = False\b", source, re.M)
+    assert not re.search(r"key|token|secret", source.split("\n", 1)[1].split("#")[0], re.I)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_notebook_explains_itself_and_ends_with_its_explorer_for_live_use(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    explorer = EXPLORERS[path.stem]
+    [cell] = [c for c in nb.cells if c.cell_type == "code" and f"{explorer}(" in c.source]
+    assert "remove-cell" in cell.metadata.get("tags", []), "reports would show an empty widget"
+    assert nb.cells.index(cell) > len(nb.cells) - 5, "the explorer belongs near the end"
+    # the key, headers and environment are never shown
+    assert not any(re.search(r"os\.environ|_headers|_api_key|api_key", s) for s in sources)
+
+
+# --------------------------------------------------------------------------------------------------
+# default runs: the embedded sample API
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_headless_on_the_sample(runs, name):
+    run = runs[name]
+    _assert_ran(run)
+    assert {"png", "table"} <= _static_kinds(run.nb), f"{name} leaves no static figure or table"
+    assert "embedded sample API" in _text(run.nb)
+    assert run.elapsed_s < 60, f"{name} took {run.elapsed_s:.0f} s headless"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_key_or_header_in_any_output(runs, name):
+    dumped = nbformat.writes(runs[name].nb)
+    assert not re.search(r"oi_sk_[A-Za-z0-9_]{4,}", dumped)
+    assert "Authorization" not in dumped and "Bearer" not in dumped
+
+
+def test_01_shows_the_worst_call_turn_by_turn(runs):
+    text = _text(runs["01_explore_call"].nb)
+    call = sample.generate("call", seed=0)[0]
+    assert call["id"] in text
+    assert "update_shipping_address" in text  # the failed tool turn is the slowest one
+    assert "Turn **7**" in text
+
+
+def test_02_lists_the_credits_mismatch(runs):
+    text = _text(runs["02_costs_and_credits"].nb)
+    for mismatch in sample.truth("production", seed=0)["credits_mismatches"]:
+        assert mismatch in text
+    assert "cents per minute" in text and "Short or failed calls" in text
+
+
+def test_03_finds_the_planted_knee(runs, sample_facts):
+    text = _text(runs["03_load_test_correlation"].nb)
+    assert sample_facts["run_id"] in text
+    found = re.search(r"by 50% from concurrency (\d+)", text)
+    assert found, "no knee sentence"
+    assert abs(int(found.group(1)) - sample_facts["knee"]) <= 8
+    assert "llm_ttft_ms" in text and "connect_setup_ms" in text
+
+
+def test_04_picks_the_call_with_the_worst_turn(runs, sample_facts):
+    text = _text(runs["04_postmortem"].nb)
+    assert sample_facts["worst_call"] in text
+    assert f"This postmortem covers call {sample_facts['worst_call']} (" in text
+    assert f"run_id = '{sample_facts['run_id']}'" in text  # points at the run it belongs to
+    committed = nbformat.read(NOTEBOOK_DIR / "04_postmortem.ipynb", as_version=4)
+    assert committed.cells[-1].cell_type == "markdown", "ends with what to look at next"
+    nb = runs["04_postmortem"].nb
+    pngs = sum("image/png" in o.get("data", {}) for _, o in _outputs(nb))
+    assert pngs >= 3  # waterfalls, strip, distributions
+
+
+# --------------------------------------------------------------------------------------------------
+# parameterised runs
+
+
+def test_04_with_call_ids_is_about_those_calls_and_redacted(runs, sample_facts):
+    run = runs["04 call_ids redacted"]
+    _assert_ran(run)
+    assert {"png", "table"} <= _static_kinds(run.nb)
+    text = _text(run.nb)
+    assert f"This postmortem covers call {sample_facts['worst_call']} (" in text
+    payload = sample_facts["worst_payload"]
+    unredacted = _text(runs["04_postmortem"].nb)
+    for number in (payload["from_number"], payload["to_number"]):
+        assert number in unredacted  # shown when redact is False...
+        assert number not in text and f"***-***-{number[-4:]}" in text  # ...masked when True
+
+
+def test_04_with_a_run_id_reports_the_knee(runs, sample_facts):
+    run = runs["04 run_id"]
+    _assert_ran(run)
+    assert {"png", "table"} <= _static_kinds(run.nb)
+    text = _text(run.nb)
+    assert f"load-test run {sample_facts['run_id']}: 1,000 calls" in text
+    assert re.search(r"exceeds the low-load baseline .* from concurrency \d+", text)
+    assert "Latency degrades from about" in text
+
+
+def test_03_with_an_explicit_run_id_and_metric(runs, sample_facts):
+    run = runs["03 run_id"]
+    _assert_ran(run)
+    assert {"png", "table"} <= _static_kinds(run.nb)
+    text = _text(run.nb)
+    assert f"Run {sample_facts['run_id']}: 1,000 calls" in text
+    assert "p95 llm_ttft_ms" in text
+
+
+def test_01_runs_through_papermill_with_parameters(runs, sample_facts):
+    run = runs["01 papermill"]
+    _assert_ran(run)
+    injected = [c for c in run.nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and sample_facts["production_call"] in injected[0].source
+    assert {"png", "table"} <= _static_kinds(run.nb)
+    assert f"Call {sample_facts['production_call']}" in _text(run.nb)
+
+
+def test_02_reads_a_base_url_with_the_key_from_the_environment(runs):
+    run = runs["02 base_url"]
+    _assert_ran(run)
+    assert {"png", "table"} <= _static_kinds(run.nb)
+    text = _text(run.nb)
+    assert "Data source: OneInbox API at http://127.0.0.1:" in text
+    dumped = nbformat.writes(run.nb)
+    assert PLANTED_KEY not in dumped and "oi_sk_" not in dumped
+
+
+@pytest.mark.parametrize("name", ["01 failed call", "04 failed call"])
+def test_a_call_without_turns_still_gets_a_summary(runs, sample_facts, name):
+    run = runs[name]
+    _assert_ran(run)
+    text = _text(run.nb)
+    assert sample_facts["failed_call"] in text
+    assert "nothing to lay out" in text or "No turns with latency events" in text
+
+
+def test_01_with_the_real_api_requires_a_call_id(runs):
+    run = runs["01 real API without call_id"]
+    assert run.error is not None, "expected a clear error"
+    index, ename, evalue = run.error
+    assert ename == "ConfigurationError" and "call_id" in evalue
+    assert PLANTED_KEY not in nbformat.writes(run.nb)
+
+
+def test_a_failing_cell_is_reported_with_its_index_name_and_value():
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("raise ValueError('boom')"),
+        ]
+    )
+    nb = parameterize(nb, {"x": 2})
+    nb = copy.deepcopy(nb)
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])
+    ]
+    assert _first_error(nb) == (1, "ValueError", "boom")

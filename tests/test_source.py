@@ -1,0 +1,132 @@
+"""open_source: the embedded sample API by default, the real API (key from the environment) otherwise."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from oneinbox_nb import sample
+from oneinbox_nb.exceptions import ConfigurationError, MissingAPIKeyError
+from oneinbox_nb.fetch import FetchResult
+from oneinbox_nb.source import DataSource, open_source
+
+PLANTED_KEY = "oi_sk_test_" + "7" * 32
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_sample_source_fetches_the_scenario():
+    with open_source(scenario="production", seed=0, n=40) as source:
+        assert isinstance(source, DataSource)
+        assert source.is_sample
+        assert source.description == "embedded sample API (production, seed 0, n 40)"
+        assert source.client.base_url.startswith("http://127.0.0.1:")
+        result = source.fetch(progress=False)
+    assert isinstance(result, FetchResult)
+    assert result.ok and len(result.calls) == 40
+    expected = {c["id"] for c in sample.generate("production", seed=0, n=40)}
+    assert set(result.frames.calls["call_id"]) == expected
+
+
+def test_sample_source_by_ids_and_filters():
+    calls = sample.generate("load_test", seed=2, n=30)
+    with open_source(scenario="load_test", seed=2, n=30) as source:
+        wanted = [calls[3]["id"], calls[7]["id"]]
+        by_id = source.fetch(wanted, progress=False)
+        assert [c["id"] for c in by_id.calls] == wanted
+        run_id = calls[0]["metadata"]["run_id"]
+        assert len(source.fetch(where={"run_id": run_id}, progress=False).calls) == 30
+        assert source.fetch(where={"run_id": "no-such-run"}, progress=False).calls == []
+
+
+def test_sample_source_is_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path))
+    with open_source(scenario="call") as source:
+        result = source.fetch(progress=False)
+    assert result.fetched == 1 and result.from_cache == 0
+    assert not any(tmp_path.iterdir()), "the sample's calls must not be written to the cache"
+
+
+def test_several_scenarios_are_served_together():
+    with open_source(scenario=["load_test", "production"], n=10) as source:
+        assert source.description == "embedded sample API (load_test + production, seed 0, n 10)"
+        assert len(source.fetch(progress=False).calls) == 20
+
+
+def test_close_stops_the_sample_server():
+    source = open_source(scenario="call")
+    port = int(source.client.base_url.rsplit(":", 1)[1])
+    assert not _port_is_free(port)
+    source.close()
+    assert _port_is_free(port)
+    source.close()  # idempotent
+
+
+def test_sample_key_never_shown():
+    with open_source(scenario="call") as source:
+        key = source.client._api_key.reveal()
+        assert key not in repr(source)
+        assert key not in source.description
+
+
+def test_unknown_scenario_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="load_test"):
+        open_source(scenario="nope")
+    with pytest.raises(ConfigurationError):
+        open_source(scenario=[])
+
+
+def test_real_api_without_key_raises_missing_key():
+    with pytest.raises(MissingAPIKeyError, match="ONEINBOX_API_KEY"):
+        open_source("http://127.0.0.1:9")
+
+
+def test_a_base_url_takes_the_key_from_the_environment(monkeypatch, tmp_path):
+    """The demo's path: a sample server started elsewhere, reached as if it were the real API."""
+    monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path))
+    with sample.serve("production", n=12, api_key=PLANTED_KEY) as api:
+        with open_source(api.base_url, scenario="ignored") as source:
+            assert not source.is_sample
+            assert source.description == f"OneInbox API at {api.base_url}"
+            assert PLANTED_KEY not in repr(source) and PLANTED_KEY not in source.description
+            assert source.cache is False  # loopback: a port that changes every run
+            first = source.fetch(progress=False)
+            again = source.fetch([c["id"] for c in first.calls], progress=False)
+        assert api.running, "closing a real-API source must not stop someone else's server"
+    assert len(first.calls) == 12 and again.fetched == 12
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("base_url", "cached"),
+    [
+        ("https://api.oneinbox.ai", True),
+        ("https://api.example.test/", True),
+        ("http://127.0.0.1:8123", False),
+        ("http://localhost:8123", False),
+        ("http://[::1]:8123", False),
+    ],
+)
+def test_real_apis_are_cached_loopback_servers_are_not(monkeypatch, base_url, cached):
+    monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+    with open_source(base_url) as source:
+        assert source.cache is cached
+        assert source.description == f"OneInbox API at {base_url.rstrip('/')}"
+
+
+def test_real_api_description_never_holds_the_key(monkeypatch):
+    monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+    with open_source(f"https://user:{PLANTED_KEY}@api.example.test") as source:
+        assert PLANTED_KEY not in source.description
+        assert PLANTED_KEY not in repr(source)
+        assert source.description.startswith("OneInbox API at https://")
+
+
+def test_fetch_refuses_client_and_cache_overrides():
+    with open_source(scenario="call") as source, pytest.raises(ConfigurationError, match="client"):
+        source.fetch(cache=True)
