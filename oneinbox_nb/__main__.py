@@ -2,4 +2,5 @@
 
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # spawned worker processes re-import this module: do not rerun the CLI
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""The main job (``make demo`` / ``oneinbox-nb demo``): the whole product on the embedded sample API.
+
+It starts the sample OneInbox API (a load-test run and a production week), fetches both through the
+real client over HTTP, finds the call with the worst turn, and writes three shareable reports:
+``postmortem.html`` (that call), ``load_test.html`` and ``costs.html``. Then it prints their paths
+and a three-line summary. The reports' notebooks fetch from the same servers: the key reaches their
+kernels through ``ONEINBOX_API_KEY``, never as a parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import analysis, sample
+from .client import OneInboxClient
+from .config import API_KEY_ENV
+from .fetch import fetch_calls
+from .frames import CallFrames
+
+__all__ = ["run"]
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _summary(load: CallFrames, week: CallFrames, knee: analysis.Knee, truth_knee, worst) -> list[str]:
+    costs = analysis.cost_by(week, by="status")
+    cents, minutes = costs.cost_cents.sum(), costs.minutes.sum()
+    credits = costs.credits_used.sum()
+    return [
+        f"load test: {len(load.calls)} calls, concurrency {load.calls.concurrency_at_dispatch.min()}-"
+        f"{load.calls.concurrency_at_dispatch.max()}; {knee} (the generator put it at {truth_knee})",
+        f"production week: {len(week.calls)} calls, {minutes:,.0f} min, {cents:,.0f} cents "
+        f"({cents / minutes:.2f} cents/min), {credits:,.1f} credits; "
+        f"{len(week.problems) + len(load.problems)} data-quality findings flagged",
+        f"worst turn: call {worst.call_id} turn {worst.turn}, {worst.response_ms:,.0f} ms "
+        f"(mostly {worst.dominant_component})",
+    ]
+
+
+def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = print) -> dict:
+    """Run the main job; returns the report paths, the summary lines and the elapsed seconds."""
+    from .report import build
+
+    started = time.monotonic()
+    out = Path(out)
+    key = "oi_sk_demo_" + secrets.token_hex(12)
+    with sample.serve("load_test", seed=seed, api_key=key) as lt_api, sample.serve(
+        "production", seed=seed, api_key=key
+    ) as prod_api:
+        run_id = sample.truth("load_test", seed=seed)["run_id"]
+        with OneInboxClient(key, lt_api.base_url) as client:
+            load = fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
+        with OneInboxClient(key, prod_api.base_url) as client:
+            week = fetch_calls(client=client, cache=False, progress=False)
+        load_frames, week_frames = load.frames, week.frames
+        knee = analysis.find_knee(load_frames, n_boot=200)
+        worst = max(
+            (analysis.slowest_turns(f, n=1).assign(source=api.base_url)
+             for f, api in ((load_frames, lt_api), (week_frames, prod_api))),
+            key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
+        ).iloc[0]
+        jobs = {
+            "postmortem": dict(notebook="04_postmortem", base_url=worst.source,
+                               call_ids=[worst.call_id]),
+            "load_test": dict(notebook="03_load_test_correlation", base_url=lt_api.base_url,
+                              run_id=run_id),
+            "costs": dict(notebook="02_costs_and_credits", base_url=prod_api.base_url),
+        }
+        # One process per report: nbclient kernels do not share a process safely across threads.
+        spawn = multiprocessing.get_context("spawn")
+        with _environment(API_KEY_ENV, key), ProcessPoolExecutor(len(jobs), mp_context=spawn) as pool:
+            futures = {
+                name: pool.submit(build, job.pop("notebook"), out / f"{name}.html", seed=seed, **job)
+                for name, job in jobs.items()
+            }
+            paths = {name: future.result() for name, future in futures.items()}
+    lines = _summary(load_frames, week_frames, knee, sample.truth("load_test", seed=seed)["knee_concurrency"], worst)
+    elapsed = time.monotonic() - started
+    for path in paths.values():
+        print(path)
+    for line in lines:
+        print(line)
+    print(f"(done in {elapsed:.1f} s)")
+    return {"reports": paths, "summary": lines, "elapsed_s": elapsed}
