@@ -170,9 +170,18 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    import inspect
+
+    from .exceptions import ConfigurationError
     from .report import build
 
     params = {k: _parse_value(v) for k, v in args.param}
+    own = set(inspect.signature(build).parameters) - {"parameters"}
+    if clash := sorted(own & params.keys()):
+        raise ConfigurationError(
+            f"-p {clash[0]}=... names an option of the report itself, not a notebook parameter; "
+            "use the notebook argument, --out, --no-redact or --show-code instead"
+        )
     path = build(args.notebook, args.out, redact=not args.no_redact, hide_code=not args.show_code, **params)
     print(path)
     return 0
