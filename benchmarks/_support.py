@@ -12,16 +12,19 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def server_process(**options) -> Iterator[tuple[str, str]]:
-    """Run `oneinbox-nb serve` in a separate process (so it does not share the client's GIL).
+def server_process(command: list[str] | None = None, **options) -> Iterator[tuple[str, str]]:
+    """Run a server in a separate process (so it does not share the client's GIL).
 
-    Yields ``(base_url, api_key)``.
+    By default ``oneinbox-nb serve`` with ``options`` as its flags; ``command`` runs anything else
+    that prints its ``http://127.0.0.1:PORT`` URL and an ``ONEINBOX_API_KEY=...`` line. Yields
+    ``(base_url, api_key)`` and stops the process on exit.
     """
-    args = [sys.executable, "-m", "oneinbox_nb", "serve"]
-    for name, value in options.items():
-        if value is not None:
-            args += [f"--{name.replace('_', '-')}", str(value)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    if command is None:
+        command = [sys.executable, "-m", "oneinbox_nb", "serve"]
+        for name, value in options.items():
+            if value is not None:
+                command += [f"--{name.replace('_', '-')}", str(value)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url = key = None
@@ -29,11 +32,11 @@ def server_process(**options) -> Iterator[tuple[str, str]]:
         while (url is None or key is None) and time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
-                raise RuntimeError(f"sample server exited: {proc.stderr.read()[-2000:]}")
+                raise RuntimeError(f"server exited before it was ready: {proc.stderr.read()[-2000:]}")
             url = url or (m.group(0) if (m := re.search(r"http://127\.0\.0\.1:\d+", line)) else None)
-            key = key or (m.group(0) if (m := re.search(r"oi_sk_\S+", line)) else None)
+            key = key or (m.group(1) if (m := re.search(r"ONEINBOX_API_KEY=(\S+)", line)) else None)
         if url is None or key is None:
-            raise RuntimeError("sample server did not print its URL and key in time")
+            raise RuntimeError("server did not print its URL and key in time")
         yield url, key
     finally:
         proc.terminate()

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import textwrap
 import time
 from typing import Any
 
 import aiohttp
+
+from ._support import server_process
 
 MIN_REQUESTS_PER_S = 1500
 MIN_RATIO_TO_BASELINE = 0.5
@@ -49,42 +49,6 @@ print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
 print("export ONEINBOX_API_KEY=none", flush=True)
 web.run_app(app, sock=sock, access_log=None, print=None, backlog=1024)
 """
-
-
-def _start(code: str) -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = key = None
-    deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while (url is None or key is None) and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            stderr = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"server exited before it was ready: {stderr[-2000:]}")
-        for word in line.split():
-            if word.startswith("http://127.0.0.1:"):
-                url = word.rstrip(",")
-            elif word.startswith("ONEINBOX_API_KEY="):
-                key = word.split("=", 1)[1]
-    if url is None or key is None:
-        proc.kill()
-        raise RuntimeError("server did not print its URL and key in time")
-    return proc, url, key
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 async def _load(
@@ -126,13 +90,9 @@ async def _load(
 
 
 def _measure(code: str, ids: list[str] | None, seconds: float, concurrency: int) -> dict[str, Any]:
-    proc, url, key = _start(code)
-    try:
-        if ids is None:
-            ids = ["3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"]
+    with server_process([sys.executable, "-c", textwrap.dedent(code)]) as (url, key):
+        ids = ids or ["3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"]
         return asyncio.run(_load(url, key, ids, seconds, concurrency))
-    finally:
-        _stop(proc)
 
 
 def run(seconds: float = 5.0, concurrency: int = 100) -> dict[str, Any]:
