@@ -21,7 +21,10 @@ BENCHMARKS = {
 def main(names: list[str]) -> int:
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
-        print(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(BENCHMARKS)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     results, failed = {}, []
     for name in names or BENCHMARKS:
@@ -37,8 +40,10 @@ def main(names: list[str]) -> int:
     out = Path(__file__).with_name("results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\n{len(results) - len(failed)} of {len(results)} benchmarks within their bounds"
-          + (f"; outside: {', '.join(failed)}" if failed else ""))
+    print(
+        f"\n{len(results) - len(failed)} of {len(results)} benchmarks within their bounds"
+        + (f"; outside: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -24,16 +24,25 @@ def server_process(command: list[str] | None = None, **options) -> Iterator[tupl
         for name, value in options.items():
             if value is not None:
                 command += [f"--{name.replace('_', '-')}", str(value)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         url = key = None
         deadline = time.monotonic() + 120
         while (url is None or key is None) and time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
-                raise RuntimeError(f"server exited before it was ready: {proc.stderr.read()[-2000:]}")
-            url = url or (m.group(0) if (m := re.search(r"http://127\.0\.0\.1:\d+", line)) else None)
+                raise RuntimeError(
+                    f"server exited before it was ready: {proc.stderr.read()[-2000:]}"
+                )
+            url = url or (
+                m.group(0) if (m := re.search(r"http://127\.0\.0\.1:\d+", line)) else None
+            )
             key = key or (m.group(1) if (m := re.search(r"ONEINBOX_API_KEY=(\S+)", line)) else None)
         if url is None or key is None:
             raise RuntimeError("server did not print its URL and key in time")

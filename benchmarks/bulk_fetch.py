@@ -21,8 +21,9 @@ N, LATENCY_MS, CONCURRENCY, SEQUENTIAL_N = 2000, 40, 50, 200
 def _plain_httpx(url: str, key: str, ids: list[str]) -> int:
     async def main() -> int:
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
-                                     limits=limits, timeout=60) as client:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
+        ) as client:
             responses = await asyncio.gather(*(client.get(f"/v1/calls/{i}") for i in ids))
         return sum(r.status_code == 200 for r in responses)
 
@@ -40,8 +41,9 @@ def run() -> dict:
         ids = [c["id"] for c in fetch_calls(client=client, cache=False, progress=False).calls]
         assert len(ids) == N, len(ids)
         fetch_calls(ids[:100], client=client, cache=False, progress=False)  # warm-up
-        result, ours = timed(fetch_calls, ids, client=client, concurrency=CONCURRENCY,
-                             cache=False, progress=False)
+        result, ours = timed(
+            fetch_calls, ids, client=client, concurrency=CONCURRENCY, cache=False, progress=False
+        )
         ok_plain, plain = timed(_plain_httpx, url, key, ids)
         ok_seq, sequential = timed(_sequential_httpx, url, key, ids[:SEQUENTIAL_N])
     ideal = N * LATENCY_MS / 1000 / CONCURRENCY

@@ -26,7 +26,10 @@ def run() -> dict:
             3, lambda: to_frames(CallCache(Path(tmp) / "cache", source="bench").load_all())
         )
         read, read_s = best_of(3, CallFrames.read_parquet, Path(tmp) / "parquet")
-    same = all(len(getattr(read, t)) == len(getattr(rebuilt, t)) for t in ("calls", "messages", "events", "turns"))
+    same = all(
+        len(getattr(read, t)) == len(getattr(rebuilt, t))
+        for t in ("calls", "messages", "events", "turns")
+    )
     return {
         "calls": len(calls),
         "parquet_mb": round(size / 1e6, 1),

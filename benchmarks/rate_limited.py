@@ -13,12 +13,18 @@ N, LATENCY_MS, SERVER_LIMIT, ASKED = 2000, 40, 20, 50
 
 
 def run() -> dict:
-    with server_process(scenario="load_test", n=N, latency_ms=LATENCY_MS,
-                        max_concurrency=SERVER_LIMIT, retry_after=1) as (url, key):
+    with server_process(
+        scenario="load_test",
+        n=N,
+        latency_ms=LATENCY_MS,
+        max_concurrency=SERVER_LIMIT,
+        retry_after=1,
+    ) as (url, key):
         client = OneInboxClient(key, url)
         ids = [c["id"] for c in fetch_calls(client=client, cache=False, progress=False).calls]
-        result, seconds = timed(fetch_calls, ids, client=client, concurrency=ASKED,
-                                cache=False, progress=False)
+        result, seconds = timed(
+            fetch_calls, ids, client=client, concurrency=ASKED, cache=False, progress=False
+        )
     allowed = SERVER_LIMIT / (LATENCY_MS / 1000)
     throughput = len(result.calls) / seconds
     lost = len(ids) - len(result.calls)

@@ -37,7 +37,12 @@ def _parse_value(value: str):
 
 def _add_fault_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-ms", type=float, default=0, help="latency added to every request")
-    p.add_argument("--max-concurrency", type=int, default=None, help="answer 429 beyond this many requests in flight")
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        help="answer 429 beyond this many requests in flight",
+    )
     p.add_argument("--retry-after", type=float, default=1, help="Retry-After seconds sent with 429")
     p.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 500/502/503")
     p.add_argument("--drop-rate", type=float, default=0.0, help="fraction of connections dropped")
@@ -57,9 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("serve", help="run the embedded sample API in the foreground")
-    p.add_argument("--scenario", default="production", help="call, production or load_test (comma-separated for several)")
+    p.add_argument(
+        "--scenario",
+        default="production",
+        help="call, production or load_test (comma-separated for several)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n", type=int, default=None, help="number of calls (scenario default if omitted)")
+    p.add_argument(
+        "--n", type=int, default=None, help="number of calls (scenario default if omitted)"
+    )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
     _add_fault_options(p)
 
@@ -69,12 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--since", help="created at or after (ISO date/time)")
     p.add_argument("--until", help="created before (ISO date/time)")
-    p.add_argument("--where", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                   help="keep calls whose metadata key (or dotted path) equals VALUE; repeatable")
+    p.add_argument(
+        "--where",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep calls whose metadata key (or dotted path) equals VALUE; repeatable",
+    )
     p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--cache-dir", type=Path, default=None, help="cache root (default: user cache dir)")
-    p.add_argument("--base-url", default=None, help="API root (default: ONEINBOX_BASE_URL or production)")
-    p.add_argument("--failures", type=Path, default=None, help="write failed ids and errors to this CSV")
+    p.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache root (default: user cache dir)"
+    )
+    p.add_argument(
+        "--base-url", default=None, help="API root (default: ONEINBOX_BASE_URL or production)"
+    )
+    p.add_argument(
+        "--failures", type=Path, default=None, help="write failed ids and errors to this CSV"
+    )
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("export", help="export cached calls as Parquet tables")
@@ -85,14 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="run a notebook and write a self-contained HTML report")
     p.add_argument("notebook", nargs="?", default="04_postmortem")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("-p", "--param", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
-                   help="notebook parameter (JSON values parsed); repeatable")
-    p.add_argument("--no-redact", action="store_true", help="do not mask phone numbers, e-mails, cards")
+    p.add_argument(
+        "-p",
+        "--param",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="notebook parameter (JSON values parsed); repeatable",
+    )
+    p.add_argument(
+        "--no-redact", action="store_true", help="do not mask phone numbers, e-mails, cards"
+    )
     p.add_argument("--show-code", action="store_true", help="include the code cells")
 
     p = sub.add_parser("dashboard", help="serve the explorer notebooks live with Voila")
     p.add_argument("--port", type=int, default=0)
-    p.add_argument("--notebook", default=None, help="open this notebook (default: the notebook list)")
+    p.add_argument(
+        "--notebook", default=None, help="open this notebook (default: the notebook list)"
+    )
     return parser
 
 
@@ -127,7 +161,9 @@ def _cmd_fetch(args) -> int:
     from .fetch import fetch_calls
 
     client = OneInboxClient(base_url=args.base_url)
-    cache = CallCache(args.cache_dir, source=source_name(client.base_url)) if args.cache_dir else True
+    cache = (
+        CallCache(args.cache_dir, source=source_name(client.base_url)) if args.cache_dir else True
+    )
     ids = _read_ids(args.ids) if args.ids else None
     where = {k: _parse_value(v) for k, v in args.where} or None
     result = fetch_calls(
@@ -182,7 +218,9 @@ def _cmd_report(args) -> int:
             f"-p {clash[0]}=... names an option of the report itself, not a notebook parameter; "
             "use the notebook argument, --out, --no-redact or --show-code instead"
         )
-    path = build(args.notebook, args.out, redact=not args.no_redact, hide_code=not args.show_code, **params)
+    path = build(
+        args.notebook, args.out, redact=not args.no_redact, hide_code=not args.show_code, **params
+    )
     print(path)
     return 0
 

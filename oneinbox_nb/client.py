@@ -261,9 +261,7 @@ class _Base:
             return True
         return isinstance(error, APIStatusError) and error.status_code in _RETRY_STATUSES
 
-    def _retry_delay(
-        self, error: OneInboxError, attempt: int, policy: RetryPolicy
-    ) -> float | None:
+    def _retry_delay(self, error: OneInboxError, attempt: int, policy: RetryPolicy) -> float | None:
         """Seconds to sleep before the next attempt, or None to give up and raise."""
         if attempt >= policy.max_attempts or not self._retryable(error):
             return None
@@ -432,7 +430,9 @@ class AsyncOneInboxClient(_Base):
     ) -> None:
         super().__init__(api_key, base_url, timeout, retry)
         self._sleep = sleep
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         if transport is None:
             from httpx_aiohttp import AiohttpTransport
 

@@ -40,7 +40,9 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = old
 
 
-def _summary(load: CallFrames, week: CallFrames, knee: analysis.Knee, truth_knee, worst) -> list[str]:
+def _summary(
+    load: CallFrames, week: CallFrames, knee: analysis.Knee, truth_knee, worst
+) -> list[str]:
     costs = analysis.cost_by(week, by="status")
     cents, minutes = costs.cost_cents.sum(), costs.minutes.sum()
     credits = costs.credits_used.sum()
@@ -62,9 +64,10 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
     started = time.monotonic()
     out = Path(out)
     key = "oi_sk_demo_" + secrets.token_hex(12)
-    with sample.serve("load_test", seed=seed, api_key=key) as lt_api, sample.serve(
-        "production", seed=seed, api_key=key
-    ) as prod_api:
+    with (
+        sample.serve("load_test", seed=seed, api_key=key) as lt_api,
+        sample.serve("production", seed=seed, api_key=key) as prod_api,
+    ):
         run_id = sample.truth("load_test", seed=seed)["run_id"]
         with OneInboxClient(key, lt_api.base_url) as client:
             load = fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
@@ -73,26 +76,41 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
         load_frames, week_frames = load.frames, week.frames
         knee = analysis.find_knee(load_frames, n_boot=200)
         worst = max(
-            (analysis.slowest_turns(f, n=1).assign(source=api.base_url)
-             for f, api in ((load_frames, lt_api), (week_frames, prod_api))),
+            (
+                analysis.slowest_turns(f, n=1).assign(source=api.base_url)
+                for f, api in ((load_frames, lt_api), (week_frames, prod_api))
+            ),
             key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
         ).iloc[0]
         jobs = {
-            "postmortem": dict(notebook="04_postmortem", base_url=worst.source,
-                               call_ids=[worst.call_id]),
-            "load_test": dict(notebook="03_load_test_correlation", base_url=lt_api.base_url,
-                              run_id=run_id),
+            "postmortem": dict(
+                notebook="04_postmortem", base_url=worst.source, call_ids=[worst.call_id]
+            ),
+            "load_test": dict(
+                notebook="03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id
+            ),
             "costs": dict(notebook="02_costs_and_credits", base_url=prod_api.base_url),
         }
         # One process per report: nbclient kernels do not share a process safely across threads.
         spawn = multiprocessing.get_context("spawn")
-        with _environment(API_KEY_ENV, key), ProcessPoolExecutor(len(jobs), mp_context=spawn) as pool:
+        with (
+            _environment(API_KEY_ENV, key),
+            ProcessPoolExecutor(len(jobs), mp_context=spawn) as pool,
+        ):
             futures = {
-                name: pool.submit(build, job.pop("notebook"), out / f"{name}.html", seed=seed, **job)
+                name: pool.submit(
+                    build, job.pop("notebook"), out / f"{name}.html", seed=seed, **job
+                )
                 for name, job in jobs.items()
             }
             paths = {name: future.result() for name, future in futures.items()}
-    lines = _summary(load_frames, week_frames, knee, sample.truth("load_test", seed=seed)["knee_concurrency"], worst)
+    lines = _summary(
+        load_frames,
+        week_frames,
+        knee,
+        sample.truth("load_test", seed=seed)["knee_concurrency"],
+        worst,
+    )
     elapsed = time.monotonic() - started
     for path in paths.values():
         print(path)

@@ -285,7 +285,9 @@ async def fetch_calls_async(
 ) -> FetchResult:
     """The coroutine behind :func:`fetch_calls`, for code already running in an event loop."""
     if not isinstance(concurrency, int) or not 1 <= concurrency <= 1000:
-        raise ConfigurationError(f"concurrency must be an integer from 1 to 1000, got {concurrency!r}")
+        raise ConfigurationError(
+            f"concurrency must be an integer from 1 to 1000, got {concurrency!r}"
+        )
     if ids is not None and any(v is not None for v in (agent_id, status, since, until, where)):
         raise ConfigurationError(
             "pass either ids or filters (agent_id, status, since, until, where), not both: every id "
@@ -298,7 +300,9 @@ async def fetch_calls_async(
     store = _open_cache(cache, http.base_url)
     try:
         if ids is None:
-            result = await _list(http, store, agent_id, status, _matcher(since, until, where), progress)
+            result = await _list(
+                http, store, agent_id, status, _matcher(since, until, where), progress
+            )
         else:
             result = await _by_id(http, store, list(ids), concurrency, progress)
     finally:
@@ -330,8 +334,12 @@ async def _by_id(
             continue
         if call_id in first_seen:
             failures.append(
-                {"call_id": call_id, "error_type": "DuplicateId", "status_code": None,
-                 "error": f"duplicate of the id at position {first_seen[call_id]}; fetched once"}
+                {
+                    "call_id": call_id,
+                    "error_type": "DuplicateId",
+                    "status_code": None,
+                    "error": f"duplicate of the id at position {first_seen[call_id]}; fetched once",
+                }
             )
             continue
         first_seen[call_id] = position

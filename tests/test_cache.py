@@ -13,7 +13,11 @@ from oneinbox_nb.exceptions import CacheError
 
 
 def call(i: int, status: str = "completed") -> dict:
-    return {"id": str(uuid.UUID(int=i)), "status": status, "messages": [{"role": "user", "content": "héllo"}]}
+    return {
+        "id": str(uuid.UUID(int=i)),
+        "status": status,
+        "messages": [{"role": "user", "content": "héllo"}],
+    }
 
 
 def test_put_get_round_trip(tmp_path):
@@ -60,8 +64,12 @@ def test_stray_temporaries_from_a_killed_process_are_swept(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [b'{"id": "00000000-0000-0000-0000-000000000001", "sta', b"", b"[1, 2]",
-     orjson.dumps({"id": str(uuid.UUID(int=99)), "status": "completed"})],
+    [
+        b'{"id": "00000000-0000-0000-0000-000000000001", "sta',
+        b"",
+        b"[1, 2]",
+        orjson.dumps({"id": str(uuid.UUID(int=99)), "status": "completed"}),
+    ],
     ids=["truncated", "empty", "not-a-dict", "wrong-id"],
 )
 def test_corrupt_entry_reported_set_aside_never_used(tmp_path, content):

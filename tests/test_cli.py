@@ -12,10 +12,16 @@ from oneinbox_nb import CallFrames, sample
 from oneinbox_nb.cli import main
 
 
-def run_cli(*args: str, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "oneinbox_nb", *args], capture_output=True, text=True,
-        input=stdin, env=env, timeout=120,
+        [sys.executable, "-m", "oneinbox_nb", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=120,
     )
 
 
@@ -42,14 +48,32 @@ def test_fetch_ids_from_stdin_then_export_parquet(tmp_path, monkeypatch):
     calls = sample.generate("production", seed=2, n=40)
     done = [c for c in calls if c["status"] in ("completed", "failed")]
     with sample.serve(calls=calls) as api:
-        env = {**__import__("os").environ, "ONEINBOX_API_KEY": api.api_key,
-               "ONEINBOX_BASE_URL": api.base_url}
+        env = {
+            **__import__("os").environ,
+            "ONEINBOX_API_KEY": api.api_key,
+            "ONEINBOX_BASE_URL": api.base_url,
+        }
         ids = "\n".join(c["id"] for c in done) + "\nnot-a-uuid\n"
-        fetched = run_cli("fetch", "--ids", "-", "--cache-dir", str(tmp_path / "cache"),
-                          "--failures", str(tmp_path / "failed.csv"), "--no-progress",
-                          env=env, stdin=ids)
-        exported = run_cli("export", "--parquet", str(tmp_path / "pq"), "--cache-dir",
-                           str(tmp_path / "cache"), env=env)
+        fetched = run_cli(
+            "fetch",
+            "--ids",
+            "-",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--failures",
+            str(tmp_path / "failed.csv"),
+            "--no-progress",
+            env=env,
+            stdin=ids,
+        )
+        exported = run_cli(
+            "export",
+            "--parquet",
+            str(tmp_path / "pq"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            env=env,
+        )
     assert fetched.returncode == 1  # one id failed, and the CLI says so
     assert f"{len(done)} calls, 1 failures" in fetched.stdout
     assert "failed not-a-uuid" in fetched.stderr
@@ -79,14 +103,18 @@ def test_serve_prints_url_and_key_and_answers():
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "oneinbox_nb", "serve", "--scenario", "call", "--latency-ms", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**__import__("os").environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         url = key = None
         for _ in range(20):
             line = proc.stdout.readline()
-            url = url or (m.group(0) if (m := re.search(r"http://127\.0\.0\.1:\d+", line)) else None)
+            url = url or (
+                m.group(0) if (m := re.search(r"http://127\.0\.0\.1:\d+", line)) else None
+            )
             key = key or (m.group(0) if (m := re.search(r"oi_sk_\S+", line)) else None)
             if url and key:
                 break

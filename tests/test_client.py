@@ -121,7 +121,15 @@ STATUS_CASES = [
     (404, {"detail": "Call not found"}, CallNotFoundError, CALL_ID),
     (
         422,
-        {"detail": [{"loc": ["path", "call_id"], "msg": "Input should be a valid UUID", "type": "uuid_parsing"}]},
+        {
+            "detail": [
+                {
+                    "loc": ["path", "call_id"],
+                    "msg": "Input should be a valid UUID",
+                    "type": "uuid_parsing",
+                }
+            ]
+        },
         RequestValidationError,
         "path.call_id: Input should be a valid UUID",
     ),
@@ -163,7 +171,9 @@ def test_publishable_key_403_explains():
     client = OneInboxClient(
         "oi_pk_publishable0123456789",
         BASE,
-        transport=httpx.MockTransport(lambda r: json_response(403, {"detail": "ORIGIN_NOT_ALLOWED"})),
+        transport=httpx.MockTransport(
+            lambda r: json_response(403, {"detail": "ORIGIN_NOT_ALLOWED"})
+        ),
     )
     with pytest.raises(PermissionDeniedError, match="Publishable keys"):
         client.get_call(CALL_ID)
@@ -259,7 +269,9 @@ def test_dropped_connection_via_aiohttp_is_a_connection_error():
 
 
 def test_truncated_body_is_invalid_response_and_retried():
-    answers = iter([httpx.Response(200, content=b'{"id": "3f2b8c1e-9d4a'), json_response(200, call())])
+    answers = iter(
+        [httpx.Response(200, content=b'{"id": "3f2b8c1e-9d4a'), json_response(200, call())]
+    )
     client, sleeps = make_client(lambda r: next(answers))
     assert client.get_call(CALL_ID)["id"] == CALL_ID and len(sleeps) == 1
 
@@ -282,8 +294,16 @@ def test_every_exception_class_is_reachable_and_documented():
         assert name in documented, f"{name} missing from the tree in exceptions.__doc__"
         assert not hasattr(builtins, name), f"{name} shadows a builtin"
     mapped = {e for *_, e, _ in STATUS_CASES} | {e for _, e in TRANSPORT_CASES}
-    assert {AuthenticationError, PermissionDeniedError, CallNotFoundError, RequestValidationError,
-            RateLimitError, ServerError, APIConnectionError, RequestTimeoutError} <= mapped
+    assert {
+        AuthenticationError,
+        PermissionDeniedError,
+        CallNotFoundError,
+        RequestValidationError,
+        RateLimitError,
+        ServerError,
+        APIConnectionError,
+        RequestTimeoutError,
+    } <= mapped
 
 
 # -- paging ------------------------------------------------------------------------------------
@@ -295,8 +315,12 @@ def paged_server(calls: list[dict], *, cursor: bool = True, shift_after_first: i
     def handler(request: httpx.Request):
         requests.append(request)
         q = request.url.params
-        items = [c for c in calls if ("agent_id" not in q or c["agent_id"] == q["agent_id"])
-                 and ("status" not in q or c["status"] == q["status"])]
+        items = [
+            c
+            for c in calls
+            if ("agent_id" not in q or c["agent_id"] == q["agent_id"])
+            and ("status" not in q or c["status"] == q["status"])
+        ]
         limit = int(q["limit"])
         if request.url.path == "/v1/calls/cursor":
             if not cursor:
@@ -304,21 +328,41 @@ def paged_server(calls: list[dict], *, cursor: bool = True, shift_after_first: i
             start = int(q.get("cursor", "0"))
             page = items[start : start + limit]
             more = start + limit < len(items)
-            return json_response(200, {"items": page, "next_cursor": str(start + limit) if more else None,
-                                       "has_more": more, "limit": limit})
+            return json_response(
+                200,
+                {
+                    "items": page,
+                    "next_cursor": str(start + limit) if more else None,
+                    "has_more": more,
+                    "limit": limit,
+                },
+            )
         if request.url.path == "/v1/calls":
             offset = int(q["offset"])
             if offset and shift_after_first:  # new calls arrived at the top while paging
-                items = [call(str(uuid.UUID(int=10**6 + i))) for i in range(shift_after_first)] + items
-            return json_response(200, {"items": items[offset : offset + limit], "total": len(items),
-                                       "limit": limit, "offset": offset})
+                items = [
+                    call(str(uuid.UUID(int=10**6 + i))) for i in range(shift_after_first)
+                ] + items
+            return json_response(
+                200,
+                {
+                    "items": items[offset : offset + limit],
+                    "total": len(items),
+                    "limit": limit,
+                    "offset": offset,
+                },
+            )
         return json_response(404, {"detail": "Not Found"})
 
     return handler, requests
 
 
-CALLS = [call(str(uuid.UUID(int=i)), agent_id=f"agent-{i % 3}",
-              status="completed" if i % 4 else "failed") for i in range(1, 251)]
+CALLS = [
+    call(
+        str(uuid.UUID(int=i)), agent_id=f"agent-{i % 3}", status="completed" if i % 4 else "failed"
+    )
+    for i in range(1, 251)
+]
 
 
 def test_iter_calls_walks_cursor_pages_until_exhausted():
@@ -405,15 +449,21 @@ def test_async_default_transport_is_aiohttp():
 
 def test_key_absent_from_repr_errors_tracebacks_and_logs(caplog):
     caplog.set_level(logging.DEBUG)
-    client, _ = make_client(lambda r: json_response(500, {"detail": f"echo {r.headers['Authorization']}"}))
+    client, _ = make_client(
+        lambda r: json_response(500, {"detail": f"echo {r.headers['Authorization']}"})
+    )
     texts = [repr(client), str(client), f"{client._api_key}", repr(client._api_key)]
     failures = [
         lambda r: json_response(401, {"detail": "bad key"}),
         lambda r: json_response(403, {"detail": "no"}),
-        lambda r: json_response(422, {"detail": [{"loc": ["q"], "msg": r.headers["Authorization"], "type": "x"}]}),
+        lambda r: json_response(
+            422, {"detail": [{"loc": ["q"], "msg": r.headers["Authorization"], "type": "x"}]}
+        ),
         lambda r: json_response(429, {"detail": r.headers["Authorization"]}, {"Retry-After": "0"}),
         lambda r: json_response(503, {"detail": r.headers["Authorization"]}),
-        lambda r: (_ for _ in ()).throw(httpx.ConnectError(f"refused {r.headers['Authorization']}")),
+        lambda r: (_ for _ in ()).throw(
+            httpx.ConnectError(f"refused {r.headers['Authorization']}")
+        ),
         lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("slow")),
         lambda r: httpx.Response(200, content=b"{trunc"),
     ]
