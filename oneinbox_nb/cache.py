@@ -23,15 +23,13 @@ from pathlib import Path
 
 import orjson
 
+from .client import TERMINAL_STATUSES
 from .exceptions import CacheError
 
 __all__ = ["TERMINAL_STATUSES", "CallCache", "default_cache_dir", "is_terminal"]
 
 log = logging.getLogger(__name__)
 
-#: Statuses after which a call's payload no longer changes (api-facts: completed, failed, plus the
-#: values clients defend against).
-TERMINAL_STATUSES = frozenset({"completed", "failed", "no_answer", "busy", "canceled", "cancelled"})
 
 CACHE_DIR_ENV = "ONEINBOX_NB_CACHE_DIR"
 

@@ -43,9 +43,19 @@ from .exceptions import (
     TransportError,
 )
 
-__all__ = ["AsyncOneInboxClient", "OneInboxClient", "RetryPolicy", "validate_call_id"]
+__all__ = [
+    "TERMINAL_STATUSES",
+    "AsyncOneInboxClient",
+    "OneInboxClient",
+    "RetryPolicy",
+    "validate_call_id",
+]
 
 log = logging.getLogger(__name__)
+
+#: Call statuses after which a payload no longer changes: the documented completed and failed, plus
+#: the values clients defend against (api-facts.md).
+TERMINAL_STATUSES = frozenset({"completed", "failed", "no_answer", "busy", "canceled", "cancelled"})
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGE_SIZE = 100

@@ -83,6 +83,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from .client import TERMINAL_STATUSES
 from .exceptions import InvalidCallError
 
 __all__ = [
@@ -155,7 +156,6 @@ PROBLEMS: Mapping[str, tuple[str, str]] = MappingProxyType(
     }
 )
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "no_answer", "busy", "canceled"})
 
 _STRING = pd.StringDtype()
 _CATEGORY = pd.CategoricalDtype()
