@@ -1,0 +1,85 @@
+"""The main job's real reports, opened in headless Chromium: self-contained, rendered, redacted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from browser_support import chromium, offline_page, require_chromium
+
+from oneinbox_nb.demo import run
+
+REPORTS = ("postmortem", "load_test", "costs")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    """`make demo` once: the sample API, a real fetch, three reports (about 20 s)."""
+    require_chromium()
+    out = tmp_path_factory.mktemp("demo")
+    lines: list[str] = []
+    result = run(out=out, print=lambda *a: lines.append(" ".join(map(str, a))))
+    result["printed"] = lines
+    return result
+
+
+@pytest.fixture(scope="module")
+def browser(demo):
+    # after the demo, so its kernels are gone before Playwright's event loop starts
+    with chromium() as b:
+        yield b
+
+
+@pytest.mark.browser
+@pytest.mark.notebook
+def test_demo_prints_paths_and_a_three_line_summary(demo):
+    paths = demo["reports"]
+    assert set(paths) == set(REPORTS) and all(Path(p).is_file() for p in paths.values())
+    assert demo["printed"][:3] == [str(paths[name]) for name in REPORTS]
+    summary = demo["summary"]
+    assert len(summary) == 3
+    assert summary[0].startswith("load test: 1000 calls") and "concurrency" in summary[0]
+    assert summary[1].startswith("production week:") and "cents/min" in summary[1]
+    assert summary[2].startswith("worst turn: call ")
+
+
+@pytest.mark.browser
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_renders_offline_with_visible_figures(demo, browser, name):
+    path = Path(demo["reports"][name])
+    with offline_page(browser) as (page, log):
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        assert log.blocked == [] and log.console_errors == [] and log.page_errors == []
+        assert all(url.startswith(("file:", "data:")) for url in log.requests), log.requests
+
+        images = page.locator('img[src^="data:image/png"]')
+        assert images.count() >= 2
+        for i in range(images.count()):
+            image = images.nth(i)
+            image.scroll_into_view_if_needed()
+            assert image.is_visible()
+            assert image.evaluate("img => img.complete && img.naturalWidth") > 0
+
+        header = page.locator("header.oi-report-header")
+        assert header.is_visible()
+        text = header.inner_text()
+        assert "Made" in text and "Data source" in text and "127.0.0.1" in text
+        assert page.locator("table.dataframe").first.is_visible()
+        assert page.locator(".jp-CodeCell .jp-InputArea").count() == 0
+        body = page.locator("body").inner_text()
+        for noise in ("VBox(", "IntSlider(", "Loading widgets", "Traceback"):
+            assert noise not in body
+
+
+@pytest.mark.browser
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_file_holds_no_key_and_no_clear_phone_number(demo, name):
+    html = Path(demo["reports"][name]).read_text()
+    assert "oi_sk_" not in html
+    assert not re.search(r"\+1\d{10}", html), "an unmasked E.164 phone number in a shared report"
+    if name == "postmortem":  # it shows the call's numbers: masked, last four digits kept
+        assert re.search(r"\*\*\*-\*\*\*-\d{4}", html)
