@@ -83,3 +83,49 @@ def test_report_file_holds_no_key_and_no_clear_phone_number(demo, name):
     assert not re.search(r"\+1\d{10}", html), "an unmasked E.164 phone number in a shared report"
     if name == "postmortem":  # it shows the call's numbers: masked, last four digits kept
         assert re.search(r"\*\*\*-\*\*\*-\d{4}", html)
+
+
+@pytest.mark.browser
+@pytest.mark.notebook
+def test_dashboard_turn_slider_changes_the_waterfall(browser):
+    """Live in Voila: stepping TurnExplorer's turn re-draws the waterfall for the new turn."""
+    from oneinbox_nb import dashboard
+
+    with dashboard.launch(open_notebook="01_explore_call.ipynb") as dash:
+        with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
+            page.goto(dash.url, timeout=120_000)
+            next_button = page.get_by_role("button", name="next ▶")
+            next_button.wait_for(timeout=120_000)
+            waterfall = page.locator(".widget-output img").first
+            waterfall.wait_for(timeout=60_000)
+            readout = page.locator(".widget-slider .widget-readout").first
+            turn_before, image_before = readout.inner_text(), waterfall.get_attribute("src")
+
+            next_button.click()
+            try:
+                page.wait_for_function(
+                    "before => document.querySelector('.widget-slider .widget-readout')"
+                    ".innerText !== before",
+                    arg=turn_before,
+                    timeout=10_000,
+                )
+            except Exception:  # the worst turn was the last one: step back instead
+                page.get_by_role("button", name="◀ prev").click()
+                page.wait_for_function(
+                    "before => document.querySelector('.widget-slider .widget-readout')"
+                    ".innerText !== before",
+                    arg=turn_before,
+                    timeout=30_000,
+                )
+            page.wait_for_function(
+                "before => { const img = document.querySelector('.widget-output img');"
+                " return img && img.getAttribute('src') !== before; }",
+                arg=image_before,
+                timeout=60_000,
+            )
+            turn_after = readout.inner_text()
+            image_after = page.locator(".widget-output img").first.get_attribute("src")
+            assert turn_after != turn_before and abs(int(turn_after) - int(turn_before)) == 1
+            assert image_after.startswith("data:image/png") and image_after != image_before
+            assert log.page_errors == []
+            assert all(not url.startswith("http://127.0.0.1") for url in log.blocked)
