@@ -264,3 +264,12 @@ def test_load_call_builds_frames():
         frames = oi.load_call(calls[0]["id"], client=client_for(api))
     assert list(frames.calls.call_id) == [calls[0]["id"]]
     assert len(frames.messages) == len(calls[0]["messages"])
+
+
+def test_progress_false_is_silent(load_test_calls, capsys):
+    ids = [c["id"] for c in load_test_calls[:10]]
+    with sample.serve(calls=load_test_calls) as api:
+        oi.fetch_calls(ids, client=client_for(api), cache=False, progress=False)
+        oi.fetch_calls(client=client_for(api), cache=False, progress=False)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
