@@ -121,6 +121,8 @@ def _resolve_target(
 
 
 def _voila_command(target: Path, port: int) -> list[str]:
+    from .kernel_client import DOTTED_NAME
+
     command = [
         sys.executable,
         "-m",
@@ -129,6 +131,8 @@ def _voila_command(target: Path, port: int) -> list[str]:
         "--no-browser",
         f"--Voila.ip={HOST}",
         f"--port={port}",
+        # the kernel client that never sleeps through a reply (jupyter/nbclient#312)
+        f"--KernelManager.client_class={DOTTED_NAME}",
     ]
     if importlib.util.find_spec("jupytext") is not None:
         # jupytext's lab extension breaks Voila's page when it is installed beside it

@@ -296,53 +296,16 @@ def _default_parameters(nb: NotebookNode) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-_PATIENT_CLIENT: type | None = None
-
-
-def _patient_kernel_client() -> type:
-    """A kernel client whose channels wait for replies in one-second slices.
-
-    Now and then, more often on a busy machine, the asyncio poll waiting for the kernel's reply
-    misses that it arrived and sleeps until its timeout (the whole cell timeout), then carries on
-    minutes late (jupyter/nbclient#312). Every new poll checks the socket first, so short slices
-    turn such a stall into at most a second. Built on first use to keep this module's import light.
-    """
-    global _PATIENT_CLIENT
-    if _PATIENT_CLIENT is None:
-        import queue
-        import time
-
-        from jupyter_client.asynchronous import AsyncKernelClient
-        from jupyter_client.channels import AsyncZMQSocketChannel
-        from traitlets import Type
-
-        class SlicedPollChannel(AsyncZMQSocketChannel):
-            async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while True:
-                    left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-                    try:
-                        return await super().get_msg(timeout=max(left, 0.0))
-                    except queue.Empty:
-                        if deadline is not None and time.monotonic() >= deadline:
-                            raise
-
-        class PatientKernelClient(AsyncKernelClient):
-            shell_channel_class = Type(SlicedPollChannel)
-            iopub_channel_class = Type(SlicedPollChannel)
-
-        _PATIENT_CLIENT = PatientKernelClient
-    return _PATIENT_CLIENT
-
-
 def _kernel_config():
-    """nbclient config: a kernel client that never misses a reply (see
-    :func:`_patient_kernel_client`), and CurveZMQ keys when possible (silences the plain-TCP
+    """nbclient config: a kernel client that never sleeps through a reply
+    (:mod:`oneinbox_nb.kernel_client`), and CurveZMQ keys when possible (silences the plain-TCP
     warning)."""
     from traitlets.config import Config
 
+    from .kernel_client import PatientKernelClient
+
     config = Config()
-    config.KernelManager.client_factory = _patient_kernel_client()
+    config.KernelManager.client_factory = PatientKernelClient
     try:
         import zmq
         from jupyter_client.manager import KernelManager

@@ -93,9 +93,10 @@ def test_dashboard_turn_slider_changes_the_waterfall(browser):
 
     with dashboard.launch(open_notebook="01_explore_call.ipynb") as dash:
         with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
-            page.goto(dash.url, timeout=120_000)
+            # Voila streams the page while it runs the notebook: wait for the explorer, not "load"
+            page.goto(dash.url, wait_until="commit", timeout=60_000)
             next_button = page.get_by_role("button", name="next ▶")
-            next_button.wait_for(timeout=120_000)
+            next_button.wait_for(timeout=180_000)
             waterfall = page.locator(".widget-output img").first
             waterfall.wait_for(timeout=60_000)
             readout = page.locator(".widget-slider .widget-readout").first
@@ -127,5 +128,18 @@ def test_dashboard_turn_slider_changes_the_waterfall(browser):
             image_after = page.locator(".widget-output img").first.get_attribute("src")
             assert turn_after != turn_before and abs(int(turn_after) - int(turn_before)) == 1
             assert image_after.startswith("data:image/png") and image_after != image_before
+
+            # the slider itself, from the keyboard: back to the first turn and its waterfall
+            page.locator(".widget-slider .noUi-handle").first.focus()
+            back = "ArrowLeft" if int(turn_after) > int(turn_before) else "ArrowRight"
+            page.keyboard.press(back)
+            page.wait_for_function(
+                "before => { const img = document.querySelector('.widget-output img');"
+                " return img && img.getAttribute('src') !== before; }",
+                arg=image_after,
+                timeout=60_000,
+            )
+            assert readout.inner_text() == turn_before
+            assert page.locator(".widget-output img").first.get_attribute("src") == image_before
             assert log.page_errors == []
             assert all(not url.startswith("http://127.0.0.1") for url in log.blocked)

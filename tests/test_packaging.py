@@ -106,7 +106,18 @@ LAYERS = [
     "plots",
     "widgets",
 ]
-TOP = {"fetch", "source", "sample", "report", "dashboard", "cli", "demo", "__main__", "__init__"}
+TOP = {
+    "fetch",
+    "source",
+    "kernel_client",
+    "sample",
+    "report",
+    "dashboard",
+    "cli",
+    "demo",
+    "__main__",
+    "__init__",
+}
 
 
 def _imports(path: Path) -> set[str]:
