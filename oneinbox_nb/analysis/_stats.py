@@ -5,7 +5,8 @@ This is the one place where these live; each question's module (latency, cost, l
 * :func:`percentile_label` names a percentile column (``50 -> "p50"``, public).
 * :func:`_grouped_quantiles`: linearly interpolated quantiles of values within integer groups, one
   sort for every group and quantile (as :func:`numpy.quantile` and ``groupby().quantile()``).
-* The bootstrap over calls: :func:`_call_weights` draws resamples of calls as multiplicities;
+* The bootstrap over calls: :func:`_call_resamples` yields batches of resamples of calls as row
+  weights (each row counts as often as its call was drawn, :func:`_call_weights`);
   :func:`_weighted_ranks`, :func:`_weighted_pearson`, :func:`_spearman` and
   :func:`_segment_quantiles` compute ranks, Spearman's rho and per-segment quantiles of every
   weighted resample at once; :func:`_percentile_interval` turns the resampled statistics into a
