@@ -104,6 +104,11 @@ def call_columns(
     events: dict[str, Any],
     per_call: dict[str, Any],
 ) -> dict[str, Any]:
+    """The ``calls`` columns (``n_problems`` aside, which the coordinator adds last).
+
+    ``latency`` is :func:`read_latency`'s result; ``messages`` and ``events`` give the per-call
+    counts (``_lengths``) and ``per_call`` the turn summaries from the turns builder.
+    """
     cols: dict[str, Any] = {"call_id": batch.call_id_array}
     for key in ("agent_id", "status", "type", "direction", "end_reason"):
         cols[key] = _labels(batch, batch.get(key), key)
