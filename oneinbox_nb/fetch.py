@@ -164,7 +164,7 @@ async def _fetch_one(
         except OneInboxError as error:
             await limit.release()
             attempt += 1
-            delay = client._retry_delay(error, attempt, policy)
+            delay = policy.next_delay(error, attempt, 0.0)
             if delay is None:
                 raise
             await asyncio.sleep(delay)
