@@ -112,14 +112,19 @@ class AsyncOneInboxClient(_Base):
         return self._check_call(body, call_id)
 
     async def iter_calls(
-        self, agent_id: str | None = None, status: str | None = None, page_size: int = 100
+        self,
+        agent_id: str | None = None,
+        status: str | None = None,
+        page_size: int = 100,
+        *,
+        retry: RetryPolicy | None = None,
     ) -> AsyncIterator[dict]:
         """Yield every call, newest first (cursor endpoint, offset fallback); see the sync client."""
         walker = PageWalker(self._page_params(agent_id, status, page_size))
         while (request := walker.next_request()) is not None:
             path, page_params = request
             try:
-                page = await self._get(path, page_params)
+                page = await self._get(path, page_params, retry=retry)
             except APIStatusError as exc:
                 if not walker.fallback(exc):
                     raise

@@ -131,7 +131,12 @@ class OneInboxClient(_Base):
         return self._check_call(body, call_id)
 
     def iter_calls(
-        self, agent_id: str | None = None, status: str | None = None, page_size: int = 100
+        self,
+        agent_id: str | None = None,
+        status: str | None = None,
+        page_size: int = 100,
+        *,
+        retry: RetryPolicy | None = None,
     ) -> Iterator[dict]:
         """Yield every call, newest first, walking the list endpoints until exhausted.
 
@@ -143,7 +148,7 @@ class OneInboxClient(_Base):
         while (request := walker.next_request()) is not None:
             path, page_params = request
             try:
-                page = self._get(path, page_params)
+                page = self._get(path, page_params, retry=retry)
             except APIStatusError as exc:
                 if not walker.fallback(exc):
                     raise
