@@ -501,14 +501,15 @@ async def fetch_calls_async(
     return result
 
 
-def _stored(store: CallCache | None, ids: list[str]) -> dict:
+def _stored(store: CallCache | None, ids: list[str]) -> tuple[dict, CallCache | None]:
+    """What the store holds of ``ids``, and the store (None once it failed: warned once)."""
     if store is None or not ids:
-        return {}
+        return {}, store
     try:
-        return store.lookup(ids)
+        return store.lookup(ids), store
     except CacheError as error:
         _store_failed(error)
-        return {}
+        return {}, None
 
 
 async def _by_id(
@@ -542,7 +543,7 @@ async def _by_id(
         first_seen[call_id] = position
         wanted.append((position, call_id))
 
-    stored = _stored(store, [call_id for _, call_id in wanted])
+    stored, store = _stored(store, [call_id for _, call_id in wanted])
     todo: list[tuple[int, str]] = []
     for position, call_id in wanted:
         hit = stored.get(call_id)
