@@ -145,3 +145,27 @@ def test_agent_ids_cannot_steer_the_path():
     for size in (0, 101, True):
         with pytest.raises(ConfigurationError):
             sync_client(handler).list_agents(page_size=size)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://oi_sk_PASTED123456@api.test",
+        "https://user:oi_sk_PASTED123456@api.test/",
+        "https://api.test/?key=oi_sk_PASTED123456",
+        "https://api.test#oi_sk_PASTED123456",
+    ],
+)
+def test_user_info_query_and_fragment_never_leave_the_base_url(url, caplog):
+    seen = []
+    client = OneInboxClient(
+        KEY,
+        url,
+        transport=httpx.MockTransport(lambda r: seen.append(str(r.url)) or httpx.Response(500)),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with pytest.raises(APIStatusError) as info:
+        client.get_call(CALL_ID)
+    assert client.base_url == "https://api.test"
+    shown = repr(client) + str(info.value) + "".join(seen) + caplog.text
+    assert "PASTED" not in shown and "user:" not in shown
