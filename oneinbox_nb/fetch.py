@@ -495,6 +495,8 @@ async def fetch_calls_async(
     finally:
         if owned:
             await http.aclose()
+        if store is not None and not isinstance(cache, CallCache):
+            store.close()  # opened here: close its connections (a store passed in stays open)
     result.elapsed_s = time.monotonic() - started
     if store is not None:
         result.corrupt_cache_entries = list(store.corrupt)
