@@ -12,6 +12,7 @@ the frames only; plots, widgets, reports and the sample API load when first used
 from __future__ import annotations
 
 from .client import AsyncOneInboxClient, OneInboxClient, RetryPolicy
+from .dataset import Dataset, SyncResult, compact, open_dataset, sync
 from .exceptions import OneInboxError
 from .fetch import FetchResult, fetch_calls, fetch_calls_async, load_call
 from .frames import CallFrames, to_frames
@@ -21,13 +22,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncOneInboxClient",
     "CallFrames",
+    "Dataset",
     "FetchResult",
     "OneInboxClient",
     "OneInboxError",
     "RetryPolicy",
+    "SyncResult",
     "__version__",
+    "compact",
     "fetch_calls",
     "fetch_calls_async",
     "load_call",
+    "open_dataset",
+    "sync",
     "to_frames",
 ]

@@ -29,7 +29,7 @@ import pandas as pd
 from ..exceptions import ConfigurationError
 from ..frames import SCHEMA, TABLES, CallFrames, _conform
 from .fleet import ENGINES, FleetQueries
-from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, UNKNOWN_DATE, Store, to_arrow
+from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, UNKNOWN_DATE, Store, empty_table
 
 __all__ = ["Dataset", "open_dataset"]
 
@@ -128,12 +128,9 @@ class Dataset:
             duckdb = _import_duckdb()
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
-            empty = CallFrames.empty()
             for name in TABLES:
-                table = to_arrow(name, empty.tables[name], 0)
-                import pyarrow as pa
-
-                table = table.append_column(DATE_COLUMN, pa.array([], type=pa.string()))
+                table = empty_table(name)
+                table = table.append_column(DATE_COLUMN, _pa().array([], type=_pa().string()))
                 con.register(f"_{name}_empty", table)
                 con.execute(
                     f"CREATE VIEW {name}_raw AS SELECT * FROM {self._source(name, self._files(name))}"
@@ -260,7 +257,7 @@ class Dataset:
         con.unregister("_selected")
         if call_ids is not None:
             con.unregister("_wanted")
-        return _to_frames(tables, order=selected.column("call_id").to_pylist())
+        return _to_frames(tables)
 
     def _pruned(self, con: Any, table: str, days: list[str] | None) -> str:
         """The table restricted to some days' files, de-duplicated like the views."""
@@ -377,7 +374,7 @@ def _types_mapper() -> Any:
     return mapping.get
 
 
-def _to_frames(tables: dict[str, Any], order: list[str]) -> CallFrames:
+def _to_frames(tables: dict[str, Any]) -> CallFrames:
     """Arrow tables read from the dataset as CallFrames with the dtypes of :data:`SCHEMA`."""
     import orjson
 
@@ -392,8 +389,9 @@ def _to_frames(tables: dict[str, Any], order: list[str]) -> CallFrames:
         frame = table.to_pandas(types_mapper=_types_mapper())
         if name == "calls":
             extras = [c for c in frame.columns if c not in SCHEMA[name]]
-            empty = [c for c in extras if frame[c].isna().all()]
-            frame = frame.drop(columns=empty)
+            empty = {c for c in extras if frame[c].isna().all()}
+            fixed = [c for c in frame.columns if c in SCHEMA[name]]
+            frame = frame[fixed + sorted(set(extras) - empty)]  # to_frames sorts them too
         for column, dtype in SCHEMA[name].items():
             if dtype == np.dtype(object) and column in frame:
                 frame[column] = pd.Series(

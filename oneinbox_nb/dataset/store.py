@@ -83,12 +83,11 @@ def call_dates(created_at: pd.Series) -> np.ndarray:
     return np.where(pd.isna(days), UNKNOWN_DATE, days)
 
 
-def to_arrow(name: str, frame: pd.DataFrame, part: int) -> Any:
+def to_arrow(name: str, frame: pd.DataFrame) -> Any:
     """One table of a CallFrames as an Arrow table ready for Parquet.
 
     Labels (categories) become plain strings, ``messages.tool_arguments`` JSON text, timestamps
-    microseconds (what Spark reads); ``_part`` (the part number) and ``_row`` (the row's position
-    in the frame, to give calls' rows back in their order) are added.
+    microseconds (what Spark reads).
     """
     import pyarrow as pa
 
@@ -110,9 +109,22 @@ def to_arrow(name: str, frame: pd.DataFrame, part: int) -> Any:
         elif pa.types.is_large_string(array.type) or pa.types.is_null(array.type):
             array = array.cast(pa.string())
         columns[column] = array
-    columns[PART_COLUMN] = pa.array(np.full(len(frame), part, dtype=np.int64))
-    columns[ROW_COLUMN] = pa.array(np.arange(len(frame), dtype=np.int64))
     return pa.table(columns)
+
+
+def with_part(table: Any, part: int) -> Any:
+    """``table`` with ``_part`` (the part number) and ``_row`` (the row's position, which gives
+    each call's rows back in their order) appended."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    table = table.append_column(PART_COLUMN, pa.array(np.full(n, part, dtype=np.int64)))
+    return table.append_column(ROW_COLUMN, pa.array(np.arange(n, dtype=np.int64)))
+
+
+def empty_table(name: str) -> Any:
+    """A table with no rows and the columns of a written file (for views of absent tables)."""
+    return with_part(to_arrow(name, CallFrames.empty().tables[name]), 0)
 
 
 class Store:
@@ -141,7 +153,10 @@ class Store:
                     f"{str(self.root)!r} is not a call dataset; create one with "
                     f"oneinbox_nb.sync({str(self.root)!r}) or `oneinbox-nb sync PATH`"
                 )
-            if self.root.is_dir() and any(self.root.iterdir()):
+            leftovers = f".{MARKER}."  # a creation interrupted before its rename
+            if self.root.is_dir() and any(
+                not p.name.startswith(leftovers) for p in self.root.iterdir()
+            ):
                 raise ConfigurationError(
                     f"{str(self.root)!r} is a non-empty directory that is not a call dataset; "
                     "choose a new or empty directory"
@@ -258,34 +273,46 @@ class Store:
         dict
             The commit marker.
         """
+        tables = {name: to_arrow(name, frame) for name, frame in frames.tables.items()}
+        return self.write_tables(tables, replaced=replaced, part=part, extra=extra)
+
+    def write_tables(
+        self,
+        tables: dict[str, Any],
+        *,
+        replaced: int = 0,
+        part: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`write_part` for tables already made by :func:`to_arrow`."""
         import pyarrow.parquet as pq
 
         part = self.next_part() if part is None else part
-        calls = frames.calls
-        dates = call_dates(calls["created_at"])
-        date_of = pd.Series(dates, index=pd.Index(calls["call_id"].astype(object)))
+        calls = tables["calls"]
+        created = calls.column("created_at").to_pandas()
+        dates = call_dates(created)
+        index = pd.Index(calls.column("call_id").to_pandas().astype(object))
         files: dict[str, list[str]] = {}
         for name in TABLES:
-            frame = frames.tables[name]
-            if frame.empty:
+            table = tables.get(name)
+            if table is None or table.num_rows == 0:
                 continue
-            row_dates = (
-                dates
-                if name == "calls"
-                else date_of.reindex(frame["call_id"].astype(object)).to_numpy()
-            )
-            row_dates = np.where(pd.isna(row_dates), UNKNOWN_DATE, row_dates)
-            table = to_arrow(name, frame, part)
+            if name == "calls":
+                row_dates = dates
+            else:
+                found = index.get_indexer(table.column("call_id").to_pandas().astype(object))
+                row_dates = np.where(found >= 0, dates[np.maximum(found, 0)], UNKNOWN_DATE)
+            table = with_part(table, part)
             for day in sorted(set(row_dates.tolist())):
                 rows = np.flatnonzero(row_dates == day)
                 rel = f"{name}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
                 piece = table.take(rows)
                 _atomic_write(self.root / rel, lambda tmp, p=piece: pq.write_table(p, tmp))
                 files.setdefault(name, []).append(rel)
-        updated = calls["updated_at"].dropna()
+        updated = calls.column("updated_at").to_pandas().dropna()
         commit = {
             "part": part,
-            "n_calls": len(calls),
+            "n_calls": calls.num_rows,
             "replaced": int(replaced),
             "max_updated_at": updated.max().isoformat() if len(updated) else None,
             "written_at": datetime.now(timezone.utc).isoformat(),

@@ -23,8 +23,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError
 from ..frames import TABLES, to_frames
@@ -98,6 +96,7 @@ def _micros(value: Any) -> int | None:
 def _stored_versions(store: Store) -> dict[str, int | None]:
     """call_id -> newest stored ``updated_at`` (UTC microseconds) of every stored call."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     known: dict[str, int | None] = {}
     for file in store.files("calls"):
@@ -279,6 +278,8 @@ def compact(path: str | os.PathLike[str]) -> int:
     int
         Files deleted (those of the replaced parts).
     """
+    import pyarrow.parquet as pq
+
     dataset = open_dataset(path)
     store = Store(path)
     live = store.live()
