@@ -316,3 +316,30 @@ def test_history_plants_a_provider_slowdown_the_fleet_query_finds(tmp_path):
     first = datetime.fromisoformat(truth["days"][0]).replace(tzinfo=timezone.utc)
     assert dataset.dates[0] == truth["days"][0]
     assert dataset.dates[-1] == (first + timedelta(days=20)).strftime("%Y-%m-%d")
+
+
+# command line ---------------------------------------------------------------------------------------
+
+
+def test_cli_sync_then_again_is_incremental(calls, tmp_path, monkeypatch, capsys):
+    from oneinbox_nb.cli import main
+
+    with serve(calls=calls[:80]) as api:
+        monkeypatch.setenv("ONEINBOX_API_KEY", api.api_key)
+        assert (
+            main(["sync", str(tmp_path / "ds"), "--base-url", api.base_url, "--no-progress"]) == 0
+        )
+        assert "80 new" in capsys.readouterr().out
+        args = ["sync", str(tmp_path / "ds"), "--base-url", api.base_url, "--no-progress"]
+        assert main([*args, "--compact"]) == 0
+        out = capsys.readouterr().out
+    assert "0 new, 0 changed, 80 unchanged" in out and "compacted" in out
+    assert len(open_dataset(tmp_path / "ds").frames()) == 80
+
+
+def test_cli_sync_without_a_key_is_one_line(tmp_path, capsys):
+    from oneinbox_nb.cli import main
+
+    assert main(["sync", str(tmp_path / "ds"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("oneinbox-nb sync: ") and len(err.strip().splitlines()) == 1
