@@ -343,3 +343,37 @@ def test_cli_sync_without_a_key_is_one_line(tmp_path, capsys):
     assert main(["sync", str(tmp_path / "ds"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("oneinbox-nb sync: ") and len(err.strip().splitlines()) == 1
+
+
+# change points and what got slower ---------------------------------------------------------------
+
+
+def test_change_points_find_a_planted_level_shift_and_not_noise():
+    from oneinbox_nb.dataset.changes import change_points
+
+    rng = np.random.default_rng(0)
+    flat = 500 + rng.normal(0, 20, size=60)
+    assert change_points(flat) == []
+    shifted = flat.copy()
+    shifted[40:] += 400
+    shifted[10] = np.nan
+    assert change_points(shifted) == [40]
+    assert change_points([1.0, 2.0]) == []
+
+
+def test_slower_ranks_groups_by_their_recent_over_earlier_median():
+    from oneinbox_nb.dataset.changes import slower
+
+    days = pd.date_range("2026-10-01", periods=10, freq="D", tz="UTC")
+    latency = pd.DataFrame(
+        {
+            "period": list(days) * 2,
+            "provider": ["a"] * 10 + ["b"] * 10,
+            "component": "llm_ttft",
+            "p50": [100.0] * 5 + [200.0] * 5 + [300.0] * 10,
+        }
+    )
+    out = slower(latency, by="provider", since="2026-10-06")
+    assert out["provider"].tolist() == ["a", "b"]
+    assert out["ratio"].tolist() == [2.0, 1.0]
+    assert out[["before", "after"]].iloc[0].tolist() == [100.0, 200.0]
