@@ -7,7 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput
+from . import (
+    bulk_fetch,
+    dataset_scale,
+    frames_build,
+    parquet_read,
+    rate_limited,
+    server_throughput,
+)
 
 BENCHMARKS = {
     "server": server_throughput.run,
@@ -15,6 +22,8 @@ BENCHMARKS = {
     "rate_limited": rate_limited.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
+    "sync": dataset_scale.run_sync,
+    "history": dataset_scale.run_history,
 }
 
 

@@ -276,7 +276,7 @@ def test_volume_and_failure_rates_per_day_and_week(synced, calls):
     dataset = open_dataset(synced)
     status = pd.Series([c["status"] for c in calls])
     created = pd.to_datetime(pd.Series([c["created_at"] for c in calls]), utc=True)
-    monday = created.dt.floor("D") - pd.to_timedelta(created.dt.weekday, unit="D")
+    monday = created.dt.floor("D") - pd.to_timedelta(created.dt.day_of_week, unit="D")
     for freq, periods in (("day", created.dt.floor("D")), ("week", monday)):
         got = dataset.call_volume(freq=freq)
         expected = pd.DataFrame({"period": periods, "failed": status == "failed"}).groupby("period")

@@ -108,17 +108,28 @@ class Dataset:
         days = {Path(f).parent.name.split("=", 1)[1] for f in self._files("calls")}
         return sorted(days)
 
-    def _files(self, table: str, dates: Iterable[str] | None = None) -> list[str]:
-        return self._store.files(table, dates=dates, live=self._live)
+    def _files(
+        self, table: str, dates: Iterable[str] | None = None, parts: set[int] | None = None
+    ) -> list[str]:
+        live = self._live if parts is None else [c for c in self._live if c["part"] in parts]
+        return self._store.files(table, dates=dates, live=live)
 
     # DuckDB -------------------------------------------------------------------------------------
 
-    def _source(self, table: str, files: list[str]) -> str:
-        if not files:
+    def _source(self, table: str, files: list[str], con: Any) -> str:
+        if not files:  # a typed table with no rows, registered once
+            if table not in self._empties:
+                empty = empty_table(table)
+                empty = empty.append_column(DATE_COLUMN, _pa().array([], type=_pa().string()))
+                con.register(f"_{table}_empty", empty)
+                self._empties.add(table)
             return f"_{table}_empty"
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        # only calls has columns that differ between files (meta_*, var_*, analysis_*); the other
+        # tables' files all have the same schema, so DuckDB need not read every footer to bind
+        union = "true" if table == "calls" else "false"
         return (
-            f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true, "
+            f"read_parquet([{listed}], hive_partitioning = true, union_by_name = {union}, "
             f"hive_types = {{'{DATE_COLUMN}': VARCHAR}})"
         )
 
@@ -128,13 +139,11 @@ class Dataset:
             duckdb = _import_duckdb()
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET parquet_metadata_cache = true")
+            self._empties: set[str] = set()
             for name in TABLES:
-                table = empty_table(name)
-                table = table.append_column(DATE_COLUMN, _pa().array([], type=_pa().string()))
-                con.register(f"_{name}_empty", table)
-                con.execute(
-                    f"CREATE VIEW {name}_raw AS SELECT * FROM {self._source(name, self._files(name))}"
-                )
+                source = self._source(name, self._files(name), con)
+                con.execute(f"CREATE VIEW {name}_raw AS SELECT * FROM {source}")
             self._views(con.execute)
             self._con = con
         return self._con
@@ -221,8 +230,18 @@ class Dataset:
         if agent_id is not None:
             where.append("agent_id = ?")
             params.append(str(agent_id))
+        parts = None
         if run_id is not None:
-            columns = {r[0] for r in con.execute("DESCRIBE calls_raw").fetchall()}
+            # commit markers list their parts' run ids: only those parts are opened
+            parts = {
+                c["part"]
+                for c in self._live
+                if c.get("run_ids") is None or str(run_id) in c["run_ids"]
+            }
+            if not parts:
+                return CallFrames.empty()
+            source = self._pruned(con, "calls", days, parts)
+            columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
             if "meta_run_id" not in columns:
                 return CallFrames.empty()
             where.append("CAST(meta_run_id AS VARCHAR) = ?")
@@ -233,7 +252,7 @@ class Dataset:
         if end is not None:
             where.append("created_at < ?")
             params.append(end.to_pydatetime())
-        calls_source = self._pruned(con, "calls", days)
+        calls_source = self._pruned(con, "calls", days, parts)
         clause = " AND ".join(where) if where else "true"
         selected = _arrow(
             con,
@@ -246,8 +265,9 @@ class Dataset:
         )
         con.register("_selected", keys)
         days = sorted(set(selected.column(DATE_COLUMN).to_pylist()))
+        parts = set(selected.column(PART_COLUMN).to_pylist())
         for name in TABLES[1:]:
-            source = self._pruned(con, name, days)
+            source = self._pruned(con, name, days, parts)
             tables[name] = _arrow(
                 con,
                 f"SELECT t.* FROM {source} t JOIN _selected s "
@@ -259,11 +279,13 @@ class Dataset:
             con.unregister("_wanted")
         return _to_frames(tables)
 
-    def _pruned(self, con: Any, table: str, days: list[str] | None) -> str:
-        """The table restricted to some days' files, de-duplicated like the views."""
-        if days is None:
+    def _pruned(
+        self, con: Any, table: str, days: list[str] | None, parts: set[int] | None = None
+    ) -> str:
+        """The table restricted to some days' and parts' files, de-duplicated like the views."""
+        if days is None and parts is None:
             return table
-        source = self._source(table, self._files(table, days))
+        source = self._source(table, self._files(table, days, parts), con)
         if not self._dedup:
             return f"(SELECT * FROM {source})"
         return (

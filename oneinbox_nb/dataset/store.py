@@ -49,6 +49,7 @@ MARKER = "_oneinbox_dataset.json"
 COMMITS = "_commits"
 PART_COLUMN = "_part"
 ROW_COLUMN = "_row"
+MAX_RUN_IDS = 1000  # a part with more distinct run ids records none (readers then open it)
 DATE_COLUMN = "date"
 UNKNOWN_DATE = "unknown"
 
@@ -310,12 +311,17 @@ class Store:
                 _atomic_write(self.root / rel, lambda tmp, p=piece: pq.write_table(p, tmp))
                 files.setdefault(name, []).append(rel)
         updated = calls.column("updated_at").to_pandas().dropna()
+        run_ids: list[str] | None = []
+        if "meta_run_id" in calls.column_names:
+            found = calls.column("meta_run_id").drop_null().cast("string").unique().to_pylist()
+            run_ids = sorted(found) if len(found) <= MAX_RUN_IDS else None
         commit = {
             "part": part,
             "n_calls": calls.num_rows,
             "replaced": int(replaced),
             "max_updated_at": updated.max().isoformat() if len(updated) else None,
             "written_at": datetime.now(timezone.utc).isoformat(),
+            "run_ids": run_ids,
             "files": files,
             **(extra or {}),
         }

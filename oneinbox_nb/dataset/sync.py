@@ -306,11 +306,13 @@ def compact(path: str | os.PathLike[str]) -> int:
             _atomic_write(store.root / rel, lambda tmp, t=table: pq.write_table(t, tmp))
             files.setdefault(name, []).append(rel)
     dataset.close()
+    run_ids = [c.get("run_ids") for c in live]
     body = {
         "part": part,
         "n_calls": n_calls,
         "replaced": 0,
         "replaces": [c["part"] for c in live],
+        "run_ids": None if None in run_ids else sorted({r for ids in run_ids for r in ids}),
         "written_at": datetime.now(timezone.utc).isoformat(),
         "files": files,
     }
