@@ -14,6 +14,7 @@ from . import (
     parquet_read,
     rate_limited,
     server_throughput,
+    time_bounds,
 )
 
 BENCHMARKS = {
@@ -24,6 +25,8 @@ BENCHMARKS = {
     "parquet": parquet_read.run,
     "sync": dataset_scale.run_sync,
     "history": dataset_scale.run_history,
+    "time_bounds": time_bounds.run,
+    "notebooks": time_bounds.run_notebooks,
 }
 
 

@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from ..analysis import COMPONENTS, RESPONSE_COMPONENTS, _percentiles, percentile_label
+from ..analysis import COMPONENTS, RESPONSE_COMPONENTS, percentile_label
+from ..analysis._options import _percentiles
 from ..frames import ABSURD_MS
 
 __all__ = ["ENGINES", "FREQS", "FleetQueries"]

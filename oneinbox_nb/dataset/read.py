@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigurationError
-from ..frames import SCHEMA, TABLES, CallFrames, _conform
+from ..frames import SCHEMA, TABLES, CallFrames
+from ..frames._columns import _conform
 from .fleet import ENGINES, FleetQueries
 from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, UNKNOWN_DATE, Store, empty_table
 
