@@ -29,8 +29,6 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from ..analysis import COMPONENTS, RESPONSE_COMPONENTS, percentile_label
-from ..analysis._options import _percentiles
 from ..frames import ABSURD_MS
 
 __all__ = ["ENGINES", "FREQS", "FleetQueries"]
@@ -146,6 +144,10 @@ class FleetQueries:
             components in the order of :data:`~oneinbox_nb.analysis.COMPONENTS` and
             ``response_ms`` last.
         """
+        # imported here so that `import oneinbox_nb` does not load analysis
+        from ..analysis import COMPONENTS, percentile_label
+        from ..analysis._options import _percentiles
+
         pcts = _percentiles(percentiles)
         keys = self._keys(by, allowed=_BY)
         _period(freq)  # validates freq
@@ -225,6 +227,8 @@ class FleetQueries:
     # ---------------------------------------------------------------------------------------------
 
     def _component_values(self, freq: str) -> str:
+        from ..analysis import COMPONENTS, RESPONSE_COMPONENTS
+
         period = _period(freq)
         flagged_response = " OR ".join(
             f"coalesce({c}_ms < 0 OR {c}_ms > {ABSURD_MS!r}, false)" for c in RESPONSE_COMPONENTS
