@@ -29,7 +29,6 @@ import nbformat
 import pytest
 
 from oneinbox_nb import analysis, sample, to_frames
-from oneinbox_nb.dataset.history import write_history
 from oneinbox_nb.report import _kernel_config, parameterize
 
 pytestmark = pytest.mark.notebook
@@ -189,9 +188,6 @@ def sample_facts() -> dict[str, Any]:
 def runs(sample_facts) -> dict[str, Run]:
     """Every execution of this module, run up front, two kernels at a time."""
     runs = {name: Run(name, check_explorer=EXPLORERS.get(name) is not None) for name in NAMES}
-    history = Path(tempfile.mkdtemp(prefix="nbtest-fleet-")) / "history"
-    write_history(history, days=28, calls_per_day=15, pool=80, seed=1, slowdown_provider="openai")
-    runs["06 dataset"] = Run("06_fleet", {"dataset": str(history)})
     runs["04 call_ids redacted"] = Run(
         "04_postmortem", {"call_ids": [sample_facts["worst_call"]], "redact": True}
     )
@@ -325,21 +321,12 @@ def test_no_key_or_header_in_any_output(runs, name):
     assert "Authorization" not in dumped and "Bearer" not in dumped
 
 
-def test_06_finds_the_planted_slowdown_in_a_given_dataset(runs):
-    run = runs["06 dataset"]
-    _assert_ran(run)
-    text = _text(run.nb)
-    assert "Data source: the dataset given" in text
-    slower = text.split("Providers that got slower", 1)[1].split("Agents", 1)[0]
-    assert "openai" in slower and "anthropic" not in slower
-    assert "llm_ttft" in slower
-    assert "-p call_id=" in text  # links into the per-call notebook
-
-
 def test_06_default_run_names_its_synthetic_history_and_slowdown(runs):
     text = _text(runs["06_fleet"].nb)
     assert "planted slowdown: anthropic llm_ttft" in text
-    assert "anthropic" in text.split("Providers that got slower", 1)[1].split("Agents", 1)[0]
+    slower = text.split("Providers that got slower", 1)[1].split("Agents", 1)[0]
+    assert "anthropic" in slower and "llm_ttft" in slower
+    assert "-p call_id=" in text  # links into the per-call notebook
 
 
 def test_01_shows_the_worst_call_turn_by_turn(runs):

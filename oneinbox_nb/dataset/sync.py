@@ -200,8 +200,10 @@ def sync(
         counts["parts"] += 1
         chunk, replaced = [], 0
 
+    listing = None
     try:
-        for call in http.iter_calls(agent_id=agent_id, status=status):
+        listing = _Prefetch(http.iter_calls(agent_id=agent_id, status=status), 2 * chunk_size)
+        for call in listing:
             counts["listed"] += 1
             if bar is not None:
                 bar.update(1)
@@ -227,11 +229,68 @@ def sync(
                     bar.set_postfix(written=counts["new"] + counts["changed"], refresh=False)
         flush()
     finally:
+        if listing is not None:
+            listing.close()
         if bar is not None:
             bar.close()
         if own_client:
             http.close()
     return SyncResult(path=Path(path), seconds=time.perf_counter() - started, **counts)
+
+
+class _Prefetch:
+    """Iterate ``calls`` in a background thread, at most ``depth`` calls ahead.
+
+    The next pages are fetched while a chunk is turned into frames and written (the thread waits
+    on the network, the writer on the CPU). Errors of the listing are raised by ``__next__``;
+    :meth:`close` stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, calls: Iterable[dict], depth: int) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(calls,), daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, calls: Iterable[dict]) -> None:
+        try:
+            for call in calls:
+                if not self._put(call):
+                    return
+            self._put(self._DONE)
+        except BaseException as exc:  # handed to the consumer
+            self._put(exc)
+
+    def __iter__(self) -> _Prefetch:
+        return self
+
+    def __next__(self) -> dict:
+        item = self._queue.get()
+        if item is self._DONE:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def _progress(enabled: bool) -> Any:
