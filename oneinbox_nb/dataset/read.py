@@ -88,6 +88,8 @@ class Dataset:
         self.path = Path(path)
         self._store = Store(self.path)
         self._con: Any = None
+        self._bare_con: Any = None
+        self._registered: dict[int, set[str]] = {}  # connection -> tables' empty stand-ins
         self._spark: Any = None
         self.refresh()
 
@@ -99,6 +101,7 @@ class Dataset:
         self._live = self._store.live()
         self._dedup = self._store.needs_dedup(self._live)
         if self._con is not None:
+            self._registered.pop(id(self._con), None)
             self._con.close()
             self._con = None
         return self
@@ -119,11 +122,12 @@ class Dataset:
 
     def _source(self, table: str, files: list[str], con: Any) -> str:
         if not files:  # a typed table with no rows, registered once
-            if table not in self._empties:
+            done = self._registered.setdefault(id(con), set())
+            if table not in done:
                 empty = empty_table(table)
                 empty = empty.append_column(DATE_COLUMN, _pa().array([], type=_pa().string()))
                 con.register(f"_{table}_empty", empty)
-                self._empties.add(table)
+                done.add(table)
             return f"_{table}_empty"
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         # only calls has columns that differ between files (meta_*, var_*, analysis_*); the other
@@ -134,6 +138,14 @@ class Dataset:
             f"hive_types = {{'{DATE_COLUMN}': VARCHAR}})"
         )
 
+    def _bare(self) -> Any:
+        """A DuckDB connection without views (UTC), for reads that name their files."""
+        if self._bare_con is None:
+            con = _import_duckdb().connect()
+            con.execute("SET TimeZone = 'UTC'")
+            self._bare_con = con
+        return self._bare_con
+
     def connection(self) -> Any:
         """The DuckDB connection holding the views (created on first use; time zone UTC)."""
         if self._con is None:
@@ -141,7 +153,6 @@ class Dataset:
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET parquet_metadata_cache = true")
-            self._empties: set[str] = set()
             for name in TABLES:
                 source = self._source(name, self._files(name), con)
                 con.execute(f"CREATE VIEW {name}_raw AS SELECT * FROM {source}")
@@ -222,7 +233,8 @@ class Dataset:
         """
         start, end = _utc(since, "since"), _utc(until, "until")
         days = None if start is None and end is None else _days(start, end, self.dates)
-        con = self.connection()
+        # without duplicates to resolve, no view is needed: only the selected files are opened
+        con = self.connection() if self._dedup else self._bare()
         where, params = [], []
         if call_ids is not None:
             ids = [call_ids] if isinstance(call_ids, str) else [str(c) for c in call_ids]
@@ -253,6 +265,8 @@ class Dataset:
         if end is not None:
             where.append("created_at < ?")
             params.append(end.to_pydatetime())
+        if parts is None and not self._dedup:
+            parts = {c["part"] for c in self._live}
         calls_source = self._pruned(con, "calls", days, parts)
         clause = " AND ".join(where) if where else "true"
         selected = _arrow(
@@ -363,10 +377,12 @@ class Dataset:
         return self.fleet(engine).cost(freq=freq, by=by)
 
     def close(self) -> None:
-        """Close the DuckDB connection (a Spark session passed in is left running)."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        """Close the DuckDB connections (a Spark session passed in is left running)."""
+        for con in (self._con, self._bare_con):
+            if con is not None:
+                con.close()
+        self._con = self._bare_con = None
+        self._registered.clear()
 
 
 def _pa() -> Any:
