@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import (
     bulk_fetch,
+    dataset_scale,
     frames_build,
     outage,
     parquet_read,
@@ -24,6 +25,8 @@ BENCHMARKS = {
     "outage": outage.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
+    "sync": dataset_scale.run_sync,
+    "history": dataset_scale.run_history,
     "time_bounds": time_bounds.run,
     "notebooks": time_bounds.run_notebooks,
 }

@@ -13,6 +13,7 @@ the frames only; ``oi.analysis``, ``oi.plots``, ``oi.widgets``, ``oi.sample``, `
 from __future__ import annotations
 
 from .client import AsyncOneInboxClient, OneInboxClient, RetryPolicy
+from .dataset import Dataset, SyncResult, compact, open_dataset, sync
 from .exceptions import OneInboxError
 from .fetch import FetchResult, fetch_calls, fetch_calls_async, load_call
 from .frames import CallFrames, to_frames
@@ -39,13 +40,18 @@ def __dir__() -> list[str]:
 __all__ = [
     "AsyncOneInboxClient",
     "CallFrames",
+    "Dataset",
     "FetchResult",
     "OneInboxClient",
     "OneInboxError",
     "RetryPolicy",
+    "SyncResult",
     "__version__",
+    "compact",
     "fetch_calls",
     "fetch_calls_async",
     "load_call",
+    "open_dataset",
+    "sync",
     "to_frames",
 ]

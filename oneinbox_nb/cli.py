@@ -108,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--base-url", default=None, help="which API's store to export")
 
+    # --- sync (issue 13) ---
+    p = sub.add_parser("sync", help="bring calls into a local Parquet dataset (incremental)")
+    p.add_argument("path", type=Path, help="dataset directory (created if needed)")
+    p.add_argument("--base-url", default=None, help="API root (default: ONEINBOX_BASE_URL)")
+    p.add_argument("--agent-id", default=None)
+    p.add_argument("--status", default=None)
+    p.add_argument("--since", default=None, help="first created_at to keep (ISO, UTC)")
+    p.add_argument("--until", default=None, help="created_at before which to stop (ISO, UTC)")
+    p.add_argument("--compact", action="store_true", help="compact the dataset afterwards")
+    p.add_argument("--no-progress", action="store_true")
+    # --- end sync ---
+
     p = sub.add_parser("report", help="run a notebook and write a self-contained HTML report")
     p.add_argument("notebook", nargs="?", default="04_postmortem")
     p.add_argument("--out", type=Path, default=None)
@@ -211,6 +223,30 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_sync(args) -> int:
+    from .client import OneInboxClient
+    from .dataset import compact, sync
+
+    with OneInboxClient(base_url=args.base_url) as client:
+        result = sync(
+            args.path,
+            client=client,
+            agent_id=args.agent_id,
+            status=args.status,
+            since=args.since,
+            until=args.until,
+            progress=not args.no_progress,
+        )
+    print(
+        f"{args.path}: {result.listed:,} calls listed, {result.new:,} new, "
+        f"{result.changed:,} changed, {result.unchanged:,} unchanged"
+    )
+    if args.compact:
+        compact(args.path)
+        print(f"{args.path}: compacted")
+    return 0
+
+
 def _cmd_report(args) -> int:
     import inspect
 
@@ -250,6 +286,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "fetch": _cmd_fetch,
     "export": _cmd_export,
+    "sync": _cmd_sync,
     "report": _cmd_report,
     "dashboard": _cmd_dashboard,
 }

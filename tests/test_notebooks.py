@@ -42,6 +42,7 @@ EXPLORERS = {
     "02_costs_and_credits": "CostExplorer",
     "03_load_test_correlation": "LoadTestExplorer",
     "04_postmortem": "TurnExplorer",
+    "06_fleet": None,  # a static fleet overview: no explorer
 }
 CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2
@@ -186,7 +187,7 @@ def sample_facts() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def runs(sample_facts) -> dict[str, Run]:
     """Every execution of this module, run up front, two kernels at a time."""
-    runs = {name: Run(name, check_explorer=True) for name in NAMES}
+    runs = {name: Run(name, check_explorer=EXPLORERS.get(name) is not None) for name in NAMES}
     runs["04 call_ids redacted"] = Run(
         "04_postmortem", {"call_ids": [sample_facts["worst_call"]], "redact": True}
     )
@@ -290,6 +291,9 @@ def test_notebook_explains_itself_and_ends_with_its_explorer_for_live_use(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
     explorer = EXPLORERS[path.stem]
+    if explorer is None:
+        assert not any("Explorer(" in c.source for c in nb.cells if c.cell_type == "code")
+        return
     [cell] = [c for c in nb.cells if c.cell_type == "code" and f"{explorer}(" in c.source]
     assert "remove-cell" in cell.metadata.get("tags", []), "reports would show an empty widget"
     assert nb.cells.index(cell) > len(nb.cells) - 5, "the explorer belongs near the end"
@@ -315,6 +319,14 @@ def test_no_key_or_header_in_any_output(runs, name):
     dumped = nbformat.writes(runs[name].nb)
     assert not re.search(r"oi_sk_[A-Za-z0-9_]{4,}", dumped)
     assert "Authorization" not in dumped and "Bearer" not in dumped
+
+
+def test_06_default_run_names_its_synthetic_history_and_slowdown(runs):
+    text = _text(runs["06_fleet"].nb)
+    assert "planted slowdown: anthropic llm_ttft" in text
+    slower = text.split("Providers that got slower", 1)[1].split("Agents", 1)[0]
+    assert "anthropic" in slower and "llm_ttft" in slower
+    assert "-p call_id=" in text  # links into the per-call notebook
 
 
 def test_01_shows_the_worst_call_turn_by_turn(runs):

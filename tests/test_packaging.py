@@ -31,7 +31,7 @@ def _pyproject() -> dict:
 def _runtime_requirements() -> dict[str, str]:
     project = _pyproject()["project"]
     reqs = list(project["dependencies"])
-    for extra in ("report", "dashboard"):
+    for extra in ("report", "dashboard", "scale", "spark"):
         reqs += project["optional-dependencies"][extra]
     parsed = [Requirement(r) for r in reqs]
     return {r.name.lower(): str(r.specifier) for r in parsed}
@@ -129,6 +129,7 @@ LAYERS = [
 ]
 TOP = {
     "fetch",
+    "dataset",
     "source",
     "kernel_client",
     "sample",

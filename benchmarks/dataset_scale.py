@@ -1,0 +1,138 @@
+"""Benchmarks 6 and 7 (issue 13): production history at scale. Every measurement runs in a fresh
+subprocess, which reports its own peak RSS (``ru_maxrss``) and the seconds of the measured step.
+
+``sync``: sync N calls from a sample server (in its own process) into a new dataset, against just
+listing the same pages with ``iter_calls``; and sync N/2 calls the same way. Bounds: peak RSS
+<= 1.5 GB, the N peak <= 1.2 x the N/2 peak (memory flat in N), sync time <= 1.5 x listing time.
+N is ``ONEINBOX_BENCH_SYNC_N`` (issue's size: 100000; default 20000 to keep ``make bench`` short).
+
+``history``: a synthetic history of M calls (``ONEINBOX_BENCH_HISTORY_N``; issue's size: 1000000,
+default 200000) with one 5,000-call load-test run, written once. Bounds: daily p50/p95 per
+component over all of it via DuckDB <= 10 s with peak RSS <= 2 GB; ``open_dataset(path).frames(
+run_id=...)`` for the run <= 2 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from ._support import server_process
+
+GB = 1024**3
+
+_SERVER = """
+import sys, time, uuid
+from oneinbox_nb.sample import generate
+from oneinbox_nb.sample.server import SampleAPI
+n = int(sys.argv[1])
+base = generate("production", seed=0, n=2000)
+calls = []
+for i in range(n):
+    call = dict(base[i % len(base)])  # shallow clones: the server holds little per call
+    call["id"] = str(uuid.UUID(int=i + 1, version=4))
+    calls.append(call)
+api = SampleAPI(calls).start()
+print(api.base_url, flush=True)
+print("ONEINBOX_API_KEY=" + api.api_key, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+_CHILD = """
+import json, resource, sys, time
+args = json.loads(sys.argv[1])
+from oneinbox_nb import OneInboxClient, open_dataset, sync
+from oneinbox_nb.dataset.history import write_history
+out = {}
+start = time.perf_counter()
+if args["step"] == "list":
+    with OneInboxClient(args["key"], args["url"]) as client:
+        out["calls"] = sum(1 for _ in client.iter_calls())
+elif args["step"] == "sync":
+    with OneInboxClient(args["key"], args["url"]) as client:
+        result = sync(args["path"], client=client, progress=False)
+    out["calls"] = result.new
+elif args["step"] == "history":
+    truth = write_history(
+        args["path"], days=180, calls_per_day=args["n"] / 180 / 0.97, pool=600,
+        load_test_calls=5000,
+    )
+    out["calls"], out["run_id"] = truth["n_calls"], truth["run_id"]
+elif args["step"] == "daily":
+    out["rows"] = len(open_dataset(args["path"]).latency(freq="day"))
+elif args["step"] == "run":
+    out["calls"] = len(open_dataset(args["path"]).frames(run_id=args["run_id"]).calls)
+out["seconds"] = time.perf_counter() - start
+out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(out))
+"""
+
+
+def _child(**args) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_CHILD), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark step {args['step']} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _sync_once(n: int, tmp: Path) -> dict:
+    command = [sys.executable, "-c", _SERVER, str(n)]
+    with server_process(command) as (url, key):
+        listed = _child(step="list", url=url, key=key)
+        synced = _child(step="sync", url=url, key=key, path=str(tmp / f"sync-{n}"))
+    assert listed["calls"] == synced["calls"] == n, (listed, synced)
+    return {"list": listed, "sync": synced}
+
+
+def run_sync() -> dict:
+    n = int(os.environ.get("ONEINBOX_BENCH_SYNC_N", "20000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        half = _sync_once(n // 2, Path(tmp))
+        full = _sync_once(n, Path(tmp))
+    peak, half_peak = full["sync"]["peak_rss_bytes"], half["sync"]["peak_rss_bytes"]
+    ratio_mem = peak / half_peak
+    ratio_time = full["sync"]["seconds"] / full["list"]["seconds"]
+    return {
+        "calls": n,
+        "list_s": round(full["list"]["seconds"], 1),
+        "sync_s": round(full["sync"]["seconds"], 1),
+        "sync_over_list": round(ratio_time, 2),
+        "peak_rss_gb": round(peak / GB, 2),
+        "peak_rss_half_gb": round(half_peak / GB, 2),
+        "peak_over_half_peak": round(ratio_mem, 2),
+        "bound": "peak <= 1.5 GB, peak <= 1.2 x half-size peak, sync <= 1.5 x listing",
+        "pass": peak <= 1.5 * GB and ratio_mem <= 1.2 and ratio_time <= 1.5,
+    }
+
+
+def run_history() -> dict:
+    n = int(os.environ.get("ONEINBOX_BENCH_HISTORY_N", "200000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "history")
+        written = _child(step="history", n=n, path=path)
+        daily = _child(step="daily", path=path)
+        run = _child(step="run", path=path, run_id=written["run_id"])
+    return {
+        "calls": written["calls"],
+        "write_s": round(written["seconds"], 1),
+        "daily_percentiles_s": round(daily["seconds"], 2),
+        "daily_peak_rss_gb": round(daily["peak_rss_bytes"] / GB, 2),
+        "run_frames_s": round(run["seconds"], 2),
+        "run_calls": run["calls"],
+        "bound": "daily <= 10 s with peak RSS <= 2 GB; frames(run_id) <= 2 s",
+        "pass": daily["seconds"] <= 10
+        and daily["peak_rss_bytes"] <= 2 * GB
+        and run["seconds"] <= 2
+        and run["calls"] == 5000,
+    }

@@ -1,0 +1,102 @@
+"""When did a fleet time series shift, and what got slower: small pure functions on fleet results.
+
+Change points
+-------------
+:func:`change_points` finds shifts in the mean level of a daily series (e.g. a component's daily
+p50) with PELT (``ruptures``, least-squares cost). The penalty is a BIC-style
+``3 * sigma**2 * log(n)``, where ``sigma`` is the series' noise estimated robustly from day-to-day
+differences (median absolute deviation / 0.6745 / sqrt(2)), so a shift must stand well clear of the
+day-to-day noise; segments are at least ``min_size`` days long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["change_points", "slower"]
+
+
+def change_points(
+    values: Sequence[float] | pd.Series, *, min_size: int = 3, penalty: float | None = None
+) -> list[int]:
+    """Positions where the mean level of ``values`` shifts.
+
+    Parameters
+    ----------
+    values : sequence of float or Series
+        One value per period, in time order; missing values are skipped (positions still refer
+        to ``values``).
+    min_size : int, default 3
+        Shortest segment, in periods.
+    penalty : float, optional
+        PELT penalty; default ``3 * sigma**2 * log(n)`` (see the module docstring).
+
+    Returns
+    -------
+    list of int
+        Positions ``i`` such that a new level starts at ``values[i]``; empty when the series is
+        too short (fewer than ``2 * min_size`` known values) or flat.
+    """
+    import ruptures as rpt
+
+    x = np.asarray(pd.Series(values, dtype="float64").to_numpy(dtype=float, na_value=np.nan))
+    known = np.flatnonzero(np.isfinite(x))
+    if len(known) < 2 * min_size:
+        return []
+    signal = x[known]
+    if penalty is None:
+        diffs = np.diff(signal)
+        mad = np.median(np.abs(diffs - np.median(diffs)))
+        sigma = mad / 0.6745 / np.sqrt(2)
+        if sigma == 0:
+            sigma = np.std(diffs) / np.sqrt(2)
+        if sigma == 0:
+            return []
+        penalty = 3 * sigma**2 * np.log(len(signal))
+    breaks = rpt.Pelt(model="l2", min_size=min_size, jump=1).fit(signal).predict(pen=penalty)
+    return [int(known[b]) for b in breaks[:-1]]
+
+
+def slower(
+    latency: pd.DataFrame,
+    *,
+    by: str,
+    since: Any,
+    stat: str = "p50",
+) -> pd.DataFrame:
+    """Compare each group's latency from ``since`` on with before it.
+
+    Parameters
+    ----------
+    latency : DataFrame
+        A daily result of :meth:`~oneinbox_nb.dataset.Dataset.latency` with ``by``.
+    by : str
+        The grouping column (``"provider"``, ``"agent_id"``).
+    since : date-like
+        Start of the recent window (UTC).
+    stat : str, default "p50"
+        Which statistic of ``latency`` to compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>, component, before, after, ratio``: the median over days of ``stat`` before
+        ``since`` and from ``since`` on (ms), and ``after / before``; NaN where a side has no
+        day. Sorted by ``ratio``, largest first.
+    """
+    start = pd.Timestamp(since)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if stat not in latency.columns or by not in latency.columns:
+        raise ValueError(f"latency needs columns {by!r} and {stat!r}; pass Dataset.latency(by=...)")
+    recent = latency["period"] >= start
+    before = latency[~recent].groupby([by, "component"])[stat].median()
+    after = latency[recent].groupby([by, "component"])[stat].median()
+    out = pd.concat({"before": before, "after": after}, axis=1).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = out["after"] / out["before"]
+    out.loc[~np.isfinite(out["ratio"]), "ratio"] = np.nan
+    return out.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)

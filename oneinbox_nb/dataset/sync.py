@@ -1,0 +1,394 @@
+"""Sync an organisation's calls into a local dataset, in bounded memory; compact it.
+
+:func:`sync` walks ``GET /v1/calls/cursor`` (100 full calls a page, through
+:meth:`OneInboxClient.iter_calls <oneinbox_nb.client.OneInboxClient.iter_calls>` and so its retry
+policy), keeps the calls that are new or whose ``updated_at`` moved since the last sync, turns them
+into frames ``chunk_size`` calls at a time and writes each chunk as one committed part
+(:mod:`oneinbox_nb.dataset.store`). Memory holds one chunk of call dicts, its frames, and the
+``(call_id, updated_at)`` of the calls already stored (about 100 bytes a call).
+
+Killed at any point, a re-run loses and duplicates nothing: a chunk is visible only once its
+commit marker is written (the files of an uncommitted chunk are swept away and its calls, not yet
+known, are listed and written again), and a call written twice is read once (newest
+``updated_at`` wins) until :func:`compact` rewrites the dataset with one version per call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..client import AsyncOneInboxClient, OneInboxClient
+from ..exceptions import ConfigurationError
+from ..frames import TABLES, to_frames
+from .read import _arrow, _utc, open_dataset
+from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, Store, _atomic_write, _part_name
+
+__all__ = ["SyncResult", "compact", "sync"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+DEFAULT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one :func:`sync` did.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The dataset.
+    listed : int
+        Calls the listing returned.
+    new, changed : int
+        Calls written for the first time, and written again because ``updated_at`` moved.
+    unchanged : int
+        Calls already stored with the same ``updated_at`` (not written).
+    out_of_range : int
+        Calls outside ``since``/``until`` (not written).
+    parts : int
+        Parts committed.
+    seconds : float
+        Wall time.
+    """
+
+    path: Path
+    listed: int
+    new: int
+    changed: int
+    unchanged: int
+    out_of_range: int
+    parts: int
+    seconds: float
+
+    @property
+    def written(self) -> int:
+        """Calls written (new + changed)."""
+        return self.new + self.changed
+
+    def __repr__(self) -> str:
+        return (
+            f"SyncResult(listed={self.listed:,}, new={self.new:,}, changed={self.changed:,}, "
+            f"unchanged={self.unchanged:,}, out_of_range={self.out_of_range:,}, "
+            f"parts={self.parts}, seconds={self.seconds:.1f})"
+        )
+
+
+def _micros(value: Any) -> int | None:
+    """An ISO 8601 time from the API as UTC microseconds since the epoch; None if unusable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _stored_versions(store: Store) -> dict[str, int | None]:
+    """call_id -> newest stored ``updated_at`` (UTC microseconds) of every stored call."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    known: dict[str, int | None] = {}
+    for file in store.files("calls"):
+        table = pq.read_table(file, columns=["call_id", "updated_at"])
+        ids = table.column("call_id").to_pylist()
+        stamps = table.column("updated_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        for call_id, stamp in zip(ids, stamps.to_pylist(), strict=True):
+            old = known.get(call_id)
+            if call_id not in known or (stamp is not None and (old is None or stamp > old)):
+                known[call_id] = stamp
+    return known
+
+
+def _in_range(start: Any, end: Any) -> Callable[[dict], bool]:
+    lo = None if start is None else (start.to_pydatetime() - _EPOCH) // _MICROSECOND
+    hi = None if end is None else (end.to_pydatetime() - _EPOCH) // _MICROSECOND
+
+    def keep(call: dict) -> bool:
+        if lo is None and hi is None:
+            return True
+        created = _micros(call.get("created_at"))
+        if created is None:
+            return False
+        return (lo is None or created >= lo) and (hi is None or created < hi)
+
+    return keep
+
+
+def sync(
+    path: str | os.PathLike[str],
+    *,
+    client: OneInboxClient | None = None,
+    agent_id: str | None = None,
+    status: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    progress: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> SyncResult:
+    """Bring an organisation's calls into the local dataset at ``path`` (created if needed).
+
+    Only calls that are new, or whose ``updated_at`` moved (e.g. cost filled in after the call),
+    are written. Memory stays bounded whatever the number of calls (see the module docstring);
+    a sync killed at any point can simply be run again.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The dataset directory (new, empty, or written by an earlier sync).
+    client : OneInboxClient, optional
+        Default: one from ``ONEINBOX_API_KEY`` / ``ONEINBOX_BASE_URL`` (closed afterwards). Its
+        :class:`~oneinbox_nb.RetryPolicy` governs retries of each page.
+    agent_id, status : str, optional
+        Server-side filters of the listing.
+    since, until : str, datetime or Timestamp, optional
+        Keep calls created in ``[since, until)`` (naive times are UTC); filtered while paging.
+    progress : bool, default True
+        Show a tqdm progress bar of the calls listed.
+    chunk_size : int, default 2000
+        Calls per written part: the memory/file-count trade-off.
+
+    Returns
+    -------
+    SyncResult
+
+    Raises
+    ------
+    ConfigurationError
+        Bad arguments, no API key, or ``path`` is a non-empty directory that is not a dataset.
+    OneInboxError
+        The listing failed after the client's retries; what was committed before stays.
+    """
+    if isinstance(client, AsyncOneInboxClient) or (
+        client is not None and not isinstance(client, OneInboxClient)
+    ):
+        raise ConfigurationError(
+            f"client must be a OneInboxClient, not {type(client).__name__}; sync pages one at a "
+            "time with the synchronous client"
+        )
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigurationError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    keep = _in_range(_utc(since, "since"), _utc(until, "until"))
+    started = time.perf_counter()
+    store = Store(path, create=True)
+    store.sweep()
+    known = _stored_versions(store)
+    own_client = client is None
+    http = OneInboxClient() if own_client else client
+    counts = {"listed": 0, "new": 0, "changed": 0, "unchanged": 0, "out_of_range": 0, "parts": 0}
+    bar = _progress(progress)
+    chunk: list[dict] = []
+    replaced = 0
+
+    def flush() -> None:
+        nonlocal chunk, replaced
+        if not chunk:
+            return
+        store.write_part(to_frames(chunk), replaced=replaced)
+        for call in chunk:
+            known[str(call.get("id"))] = _micros(call.get("updated_at"))
+        counts["parts"] += 1
+        chunk, replaced = [], 0
+
+    listing = None
+    try:
+        listing = _Prefetch(http.iter_calls(agent_id=agent_id, status=status), 2 * chunk_size)
+        for call in listing:
+            counts["listed"] += 1
+            if bar is not None:
+                bar.update(1)
+            if not keep(call):
+                counts["out_of_range"] += 1
+                continue
+            call_id = str(call.get("id"))
+            version = _micros(call.get("updated_at"))
+            if call_id in known:
+                if known[call_id] == version or (
+                    version is not None and known[call_id] is not None and version < known[call_id]
+                ):
+                    counts["unchanged"] += 1
+                    continue
+                counts["changed"] += 1
+                replaced += 1
+            else:
+                counts["new"] += 1
+            chunk.append(call)
+            if len(chunk) >= chunk_size:
+                flush()
+                if bar is not None:
+                    bar.set_postfix(written=counts["new"] + counts["changed"], refresh=False)
+        flush()
+    finally:
+        if listing is not None:
+            listing.close()
+        if bar is not None:
+            bar.close()
+        if own_client:
+            http.close()
+    return SyncResult(path=Path(path), seconds=time.perf_counter() - started, **counts)
+
+
+class _Prefetch:
+    """Iterate ``calls`` in a background thread, at most ``depth`` calls ahead.
+
+    The next pages are fetched while a chunk is turned into frames and written (the thread waits
+    on the network, the writer on the CPU). Errors of the listing are raised by ``__next__``;
+    :meth:`close` stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, calls: Iterable[dict], depth: int) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(calls,), daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, calls: Iterable[dict]) -> None:
+        try:
+            for call in calls:
+                if not self._put(call):
+                    return
+            self._put(self._DONE)
+        except BaseException as exc:  # handed to the consumer
+            self._put(exc)
+
+    def __iter__(self) -> _Prefetch:
+        return self
+
+    def __next__(self) -> dict:
+        item = self._queue.get()
+        if item is self._DONE:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="syncing calls", unit="call", dynamic_ncols=True)
+
+
+def write_calls(path: str | os.PathLike[str], chunks: Iterable[list[dict]]) -> int:
+    """Write call dicts straight into a dataset, one part per chunk (no server, no sync state).
+
+    For synthetic histories (:func:`oneinbox_nb.sample.generator.write_history`): the calls must
+    be new to the dataset.
+
+    Returns
+    -------
+    int
+        Calls written.
+    """
+    store = Store(path, create=True)
+    store.sweep()
+    n = 0
+    for chunk in chunks:
+        if chunk:
+            store.write_part(to_frames(chunk))
+            n += len(chunk)
+    return n
+
+
+def compact(path: str | os.PathLike[str]) -> int:
+    """Rewrite the dataset with one version per call and one file per table and day.
+
+    Crash-safe: the compacted part is committed before the parts it replaces are deleted, and
+    readers resolve duplicates until then.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    int
+        Files deleted (those of the replaced parts).
+    """
+    import pyarrow.parquet as pq
+
+    dataset = open_dataset(path)
+    store = Store(path)
+    live = store.live()
+    if not live:
+        return store.sweep()
+    con = dataset.connection()
+    part = store.next_part()
+    files: dict[str, list[str]] = {}
+    days = dataset.dates
+    n_calls = 0
+    for name in TABLES:
+        for day in days:
+            source = dataset._pruned(con, name, [day])
+            rel = f"{name}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
+            query = f"SELECT * EXCLUDE ({DATE_COLUMN}) FROM {source} ORDER BY {PART_COLUMN}, {ROW_COLUMN}"
+            table = _arrow(con, query)
+            if table.num_rows == 0:
+                continue
+            if name == "calls":
+                n_calls += table.num_rows
+            table = table.drop_columns([PART_COLUMN, ROW_COLUMN])
+            table = table.append_column(PART_COLUMN, _numbers(table.num_rows, part))
+            table = table.append_column(ROW_COLUMN, _numbers(table.num_rows))
+            _atomic_write(store.root / rel, lambda tmp, t=table: pq.write_table(t, tmp))
+            files.setdefault(name, []).append(rel)
+    dataset.close()
+    run_ids = [c.get("run_ids") for c in live]
+    body = {
+        "part": part,
+        "n_calls": n_calls,
+        "replaced": 0,
+        "replaces": [c["part"] for c in live],
+        "run_ids": None if None in run_ids else sorted({r for ids in run_ids for r in ids}),
+        "written_at": datetime.now(timezone.utc).isoformat(),
+        "files": files,
+    }
+    import orjson
+
+    _atomic_write(
+        store.root / "_commits" / f"{_part_name(part)}.json",
+        lambda tmp: Path(tmp).write_bytes(orjson.dumps(body)),
+    )
+    return store.sweep()
+
+
+def _numbers(n: int, value: int | None = None) -> Any:
+    """``value`` n times, or 0..n-1 when ``value`` is None, as an int64 Arrow array."""
+    import numpy as np
+    import pyarrow as pa
+
+    if value is None:
+        return pa.array(np.arange(n, dtype=np.int64))
+    return pa.array(np.full(n, value, dtype=np.int64))
