@@ -93,7 +93,7 @@ ISSUE_COLUMNS = {
     },
     "problems": {
         "call_id": "string",
-        "where": "string",
+        "location": "string",
         "problem": "category",
         "value": "string",
         "severity": "category",
