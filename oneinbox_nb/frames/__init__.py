@@ -74,8 +74,11 @@ barged in, or the TTS metrics were lost) and ``complete``. An interrupted or par
   wrong type); a duplicated event, an unknown type or a nameless tool does not flag a turn.
 - ``has_problem``: some problem row concerns the turn (its events' findings, or its status).
 
-Response statistics should use ``turns[turns.complete & ~turns.flagged]``; ``calls.p50_response_ms``,
-``max_response_ms`` and ``worst_turn`` do.
+``events`` carries the same ``flagged`` (the event's value is odd) and ``duplicate`` (see below), and
+``has_problem`` (any problem row). Response statistics should use
+``turns[turns.complete & ~turns.flagged]`` and per-component ones
+``events[~events.duplicate & ~events.flagged]``; ``calls.p50_response_ms``, ``max_response_ms`` and
+``worst_turn`` do the former.
 
 Duplicated events
 -----------------

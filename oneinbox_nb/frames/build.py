@@ -69,6 +69,7 @@ def _build(batch: _Batch) -> CallFrames:
     n_problems = np.bincount(np.asarray(batch.found.pos, dtype=np.int64), minlength=batch.n)
     calls["n_problems"] = n_problems
     events["duplicate"] = events.pop("_duplicate")
+    events["flagged"] = events.pop("_odd")
     events["has_problem"] = events.pop("_flag")
     messages["has_problem"] = messages.pop("_flag")
     tables = {

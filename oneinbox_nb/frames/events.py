@@ -304,7 +304,11 @@ def _duplicates(
         digest ^= turn.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
         digest ^= type_code.astype(np.uint64) * np.uint64(0x165667B19E3779F9)
         digest ^= np.where(usable, ms, 0.0).view(np.uint64)
-    candidate = usable & pd.Series(digest).duplicated(keep=False).to_numpy()
+    ordered = np.sort(digest)  # sorting beats hashing here, and most builds stop at the next line
+    repeated = ordered[1:] == ordered[:-1]
+    if not repeated.any():
+        return {}
+    candidate = usable & np.isin(digest, ordered[1:][repeated])
     if not candidate.any():
         return {}
     out: dict[int, int] = {}

@@ -3,7 +3,8 @@
 :data:`PROBLEM_TABLE` is the documentation: one :class:`Problem` per code, saying which table's input it
 is found in, what it means and what to do about it. :data:`PROBLEMS` (code -> ``(severity, meaning)``)
 is the view the builders and notebooks use. A finding never stops a build; it becomes a row of
-``problems`` and, for messages, events and turns, sets their ``has_problem`` flag.
+``problems`` and, for messages, events and turns, sets their ``has_problem`` flag; the codes that
+cast doubt on a latency value also set ``flagged`` on the event and its turn.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         ("events",),
         f"a latency value over {ABSURD_MS:,.0f} ms",
         "usually a unit or clock error upstream; the value is kept, and its turn is flagged "
-        "(has_problem) so the per-call summaries and analysis leave it out",
+        "(turns.flagged) so the per-call summaries and analysis leave it out",
     ),
     Problem(
         "aggregate_disagrees_with_events",
@@ -118,7 +119,7 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "warning",
         ("calls", "events", "components"),
         "a negative latency value",
-        "a clock or instrumentation error; the value is kept and its turn flagged (has_problem)",
+        "a clock or instrumentation error; the value is kept and its turn flagged (turns.flagged)",
     ),
     Problem(
         "negative_turn",

@@ -165,6 +165,7 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = MappingProxyType(
                 "tool": _CATEGORY,
                 "ms": _FLOAT,
                 "duplicate": _BOOL,
+                "flagged": _BOOL,
                 "has_problem": _BOOL,
             }
         ),

@@ -87,6 +87,7 @@ def test_double_logged_events_are_left_out_of_the_chain_and_reported():
         "repeats events[6]: tts_ttfb 150 ms in turn 2; left out of the turn",
     ]
     assert frames.events["duplicate"].tolist() == [False] * 4 + [True, False, False, True]
+    assert not frames.events["flagged"].any()
     assert len(frames.events) == 8  # kept in events, marked
 
 
@@ -147,6 +148,7 @@ def test_nan_is_unknown_not_zero():
         ["events[9]", "turn: NaN, not a number"],
     ]
     assert pd.isna(frames.events.loc[9, "turn"])
+    assert frames.events["flagged"].tolist() == [True] + [False] * 5 + [True, False, False, True]
 
 
 def test_nan_from_json_load_is_reported():
@@ -213,6 +215,8 @@ def test_unknown_roles_and_nameless_tools_are_reported():
     assert frames.events["tool"].isna().tolist() == [True, True, True, False]
     assert frames.turns.loc[0, "tool_ms"] == 65.0
     assert not frames.turns.loc[0, "flagged"]
+    assert frames.events["flagged"].tolist() == [False] * 4
+    assert frames.events["has_problem"].tolist() == [True, True, True, False]
 
 
 def tool_call(name: str, id_: str = "call_0") -> dict:
