@@ -109,10 +109,11 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
     ),
     Problem(
         "nameless_tool",
-        "warning",
+        "info",
         ("events",),
         "a 'tool' or 'tool:' event without a tool name",
-        "its ms counts in tool_ms; per-tool breakdowns show it with tool null",
+        "its ms counts in tool_ms and the turn is not flagged; per-tool breakdowns show it with "
+        "tool null (the API does send bare 'tool' events)",
     ),
     Problem(
         "negative_ms",
