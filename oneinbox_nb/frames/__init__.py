@@ -11,9 +11,11 @@ table          one row per
 ``messages``   item of ``messages``, in order (``seq``), with its conversation ``turn``
 ``events``     item of ``latency.events``: ``type`` (``tool:<name>`` split into ``type="tool"`` and
                ``tool="<name>"``) and ``ms``
-``turns``      (call_id, turn) seen in the events: per-component sums and ``response_ms``
+``turns``      (call_id, turn) seen in the events: per-component sums, ``response_ms``, ``status``,
+               and the ``complete``/``flagged`` filters
 ``components`` server aggregate in ``latency`` (``stt``, ``llm_ttft``, ``tts_ttfb``, ``eou_delay``)
-``problems``   data-quality finding (see :data:`PROBLEM_TABLE`); findings never stop the build
+``problems``   data-quality finding: ``location`` (where in the input), ``problem`` (a code of
+               :data:`PROBLEM_TABLE`), ``severity``, ``value``, ``detail``; findings never stop the build
 =============  ==========================================================================================
 
 Layout
@@ -22,10 +24,10 @@ Layout
 
     frames/
       build.py        to_frames: checks the input, runs the builders below in order
-      schema.py       SCHEMA (table -> column -> dtype), TABLES, EVENT_TYPES, ABSURD_MS ...
+      schema.py       SCHEMA (table -> column -> dtype), TABLES, EVENT_TYPES, TURN_STATUSES ...
       calls.py        calls: top-level fields, latency.connect/providers/worker, meta_/var_/analysis_
-      messages.py     messages: turn numbering, tool_call <-> tool_result matching
-      events.py       events, and turns summed from them (response_ms, per-call summaries)
+      messages.py     messages: turn numbering, tool_call <-> tool_result pairing
+      events.py       events (duplicates marked), and turns summed from them (status, flags, summaries)
       components.py   components: server aggregates, checked against the events
       problems.py     PROBLEM_TABLE: every problem code, its table, meaning and what to do
       callframes.py   CallFrames: select, concat, Parquet I/O, the HTML card
@@ -53,18 +55,51 @@ Response latency
 turn's events of the type (a knowledge-base turn reads ``llm_ttft -> kb -> llm_ttft``, so both LLM calls
 count). ``stt`` is excluded: it runs while the caller speaks. This is LiveKit's documented formula and the
 vendor dashboard's; e.g. eou 340 + llm 420 + kb 260 + llm 700 + tts 170 = 1890 ms. A component a turn has
-no event for counts 0 (turns exist only where at least one event exists); an event with a missing ``ms``
-counts 0 too (and is reported); events without a usable turn number are in no turn. Absurd
-(> :data:`ABSURD_MS`) and negative values stay in ``events`` and in the ``turns`` sums, flagged in
-``problems`` and in the ``has_problem`` columns of ``events``, ``messages`` and ``turns``, so analysis
-can drop them. ``calls.p50_response_ms``, ``max_response_ms`` and ``worst_turn`` summarise turns >= 1
-without problems (the greeting answers no one).
+no event for counts 0 (turns exist only where at least one event exists); an event whose ``ms`` is
+missing, NaN, infinite or not a number makes its component sum and ``response_ms`` unknown (NaN), never
+0, and is reported; events without a usable turn number are in no turn. Absurd (> :data:`ABSURD_MS`)
+and negative values stay in ``events`` and in the ``turns`` sums, reported in ``problems``.
+
+Turn status and flags
+---------------------
+``turns.status`` (one of :data:`TURN_STATUSES`) says whether the turn is a whole response:
+``greeting`` (turn 0, which answers no one), ``partial`` (no ``llm_ttft`` event: the agent did not
+answer, or its LLM metrics were lost), ``interrupted`` (an ``llm_ttft`` but no ``tts_ttfb``: the caller
+barged in, or the TTS metrics were lost) and ``complete``. An interrupted or partial turn's
+``response_ms`` is not a response time; each such turn is a problem row (``interrupted_turn``,
+``partial_turn``). Boolean columns to filter on:
+
+- ``complete``: ``status == "complete"``.
+- ``flagged``: one of the turn's events has an odd value (absurd, negative, missing, NaN, non-numeric,
+  wrong type); a duplicated event, an unknown type or a nameless tool does not flag a turn.
+- ``has_problem``: some problem row concerns the turn (its events' findings, or its status).
+
+``events`` carries the same ``flagged`` (the event's value is odd) and ``duplicate`` (see below), and
+``has_problem`` (any problem row). Response statistics should use
+``turns[turns.complete & ~turns.flagged]`` and per-component ones
+``events[~events.duplicate & ~events.flagged]``; ``calls.p50_response_ms``, ``max_response_ms`` and
+``worst_turn`` do the former.
+
+Duplicated events
+-----------------
+Metrics are sometimes logged twice. Within one call and turn, an event with the same type (tool name
+included) and ``ms`` as an earlier kept event is a duplicate, unless a kept event of a *separating* type
+lies between the two: ``kb`` or a tool separates two ``llm_ttft`` (the LLM is called again after a
+lookup: ``llm 400 -> kb -> llm 400`` is two calls), ``llm_ttft`` separates two ``kb``, tool or
+``tts_ttfb`` events. ``eou_delay`` and ``stt`` happen once per turn, so any identical repeat is a
+duplicate; unknown types are never duplicates. A duplicate stays in ``events`` with
+``duplicate=True`` and a ``duplicate_event`` problem, and counts in no ``turns`` sum or count (so
+``eou 250, eou 250, llm 400, tts 150, tts 150`` is 800 ms, not 1,200).
 
 Messages
 --------
-Every role is kept, odd ones too. ``tool_call_id``, ``tool_name`` (the item's ``name``),
-``is_error`` and ``tool_arguments`` are read from messages that are not ``agent`` or ``user`` speech;
-a ``tool_result`` without a name takes its ``tool_call``'s (matched by call and ``tool_call_id``).
+Every role is kept, odd ones too (roles outside :data:`MESSAGE_ROLES` are reported as
+``unknown_role``). ``tool_call_id``, ``tool_name`` (the item's ``name``), ``is_error`` and
+``tool_arguments`` are read from messages that are not ``agent`` or ``user`` speech. Each
+``tool_result`` answers the nearest earlier unanswered ``tool_call`` of the same call and
+``tool_call_id`` (integrations reuse ids such as ``call_0``; parallel calls may be answered in any
+order), and a result without a name takes that call's. A call nothing answers is
+``tool_call_without_result``; a result with no such call is ``tool_result_without_call``.
 ``is_error`` is False unless the item says true (null when it is not a boolean). Content that is not a
 string is JSON-encoded.
 
@@ -75,7 +110,18 @@ Flattened columns
 follow_up_needed``). Lists (and values of mixed types in one column) are JSON-encoded strings; empty
 dicts produce no column. Dtypes are inferred per column: ``boolean``, ``Int64``, ``Float64`` or
 ``string``. ``metadata.concurrency_at_dispatch`` is promoted to ``calls.concurrency_at_dispatch`` and not
-repeated as a ``meta_`` column.
+repeated as a ``meta_`` column. Metadata keys that name an identifier (``run``, ``run_id``, ``id`` and
+any ``*_id``) are always ``string`` columns, with whole numbers written in decimal: ``42``, ``42.0``
+and ``"42"`` all read ``"42"``, so a run tagged with an integer by one client and a string by another
+is one run, in one build or across builds.
+
+Input checks
+------------
+Each call needs an ``id`` that is a non-empty string (otherwise :class:`InvalidCallError` names the
+call's position). Everything else is reported, never raised: keys the API always sends
+(:data:`REQUIRED_KEYS`, from the OpenAPI ``CallResponse``) that are absent, NaN or infinite numbers,
+negative money, duration or concurrency, timestamps without a time zone (taken as UTC), and the rest
+of :data:`PROBLEM_TABLE`.
 
 Strings that cannot be stored as UTF-8 (lone surrogates, possible in Python but not in JSON from the
 API) have the offending characters replaced by ``?``.
@@ -90,20 +136,26 @@ from .schema import (
     ABSURD_MS,
     COMPONENTS,
     EVENT_TYPES,
+    MESSAGE_ROLES,
+    REQUIRED_KEYS,
     RESPONSE_COMPONENTS,
     SCHEMA,
     TABLES,
+    TURN_STATUSES,
 )
 
 __all__ = [
     "ABSURD_MS",
     "COMPONENTS",
     "EVENT_TYPES",
+    "MESSAGE_ROLES",
     "PROBLEMS",
     "PROBLEM_TABLE",
+    "REQUIRED_KEYS",
     "RESPONSE_COMPONENTS",
     "SCHEMA",
     "TABLES",
+    "TURN_STATUSES",
     "CallFrames",
     "Problem",
     "to_frames",

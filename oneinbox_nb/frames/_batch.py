@@ -22,7 +22,7 @@ class _Batch:
         self.n = len(calls)
         self.found = _Findings()
         self.plain = set(map(type, calls)) <= {dict}
-        self.call_ids = [c["id"] if type(c["id"]) is str else str(c["id"]) for c in calls]
+        self.call_ids = [c["id"] for c in calls]  # non-empty strings, checked by to_frames
         self.call_id_array = _string_array(self.call_ids)
         self.call_id_arrow = _arrow_strings(self.call_ids)  # for fast takes, if strings are arrow
 

@@ -140,11 +140,12 @@ def _numbers(
         if data is not None:
             mask = np.isnan(data)  # None became NaN: the data already holds NaN where missing
             if not np.isinf(data).any():
+                nan = _nan_issues(values, mask) if float in kinds else []
                 if not integer:
-                    return data, mask, []
+                    return data, mask, nan
                 whole = np.where(mask, 0.0, data)
                 if (whole == np.trunc(whole)).all() and (np.abs(whole) <= 2.0**53).all():
-                    return whole.astype(np.int64), mask, []
+                    return whole.astype(np.int64), mask, nan
     data = np.zeros(n, dtype=np.int64) if integer else np.full(n, np.nan)
     mask = np.zeros(n, dtype=bool)
     issues: list[tuple[int, str, str | None]] = []
@@ -175,7 +176,8 @@ def _numbers(
             mask[i] = True
             continue
         if not np.isfinite(as_float):
-            issues.append((i, "non_numeric_value", "not a finite number"))
+            kind = "NaN, not a number" if as_float != as_float else "not a finite number"
+            issues.append((i, "non_numeric_value", kind))
             mask[i] = True
             continue
         if integer:
@@ -192,6 +194,17 @@ def _numbers(
         else:
             data[i] = as_float
     return data, mask, issues
+
+
+def _nan_issues(values: list[Any], mask: np.ndarray) -> list[tuple[int, str, str | None]]:
+    """The NaN values (not None) among the masked ones, as ``non_numeric_value`` issues."""
+    if not mask.any():
+        return []
+    return [
+        (int(i), "non_numeric_value", "NaN, not a number")
+        for i in np.flatnonzero(mask)
+        if values[i] is not None
+    ]
 
 
 def _text(values: list[Any]) -> tuple[list[Any], list[int]]:
@@ -252,6 +265,8 @@ def _parse_timestamps(values: list[Any]) -> tuple[pd.arrays.DatetimeArray, list[
 def _infer_extra(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     """A flattened column: ``boolean``, ``Int64``, ``Float64`` or ``string`` (JSON for the rest)."""
     kinds = set(map(type, values)) - {_NONE}
+    if float in kinds:  # NaN in a flattened column is a missing value
+        values = [None if v is not None and v != v else v for v in values]
     if kinds == {bool}:
         return pd.array(values, dtype=_BOOL)
     if kinds and kinds <= {int, float}:

@@ -33,8 +33,8 @@ def to_frames(calls: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> CallFra
     ----------
     calls : iterable of dict, or dict
         Call payloads as returned by ``OneInboxClient.get_call`` or ``iter_calls`` (one dict is
-        wrapped). Only ``id`` is required; anything else may be missing, null or odd, and is reported
-        in ``problems`` rather than raised.
+        wrapped). Only ``id`` (a non-empty string) is required; anything else may be missing, null
+        or odd, and is reported in ``problems`` rather than raised.
 
     Returns
     -------
@@ -45,8 +45,9 @@ def to_frames(calls: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> CallFra
     Raises
     ------
     InvalidCallError
-        An item is not a call: not a mapping, or a mapping without ``id`` (e.g. a list page
-        ``{"items": [...]}``, whose ``["items"]`` should be passed instead).
+        An item is not a call: not a mapping, a mapping without ``id`` (e.g. a list page
+        ``{"items": [...]}``, whose ``["items"]`` should be passed instead), or one whose ``id`` is
+        not a non-empty string (the message names its position: ``call #3: id must be ...``).
 
     Examples
     --------
@@ -67,6 +68,8 @@ def _build(batch: _Batch) -> CallFrames:
     problems = problem_columns(batch.found, batch.ids)
     n_problems = np.bincount(np.asarray(batch.found.pos, dtype=np.int64), minlength=batch.n)
     calls["n_problems"] = n_problems
+    events["duplicate"] = events.pop("_duplicate")
+    events["flagged"] = events.pop("_odd")
     events["has_problem"] = events.pop("_flag")
     messages["has_problem"] = messages.pop("_flag")
     tables = {
@@ -84,7 +87,7 @@ def _call_list(calls: Any) -> list[Mapping[str, Any]]:
     how = "pass the dicts returned by OneInboxClient.get_call or iter_calls"
     if isinstance(calls, Mapping):
         if calls.get("id") is not None:
-            return [calls]
+            return _call_list([calls])
         raise InvalidCallError(_not_a_call(calls, "the argument", how))
     if isinstance(calls, (str, bytes, bytearray)):
         raise InvalidCallError(
@@ -103,10 +106,23 @@ def _call_list(calls: Any) -> list[Mapping[str, Any]]:
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise InvalidCallError(f"item {i} is a {type(item).__name__}, not a call dict; {how}")
-        if item.get("id") is None:
-            raise InvalidCallError(_not_a_call(item, f"item {i}", how))
+        call_id = item.get("id")
+        if type(call_id) is not str or not call_id:
+            if call_id is None:
+                raise InvalidCallError(_not_a_call(item, f"item {i}", how))
+            if not isinstance(call_id, str) or not call_id:
+                raise InvalidCallError(_bad_id(i, call_id))
         out.append(item)
     return out
+
+
+def _bad_id(i: int, call_id: Any) -> str:
+    shown = repr(call_id)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return (
+        f"call #{i}: id must be a non-empty string, got {type(call_id).__name__} {shown}; "
+        "pass the calls as the API returns them (ids are UUID strings)"
+    )
 
 
 def _not_a_call(mapping: Mapping[str, Any], what: str, how: str) -> str:

@@ -7,6 +7,7 @@ other builders computed (message and event counts, turn latency), and checks the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from itertools import repeat
 from typing import Any
@@ -20,14 +21,17 @@ from ._columns import (
     _NONE,
     _infer_extra,
     _is_mapping,
+    _json_text,
     _masked,
     _numbers,
     _parse_timestamps,
+    _string_array,
     _text,
 )
-from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, COMPONENTS
+from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, COMPONENTS, REQUIRED_KEYS
 
 _LEAF_TYPES = frozenset({str, int, float, bool, _NONE, list})
+_REQUIRED = frozenset(REQUIRED_KEYS)
 
 
 def read_latency(batch: _Batch) -> dict[str, Any]:
@@ -128,19 +132,24 @@ def call_columns(
     for key in _TIMESTAMPS:
         cols[key] = _timestamps(batch, batch.get(key), key)
     cols["duration_seconds"] = _number_column(
-        batch, batch.get("duration_seconds"), "duration_seconds"
+        batch, batch.get("duration_seconds"), "duration_seconds", negative="negative_value"
     )
-    cols["cost_cents"] = _number_column(batch, batch.get("cost_cents"), "cost_cents", integer=True)
-    cols["credits_used"] = _number_column(batch, batch.get("credits_used"), "credits_used")
+    cols["cost_cents"] = _number_column(
+        batch, batch.get("cost_cents"), "cost_cents", integer=True, negative="negative_value"
+    )
+    cols["credits_used"] = _number_column(
+        batch, batch.get("credits_used"), "credits_used", negative="negative_value"
+    )
     cols["concurrency_at_dispatch"] = _number_column(
         batch,
         [m.get("concurrency_at_dispatch") for m in metadatas],
         "metadata.concurrency_at_dispatch",
         integer=True,
+        negative="negative_value",
     )
     for key in _CONNECT:
         cols[f"connect_{key}"] = _number_column(
-            batch, latency["connect"][key], f"latency.connect.{key}", negative_check=True
+            batch, latency["connect"][key], f"latency.connect.{key}", negative="negative_ms"
         )
     for key in _PROVIDER_SOURCES:
         cols[f"provider_{key}"] = _labels(
@@ -181,11 +190,55 @@ def call_columns(
         column: list[Any] = [None] * batch.n
         for pos, value in zip(positions, values, strict=True):
             column[pos] = value
-        cols[name] = _infer_extra(column)
+        if name.startswith("meta_") and _is_key(name[5:]):
+            cols[name] = _string_array(_key_text(column))
+        else:
+            cols[name] = _infer_extra(column)
     return cols
 
 
+def _is_key(key: str) -> bool:
+    """Whether a metadata key names an identifier (``run_id``, ``run``, ``*_id``, ``id``)."""
+    return key in ("run", "run_id", "id") or key.endswith("_id")
+
+
+def _key_text(values: list[Any]) -> list[str | None]:
+    """Identifier values as text, the same for 42, 42.0 and "42": whole numbers in decimal,
+    strings as sent, anything else JSON-encoded."""
+    if set(map(type, values)) <= {str, _NONE}:
+        return values
+    out: list[str | None] = []
+    for value in values:
+        if value is None or isinstance(value, str):
+            out.append(value)
+        elif type(value) is int:
+            out.append(str(value))
+        elif type(value) is float and value.is_integer():
+            out.append(str(int(value)))
+        elif type(value) is float and value != value:
+            out.append(None)
+        else:
+            out.append(_json_text(value))
+    return out
+
+
 def _check_calls(batch: _Batch, cols: dict[str, Any]) -> None:
+    if batch.plain:
+        has_all = [keys >= _REQUIRED for keys in map(dict.keys, batch.calls)]
+    else:
+        has_all = [_REQUIRED.issubset(call.keys()) for call in batch.calls]
+    if not all(has_all):
+        for pos in np.flatnonzero(~np.asarray(has_all, dtype=bool)):
+            call = batch.calls[pos]
+            missing = [key for key in REQUIRED_KEYS if key not in call]
+            batch.found.add(
+                pos,
+                "call",
+                "missing_required_keys",
+                missing,
+                f"missing {len(missing)} of the {len(REQUIRED_KEYS)} keys the API always sends: "
+                + ", ".join(missing),
+            )
     duration = np.asarray(cols["duration_seconds"].to_numpy(dtype=float, na_value=np.nan))
     credits = np.asarray(cols["credits_used"].to_numpy(dtype=float, na_value=np.nan))
     with np.errstate(invalid="ignore"):
@@ -235,7 +288,27 @@ def _timestamps(batch: _Batch, values: list[Any], where: str) -> pd.arrays.Datet
     parsed, issues = _parse_timestamps(values)
     for pos, code in issues:
         batch.found.add(pos, where, code, values[pos])
+    bad = {pos for pos, _ in issues}
+    for pos in _naive(values):
+        if pos not in bad:
+            batch.found.add(
+                pos, where, "naive_timestamp", values[pos], "no time zone; taken as UTC"
+            )
     return parsed
+
+
+#: The end of an ISO 8601 timestamp that carries its zone: ``hh:mm[:ss[.f]]``, then ``Z`` or ``±hh[:mm]``.
+_ZONED = re.compile(r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)\Z")
+_UTC_SUFFIXES = ("Z", "+00:00")
+
+
+def _naive(values: list[Any]) -> list[int]:
+    """Positions of timestamp strings without a time zone (date-only ones included)."""
+    return [
+        pos
+        for pos, value in enumerate(values)
+        if type(value) is str and not value.endswith(_UTC_SUFFIXES) and _ZONED.search(value) is None
+    ]
 
 
 def _number_column(
@@ -244,14 +317,19 @@ def _number_column(
     where: str,
     *,
     integer: bool = False,
-    negative_check: bool = False,
+    negative: str | None = None,
 ) -> pd.api.extensions.ExtensionArray:
+    """A number column; with ``negative`` (``"negative_ms"`` or ``"negative_value"``) the code a
+    negative value is reported as."""
     data, mask, issues = _numbers(values, integer=integer)
     for pos, code, detail in issues:
         batch.found.add(pos, where, code, values[pos], detail)
-    if negative_check:
+    if negative is not None:
         for pos in np.flatnonzero((data < 0) & ~mask):
-            batch.found.add(pos, where, "negative_ms", values[pos])
+            if negative == "negative_ms":
+                batch.found.add(pos, where, "negative_ms", values[pos])
+            else:
+                batch.found.add(pos, where, "negative_value", values[pos])
     return _masked(data, mask)
 
 

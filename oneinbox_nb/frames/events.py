@@ -16,7 +16,7 @@ import pandas as pd
 from ._batch import _Batch
 from ._columns import _flatten_lists, _label_field, _masked, _numbers, _recode
 from .problems import _NO_VALUE
-from .schema import ABSURD_MS, EVENT_TYPES, RESPONSE_COMPONENTS
+from .schema import _LABELS, ABSURD_MS, EVENT_TYPES, RESPONSE_COMPONENTS, TURN_STATUSES
 
 
 def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
@@ -27,12 +27,15 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
     unknown), ``_ms`` (NaN where missing), ``_turn``/``_turn_mask`` and ``_flag`` (has a problem).
     """
     found = batch.found
-    items, call_pos, seq, lengths, _ = _flatten_lists(lists)
+    items, call_pos, seq, lengths, starts = _flatten_lists(lists)
     flag = np.zeros(len(items), dtype=bool)
+    odd = np.zeros(len(items), dtype=bool)
 
     def add(i: int, code: str, value: Any = _NO_VALUE, detail: str | None = None) -> None:
         found.add(call_pos[i], f"events[{seq[i]}]", code, value, detail, section=2, seq=seq[i])
         flag[i] = True
+        if code not in _NOT_ODD:
+            odd[i] = True
 
     # type: parse the distinct values once, then map the categorical codes.
     raw_cat, replaced = _label_field(
@@ -51,8 +54,9 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
             tool_names.append(None)
             unknown.append(False)
         elif raw == "tool" or raw.startswith("tool:"):
+            name = raw.partition(":")[2]
             parsed_types.append("tool")
-            tool_names.append(raw.partition(":")[2] or None)
+            tool_names.append(name if name.strip() else None)
             unknown.append(False)
         else:
             parsed_types.append(raw)
@@ -64,6 +68,14 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
     if len(unknown_codes):
         for i in np.flatnonzero(np.isin(raw_cat.codes, unknown_codes)):
             add(i, "unknown_event_type", raw_labels[raw_cat.codes[i]])
+    nameless_codes = [
+        k
+        for k, (t, n) in enumerate(zip(parsed_types, tool_names, strict=True))
+        if t == "tool" and n is None
+    ]
+    if nameless_codes:
+        for i in np.flatnonzero(np.isin(raw_cat.codes, nameless_codes)):
+            add(i, "nameless_tool", raw_labels[raw_cat.codes[i]], "a tool event without a name")
     kind = _recode_kinds(raw_cat.codes, parsed_types)
 
     raw_ms = list(map(dict.get, items, repeat("ms")))
@@ -87,6 +99,19 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
             if items[i].get(field) is None:
                 add(i, "missing_field", detail=f"no '{field}'")
 
+    usable = ~ms_mask & ~turn_mask & (raw_cat.codes >= 0)
+    duplicate = _duplicates(call_pos, turn, raw_cat.codes, kind, ms, usable, starts, lengths)
+    for i, j in duplicate.items():
+        add(
+            i,
+            "duplicate_event",
+            raw_ms[i],
+            f"repeats events[{seq[j]}]: {raw_labels[raw_cat.codes[i]]} {ms[i]:g} ms "
+            f"in turn {turn[i]}; left out of the turn",
+        )
+    is_duplicate = np.zeros(len(items), dtype=bool)
+    is_duplicate[list(duplicate)] = True
+
     return {
         "call_id": batch.ids(call_pos),
         "seq": seq,
@@ -95,6 +120,8 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
         "tool": tool_cat,
         "ms": _masked(ms, ms_mask),
         "_flag": flag,
+        "_odd": odd,
+        "_duplicate": is_duplicate,
         "_lengths": lengths,
         "_call_pos": call_pos,
         "_kind": kind,
@@ -115,14 +142,17 @@ def turn_columns(
     """
     # Big temporaries are avoided where a view will do: the first large build in a process
     # pays a page fault for every fresh page.
-    call_pos, turn, kind, ms, flag = (
-        events[k] for k in ("_call_pos", "_turn", "_kind", "_ms", "_flag")
+    call_pos, turn, kind, ms, flag, odd, duplicate = (
+        events[k] for k in ("_call_pos", "_turn", "_kind", "_ms", "_flag", "_odd", "_duplicate")
     )
-    if events["_turn_mask"].any():
+    if events["_turn_mask"].any():  # events without a turn are in no turn
         valid = ~events["_turn_mask"]
-        call_pos, turn, kind, ms, flag = (a[valid] for a in (call_pos, turn, kind, ms, flag))
-    if np.isnan(ms).any():
-        ms = np.nan_to_num(ms, nan=0.0)
+        call_pos, turn, kind, ms, flag, odd, duplicate = (
+            a[valid] for a in (call_pos, turn, kind, ms, flag, odd, duplicate)
+        )
+    if duplicate.any():  # duplicates go to a slot of their own, outside every sum and count
+        kind = np.where(duplicate, len(EVENT_TYPES) + 1, kind)
+        ms = np.where(duplicate, 0.0, ms)
 
     # One integer key per (call, turn): turn numbers are offsets from the smallest one, or
     # (when they span too wide a range) ranks among the distinct ones.
@@ -150,7 +180,7 @@ def turn_columns(
     group_turn = np.asarray(turn_values, dtype=np.int64)[keys % span]
 
     # One pass over (turn, event type) cells: sums and counts, a column per event type.
-    width_kind = len(EVENT_TYPES) + 1  # the last slot collects unknown types
+    width_kind = len(EVENT_TYPES) + 2  # then a slot for unknown types and one for duplicates
     cell = group * width_kind
     cell += kind
     size = n_groups * width_kind
@@ -163,15 +193,30 @@ def turn_columns(
     for k, name in enumerate(EVENT_TYPES):
         cols[f"{name}_ms"] = sums[:, k]
     cols["response_ms"] = sum(cols[f"{name}_ms"] for name in RESPONSE_COMPONENTS)
-    cols["n_events"] = counts.sum(axis=1)
-    cols["n_llm_calls"] = counts[:, EVENT_TYPES.index("llm_ttft")]
+    cols["n_events"] = counts[:, : len(EVENT_TYPES) + 1].sum(axis=1)
+    n_llm = counts[:, EVENT_TYPES.index("llm_ttft")]
+    cols["n_llm_calls"] = n_llm
     cols["n_tool_calls"] = counts[:, EVENT_TYPES.index("tool")]
     cols["has_kb"] = counts[:, EVENT_TYPES.index("kb")] > 0
     cols["has_tool"] = cols["n_tool_calls"] > 0
-    cols["has_problem"] = np.bincount(group[flag], minlength=n_groups) > 0
+    status = np.where(
+        group_turn == 0,
+        _GREETING,
+        np.where(
+            n_llm == 0,
+            _PARTIAL,
+            np.where(counts[:, EVENT_TYPES.index("tts_ttfb")] == 0, _INTERRUPTED, _COMPLETE),
+        ),
+    ).astype(np.int8)
+    cols["status"] = _status_categorical(status)
+    cols["complete"] = status == _COMPLETE
+    cols["flagged"] = np.bincount(group[odd], minlength=n_groups) > 0
+    incomplete = (status == _INTERRUPTED) | (status == _PARTIAL)
+    cols["has_problem"] = (np.bincount(group[flag], minlength=n_groups) > 0) | incomplete
+    _report_incomplete(batch, status, group_call, group_turn)
 
-    # Per-call summary over answered turns (>= 1) without problems.
-    eligible = (group_turn >= 1) & ~cols["has_problem"]
+    # Per-call summary over complete turns without flagged values.
+    eligible = cols["complete"] & ~cols["flagged"]
     summary = pd.DataFrame(
         {
             "call": group_call[eligible],
@@ -213,6 +258,111 @@ def turn_columns(
         "worst_turn": _masked(worst_turn, ~has_turn),
     }
     return cols, per_call
+
+
+#: Problem codes that do not make an event's value doubtful, so do not flag its turn.
+_NOT_ODD = frozenset({"duplicate_event", "unknown_event_type", "nameless_tool"})
+
+_KIND = {name: k for k, name in enumerate(EVENT_TYPES)}
+#: For each event type, the types whose (kept) event between two identical ones makes the second
+#: a legitimate repeat rather than a duplicate; None: the type is never a duplicate (unknown types).
+_SEPARATORS: dict[int, frozenset[int] | None] = {
+    _KIND["stt"]: frozenset(),  # once per turn: any repeat is a duplicate
+    _KIND["eou_delay"]: frozenset(),
+    _KIND["llm_ttft"]: frozenset({_KIND["kb"], _KIND["tool"]}),
+    _KIND["kb"]: frozenset({_KIND["llm_ttft"]}),
+    _KIND["tool"]: frozenset({_KIND["llm_ttft"]}),
+    _KIND["tts_ttfb"]: frozenset({_KIND["llm_ttft"]}),
+    len(EVENT_TYPES): None,
+}
+
+
+def _duplicates(
+    call_pos: np.ndarray,
+    turn: np.ndarray,
+    type_code: np.ndarray,
+    kind: np.ndarray,
+    ms: np.ndarray,
+    usable: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+) -> dict[int, int]:
+    """Duplicated events: ``{index: index of the event it repeats}``.
+
+    The rule (documented in :mod:`oneinbox_nb.frames`, "Duplicated events"): within one call and turn, an event with the same type (tool
+    name included) and ``ms`` as an earlier kept event is a duplicate unless a kept event of a
+    *separating* type lies between them: ``kb`` or a tool for ``llm_ttft`` (the LLM is called again
+    after a lookup), ``llm_ttft`` for ``kb``, tools and ``tts_ttfb``. ``eou_delay`` and ``stt``
+    happen once per turn, so any identical repeat is a duplicate; unknown types are never one.
+    Only events with a type, a turn and an ``ms`` are compared.
+    """
+    if not usable.any():
+        return {}
+    # Candidates: events whose (call, turn, type, ms) hash occurs more than once; exact checks follow.
+    with np.errstate(over="ignore"):
+        digest = call_pos.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        digest ^= turn.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+        digest ^= type_code.astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+        digest ^= np.where(usable, ms, 0.0).view(np.uint64)
+    ordered = np.sort(digest)  # sorting beats hashing here, and most builds stop at the next line
+    repeated = ordered[1:] == ordered[:-1]
+    if not repeated.any():
+        return {}
+    candidate = usable & np.isin(digest, ordered[1:][repeated])
+    if not candidate.any():
+        return {}
+    out: dict[int, int] = {}
+    cells = sorted({(int(call_pos[i]), int(turn[i])) for i in np.flatnonzero(candidate)})
+    for c, t in cells:
+        span = np.arange(starts[c], starts[c] + lengths[c])
+        members = span[usable[span] & (turn[span] == t)].tolist()
+        kept: list[int] = []
+        for i in members:
+            separators = _SEPARATORS[int(kind[i])]
+            if separators is not None:
+                for back in range(len(kept) - 1, -1, -1):
+                    j = kept[back]
+                    if type_code[j] == type_code[i] and ms[j] == ms[i]:
+                        between = kind[kept[back + 1 :]]
+                        if not any(int(k) in separators for k in between):
+                            out[i] = j
+                        break
+            if i not in out:
+                kept.append(i)
+    return out
+
+
+_COMPLETE, _INTERRUPTED, _PARTIAL, _GREETING = range(4)  # positions in TURN_STATUSES
+
+
+def _status_categorical(status: np.ndarray) -> pd.Categorical:
+    """Status codes (positions in :data:`TURN_STATUSES`) as a Categorical of the values present."""
+    used = np.bincount(status, minlength=len(TURN_STATUSES)) > 0
+    present = sorted(label for label, on in zip(TURN_STATUSES, used, strict=True) if on)
+    lookup = np.array([present.index(s) if s in present else -1 for s in TURN_STATUSES], np.int8)
+    return pd.Categorical.from_codes(lookup[status], categories=pd.Index(present, dtype=_LABELS))
+
+
+def _report_incomplete(
+    batch: _Batch, status: np.ndarray, group_call: np.ndarray, group_turn: np.ndarray
+) -> None:
+    """A problem row for each interrupted and each partial turn."""
+    found = batch.found
+    for kind, why in (
+        (_INTERRUPTED, "an llm_ttft but no tts_ttfb event: the caller barged in, or TTS was lost"),
+        (_PARTIAL, "no llm_ttft event: the agent did not answer, or LLM metrics were lost"),
+    ):
+        rows = np.flatnonzero(status == kind)
+        if not len(rows):
+            continue
+        turns = group_turn[rows].tolist()
+        calls = group_call[rows]
+        places = [f"latency.events turn {t}" for t in turns]
+        details = [f"turn {t}: {why}" for t in turns]
+        if kind == _INTERRUPTED:
+            found.add_many(calls, places, "interrupted_turn", turns, details, section=3, seqs=turns)
+        else:
+            found.add_many(calls, places, "partial_turn", turns, details, section=3, seqs=turns)
 
 
 def _recode_kinds(codes: np.ndarray, labels: list[str]) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The ``messages`` table: one row per item of a call's ``messages``, numbered into turns.
 
 Every ``user`` message opens the next turn (the greeting is turn 0); tool fields are read from every
-message that is not agent or user speech, and ``tool_call``/``tool_result`` pairs are matched by
-``(call, tool_call_id)``.
+message that is not agent or user speech, and each ``tool_result`` answers the nearest earlier
+unanswered ``tool_call`` of the same call and ``tool_call_id`` (ids can be reused within a call).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ._columns import (
     _text,
 )
 from .problems import _NO_VALUE
+from .schema import MESSAGE_ROLES
 
 
 def message_columns(batch: _Batch) -> dict[str, Any]:
@@ -64,6 +65,10 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
     role_code = {name: k for k, name in enumerate(role_cat.categories)}
     for i in np.flatnonzero((codes < 0) & ~replaced):
         add(i, "missing_field", detail="no 'role'")
+    odd_roles = [k for k, name in enumerate(role_cat.categories) if name not in MESSAGE_ROLES]
+    if odd_roles:
+        for i in np.flatnonzero(np.isin(codes, odd_roles)):
+            add(i, "unknown_role", role_cat.categories[codes[i]], "kept as is")
     is_user = codes == role_code.get("user", -2)
     running = np.cumsum(is_user, dtype=np.int64)
     before = np.concatenate(([0], running))[starts]
@@ -107,21 +112,19 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
     call_key, result_key = keys[: len(tool_call)], keys[len(tool_call) :]
     for i in tool_call[call_key < 0]:
         add(i, "missing_field", detail="tool_call without tool_call_id")
-    for i in tool_call[(call_key >= 0) & ~np.isin(call_key, result_key)]:
-        add(i, "tool_call_without_result", tool_call_ids[i], f"tool {names[i]!r}")
     for i in tool_call[pd.isna(names[tool_call])]:
         add(i, "missing_field", detail="tool_call without name")
     for i in tool_result[result_key < 0]:
         add(i, "missing_field", detail="tool_result without tool_call_id")
-    unique_keys, first = np.unique(call_key, return_index=True)
-    slot = np.minimum(np.searchsorted(unique_keys, result_key), max(len(unique_keys) - 1, 0))
-    matched = (result_key >= 0) & (
-        unique_keys[slot] == result_key if len(unique_keys) else np.zeros(len(result_key), bool)
-    )
-    for i in tool_result[(result_key >= 0) & ~matched]:
+    partner = _pair_tools(both, keys, len(tool_call))  # per tool_result: its tool_call or -1
+    answered = np.zeros(total, dtype=bool)
+    answered[partner[partner >= 0]] = True
+    for i in tool_call[(call_key >= 0) & ~answered[tool_call]]:
+        add(i, "tool_call_without_result", tool_call_ids[i], f"tool {names[i]!r}")
+    for i in tool_result[(result_key >= 0) & (partner < 0)]:
         add(i, "tool_result_without_call", tool_call_ids[i])
-    fill = matched & pd.isna(names[tool_result])
-    names[tool_result[fill]] = names[tool_call[first[slot[fill]]]]
+    fill = (partner >= 0) & pd.isna(names[tool_result])
+    names[tool_result[fill]] = names[partner[fill]]
 
     # tool_call arguments: a JSON string, parsed once per call.
     arguments = np.full(total, None, dtype=object)
@@ -160,6 +163,41 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
         "_is_user": is_user,
         "_has_messages": has_messages,
     }
+
+
+def _pair_tools(rows: np.ndarray, keys: np.ndarray, n_calls: int) -> np.ndarray:
+    """The tool_call message each tool_result answers (-1: none), one per result.
+
+    ``rows`` are message positions, the first ``n_calls`` of them tool_calls and the rest
+    tool_results; ``keys`` their (call, tool_call_id) keys (-1: no id). A result answers the
+    nearest earlier unanswered tool_call of its key, so reused ids and parallel calls answered in
+    any order pair correctly.
+    """
+    partner = np.full(len(rows) - n_calls, -1, dtype=np.int64)
+    valid = np.flatnonzero(keys >= 0)
+    if not len(valid):
+        return partner
+    order = valid[np.lexsort((rows[valid], keys[valid]))]  # by key, then message position
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    is_call = order < n_calls
+    # The usual key: one tool_call, then its tool_result.
+    simple = sizes == 2
+    first = starts[simple]
+    pair = is_call[first] & ~is_call[first + 1]
+    partner[order[first[pair] + 1] - n_calls] = rows[order[first[pair]]]
+    # Anything else (reused ids, results before calls): a stack per key.
+    complex_starts = np.setdiff1d(starts[sizes > 1], first[pair], assume_unique=True)
+    size_of = dict(zip(starts.tolist(), sizes.tolist(), strict=True))
+    for start in complex_starts.tolist():
+        waiting: list[int] = []
+        for k in order[start : start + size_of[start]].tolist():
+            if k < n_calls:
+                waiting.append(int(rows[k]))
+            elif waiting:
+                partner[k - n_calls] = waiting.pop()
+    return partner
 
 
 def _tool_arguments(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, Any, str] | None]:

@@ -3,7 +3,8 @@
 :data:`PROBLEM_TABLE` is the documentation: one :class:`Problem` per code, saying which table's input it
 is found in, what it means and what to do about it. :data:`PROBLEMS` (code -> ``(severity, meaning)``)
 is the view the builders and notebooks use. A finding never stops a build; it becomes a row of
-``problems`` and, for messages, events and turns, sets their ``has_problem`` flag.
+``problems`` and, for messages, events and turns, sets their ``has_problem`` flag; the codes that
+cast doubt on a latency value also set ``flagged`` on the event and its turn.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         ("events",),
         f"a latency value over {ABSURD_MS:,.0f} ms",
         "usually a unit or clock error upstream; the value is kept, and its turn is flagged "
-        "(has_problem) so the per-call summaries and analysis leave it out",
+        "(turns.flagged) so the per-call summaries and analysis leave it out",
     ),
     Problem(
         "aggregate_disagrees_with_events",
@@ -61,6 +62,15 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "both rows are kept; de-duplicate the input (e.g. overlapping fetches) before counting",
     ),
     Problem(
+        "duplicate_event",
+        "warning",
+        ("events",),
+        "an event that repeats an earlier one of its turn (same type, tool and ms; the rule is in "
+        "the frames docs, 'Duplicated events')",
+        "the repeat stays in events with duplicate=True but is left out of every turn sum and count; "
+        "the server logged the metric twice",
+    ),
+    Problem(
         "ended_before_started",
         "warning",
         ("calls",),
@@ -68,18 +78,49 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "a clock or data error on the server; durations from these timestamps are meaningless",
     ),
     Problem(
+        "interrupted_turn",
+        "info",
+        ("turns",),
+        "a turn with an llm_ttft step but no tts_ttfb (status 'interrupted')",
+        "the caller barged in or the TTS metrics were lost; its response_ms is not a full response, "
+        "so response statistics leave it out (turns.complete is False)",
+    ),
+    Problem(
         "missing_field",
         "warning",
         ("messages", "events"),
         "a field the row needs is absent or null",
-        "the row is kept with a null; an event without turn is in no turn, one without ms counts 0",
+        "the row is kept with a null; an event without turn is in no turn, one without ms leaves "
+        "its turn's component sum and response_ms unknown (NaN) and flags the turn",
+    ),
+    Problem(
+        "missing_required_keys",
+        "warning",
+        ("calls",),
+        "the call lacks keys the API always sends (REQUIRED_KEYS, from the OpenAPI CallResponse)",
+        "the call was hand-built, truncated or from another source; its missing fields are unknown",
+    ),
+    Problem(
+        "naive_timestamp",
+        "warning",
+        ("calls",),
+        "a timestamp without a time zone (taken as UTC)",
+        "check the source's clock zone; if it is not UTC the time is off by the zone's offset",
+    ),
+    Problem(
+        "nameless_tool",
+        "info",
+        ("events",),
+        "a 'tool' or 'tool:' event without a tool name",
+        "its ms counts in tool_ms and the turn is not flagged; per-tool breakdowns show it with "
+        "tool null (the API does send bare 'tool' events)",
     ),
     Problem(
         "negative_ms",
         "warning",
         ("calls", "events", "components"),
         "a negative latency value",
-        "a clock or instrumentation error; the value is kept and its turn flagged (has_problem)",
+        "a clock or instrumentation error; the value is kept and its turn flagged (turns.flagged)",
     ),
     Problem(
         "negative_turn",
@@ -89,11 +130,19 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "the event is kept; check the agent's turn counter",
     ),
     Problem(
+        "negative_value",
+        "warning",
+        ("calls",),
+        "negative money, duration, credits or concurrency",
+        "the value is kept as sent; leave the call out of cost or load totals until it is explained",
+    ),
+    Problem(
         "non_numeric_value",
         "warning",
         ("calls", "events", "components"),
-        "a number given as a string (coerced) or not a number (null)",
-        "numeric strings are used as numbers; anything else is null (unknown), not 0",
+        "NaN or infinity, a number given as a string (coerced), or text that is not a number (null)",
+        "numeric strings are used as numbers; anything else is null (unknown), never 0, and an "
+        "event's turn is flagged",
     ),
     Problem(
         "non_string_content",
@@ -110,6 +159,13 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "the value is null (unknown); see the value column for what was sent",
     ),
     Problem(
+        "partial_turn",
+        "info",
+        ("turns",),
+        "a turn >= 1 with no llm_ttft step (status 'partial')",
+        "the agent never answered or its LLM metrics were lost; response statistics leave it out",
+    ),
+    Problem(
         "terminal_without_ended_at",
         "warning",
         ("calls",),
@@ -120,14 +176,14 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "tool_call_without_result",
         "warning",
         ("messages",),
-        "a tool_call message with no tool_result",
+        "a tool_call message that no later tool_result with its tool_call_id answers",
         "the tool may have timed out or the call ended mid-turn; look at the call's messages",
     ),
     Problem(
         "tool_result_without_call",
         "warning",
         ("messages",),
-        "a tool_result message with no matching tool_call",
+        "a tool_result with no earlier unanswered tool_call of its tool_call_id",
         "its tool_name stays null unless the item names it; check tool_call_id upstream",
     ),
     Problem(
@@ -144,6 +200,13 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "an event type outside EVENT_TYPES (kept as is)",
         "the event is counted in turns.n_events but in no component sum; add it to EVENT_TYPES "
         "if it is a new component",
+    ),
+    Problem(
+        "unknown_role",
+        "info",
+        ("messages",),
+        "a message role other than agent, user, tool_call and tool_result (kept as is)",
+        "nothing to do unless the role should open a turn; tool fields are read from it",
     ),
     Problem(
         "unparseable_timestamp",
@@ -179,15 +242,15 @@ _NO_VALUE = object()
 class _Findings:
     """Problem rows collected during a build, kept column-wise.
 
-    ``section`` and ``seq`` order a call's rows: call-level fields (0), then messages (1) and
-    events (2), each by position.
+    ``section`` and ``seq`` order a call's rows: call-level fields (0), then messages (1),
+    events (2), each by position, and turns (3), by turn number.
     """
 
     def __init__(self) -> None:
         self.pos: list[int] = []
         self.section: list[int] = []
         self.seq: list[int] = []
-        self.where: list[str] = []
+        self.location: list[str] = []
         self.code: list[str] = []
         self.value: list[str | None] = []
         self.detail: list[str | None] = []
@@ -195,7 +258,7 @@ class _Findings:
     def add(
         self,
         pos: int,
-        where: str,
+        location: str,
         code: str,
         value: Any = _NO_VALUE,
         detail: str | None = None,
@@ -206,10 +269,31 @@ class _Findings:
         self.pos.append(int(pos))
         self.section.append(section)
         self.seq.append(int(seq))
-        self.where.append(where)
+        self.location.append(location)
         self.code.append(code)
         self.value.append(None if value is _NO_VALUE else _short_repr(value))
         self.detail.append(detail)
+
+    def add_many(
+        self,
+        positions: Any,
+        locations: list[str],
+        code: str,
+        values: list[Any],
+        details: list[str | None],
+        *,
+        section: int,
+        seqs: Any,
+    ) -> None:
+        """Add one finding per call position, all with the same code."""
+        n = len(values)
+        self.pos.extend(np.asarray(positions, dtype=np.int64).tolist())
+        self.section.extend([section] * n)
+        self.seq.extend(np.asarray(seqs, dtype=np.int64).tolist())
+        self.location.extend(locations)
+        self.code.extend([code] * n)
+        self.value.extend(_short_repr(v) for v in values)
+        self.detail.extend(details)
 
 
 def _short_repr(value: Any, limit: int = 200) -> str:
@@ -234,7 +318,7 @@ def problem_columns(found: _Findings, ids: Any) -> dict[str, Any]:
     codes = [found.code[i] for i in order]
     return {
         "call_id": ids(pos),
-        "where": [found.where[i] for i in order],
+        "location": [found.location[i] for i in order],
         "problem": codes,
         "severity": [PROBLEMS[c][0] for c in codes],
         "value": [found.value[i] for i in order],

@@ -17,9 +17,12 @@ __all__ = [
     "ABSURD_MS",
     "COMPONENTS",
     "EVENT_TYPES",
+    "MESSAGE_ROLES",
+    "REQUIRED_KEYS",
     "RESPONSE_COMPONENTS",
     "SCHEMA",
     "TABLES",
+    "TURN_STATUSES",
 ]
 
 #: Milliseconds above which a latency value is reported as ``absurd_ms``.
@@ -36,6 +39,42 @@ RESPONSE_COMPONENTS = ("eou_delay", "llm_ttft", "kb", "tool", "tts_ttfb")
 
 #: Server-side aggregates found in ``latency``.
 COMPONENTS = ("stt", "llm_ttft", "tts_ttfb", "eou_delay")
+
+#: Values of ``turns.status``: ``complete`` (an LLM and a TTS step), ``interrupted`` (an LLM step but
+#: no ``tts_ttfb``: the caller barged in, or the TTS metrics were lost), ``partial`` (no ``llm_ttft``)
+#: and ``greeting`` (turn 0, which answers no one).
+TURN_STATUSES = ("complete", "interrupted", "partial", "greeting")
+
+#: Message roles the API documents; other roles are kept and reported as ``unknown_role``.
+MESSAGE_ROLES = ("agent", "user", "tool_call", "tool_result")
+
+#: Keys the OpenAPI ``CallResponse`` lists as required (``openapi/get-call.yaml``); a call missing
+#: any is reported as ``missing_required_keys``.
+REQUIRED_KEYS = (
+    "id",
+    "agent_id",
+    "type",
+    "status",
+    "from_number",
+    "to_number",
+    "room_name",
+    "direction",
+    "scheduled_at",
+    "variables",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "end_reason",
+    "transcript",
+    "messages",
+    "recording_url",
+    "analysis",
+    "latency",
+    "cost_cents",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
 
 
 _STRING = pd.StringDtype()
@@ -125,6 +164,8 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = MappingProxyType(
                 "type": _CATEGORY,
                 "tool": _CATEGORY,
                 "ms": _FLOAT,
+                "duplicate": _BOOL,
+                "flagged": _BOOL,
                 "has_problem": _BOOL,
             }
         ),
@@ -144,6 +185,9 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = MappingProxyType(
                 "n_tool_calls": _INT,
                 "has_kb": _BOOL,
                 "has_tool": _BOOL,
+                "status": _CATEGORY,
+                "complete": _BOOL,
+                "flagged": _BOOL,
                 "has_problem": _BOOL,
             }
         ),
@@ -163,7 +207,7 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "problems": MappingProxyType(
             {
                 "call_id": _STRING,
-                "where": _STRING,
+                "location": _STRING,
                 "problem": _CATEGORY,
                 "severity": _CATEGORY,
                 "value": _STRING,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from oneinbox_nb.frames import SCHEMA, TABLES, CallFrames
+from oneinbox_nb.frames.schema import REQUIRED_KEYS
 
 CALL_ID = "3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"
 
@@ -139,7 +140,8 @@ def aggregate(values: list[float], provider: str | None) -> dict:
 
 
 def minimal_call(call_id: str = "c-min", **fields) -> dict:
-    return {"id": call_id, **fields}
+    """A call with every key the API always sends (REQUIRED_KEYS), null unless given."""
+    return {**dict.fromkeys(REQUIRED_KEYS), "id": call_id, **fields}
 
 
 def problems_of(frames: CallFrames, problem: str) -> pd.DataFrame:

@@ -20,14 +20,14 @@ def test_a_single_dict_and_a_generator_are_accepted():
         tm.assert_frame_equal(getattr(one, name), getattr(many, name))
 
 
-def test_mappings_that_are_not_dicts_and_non_string_ids_are_accepted():
+def test_mappings_that_are_not_dicts_are_accepted():
     from types import MappingProxyType
 
     call = rich_call()
     call["messages"] = [MappingProxyType(m) for m in call["messages"]]
     call["latency"]["events"] = [MappingProxyType(e) for e in call["latency"]["events"]]
     call["latency"] = MappingProxyType(call["latency"])
-    frames = to_frames([MappingProxyType(call), {"id": 42}])
+    frames = to_frames([MappingProxyType(call), {"id": "42"}])
     expected = to_frames([rich_call(), {"id": "42"}])
     for name in TABLES:
         tm.assert_frame_equal(getattr(frames, name), getattr(expected, name), obj=name)
@@ -55,6 +55,14 @@ def test_input_is_not_mutated():
         (42, "got int"),
         (None, "got NoneType"),
         ({"status": "completed"}, "the argument has no 'id'"),
+        (
+            [rich_call("a"), rich_call("b"), rich_call("c"), {"id": 12345}],
+            "call #3: id must be a non-empty string, got int 12345",
+        ),
+        ([{"id": {"x": 1}}], "call #0: id must be a non-empty string, got dict {'x': 1}"),
+        ([{"id": ["a"]}], "call #0: id must be a non-empty string, got list ['a']"),
+        ([rich_call(), {"id": ""}], "call #1: id must be a non-empty string, got str ''"),
+        ({"id": 7}, "call #0: id must be a non-empty string, got int 7"),
     ],
 )
 def test_input_that_is_not_a_call_raises_a_helpful_error(calls, message):

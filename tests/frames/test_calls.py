@@ -151,7 +151,14 @@ def test_only_an_id_is_needed():
     frames = to_frames([{"id": "bare"}, minimal_call("no-messages", messages=[], latency={})])
     assert frames.calls["call_id"].tolist() == ["bare", "no-messages"]
     assert frames.calls["n_messages"].tolist() == [0, 0]
-    assert frames.messages.empty and frames.problems.empty
+    assert frames.messages.empty
+    # Only the bare call lacks keys the API always sends; one row names them all.
+    found = frames.problems
+    assert found[["call_id", "location", "problem"]].values.tolist() == [
+        ["bare", "call", "missing_required_keys"]
+    ]
+    assert found.loc[0, "detail"].startswith("missing 22 of the 23 keys the API always sends: ")
+    assert "agent_id, type, status" in found.loc[0, "detail"]
     assert_schema(frames)
 
 
@@ -160,7 +167,9 @@ def test_credits_must_be_duration_over_60():
     off = minimal_call("off", duration_seconds=90, credits_used=2)
     frames = to_frames([ok, off])
     found = problems_of(frames, "credits_not_duration_over_60")
-    assert found[["call_id", "where", "value"]].values.tolist() == [["off", "credits_used", "2.0"]]
+    assert found[["call_id", "location", "value"]].values.tolist() == [
+        ["off", "credits_used", "2.0"]
+    ]
     assert frames.calls["n_problems"].tolist() == [0, 1]
 
 
@@ -193,7 +202,7 @@ def test_bad_top_level_values_are_reported_not_raised():
             status=3,
         )
     )
-    found = set(zip(frames.problems["where"], frames.problems["problem"], strict=True))
+    found = set(zip(frames.problems["location"], frames.problems["problem"], strict=True))
     assert found == {
         ("latency", "wrong_type"),
         ("messages", "wrong_type"),

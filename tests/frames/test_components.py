@@ -22,6 +22,6 @@ def test_aggregate_that_disagrees_with_events_is_a_problem():
     call["latency"]["eou_delay"]["avg_ms"] = 420  # off by 40 ms
     frames = to_frames(call)
     found = problems_of(frames, "aggregate_disagrees_with_events")
-    assert found["where"].tolist() == ["latency.llm_ttft", "latency.eou_delay"]
+    assert found["location"].tolist() == ["latency.llm_ttft", "latency.eou_delay"]
     assert "samples=6 but 7 events" in found.loc[0, "detail"]
     assert "avg_ms=420 but events give 380" in found.loc[1, "detail"]

@@ -24,7 +24,7 @@ def test_event_types_and_tool_names():
     assert got["tool"].tolist()[:2] == ["lookup_order", "a:b"]
     assert got["tool"].isna().tolist() == [False, False, True, True, True]
     unknown = problems_of(frames, "unknown_event_type")
-    assert unknown[["where", "value", "severity"]].values.tolist() == [
+    assert unknown[["location", "value", "severity"]].values.tolist() == [
         ["events[3]", "'vad'", "info"]
     ]
     turn = frames.turns.iloc[0]
@@ -50,10 +50,14 @@ def test_the_documented_1890_ms_turn(rich):
             "n_tool_calls": pd.array([0], dtype="Int64"),
             "has_kb": pd.array([True], dtype="boolean"),
             "has_tool": pd.array([False], dtype="boolean"),
+            "status": pd.Categorical(["complete"], categories=["complete", "greeting"]),
+            "complete": pd.array([True], dtype="boolean"),
+            "flagged": pd.array([False], dtype="boolean"),
             "has_problem": pd.array([False], dtype="boolean"),
         }
     )
-    tm.assert_frame_equal(turn, expected)
+    tm.assert_frame_equal(turn, expected, check_categorical=False)
+    assert list(turn["status"].cat.categories) == ["complete", "greeting"]
 
 
 def test_turns_cover_every_turn_seen_in_events(rich):
@@ -78,8 +82,8 @@ def test_absurd_and_negative_ms_are_flagged_but_kept():
     call["latency"]["events"][3]["ms"] = 75_000  # turn 1 eou_delay
     call["latency"]["events"][15]["ms"] = -5  # turn 3 eou_delay
     frames = to_frames(call)
-    assert problems_of(frames, "absurd_ms")["where"].tolist() == ["events[3]"]
-    assert problems_of(frames, "negative_ms")["where"].tolist() == ["events[15]"]
+    assert problems_of(frames, "absurd_ms")["location"].tolist() == ["events[3]"]
+    assert problems_of(frames, "negative_ms")["location"].tolist() == ["events[15]"]
     assert frames.events.loc[3, "ms"] == 75_000 and frames.events.loc[15, "ms"] == -5
     assert frames.events["has_problem"].sum() == 2
     turns = frames.turns.set_index("turn")
@@ -109,7 +113,7 @@ def test_events_with_missing_or_odd_values_are_coerced_and_reported():
     assert ev.loc[2, "ms"] == 250.5 and ev.loc[2, "turn"] == 1
     assert ev["turn"].isna().tolist() == [False, True, False, False, True, True, False]
     assert ev["has_problem"].all()
-    found = frames.problems[["where", "problem"]].values.tolist()
+    found = frames.problems[["location", "problem"]].values.tolist()
     assert found == [
         ["events[0]", "missing_field"],
         ["events[1]", "missing_field"],
@@ -120,6 +124,7 @@ def test_events_with_missing_or_odd_values_are_coerced_and_reported():
         ["events[4]", "wrong_type"],
         ["events[5]", "wrong_type"],
         ["events[6]", "missing_field"],
+        ["latency.events turn 1", "partial_turn"],  # its llm_ttft has no turn
     ]
 
 
@@ -128,6 +133,6 @@ def test_event_turns_beyond_the_user_messages_are_a_mismatch():
     call["latency"]["events"].append({"turn": 5, "type": "llm_ttft", "ms": 400})
     frames = to_frames(call)
     found = problems_of(frames, "turn_numbering_mismatch")
-    assert found["where"].tolist() == ["latency.events"]
+    assert found["location"].tolist() == ["latency.events"]
     assert "events reach turn 5 but there are 3 user messages" in found.loc[0, "detail"]
     assert frames.calls.loc[0, "n_turns"] == 5

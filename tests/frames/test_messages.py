@@ -62,7 +62,7 @@ def test_unparseable_tool_arguments_are_a_problem():
     call["messages"][8]["arguments"] = "[1, 2]"
     frames = to_frames(call)
     found = problems_of(frames, "unparseable_tool_arguments")
-    assert found["where"].tolist() == ["messages[4]", "messages[8]"]
+    assert found["location"].tolist() == ["messages[4]", "messages[8]"]
     assert found["value"].tolist() == [repr('{"order_id": "1001"'), repr("[1, 2]")]
     messages = frames.messages
     assert messages.loc[4, "tool_arguments"] is None
@@ -78,8 +78,8 @@ def test_unmatched_tool_calls_and_results_are_problems():
     call = rich_call()
     call["messages"][5]["tool_call_id"] = "tc_other"
     frames = to_frames(call)
-    assert problems_of(frames, "tool_call_without_result")["where"].tolist() == ["messages[4]"]
-    assert problems_of(frames, "tool_result_without_call")["where"].tolist() == ["messages[5]"]
+    assert problems_of(frames, "tool_call_without_result")["location"].tolist() == ["messages[4]"]
+    assert problems_of(frames, "tool_result_without_call")["location"].tolist() == ["messages[5]"]
 
 
 def test_messages_that_are_not_objects_are_kept_as_empty_rows():
@@ -99,7 +99,7 @@ def test_messages_that_are_not_objects_are_kept_as_empty_rows():
     assert messages.loc[1, "content"] == '{"text":"structured"}'
     assert messages.loc[3, "content"] == "ünïcødé ✓ 你好"
     problems = frames.problems
-    assert problems[["where", "problem"]].values.tolist() == [
+    assert problems[["location", "problem"]].values.tolist() == [
         ["messages[0]", "wrong_type"],
         ["messages[1]", "non_string_content"],
         ["messages[2]", "missing_field"],

@@ -34,14 +34,18 @@ def _code(node: ast.AST | None) -> str | None:
 def emitted_codes(source: str) -> set[str]:
     """Problem codes written as literals where a builder reports them.
 
-    ``found.add(pos, where, CODE, ...)``, a local ``add(i, CODE, ...)``, an issue tuple
+    ``found.add(pos, location, CODE, ...)`` (or ``add_many``), a local ``add(i, CODE, ...)``, an issue tuple
     ``(i, CODE, ...)`` appended to or extended into a list, and ``return value, (CODE, ...)``.
     """
     codes: set[str | None] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             func, args = node.func, node.args
-            if isinstance(func, ast.Attribute) and func.attr == "add" and len(args) >= 3:
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("add", "add_many")
+                and len(args) >= 3
+            ):
                 codes.add(_code(args[2]))
             elif isinstance(func, ast.Name) and func.id == "add" and len(args) >= 2:
                 codes.add(_code(args[1]))
@@ -60,12 +64,13 @@ def test_the_scanner_finds_codes_in_each_way_they_are_written():
     source = (
         "def f(found, add, issues):\n"
         "    found.add(0, 'where', 'one', 1)\n"
+        "    found.add_many([0], ['where'], 'six', [1], [None], section=3, seqs=[0])\n"
         "    add(0, 'two')\n"
         "    issues.append((0, 'three', None))\n"
         "    issues.extend((i, 'four') for i in range(2))\n"
         "    return None, ('five', 1, 'detail')\n"
     )
-    assert emitted_codes(source) == {"one", "two", "three", "four", "five"}
+    assert emitted_codes(source) == {"one", "two", "three", "four", "five", "six"}
 
 
 def test_the_table_lists_exactly_the_codes_the_builders_emit():
@@ -85,13 +90,20 @@ def test_every_code_in_the_table_is_emitted_by_some_input():
             {"turn": -1, "type": "stt", "ms": 1e6},  # negative turn, absurd
             {"turn": 1, "type": "stt", "ms": "12"},  # numeric string
             {"turn": 1, "type": "stt"},  # no ms
+            {"turn": 1, "type": "tts_ttfb", "ms": 170},  # duplicate of events[7]
+            {"turn": 2, "type": "tool:", "ms": 5},  # nameless tool
+            {"turn": 4, "type": "eou_delay", "ms": 300},  # partial turn
+            {"turn": 5, "type": "llm_ttft", "ms": 300},  # interrupted turn
         ]
     )
     call["messages"] += [
         {"role": "tool_call", "tool_call_id": "t9", "name": "x", "arguments": "{"},
         {"role": "tool_result", "tool_call_id": "nobody", "content": "?"},
         {"role": "agent", "content": 5},
+        {"role": "system", "content": "be nice"},  # unknown role
     ]
+    call["created_at"] = "2025-03-01T09:59:58"  # naive
+    call["metadata"]["concurrency_at_dispatch"] = -3  # negative value
     odd = minimal_call(
         "odd",
         status="completed",
@@ -104,7 +116,7 @@ def test_every_code_in_the_table_is_emitted_by_some_input():
     backwards = minimal_call(
         "backwards", started_at="2025-03-01T10:00:00Z", ended_at="2025-03-01T09:00:00Z"
     )
-    frames = to_frames([call, odd, backwards, minimal_call("backwards")])
+    frames = to_frames([call, odd, backwards, minimal_call("backwards"), {"id": "bare"}])
     assert set(frames.problems["problem"]) == set(PROBLEMS)
 
 

@@ -93,7 +93,7 @@ ISSUE_COLUMNS = {
     },
     "problems": {
         "call_id": "string",
-        "where": "string",
+        "location": "string",
         "problem": "category",
         "value": "string",
         "severity": "category",
@@ -141,3 +141,16 @@ def test_tables_are_in_fixed_order(rich):
 def test_the_schema_is_read_only():
     with pytest.raises(TypeError):
         SCHEMA["calls"]["call_id"] = np.dtype(object)  # type: ignore[index]
+
+
+def test_required_keys_are_the_openapi_call_response_required_list():
+    from pathlib import Path
+
+    import yaml
+
+    import oneinbox_nb
+    from oneinbox_nb.frames import REQUIRED_KEYS
+
+    spec = Path(oneinbox_nb.__file__).parent / "openapi" / "get-call.yaml"
+    schema = yaml.safe_load(spec.read_text())["components"]["schemas"]["CallResponse"]
+    assert list(REQUIRED_KEYS) == schema["required"]
