@@ -43,6 +43,7 @@ __all__ = [
     "notebooks_dir",
     "parameterize",
     "resolve_notebook",
+    "sanitize_html",
 ]
 
 PARAMETERS_TAG = "parameters"
@@ -456,6 +457,9 @@ _CSS = """
 .jp-RenderedHTMLCommon table.dataframe tbody tr:nth-child(odd) { background: #fafbfc; }
 .jp-RenderedHTMLCommon table.dataframe tbody tr:hover { background: #eef4ff; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
+.dataframe tbody tr th:only-of-type { vertical-align: middle; }
+.dataframe tbody tr th { vertical-align: top; }
+.dataframe thead th { text-align: right; }
 """
 
 # Anything in the exported HTML that would make a browser fetch from the network.
@@ -508,6 +512,220 @@ def _make_offline(text: str) -> str:
     text = _STYLE_ATTR.sub(lambda m: m.group(1) + _offline_css(m.group(2)) + m.group(3), text)
     # keep the address visible to a reader (data-blocked-*), but never loaded
     return _FETCHING_ATTR.sub(lambda m: f"{m.group(1)}data-blocked-{m.group(2)}{m.group(3)}", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Sanitizing: the page is rebuilt from the template's own CSS and an allow-listed body
+# --------------------------------------------------------------------------------------------
+
+# The markup a report is made of: nbconvert's cells, pandas tables, the header, the call card.
+_ALLOWED_TAGS = {
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "main",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "u",
+    "ul",
+    "var",
+}
+_ALLOWED_ATTRIBUTES = {
+    "*": {"class", "id", "style", "title", "data-mime-type"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "valign", "align"},
+    "th": {"colspan", "rowspan", "valign", "align", "scope"},
+    "time": {"datetime"},
+    "ol": {"start"},
+}
+# Inline style properties kept: layout and colour only; nothing that takes a url().
+_ALLOWED_STYLE_PROPERTIES = {
+    "align-items",
+    "background-color",
+    "border",
+    "border-bottom",
+    "border-collapse",
+    "border-color",
+    "border-left",
+    "border-radius",
+    "border-right",
+    "border-style",
+    "border-top",
+    "border-width",
+    "color",
+    "display",
+    "flex-wrap",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-variant-numeric",
+    "font-weight",
+    "gap",
+    "height",
+    "justify-content",
+    "line-height",
+    "margin",
+    "margin-bottom",
+    "margin-left",
+    "margin-right",
+    "margin-top",
+    "max-width",
+    "min-width",
+    "overflow",
+    "overflow-x",
+    "padding",
+    "padding-bottom",
+    "padding-left",
+    "padding-right",
+    "padding-top",
+    "text-align",
+    "text-overflow",
+    "vertical-align",
+    "white-space",
+    "width",
+    "word-break",
+}
+_PNG_DATA_URI = "data:image/png;base64,"
+# Belt and braces: even a tag the sanitizer missed could neither run a script nor fetch anything.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+_BODY = re.compile(r"<body\b([^>]*)>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
+_HEAD = re.compile(r"<head\b[^>]*>(.*?)</head\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Links only within the page; images only inline PNGs; styles without url()."""
+    if tag == "a" and attribute == "href":
+        return value if value.startswith("#") else None
+    if attribute == "src":
+        return value if tag == "img" and value.startswith(_PNG_DATA_URI) else None
+    if attribute == "style":
+        lowered = value.lower()
+        return (
+            None
+            if any(bad in lowered for bad in ("url(", "expression", "@import", "\\"))
+            else value
+        )
+    return value
+
+
+def sanitize_html(fragment: str) -> str:
+    """Allow-list an HTML fragment (a report's body) with the ``nh3`` sanitizer (Ammonia).
+
+    Kept: the report's own markup (:data:`_ALLOWED_TAGS`), ``class``/``id`` attributes, inline
+    styles without ``url()``, in-page ``#`` links and ``data:image/png`` images. Dropped: scripts,
+    ``<style>``/``<iframe>``/``<object>``/forms and their content, event handlers, ``javascript:``
+    and every other external or relative URL (leading spaces or not), remote images.
+
+    Parameters
+    ----------
+    fragment : str
+        HTML, typically the body of an exported notebook.
+
+    Returns
+    -------
+    str
+        The sanitized HTML.
+
+    Raises
+    ------
+    ConfigurationError
+        ``nh3`` is not installed.
+    """
+    try:
+        import nh3
+    except ImportError as exc:
+        raise ConfigurationError(f"sanitizing report HTML needs nh3: {_INSTALL_HINT}") from exc
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        clean_content_tags={
+            "script",
+            "style",
+            "iframe",
+            "object",
+            "embed",
+            "noscript",
+            "template",
+            "svg",
+            "math",
+            "textarea",
+            "select",
+            "form",
+            "audio",
+            "video",
+        },
+        attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
+        url_schemes={"data"},
+        link_rel=None,
+        strip_comments=True,
+        filter_style_properties=_ALLOWED_STYLE_PROPERTIES,
+    )
+
+
+def _sanitized_page(page: str, title: str) -> str:
+    """Rebuild an exported page: the template's CSS (offline), a CSP, and the sanitized body."""
+    head = _HEAD.search(page)
+    body = _BODY.search(page)
+    if head is None or body is None:
+        raise ConfigurationError("nbconvert produced a page without <head> or <body>")
+    styles = "\n".join(_offline_css(style) for style in _STYLE_ELEMENT.findall(head.group(1)))
+    body_class = re.search(r"""\bclass\s*=\s*"([\w\- ]*)\"""", body.group(1))
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
+        f"<title>{html.escape(title)}</title>\n{styles}\n</head>\n"
+        f'<body class="{body_class.group(1) if body_class else ""}" data-jp-theme-light="true">\n'
+        f"{sanitize_html(body.group(2))}\n</body>\n</html>\n"
+    )
 
 
 def _strip_widget_outputs(nb: NotebookNode) -> None:
@@ -666,7 +884,7 @@ def export_html(
         "oneinbox_css": _CSS,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return _make_offline(body)
+    return _sanitized_page(_make_offline(body), title or "Report")
 
 
 # --------------------------------------------------------------------------------------------
