@@ -62,13 +62,16 @@ def ms(value: Any, *, unit: bool = True) -> str:
     return f"{text} ms" if unit else text
 
 
-def money(cents: Any) -> str:
-    """An amount given in cents, shown in dollars with two decimals (``$10.74``; ``-$0.50``)."""
+def money(cents: Any, *, decimals: int = 2, per: str | None = None) -> str:
+    """An amount given in cents, shown in dollars (``$10.74``; ``-$0.50``).
+
+    ``decimals`` suits small rates (``money(1.76, decimals=4, per="min")`` → ``$0.0176/min``).
+    """
     if is_unknown(cents):
         return UNKNOWN
     dollars = float(cents) / 100
     sign = "-" if dollars < 0 else ""
-    return f"{sign}${abs(dollars):,.2f}"
+    return f"{sign}${abs(dollars):,.{decimals}f}" + (f"/{per}" if per else "")
 
 
 def share(fraction: Any, *, digits: int | None = None) -> str:

@@ -73,3 +73,8 @@ def test_label_is_never_mathtext():
             fig.canvas.draw()  # mathtext would raise on the first two
     finally:
         plt.close(fig)
+
+
+def test_money_rates_keep_their_small_digits():
+    assert display.money(1.76, decimals=4, per="min") == "$0.0176/min"
+    assert display.money(None, decimals=4, per="min") == "unknown"
