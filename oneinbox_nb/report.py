@@ -431,6 +431,10 @@ _TEMPLATE = r"""
 {{ super() }}
 {{ resources.oneinbox_header }}
 {%- endblock body_header -%}
+{%- block body_footer -%}
+{{ resources.oneinbox_footer }}
+{{ super() }}
+{%- endblock body_footer -%}
 {%- block data_widget_view scoped -%}{%- endblock data_widget_view -%}
 """
 
@@ -535,6 +539,7 @@ _ALLOWED_TAGS = {
     "dl",
     "dt",
     "em",
+    "footer",
     "figcaption",
     "figure",
     "h1",
@@ -796,11 +801,18 @@ def _header_html(
             f"{k}={_shown(parameters[k], redact)}" for k in ("scenario", "seed") if k in parameters
         )
         source = "embedded sample API" + (f" ({details})" if details else "")
-    redaction = (
-        "on: phone numbers, e-mail addresses and card numbers are masked"
-        if redact
-        else "OFF: personal data may appear in this report"
-    )
+    if redact:
+        from .redact import DEFAULT_REGION, MASKED
+
+        region = _shown(parameters.get("redact_region") or DEFAULT_REGION, False)
+        redaction = (
+            f"on (phone region {region}): masked are "
+            + "; ".join(MASKED)
+            + ". Not masked: names, addresses and ids that the platform does not hold as caller"
+            " details, and numbers spoken as words"
+        )
+    else:
+        redaction = "OFF: personal data may appear in this report"
     rows = "".join(
         f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(_shown(v, redact))}</code></td></tr>"
         for k, v in parameters.items()
@@ -812,24 +824,35 @@ def _header_html(
         if rows
         else ""
     )
-    return (
+    header = (
         '<header class="oi-report-header" id="oi-report-header">'
         f"<h1>{esc(title)}</h1>"
         '<dl class="oi-report-meta">'
         f"<dt>Covers</dt><dd>notebook <code>{esc(notebook_name)}</code>"
-        f"{' with the parameters below' if rows else ' with its default parameters'}</dd>"
+        f"{' with the parameters at the end' if rows else ' with its default parameters'}</dd>"
         f'<dt>Made</dt><dd><time datetime="{esc(generated_at)}">{esc(generated_at)}</time> (UTC)</dd>'
         f"<dt>Data source</dt><dd>{esc(source)}</dd>"
         f"<dt>Redaction</dt><dd>{esc(redaction)}</dd>"
         f"<dt>Made with</dt><dd>oneinbox_nb {esc(str(__version__))}</dd>"
         "</dl>"
-        f"{params_table}"
         "</header>"
     )
+    footer = (
+        '<footer class="oi-report-footer" id="oi-report-parameters">'
+        f"<h2>Parameters</h2>{params_table}</footer>"
+        if params_table
+        else ""
+    )
+    return header, footer
 
 
 def export_html(
-    nb: NotebookNode, *, hide_code: bool = True, title: str | None = None, header_html: str = ""
+    nb: NotebookNode,
+    *,
+    hide_code: bool = True,
+    title: str | None = None,
+    header_html: str = "",
+    footer_html: str = "",
 ) -> str:
     """Export an executed notebook as one self-contained HTML page.
 
@@ -843,6 +866,8 @@ def export_html(
         The page's ``<title>``.
     header_html : str
         HTML placed at the top of the page's body.
+    footer_html : str
+        HTML placed after the last cell (the report's parameter table).
 
     Returns
     -------
@@ -881,6 +906,7 @@ def export_html(
     resources = {
         "metadata": {"name": title or "Report"},
         "oneinbox_header": header_html,
+        "oneinbox_footer": footer_html,
         "oneinbox_css": _CSS,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -1022,7 +1048,7 @@ def build(
         first = next(i for i, line in enumerate(lines) if re.match(r"^\s{0,3}#{1,6}\s+", line))
         cell.source = "\n".join(lines[:first] + lines[first + 1 :])
     title = title or name
-    header = _header_html(
+    header, footer = _header_html(
         title=title,
         parameters={**shown_parameters, "redact": bool(redact)},
         generated_at=generated_at,
@@ -1030,7 +1056,9 @@ def build(
         notebook_name=path.name,
     )
     page = _scrub_secrets(
-        export_html(html_nb, hide_code=hide_code, title=title, header_html=header)
+        export_html(
+            html_nb, hide_code=hide_code, title=title, header_html=header, footer_html=footer
+        )
     )
 
     files = [(target, page.encode("utf-8"))]

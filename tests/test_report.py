@@ -90,8 +90,15 @@ def test_header(toy):
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', header)
     assert "embedded sample API (scenario=production, seed=3)" in header
     assert f"oneinbox_nb {oneinbox_nb.__version__}" in header
-    assert "Redaction</dt><dd>on" in header
-    rows = re.findall(r"<tr><td><code>(\w+)</code></td><td><code>(.*?)</code></td></tr>", header)
+    assert "Redaction</dt><dd>on (phone region US): masked are phone numbers" in header
+    assert "caller details the platform holds" in header and "Not masked: names" in header
+    # the parameter table is at the end of the report, after the last cell
+    footer = re.search(r'<footer class="oi-report-footer".*?</footer>', toy.html, re.DOTALL)
+    assert footer and toy.html.index("</footer>") > toy.html.rindex("jp-Cell")
+    assert "<table" not in header
+    rows = re.findall(
+        r"<tr><td><code>(\w+)</code></td><td><code>(.*?)</code></td></tr>", footer.group(0)
+    )
     params = {k: html.unescape(v) for k, v in rows}
     assert params == {
         "scenario": "production",
