@@ -28,16 +28,21 @@ from typing import Any
 
 __all__ = [
     "UNKNOWN",
+    "agent",
     "concurrency",
     "count",
     "credits",
+    "duration",
     "html",
     "is_unknown",
     "label",
     "md",
     "money",
+    "money_total",
     "ms",
     "share",
+    "table",
+    "text",
 ]
 
 UNKNOWN = "unknown"
@@ -105,6 +110,91 @@ def credits(value: Any) -> str:
     if is_unknown(value):
         return UNKNOWN
     return f"{float(value):,.2f}"
+
+
+def duration(seconds: Any) -> str:
+    """A call's length given in seconds: ``2 min 13 s``, ``45 s``."""
+    if is_unknown(seconds):
+        return UNKNOWN
+    total = round(float(seconds))
+    minutes, rest = divmod(abs(total), 60)
+    sign = "-" if total < 0 else ""
+    return f"{sign}{minutes:,} min {rest} s" if minutes else f"{sign}{rest} s"
+
+
+def text(value: Any) -> str:
+    """A category or free-text value as plain text (not escaped); missing reads ``unknown``."""
+    if is_unknown(value) and not isinstance(value, str):
+        return UNKNOWN
+    return str(value)
+
+
+def agent(agent_id: Any, name: Any = None) -> str:
+    """An agent as a reader should see it: its name when known, else its full id.
+
+    Every place that shows an agent goes through here, so names slot in everywhere at once when
+    frames carry them.
+    """
+    if name is not None and not is_unknown(name) and str(name).strip():
+        return str(name).strip()
+    return text(agent_id)
+
+
+def money_total(cents: Any, *, what: str = "calls", missing: str = "not yet billed") -> str:
+    """A money total that says what it could not include: ``$10.74 over 412 calls; 88 not yet billed``.
+
+    Parameters
+    ----------
+    cents : iterable of numbers
+        One value per call, in cents; ``None``/NaN where unknown.
+    what, missing : str
+        The words for the items and for the unknown ones.
+    """
+    values = list(cents)
+    known = [float(v) for v in values if not is_unknown(v)]
+    n_missing = len(values) - len(known)
+    if not known:
+        return f"{UNKNOWN} ({count(n_missing)} {what} {missing})"
+    noun = what[:-1] if len(known) == 1 and what.endswith("s") else what
+    shown = f"{money(sum(known))} over {count(len(known))} {noun}"
+    return shown + (f"; {count(n_missing)} {missing}" if n_missing else "")
+
+
+_FORMATTERS = {
+    "ms": ms,
+    "money": money,
+    "share": share,
+    "count": count,
+    "concurrency": concurrency,
+    "credits": credits,
+    "duration": duration,
+    "text": text,
+    "agent": agent,
+}
+
+
+def table(frame: Any, **columns: Any) -> Any:
+    """A copy of a DataFrame for reading, each listed column shown by its formatter.
+
+    ``table(df, ms=["response_ms"], money=["cost_cents"], text=["outcome"])``: keywords are
+    formatter names (``ms``, ``money``, ``share``, ``count``, ``concurrency``, ``credits``,
+    ``duration``, ``text``, ``agent``), values the columns (absent ones are skipped). Formatted
+    columns hold strings, unknown as ``unknown``; the others are left as they are.
+
+    Raises
+    ------
+    ValueError
+        An unknown formatter name (the message lists the valid ones).
+    """
+    out = frame.copy()
+    for kind, names in columns.items():
+        if kind not in _FORMATTERS:
+            raise ValueError(f"unknown formatter {kind!r}; valid: {', '.join(_FORMATTERS)}")
+        func = _FORMATTERS[kind]
+        for name in [names] if isinstance(names, str) else names:
+            if name in out.columns:
+                out[name] = [func(v) for v in out[name].tolist()]
+    return out
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&\"'])")

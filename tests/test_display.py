@@ -78,3 +78,48 @@ def test_label_is_never_mathtext():
 def test_money_rates_keep_their_small_digits():
     assert display.money(1.76, decimals=4, per="min") == "$0.0176/min"
     assert display.money(None, decimals=4, per="min") == "unknown"
+
+
+def test_duration_text_and_agent():
+    assert display.duration(133.3) == "2 min 13 s"
+    assert display.duration(45) == "45 s"
+    assert display.duration(float("nan")) == "unknown"
+    assert display.text(None) == display.text(float("nan")) == display.text(pd.NA) == "unknown"
+    assert display.text("Callback Requested") == "Callback Requested"
+    assert display.agent("01028a0f-daf0-5609-b0db-1dac07d1c043") == (
+        "01028a0f-daf0-5609-b0db-1dac07d1c043"
+    )
+    assert display.agent("01028a0f", name="Ava (support)") == "Ava (support)"
+    assert display.agent(None) == "unknown"
+
+
+def test_money_total_says_what_it_could_not_include():
+    cents = [500.0] * 412 + [None] * 88
+    cents[0] = 574.0
+    assert display.money_total(cents) == "$2,060.74 over 412 calls; 88 not yet billed"
+    assert display.money_total([1074]) == "$10.74 over 1 call"
+    assert display.money_total([None, float("nan")]) == "unknown (2 calls not yet billed)"
+
+
+def test_table_formats_named_columns_once():
+    frame = pd.DataFrame(
+        {
+            "response_ms": [8607.7, None],
+            "cost_cents": [1074, None],
+            "share": [0.00372, 0.05],
+            "outcome": ["Booked", None],
+            "other": [1.5, 2.5],
+        }
+    )
+    out = display.table(
+        frame, ms="response_ms", money=["cost_cents"], share=["share"], text=["outcome", "absent"]
+    )
+    assert out.to_dict("list") == {
+        "response_ms": ["8,608 ms", "unknown"],
+        "cost_cents": ["$10.74", "unknown"],
+        "share": ["0.37%", "5.0%"],
+        "outcome": ["Booked", "unknown"],
+        "other": [1.5, 2.5],
+    }
+    with pytest.raises(ValueError, match="valid: ms, money"):
+        display.table(frame, dollars=["cost_cents"])
