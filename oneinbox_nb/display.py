@@ -43,6 +43,7 @@ __all__ = [
     "share",
     "table",
     "text",
+    "when",
 ]
 
 UNKNOWN = "unknown"
@@ -122,6 +123,17 @@ def duration(seconds: Any) -> str:
     return f"{sign}{minutes:,} min {rest} s" if minutes else f"{sign}{rest} s"
 
 
+def when(value: Any) -> str:
+    """A timestamp to the minute, in UTC: ``2026-11-19 23:57 UTC``."""
+    if is_unknown(value) and not isinstance(value, str):
+        return UNKNOWN
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def text(value: Any) -> str:
     """A category or free-text value as plain text (not escaped); missing reads ``unknown``."""
     if is_unknown(value) and not isinstance(value, str):
@@ -170,6 +182,7 @@ _FORMATTERS = {
     "duration": duration,
     "text": text,
     "agent": agent,
+    "when": when,
 }
 
 
@@ -178,7 +191,7 @@ def table(frame: Any, **columns: Any) -> Any:
 
     ``table(df, ms=["response_ms"], money=["cost_cents"], text=["outcome"])``: keywords are
     formatter names (``ms``, ``money``, ``share``, ``count``, ``concurrency``, ``credits``,
-    ``duration``, ``text``, ``agent``), values the columns (absent ones are skipped). Formatted
+    ``duration``, ``text``, ``agent``, ``when``), values the columns (absent ones are skipped). Formatted
     columns hold strings, unknown as ``unknown``; the others are left as they are.
 
     Raises
@@ -197,7 +210,12 @@ def table(frame: Any, **columns: Any) -> Any:
     return out
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&\"'])")
+# Characters that are Markdown or HTML syntax anywhere in a line.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~$<>&\"'])")
+# Characters that start a block (list item, ordered list, heading, thematic break) only at the
+# start of a line: escaped there, left alone inside the text so ids (``49716f21-f0c9-…``), dates
+# and decimals read, and can be searched for, as they are.
+_MD_LINE_START = re.compile(r"^(\s*)(\d*)([\-+.=)])")
 
 
 def md(value: Any) -> str:
@@ -205,11 +223,13 @@ def md(value: Any) -> str:
 
     Every Markdown and HTML metacharacter is backslash-escaped (CommonMark allows a backslash before
     any ASCII punctuation), and line breaks become spaces so the text cannot start a heading, list or
-    table row of its own.
+    table row of its own; ``-``, ``+``, ``.`` and ``=`` are escaped where they could start a block
+    (at the start of the text, or after its leading digits).
     """
     text = "" if value is None else str(value)
     text = re.sub(r"[\r\n]+", " ", text)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(r"\1\2\\\3", text)
 
 
 def html(value: Any) -> str:

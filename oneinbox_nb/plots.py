@@ -240,7 +240,8 @@ def turn_waterfall(
     ax.set_title(
         f"{what} of call {_short(call_id)}: response {display.ms(total)}{note}", loc="left"
     )
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    # outside the axes: inside, it would cover a bar or a value label
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return ax
 
 

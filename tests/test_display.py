@@ -123,3 +123,21 @@ def test_table_formats_named_columns_once():
     }
     with pytest.raises(ValueError, match="valid: ms, money"):
         display.table(frame, dollars=["cost_cents"])
+
+
+def test_when_is_utc_to_the_minute():
+    assert display.when(pd.Timestamp("2026-11-19 23:57:28.558+00:00")) == "2026-11-19 23:57 UTC"
+    assert display.when(pd.Timestamp("2026-11-20 00:57:28", tz="Europe/Paris")) == (
+        "2026-11-19 23:57 UTC"
+    )
+    assert display.when(pd.NaT) == "unknown"
+
+
+def test_md_leaves_ids_and_dates_searchable_but_blocks_impossible():
+    import mistune
+
+    assert display.md("49716f21-f0c9-4584-a511-f3ae38a11088") == "49716f21-f0c9-4584-a511-f3ae38a11088"
+    assert display.md("lt-20261119-6911d6 at 2.5") == "lt-20261119-6911d6 at 2.5"
+    for raw in ["- item", "+ item", "1. first", "2) second", "---", "===", "# h"]:
+        rendered = mistune.html(display.md(raw))
+        assert rendered.startswith("<p>") and rendered.count("<p>") == 1, (raw, rendered)
