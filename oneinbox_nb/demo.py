@@ -83,8 +83,12 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
             key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
         ).iloc[0]
         jobs = {
+            # the worst call, and its load-test run when it belongs to one: the knee goes with it
             "postmortem": dict(
-                notebook="04_postmortem", base_url=worst.source, call_ids=[worst.call_id]
+                notebook="04_postmortem",
+                base_url=worst.source,
+                call_ids=[worst.call_id],
+                **({"run_id": run_id} if worst.source == lt_api.base_url else {}),
             ),
             "load_test": dict(
                 notebook="03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id

@@ -329,7 +329,7 @@ def test_02_lists_the_credits_mismatch(runs):
     text = _text(runs["02_costs_and_credits"].nb)
     for mismatch in sample.truth("production", seed=0)["credits_mismatches"]:
         assert mismatch in text
-    assert "cents per minute" in text and "Short or failed calls" in text
+    assert "cost per minute" in text and "Short or failed calls" in text
 
 
 def test_03_finds_the_planted_knee(runs, sample_facts):
