@@ -136,7 +136,9 @@ def test_when_is_utc_to_the_minute():
 def test_md_leaves_ids_and_dates_searchable_but_blocks_impossible():
     import mistune
 
-    assert display.md("49716f21-f0c9-4584-a511-f3ae38a11088") == "49716f21-f0c9-4584-a511-f3ae38a11088"
+    assert (
+        display.md("49716f21-f0c9-4584-a511-f3ae38a11088") == "49716f21-f0c9-4584-a511-f3ae38a11088"
+    )
     assert display.md("lt-20261119-6911d6 at 2.5") == "lt-20261119-6911d6 at 2.5"
     for raw in ["- item", "+ item", "1. first", "2) second", "---", "===", "# h"]:
         rendered = mistune.html(display.md(raw))
