@@ -24,6 +24,7 @@ from __future__ import annotations
 import html as _html
 import math
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
@@ -124,14 +125,12 @@ def duration(seconds: Any) -> str:
 
 
 def when(value: Any) -> str:
-    """A timestamp to the minute, in UTC: ``2026-11-19 23:57 UTC``."""
+    """A timestamp to the minute, in UTC: ``2026-11-19 23:57 UTC`` (naive values are taken as UTC)."""
     if is_unknown(value) and not isinstance(value, str):
         return UNKNOWN
-    import pandas as pd
-
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    stamp = stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp
+    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def text(value: Any) -> str:
