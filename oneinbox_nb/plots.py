@@ -121,6 +121,14 @@ def _short(value: Any, width: int = 8) -> str:
     return display.label(text)
 
 
+def _group_label(by: str, value: Any) -> str:
+    """A group's tick label: agents through :func:`oneinbox_nb.display.agent` (names slot in there),
+    everything else through :func:`_short`."""
+    if by == "agent_id" and not display.is_unknown(value):
+        return display.label(display.agent(value))
+    return _short(value)
+
+
 def _color(metric: str) -> str:
     name = metric[: -len("_ms")] if metric.endswith("_ms") and metric != "response_ms" else metric
     return COMPONENT_COLORS.get(name, _OTHER_COLOR)
@@ -590,7 +598,7 @@ def cost_by(
         ax.text(
             np.nan_to_num(value), yy, f" {text} ({display.count(n)} calls)", va="center", fontsize=8
         )
-    ax.set_yticks(y, [_short(v) for v in table[by]])
+    ax.set_yticks(y, [_group_label(by, v) for v in table[by]])
     ax.set_ylim(len(table) - 0.5, -0.5)
     top = np.nanmax(values) if np.isfinite(values).any() else 0.0
     ax.set_xlim(0, max(float(top), 1e-9) * 1.45)

@@ -274,6 +274,9 @@ def test_cost_by_bars(production, by):
     assert len(bars) == len(table)
     np.testing.assert_allclose([p.get_width() for p in bars], table["cost_cents"])
     assert ax.get_xlabel() == "total cost ($)"  # the bars are cents, the reader sees dollars
+    if by == "agent_id":  # agents by display.agent: the full id until frames carry names
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels == [display.agent(a) for a in table["agent_id"]]
     first = table.iloc[0]
     assert any(
         t.get_text() == f" {display.money(first['cost_cents'])} ({first['n_calls']:,} calls)"
