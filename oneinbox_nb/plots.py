@@ -88,7 +88,10 @@ def _cost_axis(axis: Any, metric: str) -> None:
         return
     from matplotlib.ticker import FuncFormatter
 
+    from matplotlib.ticker import MaxNLocator
+
     decimals = 2 if metric == "cost_cents" else 4
+    axis.set_major_locator(MaxNLocator(nbins=4))  # dollar labels are wide: few, so none overlap
     axis.set_major_formatter(FuncFormatter(lambda v, _: display.money(v, decimals=decimals)))
 
 
@@ -590,6 +593,8 @@ def cost_by(
         return _no_data(ax, "no calls")
     y = np.arange(len(table))
     values = table[metric].to_numpy(dtype=float)
+    if metric != "credits_used":  # a group with no billed call has an unknown cost, not $0.00
+        values = np.where(table["n_with_cost"].to_numpy() > 0, values, np.nan)
     options: dict[str, Any] = {"color": "#4C72B0", "height": 0.7}
     options.update(kwargs)
     ax.barh(y, np.nan_to_num(values), **options)

@@ -143,3 +143,15 @@ def test_md_leaves_ids_and_dates_searchable_but_blocks_impossible():
     for raw in ["- item", "+ item", "1. first", "2) second", "---", "===", "# h"]:
         rendered = mistune.html(display.md(raw))
         assert rendered.startswith("<p>") and rendered.count("<p>") == 1, (raw, rendered)
+
+
+def test_money_in_markdown_goes_through_md_or_nbconvert_reads_math():
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune as render
+
+    total, rate = display.money_total([1074, None]), display.money(1.76, decimals=4, per="min")
+    raw = render(f"**Total cost: {total}**; {rate}")
+    assert "<strong>" not in raw  # two dollar signs made a math span and swallowed the bold
+    escaped = render(f"**Total cost: {display.md(total)}**; {display.md(rate)}")
+    assert escaped == (
+        "<p><strong>Total cost: $10.74 over 1 call; 1 not yet billed</strong>; $0.0176/min</p>\n"
+    )
