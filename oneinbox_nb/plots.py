@@ -86,9 +86,7 @@ def _cost_axis(axis: Any, metric: str) -> None:
     """Tick labels of a cost axis in dollars, though the values are cents."""
     if metric == "credits_used":
         return
-    from matplotlib.ticker import FuncFormatter
-
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     decimals = 2 if metric == "cost_cents" else 4
     axis.set_major_locator(MaxNLocator(nbins=4))  # dollar labels are wide: few, so none overlap
