@@ -604,7 +604,8 @@ def cost_by(
     ax.set_yticks(y, [_group_label(by, v) for v in table[by]])
     ax.set_ylim(len(table) - 0.5, -0.5)
     top = np.nanmax(values) if np.isfinite(values).any() else 0.0
-    ax.set_xlim(0, max(float(top), 1e-9) * 1.45)
+    # room right of the longest bar for its label (rates print wider than totals)
+    ax.set_xlim(0, max(float(top), 1e-9) * (1.75 if metric == "cents_per_minute" else 1.45))
     _cost_axis(ax.xaxis, metric)
     total = "total " if metric != "cents_per_minute" else ""
     ax.set_xlabel(f"{total}{_COST_UNITS[metric]}")
