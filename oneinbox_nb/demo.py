@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import analysis, sample
+from . import analysis, display, sample
 from .client import OneInboxClient
 from .config import API_KEY_ENV
 from .fetch import fetch_calls
@@ -45,15 +45,18 @@ def _summary(
 ) -> list[str]:
     costs = analysis.cost_by(week, by="status")
     cents, minutes = costs.cost_cents.sum(), costs.minutes.sum()
-    credits = costs.credits_used.sum()
+    conc = load.calls.concurrency_at_dispatch
     return [
-        f"load test: {len(load.calls)} calls, concurrency {load.calls.concurrency_at_dispatch.min()}-"
-        f"{load.calls.concurrency_at_dispatch.max()}; {knee} (the generator put it at {truth_knee})",
-        f"production week: {len(week.calls)} calls, {minutes:,.0f} min, {cents:,.0f} cents "
-        f"({cents / minutes:.2f} cents/min), {credits:,.1f} credits; "
-        f"{len(week.problems) + len(load.problems)} data-quality findings flagged",
-        f"worst turn: call {worst.call_id} turn {worst.turn}, {worst.response_ms:,.0f} ms "
-        f"(mostly {worst.dominant_component})",
+        f"load test: {display.count(len(load.calls))} calls, concurrency "
+        f"{display.concurrency(conc.min())}-{display.concurrency(conc.max())}; {knee} "
+        f"(the generator put it at {display.concurrency(truth_knee)})",
+        f"production week: {display.count(len(week.calls))} calls, {display.count(minutes)} min, "
+        f"{display.money_total(week.calls.cost_cents)} "
+        f"({display.money(cents / minutes, decimals=4, per='min')}), "
+        f"{display.credits(costs.credits_used.sum())} credits; "
+        f"{display.count(len(week.problems) + len(load.problems))} data-quality findings flagged",
+        f"worst turn: call {worst.call_id} turn {worst.turn} (turn 0 is the greeting), "
+        f"{display.ms(worst.response_ms)} (mostly {worst.dominant_component})",
     ]
 
 
@@ -83,8 +86,12 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
             key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
         ).iloc[0]
         jobs = {
+            # the worst call, and its load-test run when it belongs to one: the knee goes with it
             "postmortem": dict(
-                notebook="04_postmortem", base_url=worst.source, call_ids=[worst.call_id]
+                notebook="04_postmortem",
+                base_url=worst.source,
+                call_ids=[worst.call_id],
+                **({"run_id": run_id} if worst.source == lt_api.base_url else {}),
             ),
             "load_test": dict(
                 notebook="03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id

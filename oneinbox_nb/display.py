@@ -24,20 +24,27 @@ from __future__ import annotations
 import html as _html
 import math
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
     "UNKNOWN",
+    "agent",
     "concurrency",
     "count",
     "credits",
+    "duration",
     "html",
     "is_unknown",
     "label",
     "md",
     "money",
+    "money_total",
     "ms",
     "share",
+    "table",
+    "text",
+    "when",
 ]
 
 UNKNOWN = "unknown"
@@ -62,13 +69,16 @@ def ms(value: Any, *, unit: bool = True) -> str:
     return f"{text} ms" if unit else text
 
 
-def money(cents: Any) -> str:
-    """An amount given in cents, shown in dollars with two decimals (``$10.74``; ``-$0.50``)."""
+def money(cents: Any, *, decimals: int = 2, per: str | None = None) -> str:
+    """An amount given in cents, shown in dollars (``$10.74``; ``-$0.50``).
+
+    ``decimals`` suits small rates (``money(1.76, decimals=4, per="min")`` → ``$0.0176/min``).
+    """
     if is_unknown(cents):
         return UNKNOWN
     dollars = float(cents) / 100
     sign = "-" if dollars < 0 else ""
-    return f"{sign}${abs(dollars):,.2f}"
+    return f"{sign}${abs(dollars):,.{decimals}f}" + (f"/{per}" if per else "")
 
 
 def share(fraction: Any, *, digits: int | None = None) -> str:
@@ -104,7 +114,107 @@ def credits(value: Any) -> str:
     return f"{float(value):,.2f}"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&\"'])")
+def duration(seconds: Any) -> str:
+    """A call's length given in seconds: ``2 min 13 s``, ``45 s``."""
+    if is_unknown(seconds):
+        return UNKNOWN
+    total = round(float(seconds))
+    minutes, rest = divmod(abs(total), 60)
+    sign = "-" if total < 0 else ""
+    return f"{sign}{minutes:,} min {rest} s" if minutes else f"{sign}{rest} s"
+
+
+def when(value: Any) -> str:
+    """A timestamp to the minute, in UTC: ``2026-11-19 23:57 UTC`` (naive values are taken as UTC)."""
+    if is_unknown(value) and not isinstance(value, str):
+        return UNKNOWN
+    stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    stamp = stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp
+    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def text(value: Any) -> str:
+    """A category or free-text value as plain text (not escaped); missing reads ``unknown``."""
+    if is_unknown(value) and not isinstance(value, str):
+        return UNKNOWN
+    return str(value)
+
+
+def agent(agent_id: Any, name: Any = None) -> str:
+    """An agent as a reader should see it: its name when known, else its full id.
+
+    Every place that shows an agent goes through here, so names slot in everywhere at once when
+    frames carry them.
+    """
+    if name is not None and not is_unknown(name) and str(name).strip():
+        return str(name).strip()
+    return text(agent_id)
+
+
+def money_total(cents: Any, *, what: str = "calls", missing: str = "not yet billed") -> str:
+    """A money total that says what it could not include: ``$10.74 over 412 calls; 88 not yet billed``.
+
+    Parameters
+    ----------
+    cents : iterable of numbers
+        One value per call, in cents; ``None``/NaN where unknown.
+    what, missing : str
+        The words for the items and for the unknown ones.
+    """
+    values = list(cents)
+    known = [float(v) for v in values if not is_unknown(v)]
+    n_missing = len(values) - len(known)
+    if not known:
+        return f"{UNKNOWN} ({count(n_missing)} {what} {missing})"
+    noun = what[:-1] if len(known) == 1 and what.endswith("s") else what
+    shown = f"{money(sum(known))} over {count(len(known))} {noun}"
+    return shown + (f"; {count(n_missing)} {missing}" if n_missing else "")
+
+
+_FORMATTERS = {
+    "ms": ms,
+    "money": money,
+    "share": share,
+    "count": count,
+    "concurrency": concurrency,
+    "credits": credits,
+    "duration": duration,
+    "text": text,
+    "agent": agent,
+    "when": when,
+}
+
+
+def table(frame: Any, **columns: Any) -> Any:
+    """A copy of a DataFrame for reading, each listed column shown by its formatter.
+
+    ``table(df, ms=["response_ms"], money=["cost_cents"], text=["outcome"])``: keywords are
+    formatter names (``ms``, ``money``, ``share``, ``count``, ``concurrency``, ``credits``,
+    ``duration``, ``text``, ``agent``, ``when``), values the columns (absent ones are skipped). Formatted
+    columns hold strings, unknown as ``unknown``; the others are left as they are.
+
+    Raises
+    ------
+    ValueError
+        An unknown formatter name (the message lists the valid ones).
+    """
+    out = frame.copy()
+    for kind, names in columns.items():
+        if kind not in _FORMATTERS:
+            raise ValueError(f"unknown formatter {kind!r}; valid: {', '.join(_FORMATTERS)}")
+        func = _FORMATTERS[kind]
+        for name in [names] if isinstance(names, str) else names:
+            if name in out.columns:
+                out[name] = [func(v) for v in out[name].tolist()]
+    return out
+
+
+# Characters that are Markdown or HTML syntax anywhere in a line.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~$<>&\"'])")
+# Characters that start a block (list item, ordered list, heading, thematic break) only at the
+# start of a line: escaped there, left alone inside the text so ids (``49716f21-f0c9-…``), dates
+# and decimals read, and can be searched for, as they are.
+_MD_LINE_START = re.compile(r"^(\s*)(\d*)([\-+.=)])")
 
 
 def md(value: Any) -> str:
@@ -112,11 +222,13 @@ def md(value: Any) -> str:
 
     Every Markdown and HTML metacharacter is backslash-escaped (CommonMark allows a backslash before
     any ASCII punctuation), and line breaks become spaces so the text cannot start a heading, list or
-    table row of its own.
+    table row of its own; ``-``, ``+``, ``.`` and ``=`` are escaped where they could start a block
+    (at the start of the text, or after its leading digits).
     """
     text = "" if value is None else str(value)
     text = re.sub(r"[\r\n]+", " ", text)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(r"\1\2\\\3", text)
 
 
 def html(value: Any) -> str:

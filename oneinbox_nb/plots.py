@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import analysis
+from . import analysis, display
 from .analysis import COMPONENTS, Knee
 from .frames import CallFrames
 
@@ -70,10 +70,29 @@ _FLAG_COLOR = "#B00020"
 _OTHER_COLOR = "#4D4D4D"
 _COST_METRICS = ("cost_cents", "credits_used", "cents_per_minute")
 _COST_UNITS = {
-    "cost_cents": "cost (cents)",
+    "cost_cents": "cost ($)",
     "credits_used": "credits (1 credit = 1 minute)",
-    "cents_per_minute": "cost per minute (cents/min)",
+    "cents_per_minute": "cost per minute ($/min)",
 }
+# How a reader sees each cost metric (the data stay in cents): one formatter per kind.
+_COST_FORMAT = {
+    "cost_cents": display.money,
+    "credits_used": display.credits,
+    "cents_per_minute": lambda v: display.money(v, decimals=4, per="min"),
+}
+
+
+def _cost_axis(axis: Any, metric: str) -> None:
+    """Tick labels of a cost axis in dollars, though the values are cents."""
+    if metric == "credits_used":
+        return
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    decimals = 2 if metric == "cost_cents" else 4
+    axis.set_major_locator(MaxNLocator(nbins=4))  # dollar labels are wide: few, so none overlap
+    axis.set_major_formatter(FuncFormatter(lambda v, _: display.money(v, decimals=decimals)))
+
+
 _CONNECT_LABELS = {
     "dispatch_to_answer_ms": "dispatch → answer",
     "answer_to_active_ms": "answer → active",
@@ -91,15 +110,24 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (8.0, 4.5)) -> Axes:
 
 
 def _short(value: Any, width: int = 8) -> str:
-    """A readable label: None -> "(none)", dates as days, long ids (UUIDs) cut to ``width``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "(none)"
+    """A readable, plain-text label: missing -> "unknown", dates as days, long ids (UUIDs) cut to
+    ``width``; ``$`` escaped so data never parses as mathtext (:func:`oneinbox_nb.display.label`)."""
+    if display.is_unknown(value) and not isinstance(value, str):
+        return display.UNKNOWN
     if isinstance(value, pd.Timestamp):
         return value.strftime("%a %d %b")
     text = str(value)
     if len(text) == 36 and text.count("-") == 4:
-        return text[:width] + "…"
-    return text
+        text = text[:width] + "…"
+    return display.label(text)
+
+
+def _group_label(by: str, value: Any) -> str:
+    """A group's tick label: agents through :func:`oneinbox_nb.display.agent` (names slot in there),
+    everything else through :func:`_short`."""
+    if by == "agent_id" and not display.is_unknown(value):
+        return display.label(display.agent(value))
+    return _short(value)
 
 
 def _color(metric: str) -> str:
@@ -185,33 +213,44 @@ def turn_waterfall(
             label="stt (overlaps the caller's speech)",
         )
     total = float(response["end_ms"].iloc[-1]) if len(response) else 0.0
+    right = max(total, float(chain["end_ms"].max()), 1.0)
+    # the value labels sit in a column right of every bar and of the response line, so they
+    # never overlap either; the axis keeps a quarter of its width free for them
+    ax.set_xlim(0, right / 0.75)
+    column = right + 0.01 * right / 0.75
     for y, row in zip(y_response, response.itertuples(index=False), strict=True):
-        note = f" {row.duration_ms:,.0f} ms" + (" (flagged)" if row.flagged else "")
-        ax.text(row.end_ms, y, note, va="center", fontsize=8, color="0.2")
+        note = display.ms(row.duration_ms) + (" (flagged)" if row.flagged else "")
+        ax.text(column, y, note, va="center", fontsize=8, color="0.2", gid="value")
     for y, row in zip(y_stt, stt.itertuples(index=False), strict=True):
-        ax.text(row.end_ms, y, f" {row.duration_ms:,.0f} ms", va="center", fontsize=8, color="0.4")
+        ax.text(
+            column,
+            y,
+            display.ms(row.duration_ms),
+            va="center",
+            fontsize=8,
+            color="0.4",
+            gid="value",
+        )
     ax.axvline(
-        total, color=COMPONENT_COLORS["response_ms"], linestyle="--", linewidth=1.2, gid="total"
-    )
-    ax.text(
         total,
-        1.0,
-        f"response {total:,.0f} ms",
-        transform=ax.get_xaxis_transform(),
-        ha="right",
-        va="bottom",
-        fontsize=9,
         color=COMPONENT_COLORS["response_ms"],
+        linestyle="--",
+        linewidth=1.2,
+        gid="total",
+        label=f"response {display.ms(total)}",
     )
-    ax.set_yticks(np.r_[y_response, y_stt], [*response["label"], *stt["label"]])
+    ax.set_yticks(
+        np.r_[y_response, y_stt], [display.label(t) for t in [*response["label"], *stt["label"]]]
+    )
     ax.set_ylim(len(response) + len(stt) - 0.5, -0.5)
-    ax.set_xlim(0, max(total, float(chain["end_ms"].max()), 1.0) * 1.18)
     ax.set_xlabel("time since the caller stopped speaking (ms)")
     what = "greeting" if turn == 0 else f"turn {turn}"
     note = " (includes a flagged value)" if chain["flagged"].any() else ""
-    ax.set_title(f"{what} of call {_short(call_id)}: response {total:,.0f} ms{note}", loc="left")
-    if len(stt):
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_title(
+        f"{what} of call {_short(call_id)}: response {display.ms(total)}{note}", loc="left"
+    )
+    # outside the axes: inside, it would cover a bar or a value label
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return ax
 
 
@@ -288,12 +327,14 @@ def turn_strip(
         top = float(np.nanmax(clean)) * 1.25
         ax.set_ylim(0, top)
         for x, value in zip(numbers[flagged], total[flagged], strict=True):
+            # above the axes: the flagged bar runs off the top, a label inside would cover it
             ax.text(
                 x,
-                top * 0.97,
-                f"{value:,.0f} ms\n(flagged)",
+                1.01,
+                f"{display.ms(value)}\n(flagged)",
+                transform=ax.get_xaxis_transform(),
                 ha="center",
-                va="top",
+                va="bottom",
                 fontsize=7,
                 color=_FLAG_COLOR,
                 bbox={"facecolor": "white", "edgecolor": _FLAG_COLOR, "boxstyle": "round,pad=0.2"},
@@ -304,8 +345,8 @@ def turn_strip(
     title = f"response time per turn, call {_short(call_id)}"
     if highlight_turn is not None:
         value = total[highlighted][0]
-        title += f" (turn {highlight_turn}: {value:,.0f} ms)"
-    ax.set_title(title, loc="left")
+        title += f" (turn {highlight_turn}: {display.ms(value)})"
+    ax.set_title(title, loc="left", pad=30 if flagged.any() else 6)
     from matplotlib.patches import Patch
 
     handles = [
@@ -334,7 +375,7 @@ def _boxplot(ax: Axes, data: list[np.ndarray], labels: list[str], **kwargs: Any)
     else:
         orientation = {"vert": False, "labels": labels}
     options = {
-        "whis": (5, 95),
+        "whis": (0, 100),  # min to max: the extremes a report talks about stay in view
         "showfliers": False,
         "patch_artist": True,
         "widths": 0.6,
@@ -354,7 +395,8 @@ def component_distributions(
 ) -> Axes:
     """Box plots of each component's latency and of the per-turn response time.
 
-    Boxes span p25-p75 with the median marked; whiskers reach p5 and p95. One box per component
+    Boxes span p25-p75 with the median marked; whiskers reach the minimum and the maximum, so
+    the worst value a report mentions is always in view. One box per component
     present (per event) and one for ``response_ms`` (per answered turn), coloured by
     :data:`COMPONENT_COLORS`, with the count in the tick label.
 
@@ -393,7 +435,7 @@ def component_distributions(
         ax.set_xscale("log")
     ax.set_ylim(len(data) + 0.5, 0.5)
     ax.set_xlabel("latency (ms" + (", log scale)" if log else ")"))
-    ax.set_title("latency by component (box p25–p75, whiskers p5–p95)", loc="left")
+    ax.set_title("latency by component (box p25–p75, whiskers min–max)", loc="left")
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -447,12 +489,12 @@ def provider_comparison(
         ax.text(
             getattr(row, column),
             yy,
-            f" {getattr(row, column):,.0f} (n={row.count:,})",
+            f" {display.ms(getattr(row, column))} (n={display.count(row.count)})",
             va="center",
             fontsize=8,
         )
     labels = [
-        f"{c} · {p}" if component is None else str(p)
+        f"{c} · {_short(p)}" if component is None else _short(p)
         for c, p in zip(table["component"], table["provider"], strict=True)
     ]
     ax.set_yticks(y, labels)
@@ -503,15 +545,17 @@ def cost_distribution(
     options.update(kwargs)
     ax.hist(values, **options)
     median, mean = float(np.median(values)), float(np.mean(values))
-    ax.axvline(median, color="black", linewidth=1.2, label=f"median {median:,.2f}", gid="median")
+    shown = _COST_FORMAT[metric]
+    ax.axvline(median, color="black", linewidth=1.2, label=f"median {shown(median)}", gid="median")
     ax.axvline(
-        mean, color="black", linestyle="--", linewidth=1.2, label=f"mean {mean:,.2f}", gid="mean"
+        mean, color="black", linestyle="--", linewidth=1.2, label=f"mean {shown(mean)}", gid="mean"
     )
+    _cost_axis(ax.xaxis, metric)
     ax.set_xlabel(
         f"{_COST_UNITS[metric]} per call" if metric != "cents_per_minute" else _COST_UNITS[metric]
     )
     ax.set_ylabel("calls")
-    ax.set_title(f"{metric} across {len(values):,} calls", loc="left")
+    ax.set_title(f"{metric} across {display.count(len(values))} calls", loc="left")
     ax.legend(fontsize=8, frameon=False)
     return ax
 
@@ -547,22 +591,22 @@ def cost_by(
         return _no_data(ax, "no calls")
     y = np.arange(len(table))
     values = table[metric].to_numpy(dtype=float)
+    if metric != "credits_used":  # a group with no billed call has an unknown cost, not $0.00
+        values = np.where(table["n_with_cost"].to_numpy() > 0, values, np.nan)
     options: dict[str, Any] = {"color": "#4C72B0", "height": 0.7}
     options.update(kwargs)
     ax.barh(y, np.nan_to_num(values), **options)
     for yy, value, n in zip(y, values, table["n_calls"], strict=True):
-        text = (
-            "n/a"
-            if not np.isfinite(value)
-            else f"{value:,.2f}"
-            if metric != "cost_cents"
-            else f"{value:,.0f}"
+        text = _COST_FORMAT[metric](value)
+        ax.text(
+            np.nan_to_num(value), yy, f" {text} ({display.count(n)} calls)", va="center", fontsize=8
         )
-        ax.text(np.nan_to_num(value), yy, f" {text} ({n:,} calls)", va="center", fontsize=8)
-    ax.set_yticks(y, [_short(v) for v in table[by]])
+    ax.set_yticks(y, [_group_label(by, v) for v in table[by]])
     ax.set_ylim(len(table) - 0.5, -0.5)
     top = np.nanmax(values) if np.isfinite(values).any() else 0.0
-    ax.set_xlim(0, max(float(top), 1e-9) * 1.35)
+    # room right of the longest bar for its label (rates print wider than totals)
+    ax.set_xlim(0, max(float(top), 1e-9) * (1.75 if metric == "cents_per_minute" else 1.45))
+    _cost_axis(ax.xaxis, metric)
     total = "total " if metric != "cents_per_minute" else ""
     ax.set_xlabel(f"{total}{_COST_UNITS[metric]}")
     ax.set_title(f"{metric} by {by}", loc="left")
@@ -762,7 +806,7 @@ def connect_breakdown(
         label=f"{stat} setup_ms",
     )
     labels = [
-        f"{_short(v)} (n={n:,})" if by != "call" else _short(v)
+        f"{_short(v)} (n={display.count(n)})" if by != "call" else _short(v)
         for v, n in zip(table[key], table["n_calls"], strict=True)
     ]
     ax.set_yticks(y, labels)

@@ -43,6 +43,7 @@ __all__ = [
     "notebooks_dir",
     "parameterize",
     "resolve_notebook",
+    "sanitize_html",
 ]
 
 PARAMETERS_TAG = "parameters"
@@ -430,6 +431,10 @@ _TEMPLATE = r"""
 {{ super() }}
 {{ resources.oneinbox_header }}
 {%- endblock body_header -%}
+{%- block body_footer -%}
+{{ resources.oneinbox_footer }}
+{{ super() }}
+{%- endblock body_footer -%}
 {%- block data_widget_view scoped -%}{%- endblock data_widget_view -%}
 """
 
@@ -456,6 +461,9 @@ _CSS = """
 .jp-RenderedHTMLCommon table.dataframe tbody tr:nth-child(odd) { background: #fafbfc; }
 .jp-RenderedHTMLCommon table.dataframe tbody tr:hover { background: #eef4ff; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
+.dataframe tbody tr th:only-of-type { vertical-align: middle; }
+.dataframe tbody tr th { vertical-align: top; }
+.dataframe thead th { text-align: right; }
 """
 
 # Anything in the exported HTML that would make a browser fetch from the network.
@@ -508,6 +516,221 @@ def _make_offline(text: str) -> str:
     text = _STYLE_ATTR.sub(lambda m: m.group(1) + _offline_css(m.group(2)) + m.group(3), text)
     # keep the address visible to a reader (data-blocked-*), but never loaded
     return _FETCHING_ATTR.sub(lambda m: f"{m.group(1)}data-blocked-{m.group(2)}{m.group(3)}", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Sanitizing: the page is rebuilt from the template's own CSS and an allow-listed body
+# --------------------------------------------------------------------------------------------
+
+# The markup a report is made of: nbconvert's cells, pandas tables, the header, the call card.
+_ALLOWED_TAGS = {
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "footer",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "main",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "u",
+    "ul",
+    "var",
+}
+_ALLOWED_ATTRIBUTES = {
+    "*": {"class", "id", "style", "title", "data-mime-type"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "valign", "align"},
+    "th": {"colspan", "rowspan", "valign", "align", "scope"},
+    "time": {"datetime"},
+    "ol": {"start"},
+}
+# Inline style properties kept: layout and colour only; nothing that takes a url().
+_ALLOWED_STYLE_PROPERTIES = {
+    "align-items",
+    "background-color",
+    "border",
+    "border-bottom",
+    "border-collapse",
+    "border-color",
+    "border-left",
+    "border-radius",
+    "border-right",
+    "border-style",
+    "border-top",
+    "border-width",
+    "color",
+    "display",
+    "flex-wrap",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-variant-numeric",
+    "font-weight",
+    "gap",
+    "height",
+    "justify-content",
+    "line-height",
+    "margin",
+    "margin-bottom",
+    "margin-left",
+    "margin-right",
+    "margin-top",
+    "max-width",
+    "min-width",
+    "overflow",
+    "overflow-x",
+    "padding",
+    "padding-bottom",
+    "padding-left",
+    "padding-right",
+    "padding-top",
+    "text-align",
+    "text-overflow",
+    "vertical-align",
+    "white-space",
+    "width",
+    "word-break",
+}
+_PNG_DATA_URI = "data:image/png;base64,"
+# Belt and braces: even a tag the sanitizer missed could neither run a script nor fetch anything.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+_BODY = re.compile(r"<body\b([^>]*)>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
+_HEAD = re.compile(r"<head\b[^>]*>(.*?)</head\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Links only within the page; images only inline PNGs; styles without url()."""
+    if tag == "a" and attribute == "href":
+        return value if value.startswith("#") else None
+    if attribute == "src":
+        return value if tag == "img" and value.startswith(_PNG_DATA_URI) else None
+    if attribute == "style":
+        lowered = value.lower()
+        return (
+            None
+            if any(bad in lowered for bad in ("url(", "expression", "@import", "\\"))
+            else value
+        )
+    return value
+
+
+def sanitize_html(fragment: str) -> str:
+    """Allow-list an HTML fragment (a report's body) with the ``nh3`` sanitizer (Ammonia).
+
+    Kept: the report's own markup (:data:`_ALLOWED_TAGS`), ``class``/``id`` attributes, inline
+    styles without ``url()``, in-page ``#`` links and ``data:image/png`` images. Dropped: scripts,
+    ``<style>``/``<iframe>``/``<object>``/forms and their content, event handlers, ``javascript:``
+    and every other external or relative URL (leading spaces or not), remote images.
+
+    Parameters
+    ----------
+    fragment : str
+        HTML, typically the body of an exported notebook.
+
+    Returns
+    -------
+    str
+        The sanitized HTML.
+
+    Raises
+    ------
+    ConfigurationError
+        ``nh3`` is not installed.
+    """
+    try:
+        import nh3
+    except ImportError as exc:
+        raise ConfigurationError(f"sanitizing report HTML needs nh3: {_INSTALL_HINT}") from exc
+    return nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        clean_content_tags={
+            "script",
+            "style",
+            "iframe",
+            "object",
+            "embed",
+            "noscript",
+            "template",
+            "svg",
+            "math",
+            "textarea",
+            "select",
+            "form",
+            "audio",
+            "video",
+        },
+        attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
+        url_schemes={"data"},
+        link_rel=None,
+        strip_comments=True,
+        filter_style_properties=_ALLOWED_STYLE_PROPERTIES,
+    )
+
+
+def _sanitized_page(page: str, title: str) -> str:
+    """Rebuild an exported page: the template's CSS (offline), a CSP, and the sanitized body."""
+    head = _HEAD.search(page)
+    body = _BODY.search(page)
+    if head is None or body is None:
+        raise ConfigurationError("nbconvert produced a page without <head> or <body>")
+    styles = "\n".join(_offline_css(style) for style in _STYLE_ELEMENT.findall(head.group(1)))
+    body_class = re.search(r"""\bclass\s*=\s*"([\w\- ]*)\"""", body.group(1))
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
+        f"<title>{html.escape(title)}</title>\n{styles}\n</head>\n"
+        f'<body class="{body_class.group(1) if body_class else ""}" data-jp-theme-light="true">\n'
+        f"{sanitize_html(body.group(2))}\n</body>\n</html>\n"
+    )
 
 
 def _strip_widget_outputs(nb: NotebookNode) -> None:
@@ -578,11 +801,18 @@ def _header_html(
             f"{k}={_shown(parameters[k], redact)}" for k in ("scenario", "seed") if k in parameters
         )
         source = "embedded sample API" + (f" ({details})" if details else "")
-    redaction = (
-        "on: phone numbers, e-mail addresses and card numbers are masked"
-        if redact
-        else "OFF: personal data may appear in this report"
-    )
+    if redact:
+        from .redact import DEFAULT_REGION, MASKED
+
+        region = _shown(parameters.get("redact_region") or DEFAULT_REGION, False)
+        redaction = (
+            f"on (phone region {region}): masked are "
+            + "; ".join(MASKED)
+            + ". Not masked: names, addresses and ids that the platform does not hold as caller"
+            " details, and numbers spoken as words"
+        )
+    else:
+        redaction = "OFF: personal data may appear in this report"
     rows = "".join(
         f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(_shown(v, redact))}</code></td></tr>"
         for k, v in parameters.items()
@@ -594,24 +824,35 @@ def _header_html(
         if rows
         else ""
     )
-    return (
+    header = (
         '<header class="oi-report-header" id="oi-report-header">'
         f"<h1>{esc(title)}</h1>"
         '<dl class="oi-report-meta">'
         f"<dt>Covers</dt><dd>notebook <code>{esc(notebook_name)}</code>"
-        f"{' with the parameters below' if rows else ' with its default parameters'}</dd>"
+        f"{' with the parameters at the end' if rows else ' with its default parameters'}</dd>"
         f'<dt>Made</dt><dd><time datetime="{esc(generated_at)}">{esc(generated_at)}</time> (UTC)</dd>'
         f"<dt>Data source</dt><dd>{esc(source)}</dd>"
         f"<dt>Redaction</dt><dd>{esc(redaction)}</dd>"
         f"<dt>Made with</dt><dd>oneinbox_nb {esc(str(__version__))}</dd>"
         "</dl>"
-        f"{params_table}"
         "</header>"
     )
+    footer = (
+        '<footer class="oi-report-footer" id="oi-report-parameters">'
+        f"<h2>Parameters</h2>{params_table}</footer>"
+        if params_table
+        else ""
+    )
+    return header, footer
 
 
 def export_html(
-    nb: NotebookNode, *, hide_code: bool = True, title: str | None = None, header_html: str = ""
+    nb: NotebookNode,
+    *,
+    hide_code: bool = True,
+    title: str | None = None,
+    header_html: str = "",
+    footer_html: str = "",
 ) -> str:
     """Export an executed notebook as one self-contained HTML page.
 
@@ -625,6 +866,8 @@ def export_html(
         The page's ``<title>``.
     header_html : str
         HTML placed at the top of the page's body.
+    footer_html : str
+        HTML placed after the last cell (the report's parameter table).
 
     Returns
     -------
@@ -663,10 +906,11 @@ def export_html(
     resources = {
         "metadata": {"name": title or "Report"},
         "oneinbox_header": header_html,
+        "oneinbox_footer": footer_html,
         "oneinbox_css": _CSS,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return _make_offline(body)
+    return _sanitized_page(_make_offline(body), title or "Report")
 
 
 # --------------------------------------------------------------------------------------------
@@ -804,7 +1048,7 @@ def build(
         first = next(i for i, line in enumerate(lines) if re.match(r"^\s{0,3}#{1,6}\s+", line))
         cell.source = "\n".join(lines[:first] + lines[first + 1 :])
     title = title or name
-    header = _header_html(
+    header, footer = _header_html(
         title=title,
         parameters={**shown_parameters, "redact": bool(redact)},
         generated_at=generated_at,
@@ -812,7 +1056,9 @@ def build(
         notebook_name=path.name,
     )
     page = _scrub_secrets(
-        export_html(html_nb, hide_code=hide_code, title=title, header_html=header)
+        export_html(
+            html_nb, hide_code=hide_code, title=title, header_html=header, footer_html=footer
+        )
     )
 
     files = [(target, page.encode("utf-8"))]

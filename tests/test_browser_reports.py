@@ -39,8 +39,9 @@ def test_demo_prints_paths_and_a_three_line_summary(demo):
     assert demo["printed"][:3] == [str(paths[name]) for name in REPORTS]
     summary = demo["summary"]
     assert len(summary) == 3
-    assert summary[0].startswith("load test: 1000 calls") and "concurrency" in summary[0]
-    assert summary[1].startswith("production week:") and "cents/min" in summary[1]
+    assert summary[0].startswith("load test: 1,000 calls") and "concurrency" in summary[0]
+    assert summary[1].startswith("production week:") and "/min)" in summary[1]
+    assert re.search(r"\$[\d,]+\.\d\d over [\d,]+ calls", summary[1])  # dollars, and over what
     assert summary[2].startswith("worst turn: call ")
 
 

@@ -73,3 +73,85 @@ def test_label_is_never_mathtext():
             fig.canvas.draw()  # mathtext would raise on the first two
     finally:
         plt.close(fig)
+
+
+def test_money_rates_keep_their_small_digits():
+    assert display.money(1.76, decimals=4, per="min") == "$0.0176/min"
+    assert display.money(None, decimals=4, per="min") == "unknown"
+
+
+def test_duration_text_and_agent():
+    assert display.duration(133.3) == "2 min 13 s"
+    assert display.duration(45) == "45 s"
+    assert display.duration(float("nan")) == "unknown"
+    assert display.text(None) == display.text(float("nan")) == display.text(pd.NA) == "unknown"
+    assert display.text("Callback Requested") == "Callback Requested"
+    assert display.agent("01028a0f-daf0-5609-b0db-1dac07d1c043") == (
+        "01028a0f-daf0-5609-b0db-1dac07d1c043"
+    )
+    assert display.agent("01028a0f", name="Ava (support)") == "Ava (support)"
+    assert display.agent(None) == "unknown"
+
+
+def test_money_total_says_what_it_could_not_include():
+    cents = [500.0] * 412 + [None] * 88
+    cents[0] = 574.0
+    assert display.money_total(cents) == "$2,060.74 over 412 calls; 88 not yet billed"
+    assert display.money_total([1074]) == "$10.74 over 1 call"
+    assert display.money_total([None, float("nan")]) == "unknown (2 calls not yet billed)"
+
+
+def test_table_formats_named_columns_once():
+    frame = pd.DataFrame(
+        {
+            "response_ms": [8607.7, None],
+            "cost_cents": [1074, None],
+            "share": [0.00372, 0.05],
+            "outcome": ["Booked", None],
+            "other": [1.5, 2.5],
+        }
+    )
+    out = display.table(
+        frame, ms="response_ms", money=["cost_cents"], share=["share"], text=["outcome", "absent"]
+    )
+    assert out.to_dict("list") == {
+        "response_ms": ["8,608 ms", "unknown"],
+        "cost_cents": ["$10.74", "unknown"],
+        "share": ["0.37%", "5.0%"],
+        "outcome": ["Booked", "unknown"],
+        "other": [1.5, 2.5],
+    }
+    with pytest.raises(ValueError, match="valid: ms, money"):
+        display.table(frame, dollars=["cost_cents"])
+
+
+def test_when_is_utc_to_the_minute():
+    assert display.when(pd.Timestamp("2026-11-19 23:57:28.558+00:00")) == "2026-11-19 23:57 UTC"
+    assert display.when(pd.Timestamp("2026-11-20 00:57:28", tz="Europe/Paris")) == (
+        "2026-11-19 23:57 UTC"
+    )
+    assert display.when(pd.NaT) == "unknown"
+
+
+def test_md_leaves_ids_and_dates_searchable_but_blocks_impossible():
+    import mistune
+
+    assert (
+        display.md("49716f21-f0c9-4584-a511-f3ae38a11088") == "49716f21-f0c9-4584-a511-f3ae38a11088"
+    )
+    assert display.md("lt-20261119-6911d6 at 2.5") == "lt-20261119-6911d6 at 2.5"
+    for raw in ["- item", "+ item", "1. first", "2) second", "---", "===", "# h"]:
+        rendered = mistune.html(display.md(raw))
+        assert rendered.startswith("<p>") and rendered.count("<p>") == 1, (raw, rendered)
+
+
+def test_money_in_markdown_goes_through_md_or_nbconvert_reads_math():
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune as render
+
+    total, rate = display.money_total([1074, None]), display.money(1.76, decimals=4, per="min")
+    raw = render(f"**Total cost: {total}**; {rate}")
+    assert "<strong>" not in raw  # two dollar signs made a math span and swallowed the bold
+    escaped = render(f"**Total cost: {display.md(total)}**; {display.md(rate)}")
+    assert escaped == (
+        "<p><strong>Total cost: $10.74 over 1 call; 1 not yet billed</strong>; $0.0176/min</p>\n"
+    )

@@ -341,7 +341,7 @@ def test_02_lists_the_credits_mismatch(runs):
     text = _text(runs["02_costs_and_credits"].nb)
     for mismatch in sample.truth("production", seed=0)["credits_mismatches"]:
         assert mismatch in text
-    assert "cents per minute" in text and "Short or failed calls" in text
+    assert "cost per minute" in text and "Short or failed calls" in text
 
 
 def test_03_finds_the_planted_knee(runs, sample_facts):
@@ -450,3 +450,36 @@ def test_a_failing_cell_is_reported_with_its_index_name_and_value():
         nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])
     ]
     assert _first_error(nb) == (1, "ValueError", "boom")
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 9: the answer first, one binning, instructions out of reports
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_report_opens_with_the_answer_and_leaves_instructions_out(path):
+    nb = nbformat.read(path, as_version=4)
+    shown = [c for c in nb.cells if "remove-cell" not in c.metadata.get("tags", [])]
+    headings = [
+        line
+        for c in shown
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
+    assert headings[0] == "## In short"
+    for cell in shown:
+        if cell.cell_type == "markdown":
+            assert "set `base_url`" not in cell.source and "ONEINBOX_API_KEY" not in cell.source
+        else:  # what a notebook user is told goes in remove-cell cells
+            assert "print(" not in cell.source
+
+
+def test_03_passes_its_one_binning_to_every_table_and_figure():
+    nb = nbformat.read(NOTEBOOK_DIR / "03_load_test_correlation.ipynb", as_version=4)
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    binned = re.findall(
+        r"analysis\.(?:concurrency_bins|find_knee)\(|plots\.concurrency_scatter\(", source
+    )
+    assert len(binned) == 8
+    assert source.count("bins=edges") == len(binned) - 1  # all but the knee that defines them

@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from oneinbox_nb import analysis as A  # noqa: E402
+from oneinbox_nb import display  # noqa: E402
 from oneinbox_nb import plots as P  # noqa: E402
 from oneinbox_nb.frames import CallFrames, to_frames  # noqa: E402
 
@@ -247,7 +248,7 @@ def test_provider_comparison_one_component(production):
 
 @pytest.mark.parametrize(
     ("metric", "unit"),
-    [("cost_cents", "cents"), ("credits_used", "credits"), ("cents_per_minute", "cents/min")],
+    [("cost_cents", "($)"), ("credits_used", "credits"), ("cents_per_minute", "($/min)")],
 )
 def test_cost_distribution(production, metric, unit):
     _, ax = plt.subplots()
@@ -272,14 +273,22 @@ def test_cost_by_bars(production, by):
     bars = ax.containers[0]
     assert len(bars) == len(table)
     np.testing.assert_allclose([p.get_width() for p in bars], table["cost_cents"])
-    assert "cents" in ax.get_xlabel()
+    assert ax.get_xlabel() == "total cost ($)"  # the bars are cents, the reader sees dollars
+    if by == "agent_id":  # agents by display.agent: the full id until frames carry names
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels == [display.agent(a) for a in table["agent_id"]]
+    first = table.iloc[0]
+    assert any(
+        t.get_text() == f" {display.money(first['cost_cents'])} ({first['n_calls']:,} calls)"
+        for t in ax.texts
+    )
 
 
 def test_cost_by_options(production):
     _, ax = plt.subplots()
     assert P.cost_by(production, by="type", metric="cents_per_minute", ax=ax, color="red") is ax
     assert rgba(ax.containers[0][0].get_facecolor()) == rgba("red")
-    assert "cents/min" in ax.get_xlabel()
+    assert ax.get_xlabel() == "cost per minute ($/min)"
     with pytest.raises(ValueError, match="cost_cents, credits_used, cents_per_minute"):
         P.cost_by(production, metric="minutes")
     with pytest.raises(ValueError, match="agent_id, day, outcome"):
@@ -379,3 +388,66 @@ def test_connect_breakdown(production):
 def test_empty_frames_do_not_crash(draw):
     ax = draw(CallFrames.empty())
     assert ax.texts and not ax.containers
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 9: data labels are plain text, extremes are shown, value labels overlap nothing
+# --------------------------------------------------------------------------------------------------
+
+
+def _draw(ax):
+    ax.figure.canvas.draw()  # raises if any label parsed as broken mathtext
+    return ax.figure.canvas.get_renderer()
+
+
+def test_hostile_tool_names_and_outcomes_are_plain_text():
+    events = [ev(1, "eou_delay", 300), ev(1, "tool:$\\frac{$", 500), ev(1, "llm_ttft", 400)]
+    frames = to_frames([make_call("call-$x$", events, outcome="$\\undefinedmacro$")])
+    ax = P.turn_waterfall(frames, call_id="call-$x$", turn=1)
+    _draw(ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "tool:\\$\\frac{\\$" in labels  # escaped: matplotlib shows it as typed
+    assert not any(t._preprocess_math(t.get_text())[1] for t in ax.get_yticklabels())
+    ax = P.cost_by(frames, by="outcome")
+    _draw(ax)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["\\$\\undefinedmacro\\$"]
+    plt.close("all")
+
+
+def test_component_distributions_whiskers_reach_the_extremes(production):
+    ax = P.component_distributions(production, log=False)
+    values = A.latency_values(production)
+    response = values.loc[values["component"] == "response_ms", "value"]
+    whisker_ends = [x for line in ax.lines for x in line.get_xdata()]
+    assert max(whisker_ends) == pytest.approx(response.max())
+    assert "whiskers min–max" in ax.get_title(loc="left")
+    plt.close("all")
+
+
+def test_waterfall_value_labels_overlap_no_bar_title_or_response_line(one):
+    ax = P.turn_waterfall(one, call_id="call-1", turn=2)
+    renderer = _draw(ax)
+    labels = [t for t in ax.texts if t.get_gid() == "value"]
+    assert [t.get_text() for t in labels] == [
+        "500 ms",
+        "400 ms",
+        "900 ms",
+        "450 ms",
+        "150 ms",
+        "250 ms",
+    ]
+    boxes = [p.get_window_extent(renderer) for p in ax.patches]
+    line = next(ln for ln in ax.lines if ln.get_gid() == "total")
+    line_x = ax.transData.transform((line.get_xdata()[0], 0))[0]
+    title = ax.title._get_xy_display()  # noqa: SLF001
+    title_box = ax._left_title.get_window_extent(renderer)  # noqa: SLF001
+    for text in labels:
+        box = text.get_window_extent(renderer)
+        assert not any(box.overlaps(bar) for bar in boxes), text.get_text()
+        assert box.x0 > line_x, text.get_text()
+        assert not box.overlaps(title_box)
+        assert box.x1 <= ax.get_window_extent(renderer).x1 + 1
+    assert title is not None
+    assert ax.get_legend() is not None
+    assert any("response 2,400 ms" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close("all")

@@ -242,3 +242,98 @@ def test_redact_frames_handles_100k_messages():
     out = redact_frames(frames)
     assert len(out.messages) == rows
     assert out.messages["content"].iloc[1] == "Call me on ***-***-0123 or mail j***@***.com"
+
+
+# --- issue 9: libphonenumber, how people write numbers, entities, depth, caller details ---------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("London office 020 7946 0958 today", "London office ***-***-0958 today"),
+        ("mobile 07700 900123.", "mobile ***-***-0123."),
+        ("dots 415.555.0199 end", "dots ***-***-0199 end"),
+        ("full-width ４１５-５５５-０１２３", "full-width ***-***-0123"),
+        ("call-_+14155550123_kXq9", "call-_***-***-0123_kXq9"),
+        ("(415-555-0123)", "(***-***-0123)"),
+    ],
+)
+def test_masks_numbers_as_people_write_them(text, expected):
+    assert redact_text(text) == expected
+
+
+def test_masks_what_a_reader_sees_after_html_entities_are_decoded():
+    assert redact_text("call &#52;&#49;&#53;-555-0199 now") == "call ***-***-0199 now"
+    assert redact_text("twice: &amp;#52;&amp;#49;&amp;#53;-555-0199") == "twice: ***-***-0199"
+    # nothing to mask once decoded: the text is left exactly as it was
+    assert redact_text("AT&amp;T order 1001") == "AT&amp;T order 1001"
+
+
+def test_region_is_the_default_for_national_numbers():
+    # a North American number without +1 reads as a phone number only in a NANP region
+    assert redact_text("(415) 555-0123", region="us") == "***-***-0123"
+    assert redact_text("(415) 555-0123", region="DE") == "(415) 555-0123"
+    # trunk-0 national numbers and + numbers are found whatever the region
+    assert redact_text("ruf an: 030 12345678", region="DE") == "ruf an: ***-***-5678"
+    assert redact_text("ring 020 7946 0958 or +1 415 555 0123", region="FR") == (
+        "ring ***-***-0958 or ***-***-0123"
+    )
+    with pytest.raises(ValueError, match="region='XX'.*ISO 3166"):
+        redact_text("x", region="XX")
+
+
+def test_redact_value_survives_600_levels_and_masks_keys():
+    deep: object = {"phone": "+14155550123"}
+    for _ in range(600):
+        deep = {"next": [deep]}
+    out = redact_value(deep)
+    for _ in range(600):
+        out = out["next"][0]
+    assert out == {"phone": "***-***-0123"}
+    assert redact_value({"jane@example.com": 4155550123}) == {"j***@***.com": "***-***-0123"}
+
+
+def test_redact_frames_masks_identifiers_integers_keys_and_caller_details():
+    calls = pd.DataFrame(
+        {
+            "call_id": ["c1", "c2"],
+            "room_name": ["call-_+14155550123_kXq9", "room-1"],
+            "var_customer_name": ["Sofia Lopez", None],
+            "var_callback": [4155550123, 1001],
+            "meta_jane.doe@example.com": ["vip", None],
+            "meta_run_id": ["lt-1", "lt-1"],
+            "analysis_extracted_data.post_call.entities": [
+                [
+                    {"type": "person", "value": "Sofia Lopez"},
+                    {"type": "account_id", "value": "NB-935135"},
+                ],
+                None,
+            ],
+            "analysis_summary": ["Sofia Lopez asked about NB-935135.", "Sofia Lopez is not c2's."],
+        }
+    )
+    messages = pd.DataFrame(
+        {
+            "call_id": ["c1", "c1", "c2"],
+            "content": ["I'm sofia lopez, account NB-935135", None, "Sofia Lopez"],
+            "tool_arguments": [None, {"account": "NB-935135", "n": 1}, None],
+        }
+    )
+    frames = _frames()
+    frames = dataclasses.replace(frames, calls=calls, messages=messages)
+    out = redact_frames(frames)
+
+    got = out.calls
+    assert got["room_name"].tolist() == ["call-_***-***-0123_kXq9", "room-1"]
+    assert got["var_customer_name"].tolist()[0] == "[customer_name]"
+    assert got["var_callback"].tolist() == ["***-***-0123", 1001]
+    assert "meta_jane.doe@example.com" not in got.columns
+    assert got["meta_j***@***.com"].tolist()[0] == "[j***@***.com]"
+    assert got["meta_run_id"].tolist() == ["lt-1", "lt-1"]
+    assert got["analysis_summary"].tolist() == [
+        "[customer_name] asked about [account_id].",
+        "Sofia Lopez is not c2's.",  # c2 holds no such caller detail
+    ]
+    assert out.messages["content"].tolist()[0] == "I'm [customer_name], account [account_id]"
+    assert out.messages["tool_arguments"].tolist()[1] == {"account": "[account_id]", "n": 1}
+    assert out.messages["content"].tolist()[2] == "Sofia Lopez"

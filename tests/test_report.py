@@ -17,6 +17,7 @@ import oneinbox_nb
 from oneinbox_nb.exceptions import ConfigurationError, NotebookExecutionError
 from oneinbox_nb.report import (
     _make_offline,
+    _sanitized_page,
     _scrub_secrets,
     _write_atomically,
     available_notebooks,
@@ -24,6 +25,7 @@ from oneinbox_nb.report import (
     export_html,
     parameterize,
     resolve_notebook,
+    sanitize_html,
 )
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -88,8 +90,15 @@ def test_header(toy):
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', header)
     assert "embedded sample API (scenario=production, seed=3)" in header
     assert f"oneinbox_nb {oneinbox_nb.__version__}" in header
-    assert "Redaction</dt><dd>on" in header
-    rows = re.findall(r"<tr><td><code>(\w+)</code></td><td><code>(.*?)</code></td></tr>", header)
+    assert "Redaction</dt><dd>on (phone region US): masked are phone numbers" in header
+    assert "caller details the platform holds" in header and "Not masked: names" in header
+    # the parameter table is at the end of the report, after the last cell
+    footer = re.search(r'<footer class="oi-report-footer".*?</footer>', toy.html, re.DOTALL)
+    assert footer and toy.html.index("</footer>") > toy.html.rindex("jp-Cell")
+    assert "<table" not in header
+    rows = re.findall(
+        r"<tr><td><code>(\w+)</code></td><td><code>(.*?)</code></td></tr>", footer.group(0)
+    )
     params = {k: html.unescape(v) for k, v in rows}
     assert params == {
         "scenario": "production",
@@ -319,6 +328,63 @@ def test_make_offline_removes_everything_that_fetches():
     assert "var local = 1;" in out
     assert '<a href="https://docs.oneinbox.ai">' in out
     assert "url(https://example.com) stays as text" in out
+
+
+HOSTILE_BODY = """
+<main><div class="jp-Cell"><p>kept <strong>bold</strong> <code>code</code></p>
+<img src="x" onerror="document.title='PWNED'">
+<img src=" http://127.0.0.1:9/x" alt="leading space"><img src="\thttps://x.test/t.png">
+<img src="data:image/png;base64,AAAA" alt="inline">
+<img src="data:image/svg+xml;base64,PHN2Zz4=" alt="svg">
+<a href="javascript:alert(1)">js</a><a href=" javascript:alert(1)">js2</a>
+<a href="https://x.test/">ext</a><a href="#Load-the-calls">anchor</a>
+<script>document.title='SCRIPT'</script><style>body{background:url(https://x.test/b.png)}</style>
+<iframe src="https://x.test/"></iframe><svg onload="alert(1)"><circle/></svg>
+<div style="background-image:url(https://x.test/a.png);color:red">styled</div>
+<div style="color:#666;padding:0 8px" onclick="alert(1)">card</div>
+<table class="dataframe"><tr><td rowspan="2">1</td></tr></table></div></main>
+"""
+
+
+def test_sanitize_html_keeps_report_markup_and_drops_everything_live():
+    out = sanitize_html(HOSTILE_BODY)
+    assert "<strong>bold</strong>" in out and "<code>code</code>" in out
+    assert '<img src="data:image/png;base64,AAAA" alt="inline">' in out
+    assert '<a href="#Load-the-calls">anchor</a>' in out
+    assert '<td rowspan="2">1</td>' in out and '<table class="dataframe">' in out
+    assert '<div style="color:#666;padding:0 8px">card</div>' in out
+    for gone in (
+        "onerror",
+        "onclick",
+        "onload",
+        "javascript",
+        "http",
+        "<script",
+        "SCRIPT",
+        "<style",
+        "<iframe",
+        "<svg",
+        "url(",
+        "svg+xml",
+        "PWNED",
+    ):
+        assert gone not in out, gone
+    assert out.count("<img") == 5  # the images stay, without their addresses
+
+
+def test_sanitized_page_keeps_template_css_and_adds_a_csp():
+    page = (
+        "<html><head><title>t</title><script>var x=1</script>"
+        '<style>.a { color: red; } @import url("https://x.test/f.css");</style>'
+        '<link rel="stylesheet" href="x.css"></head>'
+        '<body class="jp-Notebook" onload="alert(1)">' + HOSTILE_BODY + "</body></html>"
+    )
+    out = _sanitized_page(page, "A <b>title</b>")
+    assert "<title>A &lt;b&gt;title&lt;/b&gt;</title>" in out
+    assert ".a { color: red; }" in out and "x.test/f.css" not in out and "x.css" not in out
+    assert "Content-Security-Policy" in out and "default-src 'none'" in out
+    assert "var x=1" not in out and "onload" not in out
+    assert '<body class="jp-Notebook"' in out
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path, monkeypatch):
