@@ -7,14 +7,26 @@ import sys
 import time
 from pathlib import Path
 
-from . import bootstrap, bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput
+from . import (
+    bootstrap,
+    bulk_fetch,
+    frames_build,
+    outage,
+    parquet_read,
+    rate_limited,
+    server_throughput,
+    time_bounds,
+)
 
 BENCHMARKS = {
     "server": server_throughput.run,
     "fetch": bulk_fetch.run,
     "rate_limited": rate_limited.run,
+    "outage": outage.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
+    "time_bounds": time_bounds.run,
+    "notebooks": time_bounds.run_notebooks,
     "bootstrap": bootstrap.run,
 }
 
