@@ -683,7 +683,8 @@ def _server_dtypes(out: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-#: Groupings accepted by :func:`connect_summary` (``"call"``: one row per call).
+#: The usual groupings of :func:`connect_summary` (``"call"``: one row per call); any ``calls``
+#: column works too.
 CONNECT_GROUPS: tuple[str, ...] = ("call", "type", "direction", "agent_id", "status")
 
 #: The phases of ``connect.setup_ms``, in order.
@@ -700,8 +701,9 @@ def connect_summary(frames: CallFrames, *, by: str = "type", stat: str = "median
     Parameters
     ----------
     frames : CallFrames
-    by : {"type", "call", "direction", "agent_id", "status"}, default "type"
-        ``"call"`` gives one row per call (column ``call_id``).
+    by : str, default "type"
+        ``"call"`` gives one row per call (column ``call_id``); otherwise any ``calls`` column
+        (the usual ones are :data:`CONNECT_GROUPS`).
     stat : {"median", "mean"}, default "median"
         How each phase is summarised within a group. Medians of the phases need not add up to
         the median ``setup_ms``; means do (for calls with every phase).
@@ -713,7 +715,12 @@ def connect_summary(frames: CallFrames, *, by: str = "type", stat: str = "median
         setup_ms``; calls without any connect timing are left out, negative or absurd timings
         are ignored.
     """
-    _one_of("by", by, CONNECT_GROUPS)
+    columns = list(frames.calls.columns)
+    if not isinstance(by, str) or (by not in CONNECT_GROUPS and by not in columns):
+        raise ValueError(
+            f"invalid by {by!r}; valid values: {', '.join(CONNECT_GROUPS)} or any calls column: "
+            f"{', '.join(columns)}"
+        )
     _one_of("stat", stat, ("median", "mean"))
     phases = [*CONNECT_PHASES, "setup_ms"]
     key = "call_id" if by == "call" else by

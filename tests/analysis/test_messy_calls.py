@@ -197,3 +197,11 @@ def test_cost_by_takes_any_calls_column(rich):
     assert table["provider_llm"].tolist() == ["groq", "openai"]
     assert table["n_calls"].tolist() == [1, 2] and table["cost_cents"].tolist() == [7, 4]
     assert isinstance(A.cost_by(rich, "status"), pd.DataFrame)
+
+
+def test_connect_summary_takes_any_calls_column(ramp):
+    table = A.connect_summary(ramp, by="meta_run_id")
+    assert table["meta_run_id"].tolist() == ["run-0", "run-1"]
+    assert table["n_calls"].tolist() == [30, 240]
+    with pytest.raises(ValueError, match="call, type, direction, agent_id, status or any calls"):
+        A.connect_summary(ramp, by="weekday")
