@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from . import (
+    bootstrap,
     bulk_fetch,
     dataset_scale,
     frames_build,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "history": dataset_scale.run_history,
     "time_bounds": time_bounds.run,
     "notebooks": time_bounds.run_notebooks,
+    "bootstrap": bootstrap.run,
 }
 
 

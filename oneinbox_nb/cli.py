@@ -197,6 +197,18 @@ def _cmd_fetch(args) -> int:
         progress=not args.no_progress,
     )
     print(result)
+    filters = [
+        f"--{name.replace('_', '-')} {value}"
+        for name, value in (("agent_id", args.agent_id), ("status", args.status))
+        + (("since", args.since), ("until", args.until))
+        if value is not None
+    ] + [f"--where {k}={v}" for k, v in args.where]
+    if ids is None and filters and not result.calls and result.failures.empty:
+        print(
+            "no call matched " + " ".join(filters) + " (metadata values match by value: "
+            '42 and "42" alike); check the key and value',
+            file=sys.stderr,
+        )
     if not result.failures.empty:
         if args.failures:
             result.failures.to_csv(args.failures, index=False)

@@ -55,6 +55,7 @@ from .exceptions import (
     TransportError,
 )
 from .frames import CallFrames, to_frames
+from .matching import same_value
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm as Tqdm
@@ -446,7 +447,8 @@ def _matcher(
         if callable(where):
             return bool(where(call))
         if where:
-            return all(_lookup(call, key) == value for key, value in where.items())
+            # by value across int/str: run_id 42 matches "42" (oneinbox_nb.matching)
+            return all(same_value(_lookup(call, key), value) for key, value in where.items())
         return True
 
     return keep

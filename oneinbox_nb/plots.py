@@ -151,7 +151,7 @@ def _no_data(ax: Axes, message: str) -> Axes:
 
 
 def turn_waterfall(
-    frames: CallFrames, *, call_id: str, turn: int, ax: Axes | None = None, **kwargs: Any
+    frames: CallFrames, call_id: str, turn: int, *, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
     """One turn's latency as a waterfall of horizontal bars.
 
@@ -256,8 +256,8 @@ def turn_waterfall(
 
 def turn_strip(
     frames: CallFrames,
-    *,
     call_id: str,
+    *,
     highlight_turn: int | None = None,
     ax: Axes | None = None,
     **kwargs: Any,
@@ -573,7 +573,8 @@ def cost_by(
     Parameters
     ----------
     frames : CallFrames
-    by : {"agent_id", "day", "outcome", "status", "provider", "type", "direction"}
+    by : str, default "agent_id"
+        As for :func:`~oneinbox_nb.analysis.cost_by`: any calls column, ``"day"`` or ``"provider"``.
     metric : {"cost_cents", "credits_used", "cents_per_minute"}, default "cost_cents"
     ax : matplotlib.axes.Axes, optional
     **kwargs

@@ -14,6 +14,7 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from oneinbox_nb import analysis as A  # noqa: E402
 from oneinbox_nb import display  # noqa: E402
 from oneinbox_nb import plots as P  # noqa: E402
+from oneinbox_nb import sample  # noqa: E402
 from oneinbox_nb.frames import CallFrames, to_frames  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
@@ -451,3 +452,18 @@ def test_waterfall_value_labels_overlap_no_bar_title_or_response_line(one):
     assert ax.get_legend() is not None
     assert any("response 2,400 ms" in t.get_text() for t in ax.get_legend().get_texts())
     plt.close("all")
+
+
+def test_turn_plots_take_call_id_and_turn_positionally(rich_call_for_positional):
+    frames, call_id = rich_call_for_positional
+    ax = P.turn_waterfall(frames, call_id, 1)
+    by_keyword = P.turn_waterfall(frames, call_id=call_id, turn=1)
+    assert [p.get_width() for p in ax.patches] == [p.get_width() for p in by_keyword.patches]
+    assert len(P.turn_strip(frames, call_id).patches) > 0
+    plt.close("all")
+
+
+@pytest.fixture
+def rich_call_for_positional():
+    frames = to_frames(sample.generate("call", seed=0))
+    return frames, frames.calls["call_id"].iloc[0]

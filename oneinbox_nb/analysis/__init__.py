@@ -21,27 +21,54 @@ One module per question a user asks; everything public is re-exported here, so
                                                     find_knee (returns a Knee)
       compare.py   (room for comparing two sets of calls; added by its own issue)
       _stats.py    shared statistics: grouped quantiles, percentile labels, the bootstrap over
-                   calls (weighted ranks, weighted Spearman, weighted segment quantiles)
-      _calls.py    shared plumbing: call ids as integer codes, events, turns and their flags,
+                   calls (min_calls, resampled Spearman and segment quantiles, linear in rows)
+      _calls.py    shared plumbing: call ids as integer codes, events, turns and their flags
+                   and completeness,
                    providers and grouping keys
       _options.py  checks of the options the functions take
 
 Conventions
 -----------
+* **Complete turns.** A turn is *complete* when it has an LLM step (``llm_ttft``) and a TTS step
+  (``tts_ttfb``): its response reached the caller. An *interrupted* turn (no TTS step: the caller
+  barged in, or the TTS metrics were lost) or a *partial* one (no LLM step) is short because it
+  was cut off, so it never counts as a fast turn. The frames say so in ``turns.status`` /
+  ``turns.complete``; on frames without those columns the analysis derives the same from the
+  events.
 * **Flagged values.** An event is *flagged* when the frames report a problem with it
   (``events.has_problem``: negative or absurd ``ms``, missing or non-numeric values...) or its
-  ``ms`` is missing, negative or above :data:`~oneinbox_nb.frames.ABSURD_MS`. A turn's
-  ``response_ms`` is flagged when one of its response-component events is (a per-turn component
-  sum such as ``llm_ttft_ms``: when one of that component's events is); an event of an unknown type
-  never flags its turn (unlike ``turns.has_problem``). Flagged events and turns stay in :func:`turn_chain` (with
-  ``flagged=True``) but are left out of every percentile, mean, bin and correlation unless
-  ``include_flagged=True``; an absurd 88-second end-of-utterance delay must never be averaged in.
+  ``ms`` is missing, negative or above :data:`~oneinbox_nb.frames.ABSURD_MS`; a duplicated event
+  (``events.duplicate``) is left out altogether, as it is from the turn's sums. A *turn* is flagged
+  when ``turns.flagged`` says so (else: when one of its latency events is flagged); for a
+  per-component metric (``llm_ttft_ms``...) only that component's events flag it. An event of an
+  unknown type never flags its turn. Flagged events and turns stay in :func:`turn_chain` and
+  :func:`turn_latency` (with ``flagged=True``) but are left out of every percentile, mean, bin
+  and correlation unless ``include_flagged=True``; an absurd 88-second end-of-utterance delay
+  must never be averaged in.
+* **What was left out is counted.** Response statistics (``response_ms`` in
+  :func:`latency_percentiles` and :func:`provider_comparison`, :func:`slowest_turns`, the
+  load-test metrics) use complete, unflagged turns unless ``include_incomplete=True`` /
+  ``include_flagged=True``. Summary tables carry an ``n_excluded`` column (per group or bin:
+  values left out), :func:`concurrency_correlation` an ``n_excluded`` column and
+  :class:`Knee` an ``n_excluded`` field; row tables (:func:`latency_values`,
+  :func:`slowest_turns`, :func:`concurrency_frame`, :func:`turn_latency`) carry
+  ``table.attrs["n_excluded"]``.
+* **Filtering turns yourself.** ``frames.turns.describe()`` mixes greetings, interrupted turns
+  and flagged values. The turns the response statistics use are
+  ``frames.turns.query("complete and not flagged")`` (turn 0, the greeting, is never complete);
+  :func:`turn_latency` has the same ``complete`` and ``flagged`` columns. Problem rows name each
+  incomplete turn and each odd value (``frames.problems``, column ``location``).
 * **Turns.** Turn 0 is the greeting (nothing to respond to); turn ``k >= 1`` answers the k-th user
-  message. Per-turn response statistics (``response_ms``, :func:`slowest_turns`, the load-test
-  metrics) use turns ``>= 1``. Per-component event statistics use every event, greeting included
-  (as the server's aggregates do).
+  message. Per-turn response statistics use turns ``>= 1``. Per-component event statistics use
+  every event, greeting and incomplete turns included (as the server's aggregates do).
 * **Response time** of a turn is ``eou_delay + llm_ttft + kb + tool + tts_ttfb`` (``turns.response_ms``);
   ``stt`` is excluded because it overlaps the caller's speech.
+* **Runs** (``run=`` of the load-test functions) match ``metadata.run_id`` by value across types:
+  42, 42.0 and ``"42"`` are one run (:mod:`oneinbox_nb.matching`).
+* **Intervals** are percentile bootstraps over calls (a call's turns share its load). With fewer
+  than ``min_calls`` calls (default 10) there is no interval: NaN, and ``ci_note`` says why.
+* **Columns.** A function that takes a column of a table accepts any column of it
+  (``cost_by(frames, "provider_llm")``, ``latency_percentiles(frames, by="meta_run_id")``).
 * **Providers.** A component's provider comes from its server aggregate (``components.provider``),
   else from ``calls.provider_stt`` / ``provider_llm`` / ``provider_tts``. Grouping calls "by
   provider" uses the provider *setup* ``"<stt> / <llm> / <tts>"``.

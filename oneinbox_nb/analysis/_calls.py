@@ -2,7 +2,8 @@
 
 Shared plumbing of :mod:`~oneinbox_nb.analysis`: :class:`_Calls` maps every table's ``call_id`` to
 integer codes once, so that joins and groupings run on integers; :func:`_events` and
-:func:`_turns` give the latency events and turns on those codes with their ``flagged`` column;
+:func:`_turns` give the latency events and turns on those codes with their ``flagged`` (and, for
+turns, ``complete``) columns, :func:`_kept` the turns a statistic uses;
 :func:`_call_key` and :func:`_providers` give each call's grouping keys. Small converters
 (:func:`_floats`, :func:`_gather`, :func:`_factorize`, :func:`_empty`) sit at the top.
 """
@@ -154,7 +155,9 @@ def _events(calls: _Calls, *, tools: bool = False, rows: np.ndarray | None = Non
     """Latency events of a known component (only ``rows`` of ``events`` when given).
 
     Columns ``call`` (code), ``seq``, ``turn``, ``comp`` (index in :data:`COMPONENTS`), ``ms`` and
-    ``flagged``; with ``tools``, also ``tool`` (labels). Memoised on ``calls`` for the default form.
+    ``flagged``; with ``tools``, also ``tool`` (labels). Events the frames mark as duplicates
+    (``events.duplicate``: a double-logged value, outside every turn's sums) are left out.
+    Memoised on ``calls`` for the default form.
     """
     cacheable = not tools and rows is None
     if cacheable and calls.events is not None:
@@ -168,7 +171,10 @@ def _events(calls: _Calls, *, tools: bool = False, rows: np.ndarray | None = Non
             {"call": np.int64, "comp": np.int64, "flagged": bool}
         )
     comp = _component_codes(events["type"])
-    known = np.flatnonzero(comp >= 0)
+    usable = comp >= 0
+    if "duplicate" in events.columns:
+        usable &= ~_bools(events["duplicate"])
+    known = np.flatnonzero(usable)
     ms = _floats(events["ms"])[known]
     flagged = ~np.isfinite(ms) | (ms < 0) | (ms > ABSURD_MS)
     if "has_problem" in events.columns:
@@ -197,13 +203,23 @@ def _turn_keys(call: np.ndarray, turn: np.ndarray, stride: int) -> np.ndarray:
     return np.where(ok, call * stride + np.nan_to_num(turn, nan=0).astype(np.int64), -1)
 
 
-def _turns(calls: _Calls, *, include_flagged: bool, components: Sequence[str]) -> pd.DataFrame:
-    """The turns table on codes: ``call, turn, <component>_ms..., response_ms, has_kb, has_tool,
-    flagged``.
+def _turns_with(keys: np.ndarray, event_keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per turn key: does one of the ``events`` selected by ``mask`` belong to that turn?"""
+    chosen = event_keys[mask]
+    return np.isin(keys, chosen[chosen >= 0]) & (keys >= 0)
 
-    A turn is flagged when one of its events of ``components`` is flagged, or when one of those
-    components' sums is negative or absurd (for frames built without events). With
-    ``include_flagged=False`` flagged turns are dropped.
+
+def _turns(calls: _Calls, *, components: Sequence[str] | None = None) -> pd.DataFrame:
+    """The turns table on codes: ``call, turn, <component>_ms..., response_ms, has_kb, has_tool,
+    flagged, complete``, every turn of ``frames.turns`` (filter with :func:`_kept`).
+
+    ``flagged`` (``components=None``: the turn as a whole, for response statistics) is
+    ``turns.flagged`` when the frames have it, else: one of the turn's latency events is flagged.
+    With ``components``, only those components' events flag the turn (per-component metrics).
+    Either way a negative or absurd component sum flags it too (frames built without events).
+    ``complete`` (an LLM and a TTS step: the response reached the caller) is ``turns.complete``
+    when the frames have it, else derived from the events: the turn has an ``llm_ttft`` and a
+    ``tts_ttfb`` event.
     """
     turns = calls.frames.turns
     parts = [f"{c}_ms" for c in COMPONENTS]
@@ -221,23 +237,42 @@ def _turns(calls: _Calls, *, include_flagged: bool, components: Sequence[str]) -
         else:
             out[extra] = np.nan_to_num(out[source].to_numpy()) != 0
     bad = np.zeros(len(out), dtype=bool)
-    for c in components:
+    for c in RESPONSE_COMPONENTS if components is None else components:
         values = out[f"{c}_ms"].to_numpy()
         with np.errstate(invalid="ignore"):
             bad |= (values < 0) | (values > ABSURD_MS)
     events = _events(calls)
-    wanted = [COMPONENTS.index(c) for c in components]
-    flagged = events[events["flagged"].to_numpy() & np.isin(events["comp"].to_numpy(), wanted)]
-    if len(flagged) and len(out):
-        turn_max = np.nanmax(np.r_[out["turn"].to_numpy(), flagged["turn"].to_numpy(), 0])
-        stride = int(turn_max) + 2
-        flagged_keys = _turn_keys(flagged["call"].to_numpy(), flagged["turn"].to_numpy(), stride)
-        keys = _turn_keys(out["call"].to_numpy(), out["turn"].to_numpy(), stride)
-        bad |= np.isin(keys, flagged_keys[flagged_keys >= 0]) & (keys >= 0)
+    comp = events["comp"].to_numpy()
+    turn_max = np.nanmax(np.r_[out["turn"].to_numpy(), events["turn"].to_numpy(), 0])
+    stride = int(turn_max) + 2
+    keys = _turn_keys(out["call"].to_numpy(), out["turn"].to_numpy(), stride)
+    event_keys = _turn_keys(events["call"].to_numpy(), events["turn"].to_numpy(), stride)
+    flagged_events = events["flagged"].to_numpy()
+    if components is None and "flagged" in turns.columns:
+        bad |= _bools(turns["flagged"])
+    elif components is None:
+        bad |= _turns_with(keys, event_keys, flagged_events)
+    else:
+        wanted = [COMPONENTS.index(c) for c in components]
+        bad |= _turns_with(keys, event_keys, flagged_events & np.isin(comp, wanted))
     out["flagged"] = bad
-    if not include_flagged:
-        out = out[~bad].reset_index(drop=True)
+    if "complete" in turns.columns:
+        out["complete"] = _bools(turns["complete"])
+    else:
+        has_llm = _turns_with(keys, event_keys, comp == COMPONENTS.index("llm_ttft"))
+        has_tts = _turns_with(keys, event_keys, comp == COMPONENTS.index("tts_ttfb"))
+        out["complete"] = has_llm & has_tts
     return out
+
+
+def _kept(turns: pd.DataFrame, *, include_flagged: bool, include_incomplete: bool) -> np.ndarray:
+    """Which rows of :func:`_turns` a statistic uses: unflagged and complete ones by default."""
+    keep = np.ones(len(turns), dtype=bool)
+    if not include_flagged:
+        keep &= ~turns["flagged"].to_numpy(dtype=bool)
+    if not include_incomplete:
+        keep &= turns["complete"].to_numpy(dtype=bool)
+    return keep
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,20 +5,31 @@ This is the one place where these live; each question's module (latency, cost, l
 * :func:`percentile_label` names a percentile column (``50 -> "p50"``, public).
 * :func:`_grouped_quantiles`: linearly interpolated quantiles of values within integer groups, one
   sort for every group and quantile (as :func:`numpy.quantile` and ``groupby().quantile()``).
-* The bootstrap over calls: :func:`_call_resamples` yields batches of resamples of calls as row
-  weights (each row counts as often as its call was drawn, :func:`_call_weights`);
-  :func:`_weighted_ranks`, :func:`_weighted_pearson`, :func:`_spearman` and
-  :func:`_segment_quantiles` compute ranks, Spearman's rho and per-segment quantiles of every
-  weighted resample at once; :func:`_percentile_interval` turns the resampled statistics into a
-  percentile confidence interval.
+* The bootstrap over calls: :func:`_interval_note` says whether there are enough independent
+  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_call_resamples` yields batches of
+  resamples of calls as row weights (each row counts as often as its call was drawn,
+  :func:`_call_weights`); :func:`_spearman_resamples` gives Spearman's rho of every resample and
+  :func:`_segment_plan` / :func:`_planned_quantiles` per-segment quantiles of every resample;
+  :func:`_percentile_interval` turns the resampled statistics into a percentile confidence
+  interval. :func:`_weighted_ranks`, :func:`_weighted_pearson` and :func:`_spearman` compute
+  exact weighted ranks and Spearman's rho (the point estimates).
+
+Cost. Every sort happens once, before the resampling; each resample then costs one pass over the
+rows (a gather of the calls' multiplicities and a cumulative sum or a segmented sum), so the
+bootstrap is linear in the number of rows (and in ``n_boot``), in batches of bounded memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+
+#: Fewest independent calls a bootstrap interval is drawn from (the default ``min_calls``): with
+#: fewer, resampling calls explores too few distinct samples for its percentiles to mean anything
+#: (2 calls have only 3 distinct resamples), so the interval is NaN with a reason.
+MIN_CALLS = 10
 
 
 def percentile_label(p: float) -> str:
@@ -60,26 +71,36 @@ def _grouped_quantiles(
 # sort done up front: no per-resample sorting or Python loop over calls.
 
 
-def _call_weights(rng: np.random.Generator, n_calls: int, size: int) -> np.ndarray:
-    """Multiplicities of ``size`` resamples (with replacement) of ``n_calls`` calls."""
+def _call_weights(
+    rng: np.random.Generator, n_calls: int, size: int, dtype: Any = float
+) -> np.ndarray:
+    """Multiplicities of ``size`` resamples (with replacement) of ``n_calls`` calls,
+    shape ``(size, n_calls)``."""
     picks = rng.integers(0, n_calls, size=(size, n_calls))
     flat = (np.arange(size)[:, None] * n_calls + picks).ravel()
-    return np.bincount(flat, minlength=size * n_calls).reshape(size, n_calls).astype(float)
+    counts = np.bincount(flat, minlength=size * n_calls).reshape(size, n_calls)
+    return counts.astype(dtype)
+
+
+def _weight_dtype(n_rows: int) -> Any:
+    """float32 while every sum of multiplicities stays an exact integer in it, else float64."""
+    return np.float32 if n_rows < 2**22 else np.float64
 
 
 def _call_resamples(
-    local: np.ndarray, n_calls: int, n_boot: int, seed: int
+    local: np.ndarray, n_calls: int, n_boot: int, seed: int, *, budget: int = 1_500_000
 ) -> Iterator[np.ndarray]:
     """Row weights of ``n_boot`` resamples of calls, in batches of shape ``(size, len(local))``.
 
     ``local[i]`` is the call (``0..n_calls-1``) of row ``i``. Each resample draws ``n_calls`` calls
     with replacement; a row weighs as often as its call was drawn. The batches together hold
-    ``n_boot`` resamples, each batch about ``_chunks``' budget of cells; the same ``seed`` gives
-    the same resamples.
+    ``n_boot`` resamples, each batch about ``budget`` cells (:func:`_chunks`); the same ``seed``
+    gives the same resamples. The weights are float32 when that is exact (:func:`_weight_dtype`).
     """
     rng = np.random.default_rng(seed)
-    for size in _chunks(len(local), n_boot):
-        yield _call_weights(rng, n_calls, size)[:, local]
+    dtype = _weight_dtype(len(local))
+    for size in _chunks(len(local), n_boot, budget):
+        yield np.take(_call_weights(rng, n_calls, size, dtype), local, axis=1)
 
 
 def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
@@ -91,6 +112,15 @@ def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
     alpha = (1 - ci) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def _interval_note(n_calls: int, n_boot: int, min_calls: int) -> str | None:
+    """Why there is no bootstrap interval (None: there can be one)."""
+    if n_boot == 0:
+        return "no interval: n_boot=0"
+    if n_calls < min_calls:
+        return f"no interval: {n_calls} calls, fewer than min_calls={min_calls}"
+    return None
 
 
 def _chunks(n_rows: int, n_boot: int, budget: int = 1_500_000) -> list[int]:
@@ -137,26 +167,126 @@ def _spearman(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     )
 
 
-def _segment_quantiles(
-    weights: np.ndarray, segment: np.ndarray, values: np.ndarray, n_segments: int, q: float
+# --------------------------------------------------------------------------------------------------
+# Spearman's rho of every resample
+# --------------------------------------------------------------------------------------------------
+
+#: Rank levels kept per variable by :func:`_spearman_resamples`: exact up to this many distinct
+#: values, quantile bins of the ranks beyond.
+RANK_LEVELS = 256
+
+
+def _rank_levels(values: np.ndarray, levels: int) -> tuple[np.ndarray, int]:
+    """Level ``0..k-1`` of each value, in value order, and ``k``.
+
+    Each distinct value is its own level when there are at most ``levels`` of them; otherwise
+    the values fall into ``levels`` bins of equal row counts that never split a run of ties.
+    """
+    unique, inverse = np.unique(values, return_inverse=True)
+    inverse = inverse.reshape(-1).astype(np.int64)
+    if len(unique) <= levels:
+        return inverse, len(unique)
+    counts = np.bincount(inverse)
+    below = np.cumsum(counts) - counts  # rows with a smaller value
+    level = below * levels // len(values)
+    _, dense = np.unique(level, return_inverse=True)
+    dense = dense.reshape(-1).astype(np.int64)
+    return dense[inverse], int(dense.max()) + 1
+
+
+def _spearman_resamples(
+    local: np.ndarray,
+    n_calls: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    n_boot: int,
+    seed: int,
+    *,
+    levels: int = RANK_LEVELS,
+) -> np.ndarray:
+    """Spearman's rho of ``n_boot`` resamples of calls (rows ``i`` of call ``local[i]``).
+
+    The rows are tallied once into cells of (level of x, level of y) per call
+    (:func:`_rank_levels`). A resample's cell counts are then one pass over those tallies (each
+    weighted by its call's multiplicity), and its average ranks and Pearson correlation are computed
+    per level: exact (ties averaged over the expanded resample, as :func:`_spearman`) when x and y
+    have at most ``levels`` distinct values each; beyond, values within a level share its average
+    rank (``levels=256`` moves rho by far less than the resampling spread; see the tests).
+    Returns shape ``(n_boot,)``, NaN where a resample's rho is undefined.
+    """
+    gx, nx = _rank_levels(x, levels)
+    gy, ny = _rank_levels(y, levels)
+    width = nx * ny
+    # one entry per (call, cell) with its row count, sorted by call: the one sort
+    entry, count = np.unique(np.asarray(local, np.int64) * width + gx * ny + gy, return_counts=True)
+    entry_cell = entry % width
+    entry_call = entry // width  # ascending: the gathers below read the calls in order
+    repeated = count.astype(float) if (count != 1).any() else None
+    rng = np.random.default_rng(seed)
+    out = []
+    for size in _chunks(width, n_boot):
+        weight = np.empty((size, width))
+        for b in range(size):  # per resample: draw the calls, then one pass over the entries
+            picks = rng.integers(0, n_calls, n_calls)
+            tally = np.bincount(picks, minlength=n_calls).astype(float).take(entry_call)
+            if repeated is not None:
+                tally *= repeated
+            weight[b] = np.bincount(entry_cell, weights=tally, minlength=width)
+        weight = weight.reshape(size, nx, ny)
+        wx, wy = weight.sum(axis=2), weight.sum(axis=1)
+        middle = (wx.sum(axis=1, keepdims=True) + 1) / 2
+        # average rank of a level: weight below it + (its weight + 1) / 2, centred on the middle
+        rx = np.cumsum(wx, axis=1) - (wx - 1) / 2 - middle
+        ry = np.cumsum(wy, axis=1) - (wy - 1) / 2 - middle
+        cross = (np.matmul(weight, ry[:, :, None])[:, :, 0] * rx).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = cross / np.sqrt((wx * rx * rx).sum(axis=1) * (wy * ry * ry).sum(axis=1))
+        rho[~np.isfinite(rho)] = np.nan
+        out.append(np.clip(rho, -1.0, 1.0))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-segment quantiles of every resample
+# --------------------------------------------------------------------------------------------------
+
+
+class _SegmentPlan(NamedTuple):
+    """Rows sorted by (segment, value), once: see :func:`_segment_plan`."""
+
+    order: np.ndarray  # rows (segment >= 0) in (segment, value) order
+    values: np.ndarray  # their values
+    first: np.ndarray  # per segment: position of its first row in ``order``
+    last: np.ndarray  # per segment: position after its last row
+
+
+def _segment_plan(segment: np.ndarray, values: np.ndarray, n_segments: int) -> _SegmentPlan:
+    """Sort the rows with ``segment >= 0`` by segment and value (the one sort of the bootstrap)."""
+    use = np.flatnonzero(segment >= 0)
+    order = use[np.lexsort((values[use], segment[use]))]
+    seg = segment[order]
+    first = np.searchsorted(seg, np.arange(n_segments), side="left")
+    last = np.searchsorted(seg, np.arange(n_segments), side="right")
+    return _SegmentPlan(order, values[order], first, last)
+
+
+def _planned_quantiles(
+    weights: np.ndarray, plan: _SegmentPlan, q: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted ``q``-quantile and weight of each segment in each resample.
 
-    Row ``j`` of resample ``b`` counts ``weights[b, j]`` times; the quantile interpolates linearly
-    as :func:`numpy.quantile` would on the expanded sample. Rows with ``segment < 0`` are ignored.
-    Returns two arrays of shape ``(n_resamples, n_segments)`` (quantile NaN where a segment is empty).
+    ``weights[b, j]`` is how often row ``plan.order[j]`` counts in resample ``b`` (columns already
+    in plan order, e.g. from :func:`_call_resamples` given ``local[plan.order]``). The quantile
+    interpolates linearly as :func:`numpy.quantile` would on the expanded sample. Returns two
+    arrays of shape ``(n_resamples, n_segments)`` (quantile NaN where a segment is empty).
     """
     size = weights.shape[0]
-    use = np.flatnonzero(segment >= 0)
-    order = use[np.lexsort((values[use], segment[use]))]
-    seg, vals = segment[order], values[order]
-    w = weights[:, order]
-    n = len(order)
-    cum = np.concatenate([np.zeros((size, 1)), np.cumsum(w, axis=1)], axis=1)  # weight before j
-    first = np.searchsorted(seg, np.arange(n_segments), side="left")
-    last = np.searchsorted(seg, np.arange(n_segments), side="right")
-    base = cum[:, first]
-    count = cum[:, last] - base
+    n = len(plan.order)
+    n_segments = len(plan.first)
+    cum = np.zeros((size, n + 1), dtype=weights.dtype)  # weight before row j
+    np.cumsum(weights, axis=1, out=cum[:, 1:])
+    base = cum[:, plan.first].astype(float)
+    count = cum[:, plan.last] - base
     quantile = np.full((size, n_segments), np.nan)
     if n == 0:
         return quantile, count
@@ -166,15 +296,18 @@ def _segment_quantiles(
     frac = pos - lo
     hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
     # expanded index k sits at the first row whose cumulative weight exceeds k
-    stride = float(cum[:, -1].max()) + 1.0
-    flat = (cum[:, 1:] + np.arange(size)[:, None] * stride).ravel()
-    shift = np.arange(size)[:, None] * stride
-
-    def at(k: np.ndarray) -> np.ndarray:
-        where = np.searchsorted(flat, (base + k + shift).ravel(), side="right")
-        column = np.clip(where.reshape(size, n_segments) - np.arange(size)[:, None] * n, 0, n - 1)
-        return vals[column]
-
-    v_lo, v_hi = at(lo), at(hi)
+    column = np.empty((2, size, n_segments), dtype=np.int64)
+    for b in range(size):
+        targets = base[b] + np.stack([lo[b], hi[b]])
+        column[:, b] = np.searchsorted(cum[b, 1:], targets, side="right")
+    v_lo, v_hi = plan.values[np.minimum(column, n - 1)]
     quantile[present] = (v_lo + (v_hi - v_lo) * frac)[present]
     return quantile, count
+
+
+def _segment_quantiles(
+    weights: np.ndarray, segment: np.ndarray, values: np.ndarray, n_segments: int, q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_planned_quantiles` for ``weights`` in row order (rows with ``segment < 0`` ignored)."""
+    plan = _segment_plan(segment, values, n_segments)
+    return _planned_quantiles(weights[:, plan.order], plan, q)

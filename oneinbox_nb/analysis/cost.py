@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..frames import CallFrames
 from ._calls import _call_key, _Calls, _empty
-from ._options import _number_option, _one_of
+from ._options import _number_option
 from ._stats import _grouped_quantiles
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
     "short_and_failed_costs",
 ]
 
-#: Groupings accepted by :func:`cost_by`.
+#: The usual groupings of :func:`cost_by` (any ``calls`` column works too).
 COST_GROUPS: tuple[str, ...] = (
     "agent_id",
     "day",
@@ -64,9 +64,11 @@ def cost_by(frames: CallFrames, by: str = "agent_id") -> pd.DataFrame:
     Parameters
     ----------
     frames : CallFrames
-    by : {"agent_id", "day", "outcome", "status", "provider", "type", "direction"}
-        ``"day"`` is the UTC day of ``created_at``; ``"provider"`` the provider setup
-        ``"stt / llm / tts"``. Calls with a missing key form their own group (key ``None``, last).
+    by : str, default "agent_id"
+        Any ``calls`` column (e.g. ``"provider_llm"``, ``"meta_run_id"``), or ``"day"`` (the UTC
+        day of ``created_at``) or ``"provider"`` (the provider setup ``"stt / llm / tts"``); the
+        usual ones are :data:`COST_GROUPS`. Calls with a missing key form their own group (key
+        ``None``, last).
 
     Returns
     -------
@@ -79,10 +81,15 @@ def cost_by(frames: CallFrames, by: str = "agent_id") -> pd.DataFrame:
     Raises
     ------
     ValueError
-        ``by`` is not one of the groupings above.
+        ``by`` is neither a calls column nor ``"day"``/``"provider"`` (the message lists them).
     """
-    _one_of("by", by, COST_GROUPS)
     calls = _Calls(frames)
+    columns = list(frames.calls.columns)
+    if not isinstance(by, str) or (by not in COST_GROUPS and by not in columns):
+        raise ValueError(
+            f"invalid by {by!r}; valid values: {', '.join(COST_GROUPS)} or any calls column: "
+            f"{', '.join(columns)}"
+        )
     if calls.n == 0:
         return _empty([by, *_COST_STATS])
     codes, labels = _call_key(calls, by)

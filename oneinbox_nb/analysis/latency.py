@@ -38,6 +38,7 @@ from ._calls import (
     _factorize,
     _floats,
     _gather,
+    _kept,
     _providers,
     _setup_labels,
     _turns,
@@ -74,18 +75,19 @@ def _summary(
     labels: list[list[Any]],
     values: np.ndarray,
     percentiles: tuple[float, ...],
+    kept: np.ndarray,
 ) -> pd.DataFrame:
-    """``count``, one column per percentile and ``mean`` of ``values`` per combination of keys.
+    """``count``, one column per percentile, ``mean`` and ``n_excluded`` per combination of keys.
 
     ``codes[k]`` holds each row's code of key ``names[k]`` and ``labels[k]`` the label of each
-    code. Groups come out sorted by the codes (so by label, and by label order).
+    code. The statistics use the ``kept`` rows; ``n_excluded`` counts the others of the group
+    (a group whose values were all left out keeps its row, with count 0). Groups come out sorted
+    by the codes (so by label, and by label order).
     """
-    stats = ["count", *(percentile_label(p) for p in percentiles), "mean"]
-    keep = np.isfinite(values)
-    if not keep.any():
+    stats = ["count", *(percentile_label(p) for p in percentiles), "mean", "n_excluded"]
+    kept = kept & np.isfinite(values)
+    if not len(values):
         return _empty([*names, *stats])
-    values = values[keep]
-    codes = [c[keep] for c in codes]
     dims = [max(len(label), 1) for label in labels]
     combined = np.ravel_multi_index(codes, dims) if codes else np.zeros(len(values), dtype=np.int64)
     group, uniques = pd.factorize(combined, sort=True)
@@ -95,12 +97,16 @@ def _summary(
     parts = np.unravel_index(np.asarray(uniques), dims) if codes else []
     for name, label, part in zip(names, labels, parts, strict=True):
         out[name] = np.array(label + [None], dtype=object)[part]
-    counts = np.bincount(group, minlength=n_groups)
+    counts = np.bincount(group[kept], minlength=n_groups)
     out["count"] = counts
-    quantiles = _grouped_quantiles(group, values, n_groups, [p / 100 for p in percentiles])
+    quantiles = _grouped_quantiles(
+        group[kept], values[kept], n_groups, [p / 100 for p in percentiles]
+    )
     for j, p in enumerate(percentiles):
         out[percentile_label(p)] = quantiles[:, j]
-    out["mean"] = np.bincount(group, weights=values, minlength=n_groups) / counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mean"] = np.bincount(group[kept], weights=values[kept], minlength=n_groups) / counts
+    out["n_excluded"] = np.bincount(group[~kept], minlength=n_groups)
     return pd.DataFrame(out)
 
 
@@ -243,8 +249,10 @@ def turn_latency(
     *,
     call_id: str | Iterable[str] | None = None,
     include_flagged: bool = True,
+    include_incomplete: bool = True,
 ) -> pd.DataFrame:
-    """Per-turn latency: each component's sum and the response time, with a ``flagged`` column.
+    """Per-turn latency: each component's sum and the response time, with ``flagged`` and
+    ``complete`` columns to filter on.
 
     Parameters
     ----------
@@ -252,20 +260,26 @@ def turn_latency(
     call_id : str or iterable of str, optional
         Only these calls (default: all).
     include_flagged : bool, default True
-        Keep flagged turns (a response component's event is negative, absurd or missing).
+        Keep flagged turns (one of the turn's values is negative, absurd or missing).
+    include_incomplete : bool, default True
+        Keep turns that are not complete (greetings, and turns without an LLM or a TTS step).
 
     Returns
     -------
     pandas.DataFrame
         ``call_id, turn, eou_delay_ms, stt_ms, kb_ms, tool_ms, llm_ttft_ms, tts_ttfb_ms,
-        response_ms, flagged``, greeting (turn 0) included, in the order of ``turns``.
+        response_ms, flagged, complete``, greeting (turn 0) included, in the order of ``turns``.
+        ``attrs["n_excluded"]`` counts the turns the two options left out. The turns that
+        response statistics use are ``table.query("complete and not flagged")``.
     """
     calls = _Calls(frames)
-    turns = _turns(calls, include_flagged=include_flagged, components=RESPONSE_COMPONENTS)
+    turns = _turns(calls)
     if call_id is not None:
         wanted = [call_id] if isinstance(call_id, str) else list(call_id)
         codes = calls.index.get_indexer(pd.Index(wanted, dtype=object))
         turns = turns[np.isin(turns["call"].to_numpy(), codes[codes >= 0])]
+    keep = _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
+    turns = turns[keep]
     out = pd.DataFrame(
         {
             "call_id": calls.ids(turns["call"].to_numpy()),
@@ -275,6 +289,8 @@ def turn_latency(
     for name in (*(f"{c}_ms" for c in COMPONENTS), _RESPONSE):
         out[name] = turns[name].to_numpy(dtype=float)
     out["flagged"] = turns["flagged"].to_numpy(dtype=bool)
+    out["complete"] = turns["complete"].to_numpy(dtype=bool)
+    out.attrs["n_excluded"] = int((~keep).sum())
     return out
 
 
@@ -308,7 +324,7 @@ def _user_text(frames: CallFrames, call_ids: Any, turns: np.ndarray) -> np.ndarr
 
 
 def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
-    """The ``n`` slowest answered, non-flagged turns across calls.
+    """The ``n`` slowest complete, unflagged turns across calls.
 
     Parameters
     ----------
@@ -323,7 +339,8 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
         tool_ms, llm_ttft_ms, tts_ttfb_ms``, ``agent_id``, ``user_text`` (what the caller said in
         that turn, from ``messages``), ``dominant_component`` (the response component with the
         largest share) and ``dominant_share`` (its fraction of ``response_ms``); slowest first.
-        Greetings (turn 0) are left out.
+        Greetings (turn 0) are left out; ``attrs["n_excluded"]`` counts the other turns left out
+        (flagged, or not complete: an interrupted turn is short because it was cut off).
     """
     n = _int_option("n", n)
     parts = [f"{c}_ms" for c in COMPONENTS]
@@ -338,10 +355,16 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
         "dominant_share",
     ]
     calls = _Calls(frames)
-    turns = _turns(calls, include_flagged=False, components=RESPONSE_COMPONENTS)
-    turns = turns[(turns["turn"] >= 1).to_numpy() & np.isfinite(turns[_RESPONSE].to_numpy())]
+    turns = _turns(calls)
+    turns = turns[(turns["turn"] >= 1).to_numpy()]
+    keep = _kept(turns, include_flagged=False, include_incomplete=False)
+    keep &= np.isfinite(turns[_RESPONSE].to_numpy())
+    n_excluded = int((~keep).sum())
+    turns = turns[keep]
     if turns.empty or n == 0:
-        return _empty(columns)
+        out = _empty(columns)
+        out.attrs["n_excluded"] = n_excluded
+        return out
     top = turns.nlargest(n, _RESPONSE, keep="first").reset_index(drop=True)
     codes = top["call"].to_numpy()
     ids = calls.ids(codes)
@@ -358,7 +381,9 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
     out["user_text"] = _user_text(frames, np.asarray(ids, dtype=object), top["turn"].to_numpy())
     out["dominant_component"] = np.array(RESPONSE_COMPONENTS, dtype=object)[best]
     out["dominant_share"] = share
-    return out[columns]
+    out = out[columns]
+    out.attrs["n_excluded"] = n_excluded
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,22 +392,26 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
 
 
 def _latency_rows(
-    calls: _Calls, by: list[str], *, include_flagged: bool
-) -> tuple[dict[str, np.ndarray], dict[str, list[Any]], np.ndarray]:
+    calls: _Calls, by: list[str], *, include_flagged: bool, include_incomplete: bool
+) -> tuple[dict[str, np.ndarray], dict[str, list[Any]], np.ndarray, np.ndarray]:
     """Every latency value with its group codes: one row per event, one per answered turn.
 
-    Returns ``(codes, labels, values)``; ``codes``/``labels`` have a ``"component"`` entry (labels
-    :data:`COMPONENTS` then ``response_ms``) and one per key of ``by``. ``"provider"`` is the
-    component's own provider for event rows and the provider setup for ``response_ms`` rows.
+    Returns ``(codes, labels, values, kept)``; ``codes``/``labels`` have a ``"component"`` entry
+    (labels :data:`COMPONENTS` then ``response_ms``) and one per key of ``by``. ``"provider"`` is
+    the component's own provider for event rows and the provider setup for ``response_ms`` rows.
+    ``kept`` marks the rows the statistics use: events with a value (unflagged unless
+    ``include_flagged``), and complete (unless ``include_incomplete``), unflagged (unless
+    ``include_flagged``) turns.
     """
     _check_keys(calls, by)
     events = _events(calls)
-    keep = np.isfinite(events["ms"].to_numpy())
+    ev_kept = np.isfinite(events["ms"].to_numpy())
     if not include_flagged:
-        keep &= ~events["flagged"].to_numpy()
-    events = events[keep]
-    turns = _turns(calls, include_flagged=include_flagged, components=RESPONSE_COMPONENTS)
+        ev_kept &= ~events["flagged"].to_numpy()
+    turns = _turns(calls)
     turns = turns[(turns["turn"] >= 1).to_numpy()]
+    tu_kept = _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
+    kept = np.r_[ev_kept, tu_kept]
     ev_call, tu_call = events["call"].to_numpy(), turns["call"].to_numpy()
     codes = {"component": np.r_[events["comp"].to_numpy(), np.full(len(turns), len(COMPONENTS))]}
     labels: dict[str, list[Any]] = {"component": [*COMPONENTS, _RESPONSE]}
@@ -408,11 +437,13 @@ def _latency_rows(
         codes[key] = np.r_[ev_codes, tu_codes].astype(np.int64)
         labels[key] = key_labels
     codes["call"] = np.r_[ev_call, tu_call].astype(np.int64)
-    return codes, labels, values
+    return codes, labels, values, kept & np.isfinite(values)
 
 
-def latency_values(frames: CallFrames, *, include_flagged: bool = False) -> pd.DataFrame:
-    """Every latency value in long form: one row per event and one per answered turn.
+def latency_values(
+    frames: CallFrames, *, include_flagged: bool = False, include_incomplete: bool = False
+) -> pd.DataFrame:
+    """Every latency value in long form: one row per event and one per complete turn.
 
     The raw material of :func:`latency_percentiles` (and of distribution plots).
 
@@ -420,24 +451,31 @@ def latency_values(frames: CallFrames, *, include_flagged: bool = False) -> pd.D
     ----------
     frames : CallFrames
     include_flagged : bool, default False
-        Keep flagged events and turns (negative, absurd or missing values are never kept).
+        Keep flagged events and turns (missing values are never kept).
+    include_incomplete : bool, default False
+        Keep the ``response_ms`` of turns that are not complete (interrupted: no TTS step;
+        partial: no LLM step). Their response is short because it was cut off.
 
     Returns
     -------
     pandas.DataFrame
         ``call_id, component, value`` (ms); ``component`` is one of :data:`COMPONENTS` (one row
-        per event) or ``response_ms`` (one row per turn >= 1).
+        per event) or ``response_ms`` (one row per turn >= 1). ``attrs["n_excluded"]`` counts the
+        values left out.
     """
     calls = _Calls(frames)
-    codes, labels, values = _latency_rows(calls, [], include_flagged=include_flagged)
-    keep = np.isfinite(values)
-    return pd.DataFrame(
+    codes, labels, values, kept = _latency_rows(
+        calls, [], include_flagged=include_flagged, include_incomplete=include_incomplete
+    )
+    out = pd.DataFrame(
         {
-            "call_id": calls.ids(codes["call"][keep]),
-            "component": np.array(labels["component"], dtype=object)[codes["component"][keep]],
-            "value": values[keep],
+            "call_id": calls.ids(codes["call"][kept]),
+            "component": np.array(labels["component"], dtype=object)[codes["component"][kept]],
+            "value": values[kept],
         }
     )
+    out.attrs["n_excluded"] = int((~kept).sum())
+    return out
 
 
 def latency_percentiles(
@@ -446,11 +484,13 @@ def latency_percentiles(
     by: str | Sequence[str] | None = None,
     percentiles: Sequence[float] = _DEFAULT_PERCENTILES,
     include_flagged: bool = False,
+    include_incomplete: bool = False,
 ) -> pd.DataFrame:
     """Percentiles of each latency component and of the per-turn response time.
 
     Components are counted per event (a knowledge-base turn's two ``llm_ttft`` events are two
-    values; ``kb`` and ``tool`` per event); ``response_ms`` per answered turn (turn >= 1).
+    values; ``kb`` and ``tool`` per event, greeting included); ``response_ms`` per complete,
+    unflagged turn >= 1 (see :mod:`oneinbox_nb.analysis` for what *complete* and *flagged* mean).
 
     Parameters
     ----------
@@ -462,13 +502,17 @@ def latency_percentiles(
     percentiles : sequence of float, default (50, 90, 95, 99)
         Percentiles (0-100) to compute; each gives a column ``p<value>`` (``p50``, ``p99.9``).
     include_flagged : bool, default False
-        Include flagged events and turns (negative, absurd or missing values).
+        Include flagged events and turns (negative or absurd values; missing ones never count).
+    include_incomplete : bool, default False
+        Include the ``response_ms`` of interrupted and partial turns.
 
     Returns
     -------
     pandas.DataFrame
-        ``[*by], component, count, p50, p90, p95, p99, mean`` in ms; sorted by the ``by`` keys,
-        then components in the order of :data:`COMPONENTS` and ``response_ms`` last.
+        ``[*by], component, count, p50, p90, p95, p99, mean, n_excluded`` in ms; sorted by the
+        ``by`` keys, then components in the order of :data:`COMPONENTS` and ``response_ms`` last.
+        ``n_excluded`` counts the group's values left out (flagged or missing values, incomplete
+        turns); a group whose values were all left out has ``count`` 0 and NaN statistics.
 
     Raises
     ------
@@ -482,9 +526,13 @@ def latency_percentiles(
     by_list = _by_list(by)
     pcts = _percentiles(percentiles)
     calls = _Calls(frames)
-    codes, labels, values = _latency_rows(calls, by_list, include_flagged=include_flagged)
+    codes, labels, values, kept = _latency_rows(
+        calls, by_list, include_flagged=include_flagged, include_incomplete=include_incomplete
+    )
     names = [*by_list, "component"]
-    return _summary(names, [codes[k] for k in names], [labels[k] for k in names], values, pcts)
+    return _summary(
+        names, [codes[k] for k in names], [labels[k] for k in names], values, pcts, kept
+    )
 
 
 def provider_comparison(
@@ -492,6 +540,7 @@ def provider_comparison(
     *,
     percentiles: Sequence[float] = _DEFAULT_PERCENTILES,
     include_flagged: bool = False,
+    include_incomplete: bool = False,
 ) -> pd.DataFrame:
     """Latency percentiles of each component by that component's provider.
 
@@ -505,17 +554,20 @@ def provider_comparison(
     ----------
     frames : CallFrames
     percentiles : sequence of float, default (50, 90, 95, 99)
-    include_flagged : bool, default False
+    include_flagged, include_incomplete : bool, default False
+        As for :func:`latency_percentiles`.
 
     Returns
     -------
     pandas.DataFrame
-        ``component, provider, count, p50, p90, p95, p99, mean``, components in the order of
-        :data:`COMPONENTS` then ``response_ms``, providers alphabetically.
+        ``component, provider, count, p50, p90, p95, p99, mean, n_excluded``, components in the
+        order of :data:`COMPONENTS` then ``response_ms``, providers alphabetically.
     """
     pcts = _percentiles(percentiles)
     calls = _Calls(frames)
-    codes, labels, values = _latency_rows(calls, ["provider"], include_flagged=include_flagged)
+    codes, labels, values, kept = _latency_rows(
+        calls, ["provider"], include_flagged=include_flagged, include_incomplete=include_incomplete
+    )
     wanted = [i for i, c in enumerate(labels["component"]) if c in _PROVIDER_COMPONENTS]
     keep = np.isin(codes["component"], wanted)
     providers = ["unknown" if p is None else p for p in labels["provider"]]
@@ -525,6 +577,7 @@ def provider_comparison(
         [labels["component"], providers],
         values[keep],
         pcts,
+        kept[keep],
     )
 
 
@@ -630,7 +683,8 @@ def _server_dtypes(out: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-#: Groupings accepted by :func:`connect_summary` (``"call"``: one row per call).
+#: The usual groupings of :func:`connect_summary` (``"call"``: one row per call); any ``calls``
+#: column works too.
 CONNECT_GROUPS: tuple[str, ...] = ("call", "type", "direction", "agent_id", "status")
 
 #: The phases of ``connect.setup_ms``, in order.
@@ -647,8 +701,9 @@ def connect_summary(frames: CallFrames, *, by: str = "type", stat: str = "median
     Parameters
     ----------
     frames : CallFrames
-    by : {"type", "call", "direction", "agent_id", "status"}, default "type"
-        ``"call"`` gives one row per call (column ``call_id``).
+    by : str, default "type"
+        ``"call"`` gives one row per call (column ``call_id``); otherwise any ``calls`` column
+        (the usual ones are :data:`CONNECT_GROUPS`).
     stat : {"median", "mean"}, default "median"
         How each phase is summarised within a group. Medians of the phases need not add up to
         the median ``setup_ms``; means do (for calls with every phase).
@@ -660,7 +715,12 @@ def connect_summary(frames: CallFrames, *, by: str = "type", stat: str = "median
         setup_ms``; calls without any connect timing are left out, negative or absurd timings
         are ignored.
     """
-    _one_of("by", by, CONNECT_GROUPS)
+    columns = list(frames.calls.columns)
+    if not isinstance(by, str) or (by not in CONNECT_GROUPS and by not in columns):
+        raise ValueError(
+            f"invalid by {by!r}; valid values: {', '.join(CONNECT_GROUPS)} or any calls column: "
+            f"{', '.join(columns)}"
+        )
     _one_of("stat", stat, ("median", "mean"))
     phases = [*CONNECT_PHASES, "setup_ms"]
     key = "call_id" if by == "call" else by

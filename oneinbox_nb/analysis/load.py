@@ -13,23 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..frames import ABSURD_MS, CallFrames
-from ._calls import _RESPONSE, COMPONENTS, RESPONSE_COMPONENTS, _Calls, _empty, _gather, _turns
+from ..matching import value_key, value_keys
+from ._calls import _RESPONSE, COMPONENTS, _Calls, _empty, _gather, _kept, _turns
 from ._options import _check_boot, _int_option, _number_option, _one_of, _percentiles
 from ._stats import (
+    MIN_CALLS,
     _call_resamples,
     _grouped_quantiles,
+    _interval_note,
     _percentile_interval,
-    _rank_plan,
-    _segment_quantiles,
+    _planned_quantiles,
+    _segment_plan,
     _spearman,
-    _weighted_pearson,
-    _weighted_ranks,
+    _spearman_resamples,
     percentile_label,
 )
 
@@ -105,19 +107,21 @@ def load_test_runs(frames: CallFrames, *, key: str = "run_id") -> pd.DataFrame:
     pandas.DataFrame
         ``<key>, n_calls, n_completed, n_failed, concurrency_min, concurrency_max,
         first_created_at, last_created_at``, oldest run first; empty when no call carries the key.
+        Runs are matched by value across types (:mod:`oneinbox_nb.matching`): calls tagged 42 and
+        ``"42"`` are one run, labelled ``"42"`` (the run's text, which every ``run=`` accepts).
     """
     column = _key_column(frames, key)
     calls = _Calls(frames)
     if column is None or calls.n_calls == 0:
         return _empty([key, *_RUN_COLUMNS])
-    runs = calls.call_values(column)
-    tagged = runs.notna().to_numpy(dtype=bool)
+    runs = np.array(_run_keys(calls, column), dtype=object)
+    tagged = np.not_equal(runs, None)
     if not tagged.any():
         return _empty([key, *_RUN_COLUMNS])
     status = calls.call_values("status").astype(object).to_numpy()
     data = pd.DataFrame(
         {
-            key: runs.astype(object).to_numpy()[tagged],
+            key: runs[tagged],
             "completed": (status == "completed")[tagged].astype(int),
             "failed": (status == "failed")[tagged].astype(int),
             "concurrency": _concurrency(calls)[tagged],
@@ -149,59 +153,99 @@ def _metric_name(metric: Any) -> str:
     return metric
 
 
-def _run_mask(calls: _Calls, run: str | None, key: str) -> np.ndarray:
-    """Per call code: belongs to ``run`` (every call when None) and has a concurrency."""
+def _run_keys(calls: _Calls, column: str | None) -> list[str | None]:
+    """Each call's run as its :func:`~oneinbox_nb.matching.value_key` (None: not in a run)."""
+    if column is None:
+        return [None] * calls.n
+    values = calls.call_values(column)
+    if isinstance(values.dtype, pd.StringDtype):  # already text (the frames' identifier columns)
+        return values.astype(object).where(values.notna(), None).tolist()
+    return value_keys(values.astype(object).tolist())
+
+
+def _run_mask(calls: _Calls, run: Any, key: str) -> np.ndarray:
+    """Per call code: belongs to ``run`` (every call when None) and has a concurrency.
+
+    ``run`` matches by value across types: 42, 42.0 and "42" select the same calls.
+    """
     mask = np.isfinite(_concurrency(calls))
     if run is None:
         return mask
-    column = _key_column(calls.frames, key)
-    runs = calls.call_values(column).astype(object) if column else pd.Series([None] * calls.n)
-    valid = sorted({str(r) for r in runs.dropna()})
-    if run not in valid:
+    runs = np.array(_run_keys(calls, _key_column(calls.frames, key)), dtype=object)
+    wanted = value_key(run)
+    valid = sorted({r for r in runs.tolist() if r is not None})
+    if wanted is None or wanted not in valid:
         shown = ", ".join(valid[:20]) + (" ..." if len(valid) > 20 else "")
         raise ValueError(
             f"invalid run {run!r}: no call has metadata {key}={run!r}; "
             f"valid runs: {shown or 'none'}"
         )
-    return mask & (runs.to_numpy() == run)
+    return mask & (runs == wanted)
 
 
-def _concurrency_rows(
-    calls: _Calls, metric: str, run: str | None, key: str, include_flagged: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(call codes, turns, concurrency, values)`` of :func:`concurrency_frame`."""
+class _LoadRows(NamedTuple):
+    """A metric's values with their call (code), turn and concurrency; see :func:`_load_rows`."""
+
+    codes: np.ndarray
+    turns: np.ndarray
+    concurrency: np.ndarray
+    values: np.ndarray
+    excluded: np.ndarray  # concurrency of each value left out (flagged, incomplete)
+
+
+def _load_rows(
+    calls: _Calls,
+    metric: str,
+    run: Any,
+    key: str,
+    include_flagged: bool,
+    include_incomplete: bool = False,
+) -> _LoadRows:
+    """The rows of :func:`concurrency_frame`, and the concurrency of those left out."""
     metric = _metric_name(metric)
+    conc = _concurrency(calls)
     if metric in CALL_METRICS:
         in_run = _run_mask(calls, run, key)
         values = calls.call_floats(metric)
-        keep = in_run & np.isfinite(values)
+        candidate = in_run & np.isfinite(values)
+        keep = candidate.copy()
         if not include_flagged:
             with np.errstate(invalid="ignore"):
                 keep &= (values >= 0) & (values <= ABSURD_MS)
         codes = np.flatnonzero(keep)
-        return codes, np.full(len(codes), np.nan), _concurrency(calls)[codes], values[codes]
-    components = RESPONSE_COMPONENTS if metric == _RESPONSE else (metric[: -len("_ms")],)
-    turns = _turns(calls, include_flagged=include_flagged, components=components)
+        return _LoadRows(
+            codes, np.full(len(codes), np.nan), conc[codes], values[codes], conc[candidate & ~keep]
+        )
+    components = None if metric == _RESPONSE else (metric[: -len("_ms")],)
+    turns = _turns(calls, components=components)
     in_run = _run_mask(calls, run, key)
-    keep = (turns["turn"] >= 1).to_numpy() & np.isfinite(turns[metric].to_numpy())
-    if metric == "kb_ms":
-        keep &= turns["has_kb"].to_numpy()
-    elif metric == "tool_ms":
-        keep &= turns["has_tool"].to_numpy()
     codes = turns["call"].to_numpy()
-    keep &= _gather(in_run, codes, False)
-    codes = codes[keep]
-    conc = _concurrency(calls)
-    return codes, turns["turn"].to_numpy()[keep], conc[codes], turns[metric].to_numpy()[keep]
+    candidate = (turns["turn"] >= 1).to_numpy() & _gather(in_run, codes, False)
+    if metric == "kb_ms":
+        candidate &= turns["has_kb"].to_numpy()
+    elif metric == "tool_ms":
+        candidate &= turns["has_tool"].to_numpy()
+    values = turns[metric].to_numpy()
+    keep = candidate & np.isfinite(values)
+    keep &= _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
+    turn_conc = _gather(conc, codes, np.nan).astype(float)
+    return _LoadRows(
+        codes[keep],
+        turns["turn"].to_numpy()[keep],
+        turn_conc[keep],
+        values[keep],
+        turn_conc[candidate & ~keep],
+    )
 
 
 def concurrency_frame(
     frames: CallFrames,
     *,
     metric: str = "response_ms",
-    run: str | None = None,
+    run: Any = None,
     key: str = "run_id",
     include_flagged: bool = False,
+    include_incomplete: bool = False,
 ) -> pd.DataFrame:
     """A metric's values joined with their call's ``concurrency_at_dispatch``.
 
@@ -209,25 +253,29 @@ def concurrency_frame(
     ----------
     frames : CallFrames
     metric : str, default "response_ms"
-        Per turn (turns >= 1): ``response_ms`` or a component's per-turn sum ``eou_delay_ms``,
-        ``stt_ms``, ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (the bare component
-        name works too; ``kb_ms``/``tool_ms`` only for turns that used the knowledge base / a
-        tool). Per call: ``connect_setup_ms``, ``connect_dispatch_to_answer_ms``,
+        Per turn (complete turns >= 1): ``response_ms`` or a component's per-turn sum
+        ``eou_delay_ms``, ``stt_ms``, ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (the
+        bare component name works too; ``kb_ms``/``tool_ms`` only for turns that used the
+        knowledge base / a tool). Per call: ``connect_setup_ms``, ``connect_dispatch_to_answer_ms``,
         ``connect_answer_to_active_ms``, ``connect_active_to_greeting_ms``.
-    run : str, optional
-        Only the calls of this run (``metadata[key] == run``); default: every call with a
-        ``concurrency_at_dispatch``.
+    run : str or int, optional
+        Only the calls of this run (``metadata[key]``, matched by value: 42 and ``"42"`` are the
+        same run); default: every call with a ``concurrency_at_dispatch``.
     key : str, default "run_id"
         The metadata key naming runs.
     include_flagged : bool, default False
-        Keep turns whose events of the metric's components are flagged (and negative or absurd
-        connect timings).
+        Keep turns whose events of the metric's components are flagged (for ``response_ms``:
+        flagged turns) and negative or absurd connect timings.
+    include_incomplete : bool, default False
+        Keep per-turn values of turns that are not complete (interrupted: no TTS step; partial:
+        no LLM step).
 
     Returns
     -------
     pandas.DataFrame
         ``call_id, turn, concurrency_at_dispatch, value`` (ms; ``turn`` is ``<NA>`` for per-call
-        metrics).
+        metrics). ``attrs["n_excluded"]`` counts the values of the run left out (flagged or
+        incomplete).
 
     Raises
     ------
@@ -235,15 +283,17 @@ def concurrency_frame(
         An unknown metric, or a run no call belongs to (the message lists the valid ones).
     """
     calls = _Calls(frames)
-    codes, turns, conc, values = _concurrency_rows(calls, metric, run, key, include_flagged)
-    return pd.DataFrame(
+    rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
+    out = pd.DataFrame(
         {
-            "call_id": calls.ids(codes),
-            "turn": pd.array(turns, dtype="Float64").astype("Int64"),
-            "concurrency_at_dispatch": conc.astype(float),
-            "value": values.astype(float),
+            "call_id": calls.ids(rows.codes),
+            "turn": pd.array(rows.turns, dtype="Float64").astype("Int64"),
+            "concurrency_at_dispatch": rows.concurrency.astype(float),
+            "value": rows.values.astype(float),
         }
     )
+    out.attrs["n_excluded"] = len(rows.excluded)
+    return out
 
 
 def _edges(concurrency: np.ndarray, bins: Any) -> np.ndarray:
@@ -277,17 +327,11 @@ def _bin_index(concurrency: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(outside, -1, index).astype(np.int64)
 
 
-def _bins_table(
-    codes: np.ndarray,
-    conc: np.ndarray,
-    values: np.ndarray,
-    edges: np.ndarray,
-    percentiles: tuple[float, ...],
-) -> pd.DataFrame:
+def _bins_table(rows: _LoadRows, edges: np.ndarray, percentiles: tuple[float, ...]) -> pd.DataFrame:
     n_bins = max(len(edges) - 1, 0)
-    index = _bin_index(conc, edges)
+    index = _bin_index(rows.concurrency, edges)
     inside = index >= 0
-    index, values, codes = index[inside], values[inside], codes[inside]
+    index, values, codes = index[inside], rows.values[inside], rows.codes[inside]
     out = pd.DataFrame(
         {"bin_left": edges[:-1], "bin_right": edges[1:]}
         if n_bins
@@ -295,13 +339,15 @@ def _bins_table(
     )
     out["concurrency_mid"] = (out["bin_left"] + out["bin_right"]) / 2
     out["count"] = np.bincount(index, minlength=n_bins)[:n_bins].astype(np.int64)
-    pairs = (
-        np.unique(np.c_[index, codes], axis=0) if len(index) else np.zeros((0, 2), dtype=np.int64)
-    )
-    out["n_calls"] = np.bincount(pairs[:, 0], minlength=n_bins)[:n_bins].astype(np.int64)
+    stride = int(codes.max()) + 1 if len(codes) else 1
+    pairs = np.unique(index * stride + codes)  # one per (bin, call)
+    out["n_calls"] = np.bincount(pairs // stride, minlength=n_bins)[:n_bins].astype(np.int64)
     quantiles = _grouped_quantiles(index, values, n_bins, [p / 100 for p in percentiles])
     for j, p in enumerate(percentiles):
         out[percentile_label(p)] = quantiles[:, j]
+    excluded = _bin_index(rows.excluded, edges)
+    excluded = excluded[excluded >= 0]
+    out["n_excluded"] = np.bincount(excluded, minlength=n_bins)[:n_bins].astype(np.int64)
     return out
 
 
@@ -309,18 +355,19 @@ def concurrency_bins(
     frames: CallFrames,
     *,
     metric: str = "response_ms",
-    run: str | None = None,
+    run: Any = None,
     bins: int | Sequence[float] = 10,
     percentiles: Sequence[float] = (50, 95),
     key: str = "run_id",
     include_flagged: bool = False,
+    include_incomplete: bool = False,
 ) -> pd.DataFrame:
     """Percentiles of a metric in bins of ``concurrency_at_dispatch``.
 
     Parameters
     ----------
     frames : CallFrames
-    metric, run, key, include_flagged
+    metric, run, key, include_flagged, include_incomplete
         As for :func:`concurrency_frame`.
     bins : int or sequence of float, default 10
         Number of equal-width bins over the observed concurrency range, or the bin edges. Bins
@@ -331,36 +378,40 @@ def concurrency_bins(
     -------
     pandas.DataFrame
         One row per bin, empty bins included: ``bin_left, bin_right, concurrency_mid, count``
-        (values), ``n_calls`` and one ``p<value>`` column per percentile (NaN for empty bins).
+        (values), ``n_calls``, one ``p<value>`` column per percentile (NaN for empty bins) and
+        ``n_excluded`` (the bin's values left out: flagged, or of incomplete turns).
     """
     pcts = _percentiles(percentiles)
     calls = _Calls(frames)
-    codes, _, conc, values = _concurrency_rows(calls, metric, run, key, include_flagged)
-    edges = _edges(conc, bins)
-    return _bins_table(codes, conc, values, edges, pcts)
+    rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
+    edges = _edges(rows.concurrency, bins)
+    return _bins_table(rows, edges, pcts)
 
 
 def concurrency_correlation(
     frames: CallFrames,
     *,
     metric: str = "response_ms",
-    run: str | None = None,
+    run: Any = None,
     n_boot: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
+    min_calls: int = MIN_CALLS,
     key: str = "run_id",
     include_flagged: bool = False,
+    include_incomplete: bool = False,
 ) -> pd.DataFrame:
     """Spearman correlation between ``concurrency_at_dispatch`` and a metric, with a bootstrap CI.
 
     Spearman's rho is Pearson's correlation of the average ranks. The confidence interval is a
     percentile bootstrap that resamples *calls* (with all their turns), since the turns of one call
-    share its load and are not independent.
+    share its load and are not independent; with fewer than ``min_calls`` calls there is no
+    interval (NaN, and ``ci_note`` says why).
 
     Parameters
     ----------
     frames : CallFrames
-    metric, run, key, include_flagged
+    metric, run, key, include_flagged, include_incomplete
         As for :func:`concurrency_frame`.
     n_boot : int, default 1000
         Bootstrap resamples (0: no interval).
@@ -368,30 +419,33 @@ def concurrency_correlation(
         Seed of the resampling.
     ci : float, default 0.95
         Confidence level of the interval.
+    min_calls : int, default 10
+        Fewest calls (independent units) an interval is drawn from.
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``metric, n`` (values), ``n_calls, spearman_rho, ci_low, ci_high, ci``.
+        One row: ``metric, n`` (values), ``n_calls, spearman_rho, ci_low, ci_high, ci,
+        n_excluded`` (values left out: flagged, incomplete turns) and ``ci_note`` (why the
+        interval is NaN; None when there is one).
     """
     n_boot = _check_boot(n_boot, ci)
+    min_calls = _int_option("min_calls", min_calls, minimum=1)
     metric = _metric_name(metric)
     calls = _Calls(frames)
-    codes, _, x, y = _concurrency_rows(calls, metric, run, key, include_flagged)
-    n_rows = len(codes)
-    local, unique = pd.factorize(codes)
+    rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
+    x, y = rows.concurrency, rows.values
+    n_rows = len(rows.codes)
+    local, unique = pd.factorize(rows.codes)
     rho = low = high = float("nan")
     if n_rows >= 2:
         rho = float(_spearman(np.ones((1, n_rows)), x, y)[0])
-    if n_boot and n_rows >= 2 and np.isfinite(rho):
-        plan_x, plan_y = _rank_plan(x), _rank_plan(y)
-        boots = [
-            _weighted_pearson(
-                weights, _weighted_ranks(weights, plan_x), _weighted_ranks(weights, plan_y)
-            )
-            for weights in _call_resamples(local, len(unique), n_boot, seed)
-        ]
-        low, high = _percentile_interval(np.concatenate(boots), ci)
+    note = _interval_note(len(unique), n_boot, min_calls)
+    if note is None and not np.isfinite(rho):
+        note = "no interval: rho is undefined (fewer than 2 values, or one of them constant)"
+    if note is None:
+        boots = _spearman_resamples(local, len(unique), x, y, n_boot, seed)
+        low, high = _percentile_interval(boots, ci)
     return pd.DataFrame(
         {
             "metric": [metric],
@@ -401,6 +455,8 @@ def concurrency_correlation(
             "ci_low": [low],
             "ci_high": [high],
             "ci": [float(ci)],
+            "n_excluded": [len(rows.excluded)],
+            "ci_note": pd.Series([note], dtype=object),
         }
     )
 
@@ -420,7 +476,7 @@ class Knee:
         The knee, in concurrent calls; None when the percentile does not exceed the threshold for
         good (or there is too little data).
     ci_low, ci_high : float
-        Bootstrap confidence interval of the knee (NaN without one).
+        Bootstrap confidence interval of the knee (NaN without one; ``ci_note`` says why).
     baseline_ms : float
         The percentile of the metric over the low-load bins.
     threshold_ms : float
@@ -437,6 +493,10 @@ class Knee:
     bins : pandas.DataFrame
         :func:`concurrency_bins`' table for the percentile, plus ``baseline`` (the bin is part of
         the low-load baseline) and ``above`` (its percentile exceeds the threshold).
+    n_excluded : int
+        Values of the run left out (flagged, or of incomplete turns).
+    ci_note : str or None
+        Why there is no interval (None when there is one).
     """
 
     concurrency: float | None
@@ -451,23 +511,32 @@ class Knee:
     n_boot: int = 0
     n_boot_with_knee: int = 0
     bins: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    n_excluded: int = 0
+    ci_note: str | None = None
 
     def __str__(self) -> str:
         name = f"{percentile_label(self.percentile)} {self.metric}"
         if not np.isfinite(self.baseline_ms):
             return f"{name}: not enough data to find a knee"
         baseline = f"the low-load baseline ({self.baseline_ms:,.0f} ms)"
+        left_out = (
+            f"; {self.n_excluded:,} flagged or incomplete values left out"
+            if self.n_excluded
+            else ""
+        )
         if self.concurrency is None:
             top = float(self.bins["bin_right"].max()) if len(self.bins) else float("nan")
             upto = f" up to concurrency {top:,.0f}" if np.isfinite(top) else ""
-            return f"{name} stays within {self.margin:.0%} of {baseline}{upto}: no knee"
+            return f"{name} stays within {self.margin:.0%} of {baseline}{upto}: no knee{left_out}"
         text = (
             f"{name} exceeds {baseline} by {self.margin:.0%} "
             f"from concurrency {self.concurrency:,.0f}"
         )
         if np.isfinite(self.ci_low) and np.isfinite(self.ci_high):
             text += f" ({self.ci:.0%} CI {self.ci_low:,.0f}–{self.ci_high:,.0f})"
-        return text
+        elif self.ci_note:
+            text += f" ({self.ci_note})"
+        return text + left_out
 
 
 def _knee_in(
@@ -505,15 +574,17 @@ def find_knee(
     metric: str = "response_ms",
     percentile: float = 95,
     margin: float = 0.5,
-    run: str | None = None,
+    run: Any = None,
     bins: int | Sequence[float] | None = None,
     baseline_fraction: float = 0.25,
     min_count: int = 5,
     n_boot: int = 200,
     seed: int = 0,
     ci: float = 0.95,
+    min_calls: int = MIN_CALLS,
     key: str = "run_id",
     include_flagged: bool = False,
+    include_incomplete: bool = False,
 ) -> Knee:
     """The lowest concurrency from which a latency percentile stays above its low-load baseline.
 
@@ -527,7 +598,8 @@ def find_knee(
        threshold. Its concurrency is interpolated linearly, at the threshold, between the
        midpoints of the last bin below and the first bin above.
     4. The confidence interval resamples calls (each with all its turns) ``n_boot`` times, redoes
-       2-3 with the same bin edges and takes the percentile interval of the knees found.
+       2-3 with the same bin edges and takes the percentile interval of the knees found. With
+       fewer than ``min_calls`` calls there is none (NaN, and ``ci_note`` says why).
 
     Parameters
     ----------
@@ -537,8 +609,9 @@ def find_knee(
     percentile : float, default 95
     margin : float, default 0.5
         How far above the baseline counts as degraded (0.5 = 50 %).
-    run : str, optional
-        The load-test run (``metadata[key]``); default: every call with a concurrency.
+    run : str or int, optional
+        The load-test run (``metadata[key]``, matched by value: 42 and ``"42"`` are the same);
+        default: every call with a concurrency.
     bins : int or sequence of float, optional
         Bins or bin edges; default: one bin per ~50 calls, between 5 and 20 bins.
     baseline_fraction : float, default 0.25
@@ -549,8 +622,11 @@ def find_knee(
         Bootstrap resamples (0: no interval).
     seed : int, default 0
     ci : float, default 0.95
+    min_calls : int, default 10
+        Fewest calls (independent units) an interval is drawn from.
     key : str, default "run_id"
-    include_flagged : bool, default False
+    include_flagged, include_incomplete : bool, default False
+        As for :func:`concurrency_frame`.
 
     Returns
     -------
@@ -574,18 +650,27 @@ def find_knee(
         raise ValueError(f"baseline_fraction must be between 0 and 1, got {baseline_fraction!r}")
     min_count = _int_option("min_count", min_count, minimum=1)
     n_boot = _check_boot(n_boot, ci)
+    min_calls = _int_option("min_calls", min_calls, minimum=1)
     metric = _metric_name(metric)
     calls = _Calls(frames)
-    codes, _, conc, values = _concurrency_rows(calls, metric, run, key, include_flagged)
+    rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
+    codes, conc, values = rows.codes, rows.concurrency, rows.values
+    local, unique = pd.factorize(codes)
+    n_calls = len(unique)
     if bins is None:
-        bins = int(min(20, max(5, len(np.unique(codes)) // 50)))
+        bins = int(min(20, max(5, n_calls // 50)))
     edges = _edges(conc, bins)
-    table = _bins_table(codes, conc, values, edges, (pct,))
+    table = _bins_table(rows, edges, (pct,))
     label = percentile_label(pct)
     nan = float("nan")
+    n_excluded = len(rows.excluded)
     if table.empty or not table["count"].any():
         table = table.assign(baseline=False, above=False)
-        return Knee(None, nan, nan, nan, nan, pct, margin, metric, float(ci), n_boot, 0, table)
+        note = "no interval: no values"
+        return Knee(
+            None, nan, nan, nan, nan, pct, margin, metric, float(ci), n_boot, 0, table,
+            n_excluded, note,
+        )  # fmt: skip
 
     mids = table["concurrency_mid"].to_numpy()
     lefts = table["bin_left"].to_numpy()
@@ -600,13 +685,16 @@ def find_knee(
 
     low = high = nan
     found: list[float] = []
-    if n_boot and len(codes) >= 2:
-        local, unique = pd.factorize(codes)
-        n_bins = len(table)
-        base_segment = np.where(base_rows, 0, -1)
-        for weights in _call_resamples(local, len(unique), n_boot, seed):
-            b_p, b_counts = _segment_quantiles(weights, index, values, n_bins, q)
-            b_base, _ = _segment_quantiles(weights, base_segment, values, 1, q)
+    note = _interval_note(n_calls, n_boot, min_calls)
+    if note is None:
+        # one sort of the rows by (bin, value) and one of the baseline rows, before resampling
+        bin_plan = _segment_plan(index, values, len(table))
+        base_plan = _segment_plan(np.where(base_rows, 0, -1), values, 1)
+        split = len(bin_plan.order)
+        rows_in_order = np.r_[local[bin_plan.order], local[base_plan.order]]
+        for weights in _call_resamples(rows_in_order, n_calls, n_boot, seed):
+            b_p, b_counts = _planned_quantiles(weights[:, :split], bin_plan, q)
+            b_base, _ = _planned_quantiles(weights[:, split:], base_plan, q)
             for j in range(len(weights)):
                 k = _knee_in(
                     b_p[j],
@@ -620,6 +708,8 @@ def find_knee(
                 if k is not None:
                     found.append(k)
         low, high = _percentile_interval(found, ci)
+        if not found:
+            note = "no interval: no resample has a knee"
     table = table.assign(baseline=is_base, above=np.nan_to_num(p, nan=-np.inf) > threshold)
     return Knee(
         concurrency=knee,
@@ -634,4 +724,6 @@ def find_knee(
         n_boot=n_boot,
         n_boot_with_knee=len(found),
         bins=table,
+        n_excluded=n_excluded,
+        ci_note=note,
     )

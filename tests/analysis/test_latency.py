@@ -133,7 +133,7 @@ def test_slowest_turns_rejects_a_bad_n(rich):
 
 def test_latency_percentiles_excludes_flagged_values_by_default(rich):
     table = A.latency_percentiles(rich).set_index("component")
-    assert list(table.columns) == ["count", "p50", "p90", "p95", "p99", "mean"]
+    assert list(table.columns) == ["count", "p50", "p90", "p95", "p99", "mean", "n_excluded"]
     assert table.index.tolist() == [
         "eou_delay",
         "stt",
@@ -153,6 +153,10 @@ def test_latency_percentiles_excludes_flagged_values_by_default(rich):
     assert table.loc["response_ms", "count"] == 3
     assert table.loc["response_ms", "p50"] == 1890
     assert table.loc["kb", "count"] == 1 and table.loc["tool", "mean"] == 900
+    # what was left out: the absurd eou, the negative tts, the two turns they belong to
+    assert table["n_excluded"].to_dict() == {
+        "eou_delay": 1, "stt": 0, "kb": 0, "tool": 0, "llm_ttft": 0, "tts_ttfb": 1, "response_ms": 2
+    }  # fmt: skip
 
 
 def test_latency_percentiles_include_flagged(rich):
@@ -165,7 +169,9 @@ def test_latency_percentiles_include_flagged(rich):
 
 def test_latency_percentiles_by_agent_and_custom_percentiles(rich):
     table = A.latency_percentiles(rich, by="agent_id", percentiles=(10, 99.9))
-    assert list(table.columns) == ["agent_id", "component", "count", "p10", "p99.9", "mean"]
+    assert list(table.columns) == [
+        "agent_id", "component", "count", "p10", "p99.9", "mean", "n_excluded"
+    ]  # fmt: skip
     assert table["agent_id"].tolist() == sorted(table["agent_id"].tolist())
     b = table[(table["agent_id"] == AGENT_2) & (table["component"] == "response_ms")]
     assert b["count"].tolist() == [1]
@@ -200,7 +206,9 @@ def test_latency_percentiles_rejects_invalid_options(rich, options, message):
 
 def test_provider_comparison_groups_by_the_components_provider(rich):
     table = A.provider_comparison(rich, percentiles=(50, 95))
-    assert list(table.columns) == ["component", "provider", "count", "p50", "p95", "mean"]
+    assert list(table.columns) == [
+        "component", "provider", "count", "p50", "p95", "mean", "n_excluded"
+    ]  # fmt: skip
     assert set(table["component"]) <= {"eou_delay", "stt", "llm_ttft", "tts_ttfb", "response_ms"}
     assert "unknown" in table["provider"].tolist()
     assert None not in table["provider"].tolist()

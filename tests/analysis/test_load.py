@@ -59,8 +59,10 @@ def test_concurrency_bins(ramp):
         "n_calls",
         "p50",
         "p95",
+        "n_excluded",
     ]
     assert len(bins) == 8
+    assert (bins["n_excluded"] == 0).all()  # every ramp turn is complete and unflagged
     assert bins["bin_left"].iloc[0] == 1 and bins["bin_right"].iloc[-1] == 80
     assert bins["count"].sum() == 240 * 3
     assert bins["n_calls"].sum() == 240
@@ -87,8 +89,11 @@ def test_concurrency_correlation(ramp):
         "ci_low",
         "ci_high",
         "ci",
+        "n_excluded",
+        "ci_note",
     ]
     row = result.iloc[0]
+    assert row["n_excluded"] == 0 and row["ci_note"] is None
     data = A.concurrency_frame(ramp, run="run-1")
     expected = data["concurrency_at_dispatch"].rank().corr(data["value"].rank())
     assert row["spearman_rho"] == pytest.approx(expected)
@@ -98,6 +103,7 @@ def test_concurrency_correlation(ramp):
     pd.testing.assert_frame_equal(result, again)
     none = A.concurrency_correlation(ramp, run="run-1", n_boot=0).iloc[0]
     assert np.isnan(none["ci_low"]) and none["spearman_rho"] == pytest.approx(expected)
+    assert none["ci_note"] == "no interval: n_boot=0"
     with pytest.raises(ValueError, match="ci must be"):
         A.concurrency_correlation(ramp, ci=95)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pandas.testing import assert_frame_equal
 
-from oneinbox_nb import analysis, plots, sample
+from oneinbox_nb import analysis, plots, sample, to_frames
 from oneinbox_nb.widgets import LoadTestExplorer
 
 
@@ -77,3 +77,15 @@ def test_load_test_failure_is_kept_and_cleared(load_test, monkeypatch):
     monkeypatch.undo()
     ex.controls["percentile"].value = 95
     assert ex.error is None and ex.knee is not None and ex.message.value == ""
+
+
+def test_an_integer_run_id_selects_its_calls():
+    calls = sample.generate("load_test", seed=0, n=300)
+    for i, call in enumerate(calls):
+        call["metadata"]["run_id"] = 42 if i % 2 else "42"  # the type drifts within the run
+    frames = to_frames(calls)
+    ex = LoadTestExplorer(frames, n_boot=20)
+    assert ex.error is None
+    assert ex.controls["run"].value == "42"
+    assert ex.knee is not None and "not enough data" not in str(ex.knee)
+    assert ex.result["count"].sum() == len(analysis.concurrency_frame(frames, run=42))
