@@ -10,6 +10,9 @@
     ├── TransportError                  the request never got an HTTP answer we could read
     │   ├── RequestTimeoutError         connect/read/write/pool timeout
     │   ├── APIConnectionError          refused, reset or dropped connection
+    │   │   ├── ConnectionRefusedAPIError   nothing listens at the base URL's host and port
+    │   │   ├── HostNotFoundError       the base URL's host name does not resolve (DNS)
+    │   │   └── TLSError                the TLS handshake failed (plain HTTP port, bad certificate)
     │   └── InvalidResponseError        a 2xx body that is not the JSON we expect (e.g. truncated)
     ├── APIStatusError                  the server answered with an error status
     │   ├── AuthenticationError         401: missing, wrong or revoked key
@@ -36,10 +39,12 @@ __all__ = [
     "AuthenticationError",
     "CacheError",
     "CallNotFoundError",
+    "ConnectionRefusedAPIError",
     "ConfigurationError",
     "InvalidCallError",
     "InvalidCallIdError",
     "InvalidResponseError",
+    "HostNotFoundError",
     "MissingAPIKeyError",
     "NotebookExecutionError",
     "OneInboxError",
@@ -48,6 +53,7 @@ __all__ = [
     "RequestTimeoutError",
     "RequestValidationError",
     "ServerError",
+    "TLSError",
     "TransportError",
 ]
 
@@ -96,6 +102,18 @@ class RequestTimeoutError(TransportError):
 
 class APIConnectionError(TransportError):
     """The connection failed, was refused, reset or dropped mid-response."""
+
+
+class ConnectionRefusedAPIError(APIConnectionError):
+    """The connection was refused: nothing listens at the base URL's host and port."""
+
+
+class HostNotFoundError(APIConnectionError):
+    """The base URL's host name could not be resolved (DNS)."""
+
+
+class TLSError(APIConnectionError):
+    """The TLS handshake failed: an ``https://`` URL on a plain-HTTP port, or a bad certificate."""
 
 
 class InvalidResponseError(TransportError):
