@@ -815,8 +815,9 @@ def build(
     path = resolve_notebook(notebook)
     name = path.stem
     source_nb = nbformat.read(path, as_version=4)
-    check_parameters(source_nb, parameters, name=name)
+    # secrets and non-literals are refused first (parameterize), then names the notebook lacks
     run_nb = parameterize(source_nb, {**parameters, "redact": bool(redact)}, name=path.name)
+    check_parameters(source_nb, parameters, name=name)
     _source_line({**_default_parameters(source_nb), **parameters})  # a bad source fails here
 
     target = Path(out) if out is not None else Path.cwd() / "reports" / f"{name}.html"

@@ -277,4 +277,5 @@ def open_source(
     except BaseException:
         api.stop()
         raise
-    return DataSource(client, description=_sample_description(names, seed, n), sample_api=api)
+    described = describe_source(None, source, scenario=names, seed=seed, n=n)
+    return DataSource(client, description=described, sample_api=api)

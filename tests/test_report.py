@@ -86,7 +86,10 @@ def test_header(toy):
     assert "<h1>Toy call report</h1>" in header  # the first markdown heading, without emphasis
     assert "<title>Toy call report</title>" in toy.html
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', header)
-    assert "embedded sample API (scenario=production, seed=3)" in header
+    assert (
+        "<dt>Data source</dt><dd>embedded sample API (production, seed 3, n 4): generated calls, "
+        "because ONEINBOX_API_KEY is not set</dd>"
+    ) in header
     assert f"oneinbox_nb {oneinbox_nb.__version__}" in header
     assert "Redaction</dt><dd>on" in header
     rows = re.findall(r"<tr><td><code>(\w+)</code></td><td><code>(.*?)</code></td></tr>", header)
@@ -361,3 +364,15 @@ def test_cell_timeout_is_a_notebook_execution_error(tmp_path):
 def test_refuses_to_write_html_over_a_notebook(tmp_path):
     with pytest.raises(ConfigurationError, match="names a notebook"):
         build(NOTEBOOKS / "toy_report.ipynb", tmp_path / "toy.ipynb")
+
+
+def test_an_unknown_parameter_is_refused_before_anything_runs(tmp_path):
+    from oneinbox_nb.report import build
+
+    with pytest.raises(ConfigurationError) as caught:
+        build(NOTEBOOKS / "toy_report.ipynb", tmp_path / "x.html", sede=3)
+    assert str(caught.value) == (
+        "toy_report has no parameter 'sede' (did you mean 'seed'?); its parameters: "
+        "scenario='production', seed=0, n=4, redact=True, base_url=None, tags=[]"
+    )
+    assert not any(tmp_path.iterdir())
