@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput
+from . import bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput, time_bounds
 
 BENCHMARKS = {
     "server": server_throughput.run,
@@ -15,6 +15,8 @@ BENCHMARKS = {
     "rate_limited": rate_limited.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
+    "time_bounds": time_bounds.run,
+    "notebooks": time_bounds.run_notebooks,
 }
 
 
