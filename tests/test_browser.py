@@ -70,7 +70,10 @@ def test_report_is_self_contained_in_a_browser(toy_report, browser):
         header = page.locator("header.oi-report-header")
         assert header.is_visible()
         assert header.locator("h1").inner_text() == "Toy call report"
-        assert "seed=5" in header.inner_text()
+        assert (
+            "embedded sample API (production, seed 5, n 4): generated calls, because "
+            "ONEINBOX_API_KEY is not set" in header.inner_text()
+        )
         assert page.locator("table.dataframe").first.is_visible()
 
         # code inputs hidden: no code cell shows an input area or a prompt
