@@ -7,12 +7,21 @@ import sys
 import time
 from pathlib import Path
 
-from . import bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput, time_bounds
+from . import (
+    bulk_fetch,
+    frames_build,
+    outage,
+    parquet_read,
+    rate_limited,
+    server_throughput,
+    time_bounds,
+)
 
 BENCHMARKS = {
     "server": server_throughput.run,
     "fetch": bulk_fetch.run,
     "rate_limited": rate_limited.run,
+    "outage": outage.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
     "time_bounds": time_bounds.run,

@@ -1,7 +1,7 @@
 """``oneinbox-nb``: a thin command line over the library.
 
 Commands: ``demo`` (the main job), ``serve`` (the embedded sample API), ``fetch`` (calls into the
-cache), ``export`` (the cache as Parquet), ``report`` (a notebook as shareable HTML) and
+cache), ``export`` (the store as Parquet), ``report`` (a notebook as shareable HTML) and
 ``dashboard`` (the explorers live in Voila).
 
 Where calls come from follows one rule (:func:`oneinbox_nb.source.choose_source`): with
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import ssl
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,17 +26,13 @@ from urllib.parse import urlsplit
 
 from .config import API_KEY_ENV, BASE_URL_ENV, parse_value, scrub
 from .exceptions import (
-    APIConnectionError,
     APIStatusError,
     AuthenticationError,
     ConfigurationError,
-    ConnectionRefusedAPIError,
-    HostNotFoundError,
     MissingAPIKeyError,
     OneInboxError,
     PermissionDeniedError,
-    RequestTimeoutError,
-    TLSError,
+    TransportError,
 )
 
 __all__ = ["main"]
@@ -183,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subcommand(
         sub,
         "fetch",
-        "fetch calls into the local cache",
-        "Fetch calls from the OneInbox API into the local cache: by id (--ids) or every call "
+        "fetch calls into the local store",
+        "Fetch calls from the OneInbox API into the local store: by id (--ids) or every call "
         "matching the filters. Calls in a terminal status are never fetched again. " + _VALUES,
         [
             "oneinbox-nb fetch --ids ids.txt         # one id per line; # starts a comment",
@@ -213,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--timeout", type=float, default=None, help="seconds per request (default 30)")
     p.add_argument(
-        "--cache-dir", type=Path, default=None, help="cache root (default: user cache dir)"
+        "--cache-dir", type=Path, default=None, help="store root (default: user cache dir)"
+    )
+    p.add_argument(
+        "--refresh", action="store_true", help="fetch every call again, even settled stored ones"
     )
     p.add_argument(
         "--base-url", default=None, help=f"API root (default: {BASE_URL_ENV} or production)"
@@ -226,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subcommand(
         sub,
         "export",
-        "export cached calls as Parquet tables",
-        "Write the calls cached by `oneinbox-nb fetch` as one Parquet file per table (calls, "
+        "export stored calls as Parquet tables",
+        "Write the calls stored by `oneinbox-nb fetch` as one Parquet file per table (calls, "
         "messages, events, turns, components, problems) into a directory.",
         [
             "oneinbox-nb export --parquet frames/",
@@ -236,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--parquet", type=Path, required=True, metavar="DIR")
     p.add_argument("--cache-dir", type=Path, default=None)
-    p.add_argument("--base-url", default=None, help="which API's cache to export")
+    p.add_argument("--base-url", default=None, help="which API's store to export")
 
     p = sub.add_parser(
         "report",
@@ -350,36 +348,6 @@ def _base_url_flags(command: str) -> str:
     return f"--base-url or {BASE_URL_ENV}" if command in ("fetch", "export") else BASE_URL_ENV
 
 
-def _cause_chain(error: BaseException) -> list[BaseException]:
-    chain, seen = [], set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen and len(chain) < 10:
-        seen.add(id(cause))
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    return chain
-
-
-def _connection_kind(error: APIConnectionError) -> type[APIConnectionError]:
-    """The specific class of a connection failure.
-
-    The client (issue 10) raises :class:`ConnectionRefusedAPIError`, :class:`HostNotFoundError` and
-    :class:`TLSError` itself; until every transport does, read the OS-level cause it chains.
-    """
-    if isinstance(error, (ConnectionRefusedAPIError, HostNotFoundError, TLSError)):
-        return type(error)
-    import socket
-
-    for cause in _cause_chain(error):
-        if isinstance(cause, ConnectionRefusedError):
-            return ConnectionRefusedAPIError
-        if isinstance(cause, socket.gaierror):
-            return HostNotFoundError
-        if isinstance(cause, ssl.SSLError):
-            return TLSError
-    return APIConnectionError
-
-
 def _message(error: OneInboxError, command: str, base_url: str | None) -> str:
     """One line saying what went wrong and what to do, in command-line terms."""
     flags = _base_url_flags(command)
@@ -400,23 +368,24 @@ def _message(error: OneInboxError, command: str, base_url: str | None) -> str:
             f"no OneInbox API key: export {API_KEY_ENV}=oi_sk_... (a secret key from your "
             f"OneInbox dashboard), or {sample_hint}"
         )
-    if isinstance(error, RequestTimeoutError):
+    # the client classifies transport failures (TransportError.reason); here they get CLI advice
+    reason = getattr(error, "reason", "other") if isinstance(error, TransportError) else None
+    if reason == "timeout":
         hint = "raise --timeout SECONDS or try again later" if command == "fetch" else "try again"
         return f"{where} did not answer before the timeout; {hint}"
-    if isinstance(error, APIConnectionError):
-        kind = _connection_kind(error)
-        if kind is ConnectionRefusedAPIError:
+    if reason is not None:
+        if reason == "refused":
             return (
                 f"cannot connect to {where}: connection refused (nothing listens there); check "
                 f"{flags}, or start the sample API with `oneinbox-nb serve`"
             )
-        if kind is HostNotFoundError:
+        if reason == "dns":
             host = urlsplit(where).hostname or where
             return (
                 f"cannot resolve the host {host!r} of {where} (DNS lookup failed); check the "
                 f"spelling of {flags}, your network and proxy settings"
             )
-        if kind is TLSError:
+        if reason == "tls":
             return (
                 f"TLS handshake with {where} failed; if the server speaks plain HTTP write http:// "
                 f"in {flags}, else its certificate is not trusted here"
@@ -496,17 +465,19 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    from .cache import CallCache, source_name
     from .client import OneInboxClient
+    from .exceptions import ConfigurationError
     from .fetch import fetch_calls
 
-    ids = _read_ids(args.ids) if args.ids else None
+    if args.ids is not None and not args.ids.strip():
+        raise ConfigurationError(
+            "--ids needs a file of call ids (one per line) or '-' for stdin; to list calls by "
+            "filter instead, leave --ids out"
+        )
+    ids = _read_ids(args.ids) if args.ids is not None else None
     options: dict[str, Any] = {} if args.timeout is None else {"timeout": args.timeout}
     client = OneInboxClient(base_url=args.base_url, **options)
     _preflight(client.base_url, args.timeout)
-    cache = (
-        CallCache(args.cache_dir, source=source_name(client.base_url)) if args.cache_dir else True
-    )
     where = {k: parse_value(v) for k, v in args.where} or None
     result = fetch_calls(
         ids,
@@ -517,7 +488,8 @@ def _cmd_fetch(args) -> int:
         until=args.until,
         where=where,
         concurrency=args.concurrency,
-        cache=cache,
+        cache=args.cache_dir or True,
+        refresh=args.refresh,
         progress=not args.no_progress,
     )
     print(result)
@@ -552,12 +524,12 @@ def _cmd_export(args) -> int:
             f"--parquet {args.parquet} is a file; pass a directory (it gets one .parquet file "
             "per table)"
         )
-    cache = CallCache(args.cache_dir, source=source_name(resolve_base_url(args.base_url)))
-    calls = cache.load_all()
+    with CallCache(args.cache_dir, source=source_name(resolve_base_url(args.base_url))) as store:
+        calls = store.load_all()
     if not calls:
         raise OneInboxError(
-            f"the cache at {cache.path} holds no calls; run `oneinbox-nb fetch` first (or pass "
-            "--cache-dir/--base-url for another cache)"
+            f"the store {store.path} holds no calls; run `oneinbox-nb fetch` first (or pass "
+            "--cache-dir/--base-url for another store)"
         )
     out = to_frames(calls).to_parquet(args.parquet)
     print(f"wrote {len(calls)} calls as Parquet tables to {out}")
