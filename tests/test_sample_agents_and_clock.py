@@ -124,3 +124,24 @@ def test_serve_accepts_mixed_timestamp_forms():
 def test_a_bad_now_is_refused(bad):
     with pytest.raises(ValueError):
         sample.serve("call", now=bad)
+
+
+def test_the_clients_list_the_sample_agents():
+    import asyncio
+
+    from oneinbox_nb import AsyncOneInboxClient, OneInboxClient
+
+    truth = sample.truth("production", seed=0, n=60)
+    with sample.serve("production", seed=0, n=60) as api:
+        with OneInboxClient(api.api_key, api.base_url) as client:
+            agents = client.list_agents(page_size=2)  # offset pages of two
+
+        async def listed():
+            async with AsyncOneInboxClient(api.api_key, api.base_url) as client:
+                return await client.list_agents()
+
+        again = asyncio.run(listed())
+    assert {a["id"]: a["name"] for a in agents} == {
+        key: truth["agents"][key]["name"] for key in {c["agent_id"] for c in api.calls}
+    }
+    assert again == agents
