@@ -1,21 +1,62 @@
 """``oneinbox-nb``: a thin command line over the library.
 
 Commands: ``demo`` (the main job), ``serve`` (the embedded sample API), ``fetch`` (calls into the
-local store), ``export`` (the store as Parquet), ``report`` (a notebook as shareable HTML) and
-``dashboard`` (the explorers live in Voila). Any :class:`~oneinbox_nb.OneInboxError` becomes one
-line on stderr and exit status 1; bad usage exits 2.
+cache), ``export`` (the store as Parquet), ``report`` (a notebook as shareable HTML) and
+``dashboard`` (the explorers live in Voila).
+
+Where calls come from follows one rule (:func:`oneinbox_nb.source.choose_source`): with
+``ONEINBOX_API_KEY`` set, the OneInbox API (``ONEINBOX_BASE_URL`` or ``--base-url``); the embedded
+sample API only without a key, or with ``--sample``. Before a command reads the API it sends one
+request without retries, so a wrong URL, an unreachable host or a rejected key is one clear line.
+
+Every error is one line on stderr, ``oneinbox-nb COMMAND: what went wrong; what to do``, in the
+terms of this command line (flags, environment variables), and exit status 1; bad usage exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from .exceptions import OneInboxError
+from .config import API_KEY_ENV, BASE_URL_ENV, parse_value, scrub
+from .exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    ConfigurationError,
+    MissingAPIKeyError,
+    OneInboxError,
+    PermissionDeniedError,
+    TransportError,
+)
 
 __all__ = ["main"]
+
+_VALUES = (
+    'VALUE is read as JSON when it parses as JSON (7, 0.5, true, null, \'["a", "b"]\', '
+    "'\"007\"' for the text 007), else as text (lt-42, 2026-11-20)."
+)
+_ENVIRONMENT = (
+    f"environment: {API_KEY_ENV} (your secret key, oi_sk_...) selects the OneInbox API; "
+    f"{BASE_URL_ENV} (default https://api.oneinbox.ai) its root. Without a key, or with --sample, "
+    "the embedded sample API is used."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be computed only when help is shown."""
+
+    epilog_factory: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.epilog_factory is not None:
+            self.epilog = self.epilog_factory()
+        return super().format_help()
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -23,16 +64,6 @@ def _key_value(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
     key, value = text.split("=", 1)
     return key.strip(), value
-
-
-def _parse_value(value: str):
-    """Parameter values from the command line: JSON when it parses (numbers, lists), else text."""
-    import orjson
-
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value
 
 
 def _add_fault_options(p: argparse.ArgumentParser) -> None:
@@ -50,18 +81,88 @@ def _add_fault_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws")
 
 
+def _notebook_listing() -> str:
+    """``report --help``'s epilog: every packaged notebook with its parameters and defaults."""
+    lines = ["notebooks and their parameters (-p NAME=VALUE; defaults shown):"]
+    try:
+        import nbformat
+
+        from .report import _default_parameters, available_notebooks, resolve_notebook
+
+        for name in available_notebooks():
+            nb = nbformat.read(resolve_notebook(name), as_version=4)
+            params = ", ".join(
+                f"{k}={v!r}" for k, v in _default_parameters(nb).items() if k != "redact"
+            )
+            lines.append(f"  {name}: {params or '(no parameters)'}")
+    except Exception as exc:  # help must always print; say why the list is missing
+        lines.append(f"  (cannot list them: {type(exc).__name__}: {exc})")
+    lines += [
+        "",
+        _VALUES,
+        "",
+        "examples:",
+        "  oneinbox-nb report 04_postmortem -p call_ids='[\"3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b\"]'",
+        "  oneinbox-nb report 03_load_test_correlation -p run_id=lt-42 --out load.html",
+        "  oneinbox-nb report 02_costs_and_credits -p since=2026-11-13 -p until=2026-11-20",
+        "  oneinbox-nb report 04_postmortem --sample      # the embedded sample API, no key needed",
+        "",
+        _ENVIRONMENT,
+    ]
+    return "\n".join(lines)
+
+
+def _subcommand(sub, name: str, summary: str, description: str, examples: Sequence[str]):
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) + "\n\n" + _ENVIRONMENT
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="oneinbox-nb",
         description="OneInbox voice-agent calls in Jupyter: fetch, explore, report.",
+        epilog=_ENVIRONMENT,
+    )
+    parser.add_argument("--version", action="version", version=f"oneinbox-nb {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging on stderr (requests and retries; the API key is never shown)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="the main job: sample API -> fetch -> frames -> HTML reports")
+    p = _subcommand(
+        sub,
+        "demo",
+        "the main job: sample API -> fetch -> frames -> HTML reports",
+        "Start the embedded sample API (a load test and a production week), fetch its calls over "
+        "HTTP, find the worst turn, and write three reports (postmortem, load test, costs).",
+        ["oneinbox-nb demo", "oneinbox-nb demo --out /tmp/reports --seed 3"],
+    )
     p.add_argument("--out", type=Path, default=Path("reports"), help="directory for the reports")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("serve", help="run the embedded sample API in the foreground")
+    p = _subcommand(
+        sub,
+        "serve",
+        "run the embedded sample API in the foreground",
+        "Serve generated OneInbox calls on 127.0.0.1 until Ctrl-C, with optional faults (latency, "
+        "429s, 5xx, dropped connections, truncated bodies). It prints the two export lines that "
+        "point every other command at it.",
+        [
+            "oneinbox-nb serve --scenario load_test --port 8765",
+            "oneinbox-nb serve --scenario production,load_test --error-rate 0.1",
+        ],
+    )
     p.add_argument(
         "--scenario",
         default="production",
@@ -74,8 +175,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
     _add_fault_options(p)
 
-    p = sub.add_parser("fetch", help="fetch calls into the local store")
-    p.add_argument("--ids", metavar="FILE", help="file with one call id per line ('-' for stdin)")
+    p = _subcommand(
+        sub,
+        "fetch",
+        "fetch calls into the local store",
+        "Fetch calls from the OneInbox API into the local store: by id (--ids) or every call "
+        "matching the filters. Calls in a terminal status are never fetched again. " + _VALUES,
+        [
+            "oneinbox-nb fetch --ids ids.txt         # one id per line; # starts a comment",
+            "oneinbox-nb fetch --ids - < ids.txt     # ids from standard input",
+            "oneinbox-nb fetch --since 2026-11-13 --where run_id=lt-42",
+        ],
+    )
+    p.add_argument(
+        "--ids",
+        metavar="FILE",
+        help="file with one call id per line ('-' for stdin; UTF-8 or UTF-16, # comments)",
+    )
     p.add_argument("--agent-id")
     p.add_argument("--status")
     p.add_argument("--since", help="created at or after (ISO date/time)")
@@ -86,9 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="keep calls whose metadata key (or dotted path) equals VALUE; repeatable",
+        help="keep calls whose metadata key (or dotted path) equals VALUE (JSON if it parses, "
+        "else text); repeatable",
     )
     p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--timeout", type=float, default=None, help="seconds per request (default 30)")
     p.add_argument(
         "--cache-dir", type=Path, default=None, help="store root (default: user cache dir)"
     )
@@ -96,14 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--refresh", action="store_true", help="fetch every call again, even settled stored ones"
     )
     p.add_argument(
-        "--base-url", default=None, help="API root (default: ONEINBOX_BASE_URL or production)"
+        "--base-url", default=None, help=f"API root (default: {BASE_URL_ENV} or production)"
     )
     p.add_argument(
         "--failures", type=Path, default=None, help="write failed ids and errors to this CSV"
     )
     p.add_argument("--no-progress", action="store_true")
 
-    p = sub.add_parser("export", help="export stored calls as Parquet tables")
+    p = _subcommand(
+        sub,
+        "export",
+        "export stored calls as Parquet tables",
+        "Write the calls stored by `oneinbox-nb fetch` as one Parquet file per table (calls, "
+        "messages, events, turns, components, problems) into a directory.",
+        [
+            "oneinbox-nb export --parquet frames/",
+            "duckdb -c \"select * from 'frames/turns.parquet'\"",
+        ],
+    )
     p.add_argument("--parquet", type=Path, required=True, metavar="DIR")
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--base-url", default=None, help="which API's store to export")
@@ -120,7 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     # --- end sync ---
 
-    p = sub.add_parser("report", help="run a notebook and write a self-contained HTML report")
+    p = sub.add_parser(
+        "report",
+        help="run a notebook and write a self-contained HTML report",
+        description="Run a notebook with parameters and write one self-contained HTML file "
+        "(figures inline, code hidden, personal data masked unless --no-redact). Parameters "
+        "are checked against the notebook's parameters cell before anything runs.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.epilog_factory = _notebook_listing
     p.add_argument("notebook", nargs="?", default="04_postmortem")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument(
@@ -130,43 +266,213 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="notebook parameter (JSON values parsed); repeatable",
+        help="notebook parameter (JSON if it parses, else text); repeatable",
     )
+    p.add_argument("--sample", action="store_true", help="use the embedded sample API")
     p.add_argument(
         "--no-redact", action="store_true", help="do not mask phone numbers, e-mails, cards"
     )
     p.add_argument("--show-code", action="store_true", help="include the code cells")
 
-    p = sub.add_parser("dashboard", help="serve the explorer notebooks live with Voila")
+    p = _subcommand(
+        sub,
+        "dashboard",
+        "serve the explorer notebooks live with Voila",
+        "Serve the notebooks with Voila on 127.0.0.1, explorers live, behind a token printed once. "
+        "A page's URL query sets its parameters: ?call_id=, ?call_ids=<id>,<id>, ?run_id=, "
+        "?since=, ?until=, ?agent_id=.",
+        [
+            "oneinbox-nb dashboard",
+            "oneinbox-nb dashboard --notebook 04_postmortem --port 8866",
+            "oneinbox-nb dashboard --sample      # the embedded sample API, no key needed",
+        ],
+    )
     p.add_argument("--port", type=int, default=0)
     p.add_argument(
         "--notebook", default=None, help="open this notebook (default: the notebook list)"
     )
+    p.add_argument("--sample", action="store_true", help="use the embedded sample API")
     return parser
 
 
+# --------------------------------------------------------------------------------------------
+# reading ids
+
+
+def _decode_text(data: bytes, what: str) -> str:
+    """Bytes of a text file: UTF-8 (with or without BOM) or UTF-16/32 (BOM, or UTF-16 without)."""
+    boms = (
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    )
+    encoding = next((enc for bom, enc in boms if data.startswith(bom)), None)
+    if encoding is None and b"\x00" in data[:200]:
+        encoding = "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"
+    try:
+        return data.decode(encoding or "utf-8")
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"{what} is not UTF-8 or UTF-16 text; save it as plain text with one call id per line"
+        ) from None
+
+
 def _read_ids(source: str) -> list[str]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    """Call ids from a file (or stdin for ``-``): one per line, ``#`` starts a comment anywhere."""
+    what = "standard input (--ids -)" if source == "-" else f"--ids {source}"
+    if source == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        data = data.encode() if isinstance(data, str) else data
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            raise ConfigurationError(
+                f"{what} is a directory; pass a text file with one call id per line"
+            )
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"{what}: no such file; pass a text file with one call id per line, or --ids - "
+                "to read them from standard input"
+            ) from None
+        except OSError as exc:
+            raise ConfigurationError(f"{what} cannot be read ({exc.strerror})") from None
+    ids = []
+    for line in _decode_text(data, what).splitlines():
+        text = line.split("#", 1)[0].strip().strip("\ufeff").strip()
+        if text:
+            ids.append(text)
+    if not ids:
+        raise ConfigurationError(
+            f"{what} holds no call ids (blank lines and # comments only); put one id per line"
+        )
+    return ids
+
+
+# --------------------------------------------------------------------------------------------
+# errors in command-line terms
+
+
+def _base_url_flags(command: str) -> str:
+    return f"--base-url or {BASE_URL_ENV}" if command in ("fetch", "export") else BASE_URL_ENV
+
+
+def _message(error: OneInboxError, command: str, base_url: str | None) -> str:
+    """One line saying what went wrong and what to do, in command-line terms."""
+    flags = _base_url_flags(command)
+    where = base_url or "the API"
+    sample_hint = (
+        "add --sample to use the embedded sample API"
+        if command in ("report", "dashboard")
+        else "run `oneinbox-nb serve` and export the two lines it prints to try the sample API"
+    )
+    if isinstance(error, MissingAPIKeyError):
+        if os.environ.get(BASE_URL_ENV) and not os.environ.get(API_KEY_ENV):
+            return (
+                f"{BASE_URL_ENV} is set but {API_KEY_ENV} is not: export {API_KEY_ENV}=oi_sk_... "
+                f"to read that API, or unset {BASE_URL_ENV}"
+                + (" (or add --sample)" if command in ("report", "dashboard") else "")
+            )
+        return (
+            f"no OneInbox API key: export {API_KEY_ENV}=oi_sk_... (a secret key from your "
+            f"OneInbox dashboard), or {sample_hint}"
+        )
+    # the client classifies transport failures (TransportError.reason); here they get CLI advice
+    reason = getattr(error, "reason", "other") if isinstance(error, TransportError) else None
+    if reason == "timeout":
+        hint = "raise --timeout SECONDS or try again later" if command == "fetch" else "try again"
+        return f"{where} did not answer before the timeout; {hint}"
+    if reason is not None:
+        if reason == "refused":
+            return (
+                f"cannot connect to {where}: connection refused (nothing listens there); check "
+                f"{flags}, or start the sample API with `oneinbox-nb serve`"
+            )
+        if reason == "dns":
+            host = urlsplit(where).hostname or where
+            return (
+                f"cannot resolve the host {host!r} of {where} (DNS lookup failed); check the "
+                f"spelling of {flags}, your network and proxy settings"
+            )
+        if reason == "tls":
+            return (
+                f"TLS handshake with {where} failed; if the server speaks plain HTTP write http:// "
+                f"in {flags}, else its certificate is not trusted here"
+            )
+        return f"{error}; check {flags} and your network"
+    if isinstance(error, PermissionDeniedError):
+        return f"{error} ({API_KEY_ENV})"
+    if isinstance(error, AuthenticationError):
+        return (
+            f"the API key was rejected by {where} (401): check {API_KEY_ENV} (secret keys start "
+            "with oi_sk_; copy it again from the OneInbox dashboard)"
+        )
+    if isinstance(error, APIStatusError) and error.status_code == 404:
+        path = urlsplit(base_url or "").path.rstrip("/")
+        if path.endswith("/v1"):
+            fixed = (base_url or "").rstrip("/")[: -len("/v1")]
+            return f"{error} {flags} ends in /v1, but requests add /v1 themselves: use {fixed}"
+        return f"{error} Is {where} the API root ({flags}, e.g. https://api.oneinbox.ai)?"
+    return str(error)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+
+
+def _preflight(base_url: str | None, timeout: float | None = None) -> None:
+    """One request, without retries, that turns a wrong URL or key into one clear error."""
+    from .client import OneInboxClient, RetryPolicy
+
+    options: dict[str, Any] = {"retry": RetryPolicy(max_attempts=1)}
+    if timeout is not None:
+        options["timeout"] = timeout
+    with OneInboxClient(base_url=base_url, **options) as client:
+        next(iter(client.iter_calls(page_size=1)), None)
 
 
 def _cmd_serve(args) -> int:
-    from .sample import server
+    from .sample import SCENARIOS, server
 
-    scenario = tuple(args.scenario.split(",")) if "," in args.scenario else args.scenario
-    server.run(
-        scenario,
-        seed=args.seed,
-        n=args.n,
-        port=args.port,
-        latency_ms=args.latency_ms,
-        max_concurrency=args.max_concurrency,
-        retry_after=args.retry_after,
-        error_rate=args.error_rate,
-        drop_rate=args.drop_rate,
-        truncate_rate=args.truncate_rate,
-        fault_seed=args.fault_seed,
-    )
+    names = [name.strip() for name in args.scenario.split(",")]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        raise ConfigurationError(
+            f"--scenario {unknown[0]!r} is not a sample scenario; choose from "
+            f"{', '.join(SCENARIOS)} (comma-separated for several)"
+        )
+    try:
+        server.run(
+            tuple(names) if len(names) > 1 else names[0],
+            seed=args.seed,
+            n=args.n,
+            port=args.port,
+            latency_ms=args.latency_ms,
+            max_concurrency=args.max_concurrency,
+            retry_after=args.retry_after,
+            error_rate=args.error_rate,
+            drop_rate=args.drop_rate,
+            truncate_rate=args.truncate_rate,
+            fault_seed=args.fault_seed,
+        )
+    except ValueError as exc:  # option values the server refuses, named as flags
+        text = str(exc)
+        for name in ("latency_ms", "max_concurrency", "retry_after", "error_rate", "drop_rate"):
+            text = text.replace(name, "--" + name.replace("_", "-"))
+        text = text.replace("truncate_rate", "--truncate-rate")
+        raise ConfigurationError(text) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot listen on 127.0.0.1 port {args.port} ({exc.strerror}); pass another --port "
+            "(0 picks a free one)"
+        ) from None
     return 0
 
 
@@ -180,9 +486,11 @@ def _cmd_fetch(args) -> int:
             "--ids needs a file of call ids (one per line) or '-' for stdin; to list calls by "
             "filter instead, leave --ids out"
         )
-    client = OneInboxClient(base_url=args.base_url)
     ids = _read_ids(args.ids) if args.ids is not None else None
-    where = {k: _parse_value(v) for k, v in args.where} or None
+    options: dict[str, Any] = {} if args.timeout is None else {"timeout": args.timeout}
+    client = OneInboxClient(base_url=args.base_url, **options)
+    _preflight(client.base_url, args.timeout)
+    where = {k: parse_value(v) for k, v in args.where} or None
     result = fetch_calls(
         ids,
         client=client,
@@ -212,8 +520,20 @@ def _cmd_fetch(args) -> int:
     if not result.failures.empty:
         if args.failures:
             result.failures.to_csv(args.failures, index=False)
-        for row in result.failures.head(10).itertuples():
-            print(f"failed {row.call_id}: {row.error}", file=sys.stderr)
+        first = result.failures.iloc[0]
+        total = len(result.failures) + len(result.calls)
+        written = (
+            f"all of them are in {args.failures}"
+            if args.failures
+            else "--failures FILE writes them all"
+        )
+        print(
+            _one_line(
+                f"oneinbox-nb fetch: {len(result.failures)} of {total} calls could not be fetched "
+                f"(first: {first['call_id']}: {first['error']}); {written}"
+            ),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -223,6 +543,11 @@ def _cmd_export(args) -> int:
     from .config import resolve_base_url
     from .frames import to_frames
 
+    if args.parquet.exists() and not args.parquet.is_dir():
+        raise ConfigurationError(
+            f"--parquet {args.parquet} is a file; pass a directory (it gets one .parquet file "
+            "per table)"
+        )
     with CallCache(args.cache_dir, source=source_name(resolve_base_url(args.base_url))) as store:
         calls = store.load_all()
     if not calls:
@@ -262,16 +587,25 @@ def _cmd_sync(args) -> int:
 def _cmd_report(args) -> int:
     import inspect
 
-    from .exceptions import ConfigurationError
     from .report import build
+    from .source import choose_source
 
-    params = {k: _parse_value(v) for k, v in args.param}
+    params = {k: parse_value(v) for k, v in args.param}
     own = set(inspect.signature(build).parameters) - {"parameters"}
     if clash := sorted(own & params.keys()):
         raise ConfigurationError(
             f"-p {clash[0]}=... names an option of the report itself, not a notebook parameter; "
             "use the notebook argument, --out, --no-redact or --show-code instead"
         )
+    args.base_url = params.get("base_url")  # for the error messages
+    if args.sample:
+        if params.get("source", "sample") != "sample" or "base_url" in params:
+            raise ConfigurationError(
+                "--sample asks for the embedded sample API; drop -p source=... and -p base_url=..."
+            )
+        params["source"] = "sample"
+    if choose_source(params.get("base_url"), params.get("source", "auto")) == "api":
+        _preflight(params.get("base_url"))
     path = build(
         args.notebook, args.out, redact=not args.no_redact, hide_code=not args.show_code, **params
     )
@@ -281,8 +615,11 @@ def _cmd_report(args) -> int:
 
 def _cmd_dashboard(args) -> int:
     from .dashboard import serve
+    from .source import choose_source
 
-    serve(port=args.port, open_notebook=args.notebook)
+    if not args.sample and choose_source() == "api":
+        _preflight(None)
+    serve(port=args.port, open_notebook=args.notebook, sample=args.sample)
     return 0
 
 
@@ -304,12 +641,48 @@ COMMANDS = {
 }
 
 
+class _ScrubKey(logging.Filter):
+    """Remove the API key (and anything key-shaped) from every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secret = os.environ.get(API_KEY_ENV, "").strip()
+        text = record.getMessage()
+        record.msg, record.args = (scrub(text, secret) if secret else scrub(text)), ()
+        return True
+
+
+def _configure_logging(verbose: bool) -> None:
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ScrubKey())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for noisy in ("asyncio", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _base_url_of(args) -> str | None:
+    from .config import resolve_base_url
+
+    try:
+        return resolve_base_url(getattr(args, "base_url", None))
+    except ConfigurationError:
+        return getattr(args, "base_url", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)
     except OneInboxError as error:
-        print(f"oneinbox-nb {args.command}: {error}", file=sys.stderr)
+        text = _message(error, args.command, _base_url_of(args))
+        secret = os.environ.get(API_KEY_ENV, "").strip()
+        text = scrub(text, secret) if secret else scrub(text)
+        print(_one_line(f"oneinbox-nb {args.command}: {text}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"oneinbox-nb {args.command}: interrupted", file=sys.stderr)

@@ -6,14 +6,23 @@ without explicit values. The key is wrapped in :class:`APIKey`, whose repr and s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .exceptions import ConfigurationError, MissingAPIKeyError
 
-__all__ = ["DEFAULT_BASE_URL", "APIKey", "resolve_api_key", "resolve_base_url", "scrub"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIKey",
+    "parse_value",
+    "resolve_api_key",
+    "resolve_base_url",
+    "scrub",
+]
 
 DEFAULT_BASE_URL = "https://api.oneinbox.ai"
 log = logging.getLogger(__name__)
@@ -122,3 +131,26 @@ def scrub(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _KEY_PATTERN.sub("oi_**_***", text)
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value typed by a person: JSON when it parses as JSON, else the text itself.
+
+    The one rule for ``-p NAME=VALUE`` and ``--where KEY=VALUE`` on the command line and for a
+    dashboard's URL query: ``7`` is an int, ``0.5`` a float, ``true``/``false`` booleans, ``null``
+    None, ``["a", "b"]`` a list, ``"7"`` (with the quotes) the text 7; anything that is not JSON,
+    such as ``lt-42`` or ``2026-11-20``, stays text.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    object
+        str, int, float, bool, None, list or dict.
+    """
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -2,19 +2,28 @@
 
 :func:`launch` is a context manager for tests and scripts: it starts Voila as a subprocess on a free
 loopback port, waits until it answers HTTP, yields a :class:`Dashboard` with its ``.url``, and stops
-it (and waits for the port to close) on exit. :func:`serve` is the foreground variant behind
-``oneinbox-nb dashboard``: it prints the URL and blocks until Ctrl-C.
+it and every process it started (its kernels) on exit. :func:`serve` is the foreground variant
+behind ``oneinbox-nb dashboard``: it prints the URL once and blocks until Ctrl-C or SIGTERM.
 
-Widgets are live here, unlike in the static HTML reports: each page load gets its own kernel, which
-inherits this process's environment (so ``ONEINBOX_API_KEY`` reaches the notebooks without being
-written anywhere).
+- Data: each page load gets its own kernel, which inherits this process's environment, so the
+  notebooks follow the source rule (:func:`oneinbox_nb.source.choose_source`): the OneInbox API
+  when ``ONEINBOX_API_KEY`` is set, the embedded sample otherwise or with ``sample=True``. The key
+  is never written anywhere. A page's URL query sets the notebook's data parameters
+  (:func:`url_parameters`).
+- Access: like Jupyter, the server requires a random token, given in the printed URL
+  (``?token=...``) and passed to Voila in a private config file, never on its command line.
+- Offline: pages use the ``oneinbox`` Voila template (``_jupyter/voila/templates/oneinbox``), Voila's
+  lab template without the Font Awesome stylesheets it would ask a CDN for; progress bars are off
+  in the kernels (``TQDM_DISABLE``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,14 +35,19 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .exceptions import ConfigurationError, OneInboxError
 
-__all__ = ["Dashboard", "launch", "serve"]
+__all__ = ["Dashboard", "launch", "serve", "url_parameters"]
 
 HOST = "127.0.0.1"
-_INSTALL_HINT = "install the dashboard extra: pip install 'oneinbox_nb[dashboard]'"
+_INSTALL_HINT = (
+    "install the dashboard extra: pip install 'oneinbox_nb[dashboard]' (or make dashboard)"
+)
+TEMPLATE = "oneinbox"
+_JUPYTER_DATA = Path(__file__).resolve().parent / "_jupyter"
 
 
 @dataclass(frozen=True)
@@ -43,9 +57,12 @@ class Dashboard:
     Attributes
     ----------
     url : str
-        The page to open: the notebook list, or the chosen notebook's rendered page.
+        The page to open: the notebook list, or the chosen notebook's rendered page, with
+        ``?token=...``.
     base_url : str
         ``http://127.0.0.1:<port>/``.
+    token : str
+        What the server requires (``?token=`` once, then a cookie); never logged.
     port : int
     pid : int
         Voila's process id.
@@ -58,6 +75,65 @@ class Dashboard:
     port: int
     pid: int
     root: Path
+    token: str = ""
+
+    def __repr__(self) -> str:  # the token stays out of logs and tracebacks
+        return f"Dashboard(base_url={self.base_url!r}, pid={self.pid}, root={str(self.root)!r})"
+
+
+# Query names Voila and the token login use themselves; never notebook parameters.
+_SERVER_QUERY_NAMES = frozenset({"token", "voila-template", "voila-theme"})
+
+
+def url_parameters(**defaults: Any) -> tuple[Any, ...]:
+    """The notebook parameters a dashboard page's URL sets, else their defaults, in order.
+
+    Voila hands each page's kernel the page's query string (``QUERY_STRING``), so
+    ``.../04_postmortem.ipynb?call_ids=<id>,<id>&run_id=lt-42`` opens a postmortem of those calls.
+    Values are read as on the command line (:func:`oneinbox_nb.config.parse_value`: JSON when it
+    parses, else text); a name given twice gives a list. Outside Voila (a report, JupyterLab)
+    ``QUERY_STRING`` is unset and the defaults come back unchanged.
+
+    Parameters
+    ----------
+    **defaults
+        The parameters a URL may set, with their current values, e.g. ``call_id=call_id``. Only
+        these names are accepted: a page's URL can never choose the API, its key or the source.
+
+    Returns
+    -------
+    tuple
+        The values, in the order of ``defaults``.
+
+    Raises
+    ------
+    ConfigurationError
+        The URL names a parameter not in ``defaults``; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> call_id, run_id = url_parameters(call_id=None, run_id=None)  # doctest: +SKIP
+    """
+    from urllib.parse import parse_qsl
+
+    from .config import parse_value
+
+    values = dict(defaults)
+    given: dict[str, list[Any]] = {}
+    for name, text in parse_qsl(os.environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        if name in _SERVER_QUERY_NAMES:
+            continue
+        if name not in defaults:
+            valid = ", ".join(f"{k} (now {v!r})" for k, v in defaults.items())
+            shown = name if len(name) <= 40 else name[:37] + "..."
+            raise ConfigurationError(
+                f"this page's URL sets {shown!r}, which this notebook does not take from a URL; "
+                f"it takes: {valid or 'nothing'}"
+            )
+        given.setdefault(name, []).append(parse_value(text))
+    for name, parsed in given.items():
+        values[name] = parsed[0] if len(parsed) == 1 else parsed
+    return tuple(values.values())
 
 
 def _free_port() -> int:
@@ -120,7 +196,7 @@ def _resolve_target(
     return root, "voila/render/" + quote(page.relative_to(root).as_posix())
 
 
-def _voila_command(target: Path, port: int) -> list[str]:
+def _voila_command(target: Path, port: int, config_dir: Path) -> list[str]:
     from .kernel_client import DOTTED_NAME
 
     command = [
@@ -131,6 +207,9 @@ def _voila_command(target: Path, port: int) -> list[str]:
         "--no-browser",
         f"--Voila.ip={HOST}",
         f"--port={port}",
+        f"--template={TEMPLATE}",
+        # the token lives in this private directory's voila.json, not on the command line
+        f"--Voila.config_file_paths={os.fspath(config_dir)}",
         # the kernel client that never sleeps through a reply (jupyter/nbclient#312)
         f"--KernelManager.client_class={DOTTED_NAME}",
     ]
@@ -140,8 +219,37 @@ def _voila_command(target: Path, port: int) -> list[str]:
     return command
 
 
+def _voila_environment(sample: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if sample:  # no key and no base URL: the notebooks' source rule picks the embedded sample
+        env.pop("ONEINBOX_API_KEY", None)
+        env.pop("ONEINBOX_BASE_URL", None)
+    paths = [os.fspath(_JUPYTER_DATA), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
+    env["JUPYTER_PATH"] = os.pathsep.join(paths)
+    env["TQDM_DISABLE"] = "1"  # no progress bars in the page
+    # From a source checkout (not installed), let the kernels import this same oneinbox_nb.
+    package_root = Path(__file__).resolve().parents[1]
+    if package_root.name not in ("site-packages", "dist-packages"):
+        pythonpath = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if str(package_root) not in pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join([str(package_root), *pythonpath])
+    return env
+
+
+def _descendants(pid: int) -> list[Any]:
+    """Every process started by ``pid`` (Voila's kernels), as psutil processes."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).children(recursive=True)
+    except Exception:  # psutil missing, or the process already gone
+        return []
+
+
 def _stop(process: subprocess.Popen[bytes], port: int, *, grace: float = 10.0) -> None:
-    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; then wait for the port to close."""
+    """SIGTERM Voila, wait up to ``grace`` seconds, then SIGKILL; then end any kernel it left and
+    wait for the port to close."""
+    children = _descendants(process.pid)
     if process.poll() is None:
         process.terminate()
         try:
@@ -151,7 +259,19 @@ def _stop(process: subprocess.Popen[bytes], port: int, *, grace: float = 10.0) -
                 os.killpg(process.pid, signal.SIGKILL)  # Voila leads its own process group
             process.kill()
             process.wait(timeout=grace)
-    # Voila's kernels run in sessions of their own and exit with it (ipykernel polls JPY_PARENT_PID).
+    # Voila's kernels run in sessions of their own; Voila shuts them down, and anything left is ended.
+    if children:
+        import psutil
+
+        alive = [child for child in children if child.is_running()]
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        _, alive = psutil.wait_procs(alive, timeout=grace)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(alive, timeout=grace)
     deadline = time.monotonic() + grace
     while _port_open(port) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -164,6 +284,7 @@ def launch(
     port: int = 0,
     open_notebook: str | None = None,
     startup_timeout: float = 60.0,
+    sample: bool = False,
 ) -> Iterator[Dashboard]:
     """Run Voila on 127.0.0.1 for the duration of a ``with`` block.
 
@@ -179,6 +300,9 @@ def launch(
         rendered page instead of the list.
     startup_timeout : float
         Seconds to wait for Voila to answer HTTP.
+    sample : bool
+        Serve the embedded sample API's calls even when ``ONEINBOX_API_KEY`` is set (the kernels
+        get neither the key nor ``ONEINBOX_BASE_URL``).
 
     Yields
     ------
@@ -207,15 +331,22 @@ def launch(
         )
     base_url = f"http://{HOST}:{port}/"
 
+    token = secrets.token_hex(24)
     with tempfile.TemporaryDirectory(prefix="oneinbox-voila-") as scratch:
         log_path = Path(scratch) / "voila.log"
+        config_dir = Path(scratch) / "config"
+        config_dir.mkdir(mode=0o700)
+        config_file = config_dir / "voila.json"
+        config_file.touch(mode=0o600)
+        config_file.write_text(json.dumps({"Voila": {"token": token}}))
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                _voila_command(target, port),
+                _voila_command(target, port, config_dir),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=target if target.is_dir() else target.parent,
+                env=_voila_environment(sample),
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not Voila; we stop it
             )
         try:
@@ -233,7 +364,12 @@ def launch(
                     )
                 time.sleep(0.2)
             yield Dashboard(
-                url=base_url + page, base_url=base_url, port=port, pid=process.pid, root=target
+                url=f"{base_url}{page}?token={token}",
+                base_url=base_url,
+                port=port,
+                pid=process.pid,
+                root=target,
+                token=token,
             )
         finally:
             _stop(process, port)
@@ -244,17 +380,30 @@ def serve(
     *,
     port: int = 0,
     open_notebook: str | None = None,
+    sample: bool = False,
 ) -> None:
-    """Run Voila in the foreground: print the URL, block until Ctrl-C, then stop it.
+    """Run Voila in the foreground: print the URL (with its token) once, block until Ctrl-C or
+    SIGTERM, then stop Voila and every kernel it started.
 
     Parameters are those of :func:`launch`.
     """
-    with launch(notebook_dir, port=port, open_notebook=open_notebook) as dashboard:
-        print(f"Dashboards on {dashboard.url} (Ctrl-C to stop)", flush=True)
-        try:
-            _wait_for_interrupt(dashboard)
-        except KeyboardInterrupt:
-            print("stopping Voila...", file=sys.stderr, flush=True)
+    from .source import describe_source
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        described = describe_source(source="sample" if sample else "auto")
+        with launch(notebook_dir, port=port, open_notebook=open_notebook, sample=sample) as dash:
+            print(f"Data source: {described}", flush=True)
+            print(f"Dashboards on {dash.url} (Ctrl-C to stop)", flush=True)
+            try:
+                _wait_for_interrupt(dash)
+            except KeyboardInterrupt:
+                print("stopping Voila...", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _wait_for_interrupt(dashboard: Dashboard) -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "available_notebooks",
     "build",
+    "check_parameters",
     "export_html",
     "notebooks_dir",
     "parameterize",
@@ -208,6 +209,44 @@ def _check_parameters(parameters: Mapping[str, Any]) -> dict[str, str]:
             )
         sources[name] = _literal(value, name)
     return sources
+
+
+def check_parameters(
+    nb: NotebookNode, parameters: Mapping[str, Any], *, name: str = "notebook"
+) -> None:
+    """Refuse parameters that the notebook's ``parameters`` cell does not declare.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+    parameters : mapping of str to value
+        What the caller passes (``redact`` is always allowed: :func:`build` passes it).
+    name : str
+        The notebook's name, for the message.
+
+    Raises
+    ------
+    ConfigurationError
+        One line naming the unknown parameter (and the closest valid name) and listing every
+        valid one with its default, e.g. ``04_postmortem has no parameter 'call_id' (did you mean
+        'call_ids'?); its parameters: base_url=None, call_ids=None, ...``. Nothing runs.
+    """
+    import difflib
+
+    if not any(PARAMETERS_TAG in _tags(c) for c in nb.cells):
+        return  # parameterize() explains that a notebook without the cell takes no parameters
+    defaults = _default_parameters(nb)
+    unknown = [k for k in parameters if k not in defaults and k != "redact"]
+    if not unknown:
+        return
+    first = unknown[0]
+    close = difflib.get_close_matches(str(first), list(defaults), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    others = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+    valid = ", ".join(f"{k}={_shown(v, False)}" for k, v in defaults.items())
+    raise ConfigurationError(
+        f"{name} has no parameter {first!r}{hint}{others}; its parameters: {valid}"
+    )
 
 
 def _tags(cell: Mapping[str, Any]) -> list[str]:
@@ -783,6 +822,16 @@ def _shown(value: Any, redact: bool) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _source_line(parameters: Mapping[str, Any]) -> str:
+    """Where the notebook's calls come from, by the rule of :func:`oneinbox_nb.source.choose_source`."""
+    from .source import describe_source
+
+    if "source" not in parameters and "base_url" not in parameters:
+        return "not recorded: the notebook takes no source or base_url parameter"
+    options = {k: parameters[k] for k in ("scenario", "seed", "n") if k in parameters}
+    return describe_source(parameters.get("base_url"), parameters.get("source", "auto"), **options)
+
+
 def _header_html(
     *,
     title: str,
@@ -794,13 +843,7 @@ def _header_html(
     from . import __version__
 
     esc = html.escape
-    if parameters.get("base_url"):
-        source = f"OneInbox API at {_shown(parameters['base_url'], False)}"
-    else:
-        details = ", ".join(
-            f"{k}={_shown(parameters[k], redact)}" for k in ("scenario", "seed") if k in parameters
-        )
-        source = "embedded sample API" + (f" ({details})" if details else "")
+    source = _source_line(parameters)
     if redact:
         from .redact import DEFAULT_REGION, MASKED
 
@@ -993,8 +1036,13 @@ def build(
     Raises
     ------
     ConfigurationError
-        Unknown notebook, a bad or secret-looking parameter, parameters for a notebook without a
-        ``parameters`` cell, a missing kernel or a missing nbclient/nbconvert.
+        Unknown notebook, a parameter its ``parameters`` cell does not declare (checked before
+        anything runs; the one-line message lists the valid ones with their defaults), a bad or
+        secret-looking parameter, parameters for a notebook without a ``parameters`` cell, a
+        missing kernel or a missing nbclient/nbconvert.
+    MissingAPIKeyError
+        The source rule chose the OneInbox API (``source="api"``, a ``base_url``, or
+        ``ONEINBOX_BASE_URL``) and ``ONEINBOX_API_KEY`` is not set; checked before anything runs.
     NotebookExecutionError
         A cell raised or timed out; it carries the cell's index, error name, value and source.
         Nothing is written in that case.
@@ -1011,7 +1059,10 @@ def build(
     path = resolve_notebook(notebook)
     name = path.stem
     source_nb = nbformat.read(path, as_version=4)
+    # secrets and non-literals are refused first (parameterize), then names the notebook lacks
     run_nb = parameterize(source_nb, {**parameters, "redact": bool(redact)}, name=path.name)
+    check_parameters(source_nb, parameters, name=name)
+    _source_line({**_default_parameters(source_nb), **parameters})  # a bad source fails here
 
     target = Path(out) if out is not None else Path.cwd() / "reports" / f"{name}.html"
     if target.is_dir():

@@ -1,13 +1,21 @@
-"""Where a notebook's calls come from: the embedded sample API or the real OneInbox API.
+"""Where calls come from: the real OneInbox API or the embedded sample API, by one rule.
 
-Every notebook starts with the same two parameters, ``base_url = None`` and ``seed = 0``, and one
-line::
+Every entry point (this module, the notebooks, reports, dashboards and the CLI) applies the same
+rule, :func:`choose_source`:
 
-    source = open_source(base_url, scenario=scenario, seed=seed)
+- ``source="sample"`` (``--sample`` on the command line): the embedded sample API;
+- ``source="api"``: the OneInbox API, which needs ``ONEINBOX_API_KEY``;
+- ``source="auto"`` (the default): the OneInbox API when a ``base_url`` is given or
+  ``ONEINBOX_API_KEY`` is set (at ``base_url``, else ``ONEINBOX_BASE_URL``, else
+  ``https://api.oneinbox.ai``); the embedded sample API only when no key is configured at all.
+  ``ONEINBOX_BASE_URL`` without a key is an error rather than a silent fall-back to sample data.
 
-``base_url=None`` starts the embedded sample API (:func:`oneinbox_nb.sample.serve`) on a loopback
-port, so the notebook runs without a key; any other value is the root of a real OneInbox API, and
-the key comes from ``ONEINBOX_API_KEY`` only (never from a parameter, so it is never written into a
+Every notebook's parameters cell starts with ``source = "auto"`` and ``base_url = None``, and one
+line opens the source::
+
+    source = open_source(base_url, source=source, scenario=scenario, seed=seed)
+
+The key comes from ``ONEINBOX_API_KEY`` only (never from a parameter, so it is never written into a
 notebook or a report). :meth:`DataSource.fetch` is :func:`~oneinbox_nb.fetch_calls` with the right
 client and cache.
 """
@@ -15,16 +23,20 @@ client and cache.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from .client import OneInboxClient
-from .config import scrub
-from .exceptions import ConfigurationError
+from .config import API_KEY_ENV, BASE_URL_ENV, resolve_base_url, scrub
+from .exceptions import ConfigurationError, MissingAPIKeyError
 from .fetch import FetchResult, fetch_calls
 
-__all__ = ["DataSource", "open_source"]
+__all__ = ["SOURCES", "DataSource", "choose_source", "describe_source", "open_source"]
+
+SOURCES = ("auto", "api", "sample")
+"""The values of ``source``: ``"auto"`` (the rule), ``"api"`` (the OneInbox API), ``"sample"``."""
 
 
 class DataSource:
@@ -124,21 +136,107 @@ def _scenario_names(scenario: str | Sequence[str]) -> str | tuple[str, ...]:
     return names[0] if len(names) == 1 else names
 
 
-def open_source(
-    base_url: str | None = None,
-    *,
-    scenario: str | Sequence[str] = "production",
-    seed: int = 0,
-    n: int | None = None,
-) -> DataSource:
-    """Open the data source a notebook reads: the embedded sample API, or the real API.
+def choose_source(base_url: str | None = None, source: str = "auto") -> str:
+    """Apply the source rule: ``"api"`` (the OneInbox API) or ``"sample"`` (the embedded one).
 
     Parameters
     ----------
     base_url : str, optional
-        None (default): start the embedded sample API on ``127.0.0.1`` and connect to it with its
-        own key. Otherwise the root of a OneInbox API (``"https://api.oneinbox.ai"``); its key is
-        read from ``ONEINBOX_API_KEY``.
+        An API root given explicitly; it means the OneInbox API.
+    source : {"auto", "api", "sample"}, default "auto"
+        ``"auto"``: the API when ``base_url`` is given or ``ONEINBOX_API_KEY`` is set, else the
+        sample. ``"api"`` and ``"sample"`` choose directly.
+
+    Returns
+    -------
+    str
+        ``"api"`` or ``"sample"``. Reads the environment, starts nothing.
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown ``source``, or ``source="sample"`` together with a ``base_url``.
+    MissingAPIKeyError
+        ``source="auto"`` with ``ONEINBOX_BASE_URL`` set but no ``ONEINBOX_API_KEY``.
+    """
+    if source not in SOURCES:
+        raise ConfigurationError(
+            f"source must be one of {', '.join(repr(s) for s in SOURCES)}, got {source!r}"
+        )
+    if source == "sample":
+        if base_url is not None:
+            raise ConfigurationError(
+                "source='sample' starts the embedded sample API itself; drop base_url, or use "
+                "source='api' to read the API at base_url"
+            )
+        return "sample"
+    if source == "api" or base_url is not None or os.environ.get(API_KEY_ENV, "").strip():
+        return "api"
+    if os.environ.get(BASE_URL_ENV, "").strip():
+        raise MissingAPIKeyError(
+            f"{BASE_URL_ENV} is set but {API_KEY_ENV} is not: export {API_KEY_ENV}=oi_sk_... to "
+            f"read that API, or unset {BASE_URL_ENV} (or ask for source='sample') to use the "
+            "embedded sample API"
+        )
+    return "sample"
+
+
+def _sample_description(
+    scenario: str | Sequence[str], seed: int, n: int | None, *, why: str = ""
+) -> str:
+    names = _scenario_names(scenario)
+    shown = names if isinstance(names, str) else " + ".join(names)
+    size = "" if n is None else f", n {n}"
+    return f"embedded sample API ({shown}, seed {seed}{size}){why}"
+
+
+def describe_source(
+    base_url: str | None = None,
+    source: str = "auto",
+    *,
+    scenario: str | Sequence[str] = "production",
+    seed: int = 0,
+    n: int | None = None,
+) -> str:
+    """What :func:`open_source` with these arguments would read, for people; starts nothing.
+
+    Returns
+    -------
+    str
+        ``"OneInbox API at https://api.oneinbox.ai"`` or ``"embedded sample API (production, seed
+        0)"`` followed by why the sample was chosen. Never holds the key.
+    """
+    if choose_source(base_url, source) == "sample":
+        why = (
+            ": generated calls, asked for explicitly"
+            if source == "sample"
+            else f": generated calls, because {API_KEY_ENV} is not set"
+        )
+        return _sample_description(scenario, seed, n, why=why)
+    url = resolve_base_url(base_url)
+    secret = os.environ.get(API_KEY_ENV, "").strip()
+    return f"OneInbox API at {scrub(url, secret) if secret else scrub(url)}"
+
+
+def open_source(
+    base_url: str | None = None,
+    *,
+    source: str = "auto",
+    scenario: str | Sequence[str] = "production",
+    seed: int = 0,
+    n: int | None = None,
+    now: Any = None,
+) -> DataSource:
+    """Open the data source a notebook reads by the source rule: the OneInbox API or the sample.
+
+    Parameters
+    ----------
+    base_url : str, optional
+        The root of a OneInbox API (``"https://api.oneinbox.ai"``). None (default): with a key,
+        ``ONEINBOX_BASE_URL`` or the production host. The key is read from ``ONEINBOX_API_KEY``.
+    source : {"auto", "api", "sample"}, default "auto"
+        See :func:`choose_source`: ``"auto"`` reads the OneInbox API when ``ONEINBOX_API_KEY`` is
+        set (or ``base_url`` given), else starts the embedded sample API on ``127.0.0.1``.
     scenario : str or sequence of str, default "production"
         Sample only: ``"call"``, ``"production"``, ``"load_test"`` or several of them (their calls
         are served together, e.g. ``("load_test", "production")``).
@@ -146,6 +244,9 @@ def open_source(
         Sample only: the seed of the generated calls.
     n : int, optional
         Sample only: calls per scenario instead of the scenario's default.
+    now : datetime or str, optional
+        Sample only: the moment the generated calls lead up to (see
+        :func:`oneinbox_nb.sample.serve`); default the current hour.
 
     Returns
     -------
@@ -155,11 +256,13 @@ def open_source(
     Raises
     ------
     MissingAPIKeyError
-        ``base_url`` is given and ``ONEINBOX_API_KEY`` is not set.
+        The rule chose the API and ``ONEINBOX_API_KEY`` is not set.
+    ConfigurationError
+        An unknown ``source`` (see :func:`choose_source`).
     ValueError
         An unknown sample scenario (the message lists the valid ones).
     """
-    if base_url is not None:
+    if choose_source(base_url, source) == "api":
         client = OneInboxClient(base_url=base_url)
         # a key pasted into the URL must not reach the description either
         where = scrub(client.base_url, client._api_key.reveal())
@@ -168,16 +271,11 @@ def open_source(
     from . import sample
 
     names = _scenario_names(scenario)
-    api = sample.serve(names, seed=seed, n=n)
+    api = sample.serve(names, seed=seed, n=n, now=now)
     try:
         client = OneInboxClient(api.api_key, api.base_url)
     except BaseException:
         api.stop()
         raise
-    shown = names if isinstance(names, str) else " + ".join(names)
-    size = "" if n is None else f", n {n}"
-    return DataSource(
-        client,
-        description=f"embedded sample API ({shown}, seed {seed}{size})",
-        sample_api=api,
-    )
+    described = describe_source(None, source, scenario=names, seed=seed, n=n)
+    return DataSource(client, description=described, sample_api=api)

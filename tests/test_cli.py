@@ -74,9 +74,13 @@ def test_fetch_ids_from_stdin_then_export_parquet(tmp_path, monkeypatch):
             str(tmp_path / "cache"),
             env=env,
         )
-    assert fetched.returncode == 1  # one id failed, and the CLI says so
+    assert fetched.returncode == 1  # one id failed, and the CLI says so in one line
     assert f"{len(done)} calls, 1 failures" in fetched.stdout
-    assert "failed not-a-uuid" in fetched.stderr
+    assert fetched.stderr.startswith(
+        f"oneinbox-nb fetch: 1 of {len(done) + 1} calls could not be fetched "
+        "(first: not-a-uuid: call id 'not-a-uuid' is not a UUID"
+    )
+    assert len(fetched.stderr.strip().splitlines()) == 1
     assert pd.read_csv(tmp_path / "failed.csv").call_id.tolist() == ["not-a-uuid"]
     assert exported.returncode == 0, exported.stderr
     frames = CallFrames.read_parquet(tmp_path / "pq")

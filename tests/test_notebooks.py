@@ -47,6 +47,7 @@ EXPLORERS = {
 CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2
 PLANTED_KEY = "oi_sk_nbtest_" + "5" * 32
+UNKNOWN_CALL = "3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"
 INLINE = "module://matplotlib_inline.backend_inline"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # appended to default runs: ipywidgets swallows callback exceptions, the explorers keep them here
@@ -209,11 +210,23 @@ def runs(sample_facts) -> dict[str, Run]:
     runs["01 real API without call_id"] = Run(
         "01_explore_call", {"base_url": "http://127.0.0.1:9"}, env={"ONEINBOX_API_KEY": PLANTED_KEY}
     )
-    with sample.serve("production", seed=0, n=150, api_key=PLANTED_KEY) as api:
+    runs["04 sample asked for, key set"] = Run(
+        "04_postmortem",
+        {"source": "sample", "call_ids": [sample_facts["worst_call"]]},
+        env={"ONEINBOX_API_KEY": PLANTED_KEY, "ONEINBOX_BASE_URL": "http://127.0.0.1:9"},
+    )
+    with sample.serve(
+        "production", seed=0, n=150, api_key=PLANTED_KEY, now=sample.REFERENCE_END
+    ) as api:
         runs["02 base_url"] = Run(
             "02_costs_and_credits",
             {"base_url": api.base_url, "since": "2026-11-16"},
             env={"ONEINBOX_API_KEY": PLANTED_KEY},
+        )
+        runs["04 unknown call, key and base URL in the environment"] = Run(
+            "04_postmortem",
+            {"call_ids": [UNKNOWN_CALL]},
+            env={"ONEINBOX_API_KEY": PLANTED_KEY, "ONEINBOX_BASE_URL": api.base_url},
         )
         started = time.monotonic()
         asyncio.run(_execute_all(runs))
@@ -268,9 +281,32 @@ def _assert_ran(run: Run) -> None:
 # committed notebooks
 
 
+def _committed_text(path: Path) -> str:
+    """The notebook as git has it staged (the index), else the file itself outside a checkout.
+
+    Saving a notebook in JupyterLab writes its outputs into the working copy; that must not fail
+    the tests. What must hold is that no output is *committed*: the nbstripout filter (`make lab`
+    installs it; `.gitattributes` names the notebooks) strips them when the file is staged, and
+    this reads what was staged.
+    """
+    import subprocess
+
+    relative = path.relative_to(ROOT).as_posix()
+    try:
+        shown = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f":{relative}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return path.read_text()
+    return shown.stdout if shown.returncode == 0 else path.read_text()
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
 def test_committed_notebook_is_stripped_with_one_parameters_cell(path):
-    nb = json.loads(path.read_text())
+    nb = json.loads(_committed_text(path))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert "widgets" not in nb["metadata"], "widget state is committed"
@@ -278,8 +314,8 @@ def test_committed_notebook_is_stripped_with_one_parameters_cell(path):
     assert len(tagged) == 1
     source = "".join(tagged[0]["source"])
     assert source.startswith(
-        "base_url = None  # None: the embedded sample API; else the OneInbox API root "
-        "(key from ONEINBOX_API_KEY)\n"
+        'source = "auto"  # "auto": the OneInbox API when ONEINBOX_API_KEY is set, else the '
+        'embedded sample; "api"; "sample"\nbase_url = None  #'
     )
     assert re.search(r"^seed = 0\b", source, re.M) and re.search(r"^redact = False\b", source, re.M)
     assert not re.search(r"key|token|secret", source.split("\n", 1)[1].split("#")[0], re.I)
@@ -483,3 +519,24 @@ def test_03_passes_its_one_binning_to_every_table_and_figure():
     )
     assert len(binned) == 8
     assert source.count("bins=edges") == len(binned) - 1  # all but the knee that defines them
+
+
+def test_an_explicit_sample_wins_over_a_configured_key(runs, sample_facts):
+    run = runs["04 sample asked for, key set"]
+    _assert_ran(run)
+    text = _text(run.nb)
+    assert "Data source: embedded sample API" in text and "asked for explicitly" in text
+    assert sample_facts["worst_call"] in text
+
+
+def test_a_fetch_failure_surfaces_its_cause_in_the_error(runs):
+    """The key and base URL only in the environment: the API is used, and its 404 is the error."""
+    run = runs["04 unknown call, key and base URL in the environment"]
+    assert run.error is not None, "expected the fetch failure as the error"
+    index, ename, evalue = run.error
+    assert ename == "ConfigurationError"
+    assert evalue.startswith(f"none of the calls could be fetched: {UNKNOWN_CALL}: ")
+    assert "not found (404)" in evalue
+    text = _text(run.nb)
+    assert "Data source: OneInbox API at http://127.0.0.1:" in text
+    assert PLANTED_KEY not in nbformat.writes(run.nb)

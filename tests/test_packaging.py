@@ -234,3 +234,36 @@ def test_vendored_openapi_matches_shared_contract():
     if not shared.exists():
         pytest.skip("shared/ is not beside this checkout")
     assert (ROOT / "oneinbox_nb" / "openapi" / "get-call.yaml").read_text() == shared.read_text()
+
+
+def test_staging_a_notebook_saved_with_outputs_strips_them(tmp_path):
+    """`make lab` installs nbstripout as a git filter: what is staged has no outputs."""
+    import shutil
+    import subprocess
+
+    import nbformat
+
+    nbstripout = Path(sys.executable).with_name("nbstripout")
+    if shutil.which("git") is None or not nbstripout.exists():
+        pytest.skip("needs git and nbstripout (the dev extra)")
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True
+        ).stdout
+
+    git("init", "-q")
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / ".gitattributes", tmp_path / ".gitattributes")
+    subprocess.run([str(nbstripout), "--install"], cwd=tmp_path, check=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=1)
+    ]
+    nb.cells[0].execution_count = 1
+    nbformat.write(nb, tmp_path / "notebooks" / "saved.ipynb")
+    git("add", "notebooks/saved.ipynb")
+    staged = nbformat.reads(git("show", ":notebooks/saved.ipynb"), as_version=4)
+    assert staged.cells[0].outputs == [] and staged.cells[0].execution_count is None
+    # the working copy keeps what JupyterLab saved
+    assert nbformat.read(tmp_path / "notebooks" / "saved.ipynb", as_version=4).cells[0].outputs

@@ -88,7 +88,8 @@ def test_header(toy):
     assert "<h1>Toy call report</h1>" in header  # the first markdown heading, without emphasis
     assert "<title>Toy call report</title>" in toy.html
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', header)
-    assert "embedded sample API (scenario=production, seed=3)" in header
+    # the source rule: ONEINBOX_API_KEY is set (the planted key), base_url is None
+    assert "<dt>Data source</dt><dd>OneInbox API at https://api.oneinbox.ai</dd>" in header
     assert f"oneinbox_nb {oneinbox_nb.__version__}" in header
     assert "Redaction</dt><dd>on (phone region US): masked are phone numbers" in header
     assert "caller details the platform holds" in header and "Not masked: names" in header
@@ -427,3 +428,32 @@ def test_cell_timeout_is_a_notebook_execution_error(tmp_path):
 def test_refuses_to_write_html_over_a_notebook(tmp_path):
     with pytest.raises(ConfigurationError, match="names a notebook"):
         build(NOTEBOOKS / "toy_report.ipynb", tmp_path / "toy.ipynb")
+
+
+def test_an_unknown_parameter_is_refused_before_anything_runs(tmp_path):
+    from oneinbox_nb.report import build
+
+    with pytest.raises(ConfigurationError) as caught:
+        build(NOTEBOOKS / "toy_report.ipynb", tmp_path / "x.html", sede=3)
+    assert str(caught.value) == (
+        "toy_report has no parameter 'sede' (did you mean 'seed'?); its parameters: "
+        "scenario=production, seed=0, n=4, redact=True, base_url=None, tags=[]"
+    )
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_header_names_the_source_by_the_rule(monkeypatch):
+    from oneinbox_nb.report import _source_line
+
+    params = {"source": "auto", "base_url": None, "scenario": "production", "seed": 3}
+    assert _source_line(params) == (
+        "embedded sample API (production, seed 3): generated calls, because ONEINBOX_API_KEY is "
+        "not set"
+    )
+    monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED)
+    monkeypatch.setenv("ONEINBOX_BASE_URL", "https://eu.example.test")
+    assert _source_line(params) == "OneInbox API at https://eu.example.test"
+    assert _source_line({**params, "source": "sample"}).endswith("asked for explicitly")
+    assert _source_line({"n": 4}) == (
+        "not recorded: the notebook takes no source or base_url parameter"
+    )

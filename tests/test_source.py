@@ -23,7 +23,10 @@ def test_sample_source_fetches_the_scenario():
     with open_source(scenario="production", seed=0, n=40) as source:
         assert isinstance(source, DataSource)
         assert source.is_sample
-        assert source.description == "embedded sample API (production, seed 0, n 40)"
+        assert source.description == (
+            "embedded sample API (production, seed 0, n 40): generated calls, because "
+            "ONEINBOX_API_KEY is not set"
+        )
         assert source.client.base_url.startswith("http://127.0.0.1:")
         result = source.fetch(progress=False)
     assert isinstance(result, FetchResult)
@@ -53,7 +56,9 @@ def test_sample_source_is_not_cached(tmp_path, monkeypatch):
 
 def test_several_scenarios_are_served_together():
     with open_source(scenario=["load_test", "production"], n=10) as source:
-        assert source.description == "embedded sample API (load_test + production, seed 0, n 10)"
+        assert source.description.startswith(
+            "embedded sample API (load_test + production, seed 0, n 10): "
+        )
         assert len(source.fetch(progress=False).calls) == 20
 
 
@@ -130,3 +135,36 @@ def test_real_api_description_never_holds_the_key(monkeypatch):
 def test_fetch_refuses_client_and_cache_overrides():
     with open_source(scenario="call") as source, pytest.raises(ConfigurationError, match="client"):
         source.fetch(cache=True)
+
+
+def test_the_source_rule(monkeypatch):
+    from oneinbox_nb.source import choose_source, describe_source
+
+    assert choose_source() == "sample"
+    assert choose_source("https://api.example.test") == "api"
+    monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+    assert choose_source() == "api"
+    assert choose_source(source="sample") == "sample"
+    assert describe_source() == "OneInbox API at https://api.oneinbox.ai"
+    assert describe_source(source="sample", scenario="call").endswith("asked for explicitly")
+    monkeypatch.setenv("ONEINBOX_BASE_URL", "https://eu.example.test")
+    assert describe_source() == "OneInbox API at https://eu.example.test"
+    with open_source(scenario="call", source="sample") as source:
+        assert source.is_sample  # asked for: the key in the environment does not matter
+    monkeypatch.delenv("ONEINBOX_API_KEY")
+    with pytest.raises(MissingAPIKeyError, match="ONEINBOX_BASE_URL is set but ONEINBOX_API_KEY"):
+        choose_source()
+    with pytest.raises(ConfigurationError, match="'auto', 'api', 'sample'"):
+        choose_source(source="real")
+    with pytest.raises(ConfigurationError, match="drop base_url"):
+        choose_source("https://api.example.test", "sample")
+
+
+def test_open_source_with_the_key_in_the_environment_reads_the_api(monkeypatch):
+    with sample.serve("call", api_key=PLANTED_KEY) as api:
+        monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+        monkeypatch.setenv("ONEINBOX_BASE_URL", api.base_url)
+        with open_source(scenario="ignored") as source:
+            assert not source.is_sample
+            assert source.description == f"OneInbox API at {api.base_url}"
+            assert [c["id"] for c in source.fetch(progress=False).calls] == [api.calls[0]["id"]]

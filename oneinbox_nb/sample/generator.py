@@ -702,7 +702,7 @@ class _Builder:
                 "sentiment": "neutral",
                 "extracted_data": {
                     "post_call": {
-                        "entities": [],
+                        "entities": {},
                         "key_points": [],
                         "action_items": [],
                         "follow_up_needed": d.type == "outbound",
@@ -957,10 +957,8 @@ class _Builder:
             "sentiment": sentiment,
             "extracted_data": {
                 "post_call": {
-                    "entities": [
-                        {"type": "person", "value": ctx["_full_name"]},
-                        {"type": id_key, "value": ctx[id_key]},
-                    ],
+                    # a key -> value object, as the platform sends it (api-facts.md)
+                    "entities": {"person": ctx["_full_name"], id_key: ctx[id_key]},
                     "key_points": key_points[:5],
                     "action_items": actions,
                     "follow_up_needed": follow_up,

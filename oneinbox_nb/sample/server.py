@@ -10,8 +10,11 @@ Endpoints, as the real API has them (``docs/api-facts.md``)::
     GET /v1/calls             {"items", "total", "limit", "offset"}; agent_id, status, limit, offset
     GET /v1/calls/cursor      {"items", "next_cursor", "has_more", "limit"}; agent_id, status, limit, cursor
     GET /v1/usage             {"max_calls_per_day", "calls_remaining_today", ...}
+    GET /v1/agents            {"items", "total", "limit", "offset"}: the agents of the served calls
+    GET /v1/agents/{agent_id} 200 {id, name, created_at, updated_at, llm, voice, transcriber} | 404 | 422
+    GET /v1/health            {"status": "ok"}, without a key
 
-Every endpoint needs ``Authorization: Bearer <api.api_key>`` (else 401). Calls are listed newest
+Every other endpoint needs ``Authorization: Bearer <api.api_key>`` (else 401). Calls are listed newest
 first. Validation errors are FastAPI-shaped 422s. Unknown paths get a JSON 404.
 
 Faults, all off by default and applied only to ``/v1/calls*``, in this order: ``max_concurrency``
@@ -38,14 +41,16 @@ import uuid
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from random import Random
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from .generator import generate
+from .clock import anchor, parse_timestamp
+from .dialogue import AGENTS
+from .generator import agent_id, generate
 
 __all__ = ["SampleAPI", "run", "serve"]
 
@@ -87,7 +92,39 @@ def _canonical_id(raw: str) -> str:
 
 
 def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    # "Z", "+00:00" and zone-less (taken as UTC, as to_frames does) may be mixed in given calls
+    return parse_timestamp(value)
+
+
+def _agents_for(calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sample agents that made ``calls``, as ``GET /v1/agents`` items, sorted by name.
+
+    Agent ids that are not sample agents (in payloads given with ``calls=``) get no item: the API
+    answers 404 for them, as it does for a deleted agent.
+    """
+    profiles = {agent_id(profile.key): profile for profile in AGENTS.values()}
+    used = {str(c.get("agent_id")) for c in calls if c.get("agent_id") is not None}
+    created = [_parse_time(c["created_at"]) for c in calls if c.get("created_at")]
+    since = (min(created) if created else datetime(2026, 1, 1, tzinfo=timezone.utc)) - timedelta(
+        days=30
+    )
+    stamp = since.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return sorted(
+        (
+            {
+                "id": key,
+                "name": profile.name,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "llm": profile.setup.llm,
+                "voice": profile.setup.tts,
+                "transcriber": profile.setup.stt,
+            }
+            for key, profile in profiles.items()
+            if key in used
+        ),
+        key=lambda item: (item["name"], item["id"]),
+    )
 
 
 class _Store:
@@ -154,6 +191,8 @@ class SampleAPI:
         The payloads served, in the order given (oldest first for the built-in scenarios).
     scenario : str or tuple of str or None
         The scenario name(s) the calls came from; None for ``calls=``.
+    agents : list of dict
+        The ``GET /v1/agents`` items: the sample agents that made the calls.
     """
 
     def __init__(
@@ -191,6 +230,8 @@ class SampleAPI:
         ):
             raise ValueError("api_key must be a non-empty string without white space")
         self.calls = list(calls)
+        self.agents = _agents_for(self.calls)
+        self._agent_bodies = {a["id"]: orjson.dumps(a) for a in self.agents}
         self.scenario = scenario
         self.api_key = api_key or "oi_sk_sample_" + secrets.token_hex(16)
         self.latency_ms = float(latency_ms)
@@ -358,6 +399,9 @@ class SampleAPI:
         add("*", "/v1/calls/cursor", self._endpoint(self._list_calls_cursor))
         add("*", "/v1/calls/{call_id}", self._endpoint(self._get_call))
         add("*", "/v1/usage", self._endpoint(self._usage, faults=False))
+        add("*", "/v1/agents", self._endpoint(self._list_agents, faults=False))
+        add("*", "/v1/agents/{agent_id}", self._endpoint(self._get_agent, faults=False))
+        add("*", "/v1/health", self._health)
         add("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -368,6 +412,13 @@ class SampleAPI:
         with self._lock:
             self._by_status[status] += 1
         return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self._requests += 1
+        if request.method not in ("GET", "HEAD"):
+            return self._reply(405, {"detail": "Method Not Allowed"}, {"Allow": "GET"})
+        return self._reply(200, {"status": "ok"})
 
     async def _not_found(self, request: web.Request) -> web.Response:
         with self._lock:
@@ -599,6 +650,33 @@ class SampleAPI:
         tail = orjson.dumps({"next_cursor": next_cursor, "has_more": has_more, "limit": limit})
         return self._reply(200, b'{"items":' + self._store.page(page) + b"," + tail[1:])
 
+    def _list_agents(self, request: web.Request) -> web.Response:
+        values, errors = self._filters(request, cursor=False)
+        if errors:
+            return self._reply(422, {"detail": errors})
+        limit, offset = values["limit"], values["offset"]
+        page = self.agents[offset : offset + limit]
+        return self._reply(
+            200, {"items": page, "total": len(self.agents), "limit": limit, "offset": offset}
+        )
+
+    def _get_agent(self, request: web.Request) -> web.Response:
+        raw = request.match_info["agent_id"]
+        body = self._agent_bodies.get(_canonical_id(raw.removeprefix("urn:uuid:")))
+        if body is not None:
+            return self._reply(200, body)
+        problem = None if _UUID_CANONICAL.match(raw) else _uuid_error(raw)
+        if problem is not None:
+            error = {
+                "type": "uuid_parsing",
+                "loc": ["path", "agent_id"],
+                "msg": f"Input should be a valid UUID, {problem}",
+                "input": raw,
+                "ctx": {"error": problem},
+            }
+            return self._reply(422, {"detail": [error]})
+        return self._reply(404, {"detail": "Agent not found"})
+
     def _usage(self, request: web.Request) -> web.Response:
         used = self._store.calls_on_latest_day
         day = self._store.latest_day
@@ -624,16 +702,17 @@ def _calls_for(
     seed: int,
     n: int | None,
     turns: tuple[int, int] | None,
+    now: datetime | str | None = None,
 ) -> tuple[list[dict[str, Any]], str | tuple[str, ...]]:
     if isinstance(scenario, str):
-        return generate(scenario, seed=seed, n=n, turns=turns), scenario
+        return anchor(generate(scenario, seed=seed, n=n, turns=turns), now), scenario
     names = tuple(scenario)
     if not names:
         raise ValueError("scenario must name at least one scenario")
     calls: list[dict[str, Any]] = []
     for name in names:
         calls.extend(generate(name, seed=seed, n=n, turns=turns))
-    return calls, names
+    return anchor(calls, now), names
 
 
 def serve(
@@ -643,6 +722,7 @@ def serve(
     n: int | None = None,
     turns: tuple[int, int] | None = None,
     calls: Sequence[dict[str, Any]] | None = None,
+    now: datetime | str | None = None,
     port: int = 0,
     api_key: str | None = None,
     latency_ms: float = 0,
@@ -663,7 +743,13 @@ def serve(
     seed, n, turns
         Passed to :func:`~oneinbox_nb.sample.generate` (``n`` and ``turns`` apply to each scenario).
     calls : sequence of dict, optional
-        Serve these payloads instead of generated ones (each needs ``id`` and ``created_at``).
+        Serve these payloads instead of generated ones (each needs ``id`` and ``created_at``;
+        timestamps may mix ``Z``, ``+00:00`` and no zone, which is taken as UTC). Served as given.
+    now : datetime or str, optional
+        Generated scenarios only: the moment the calls lead up to (the generator's
+        ``REFERENCE_END`` is moved there, see :func:`~oneinbox_nb.sample.anchor`). Default: the
+        start of the current UTC hour, so "today" and "the last 7 days" hold calls. Pass a fixed
+        value for calls that are the same on every run (tests pass ``REFERENCE_END``).
     port : int, default 0
         Port to bind; 0 picks a free one.
     api_key : str, optional
@@ -694,7 +780,7 @@ def serve(
     ...     r = httpx.get(f"{api.base_url}/v1/calls", headers={"Authorization": f"Bearer {api.api_key}"})
     """
     if calls is None:
-        payloads, name = _calls_for(scenario, seed, n, turns)
+        payloads, name = _calls_for(scenario, seed, n, turns, now)
     else:
         payloads, name = list(calls), None
     api = SampleAPI(
@@ -733,7 +819,7 @@ def run(
     stop : threading.Event, optional
         Return when this is set (for tests and embedding); Ctrl-C always stops.
     **options
-        Any keyword of :func:`serve`: ``seed``, ``n``, ``turns``, ``calls``, ``port``, ``api_key``,
+        Any keyword of :func:`serve`: ``seed``, ``n``, ``turns``, ``calls``, ``now``, ``port``, ``api_key``,
         ``latency_ms``, ``max_concurrency``, ``retry_after``, ``error_rate``, ``drop_rate``,
         ``truncate_rate``, ``fault_seed``.
     """

@@ -1,0 +1,134 @@
+"""The whole product pointed at "a real account": the sample server reached only through the
+environment (ONEINBOX_API_KEY and ONEINBOX_BASE_URL), as a user's shell would have it.
+
+Every notebook is built as a report without a base_url parameter, and the dashboard is opened on
+it: each says where its data came from, none shows the key. Then the dashboard's process handling:
+a token is required, SIGTERM leaves no child behind, pages load nothing from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from oneinbox_nb import dashboard, report, sample
+
+pytestmark = pytest.mark.notebook
+
+KEY = "oi_sk_realdata_" + "8" * 32
+EXTERNAL = re.compile(r"""(?:href|src)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def account():
+    """A sample server standing in for the user's account, and the environment pointing at it."""
+    with sample.serve(("load_test", "production"), api_key=KEY, n=120) as api:
+        old = {k: os.environ.get(k) for k in ("ONEINBOX_API_KEY", "ONEINBOX_BASE_URL")}
+        os.environ["ONEINBOX_API_KEY"], os.environ["ONEINBOX_BASE_URL"] = KEY, api.base_url
+        try:
+            yield api
+        finally:
+            for name, value in old.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _clean_oneinbox_env():
+    """Overrides conftest's: this module's environment is the point."""
+    yield
+
+
+def _parameters(api) -> dict[str, dict]:
+    run_id = next(c["metadata"]["run_id"] for c in api.calls if c["metadata"].get("run_id"))
+    done = next(c["id"] for c in api.calls if c["status"] == "completed" and c["latency"])
+    return {
+        "01_explore_call": {"call_id": done},
+        "02_costs_and_credits": {},
+        "03_load_test_correlation": {"run_id": run_id},
+        "04_postmortem": {"call_ids": [done]},
+    }
+
+
+@pytest.mark.parametrize("name", report.available_notebooks())
+def test_every_report_reads_the_account_from_the_environment(account, tmp_path, name):
+    params = _parameters(account)[name]
+    path = report.build(name, tmp_path / f"{name}.html", **params)
+    page = path.read_text()
+    header = re.search(r'<header class="oi-report-header".*?</header>', page, re.DOTALL).group(0)
+    assert f"<dt>Data source</dt><dd>OneInbox API at {account.base_url}</dd>" in header
+    assert f"Data source: OneInbox API at {account.base_url}" in page
+    assert "embedded sample API" not in page
+    assert KEY not in page
+
+
+def test_the_dashboard_serves_the_account_with_url_parameters(account):
+    call_id = _parameters(account)["01_explore_call"]["call_id"]
+    with dashboard.launch(open_notebook="01_explore_call") as dash:
+        assert KEY not in repr(dash) and dash.token not in repr(dash)
+        bare = httpx.get(dash.base_url + "voila/render/01_explore_call.ipynb")
+        assert bare.status_code in (302, 403) and "Data source" not in bare.text
+        page = httpx.get(f"{dash.url}&call_id={call_id}", timeout=180, follow_redirects=True)
+        assert page.status_code == 200
+        text = page.text
+        tree = httpx.get(dash.base_url, cookies=page.cookies, follow_redirects=True)
+    assert f"Data source: OneInbox API at {account.base_url}" in text
+    assert f"Call {call_id}:" in text
+    assert KEY not in text
+    assert not re.search(r"\d+%\|", text), "a progress bar reached the page"
+    assert tree.status_code == 200 and "voila-tree-main" in tree.text
+    assert not EXTERNAL.search(text) and not EXTERNAL.search(tree.text)
+
+
+def _process_tree(pid: int) -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+
+
+def test_sigterm_stops_the_dashboard_and_every_child():
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEINBOX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oneinbox_nb", "dashboard", "--sample"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith("Data source: embedded sample API")
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\w+", lines[1]).group(0)
+        base = url.split("?")[0]
+        assert httpx.get(base).status_code in (302, 403)  # the token is required
+        page = httpx.get(
+            f"{base}voila/render/01_explore_call.ipynb?{url.split('?')[1]}", timeout=180
+        )
+        assert page.status_code == 200 and "Data source: embedded sample API" in page.text
+        children = _process_tree(proc.pid)
+        assert len(children) >= 2, "expected Voila and a kernel"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    left = children
+    while left and time.monotonic() < deadline:
+        left = [
+            pid
+            for pid in left
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        ]
+        time.sleep(0.2)
+    assert left == []
+    assert proc.returncode == 0
