@@ -12,9 +12,11 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from oneinbox_nb import analysis as A  # noqa: E402
-from oneinbox_nb import display  # noqa: E402
+from oneinbox_nb import (
+    display,  # noqa: E402
+    sample,  # noqa: E402
+)
 from oneinbox_nb import plots as P  # noqa: E402
-from oneinbox_nb import sample  # noqa: E402
 from oneinbox_nb.frames import CallFrames, to_frames  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
