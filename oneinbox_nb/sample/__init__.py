@@ -12,7 +12,16 @@ what was planted in them, and :func:`serve` answers the real endpoints on a loop
 
 from __future__ import annotations
 
-from .generator import REFERENCE_END, SCENARIOS, generate, truth
+from .generator import REFERENCE_END, REGRESSIONS, SCENARIOS, generate, truth
 from .server import SampleAPI, run, serve
 
-__all__ = ["REFERENCE_END", "SCENARIOS", "SampleAPI", "generate", "run", "serve", "truth"]
+__all__ = [
+    "REFERENCE_END",
+    "REGRESSIONS",
+    "SCENARIOS",
+    "SampleAPI",
+    "generate",
+    "run",
+    "serve",
+    "truth",
+]
