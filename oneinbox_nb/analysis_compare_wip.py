@@ -1,0 +1,971 @@
+"""Compare two sets of calls (two runs, two periods, two agents): what changed, by how much, is it real?
+
+=============================  =================================================================
+question                       function
+=============================  =================================================================
+what changed between a and b?  :func:`compare` (one row per metric and statistic, with an
+                               interval of the difference and a verdict)
+which component moved the      :func:`explain_change` (each component's share of the change in
+response?                      a response statistic, and the split by provider)
+did the load test's knee       :func:`compare_knees` (the knee of a and of b side by side)
+move?
+=============================  =================================================================
+
+Intervals come from resampling **whole calls** (each with all its turns), in each group
+independently: the turns of one call share its load, its provider and its caller, so they are not
+independent draws. A change is claimed only when the interval of ``b - a`` excludes 0 *and* the
+difference is at least a practical threshold (:data:`MIN_CHANGE`); with fewer than
+:data:`MIN_CALLS` calls in a group the interval is NaN and ``change`` says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import display
+from .analysis import (
+    COMPONENTS,
+    RESPONSE_COMPONENTS,
+    Knee,
+    _call_weights,
+    _Calls,
+    _check_boot,
+    _chunks,
+    _events,
+    _floats,
+    _one_of,
+    _percentiles,
+    _providers,
+    _turns,
+    find_knee,
+    percentile_label,
+)
+from .client import TERMINAL_STATUSES
+from .frames import ABSURD_MS, CallFrames
+
+__all__ = [
+    "COMPARE_METRICS",
+    "MIN_CALLS",
+    "MIN_CHANGE",
+    "compare",
+    "compare_knees",
+    "compare_values",
+    "explain_change",
+    "interrupted_turns",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Resampling whole calls: quantiles and ratios of many resamples at once
+# (moves to analysis/_stats.py once the analysis package lands)
+# --------------------------------------------------------------------------------------------------
+
+
+def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
+    """The central ``ci`` percentile interval of resampled statistics; NaN, NaN when none is finite."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    alpha = (1 - ci) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+class _ResampledQuantiles:
+    """Quantiles of one set of rows in batch after batch of resamples of calls.
+
+    ``call[i]`` is the call (``0..n_calls-1``) of row ``i``. A batch is given as call
+    multiplicities ``weights`` of shape ``(n_resamples, n_calls)``: row ``i`` counts
+    ``weights[b, call[i]]`` times in resample ``b``. The quantiles interpolate linearly, as
+    :func:`numpy.quantile` would on the expanded resample (NaN where a resample holds no row).
+    ``values`` must be finite.
+
+    The rows are sorted once. A resample's quantile lies close to the sample's, so only a window of
+    the sorted rows around it is expanded per resample; the weight below the window, and the
+    resample's size, are products of ``weights`` with per-call counts (:attr:`columns`), which the
+    caller computes for many plans in one matrix product. Resamples whose quantile falls outside
+    the window are redone with a window twice as wide. Cost per quantile and batch:
+    ``O(n_resamples * window)`` on top of the shared product, instead of
+    ``O(n_resamples * n_rows)``.
+    """
+
+    def __init__(self, call: np.ndarray, values: np.ndarray, n_calls: int, qs: Sequence[float]):
+        order = np.argsort(values, kind="stable")
+        self.v, self.c = values[order], np.asarray(call)[order]
+        self.n_calls = n_calls
+        self.qs = [float(q) for q in qs]
+        n = len(self.v)
+        self.windows: list[tuple[int, int, float]] = []
+        columns = [np.bincount(self.c, minlength=n_calls).astype(float)]
+        for q in self.qs:
+            # about 4 standard errors of the rank, as if the rows were independent draws
+            half = 4 * np.sqrt(max(q * (1 - q), 1 / max(n, 1)) / max(n, 1)) + 2 / max(n, 1)
+            start, stop = self._window(q, half)
+            self.windows.append((start, stop, half))
+            columns.append(np.bincount(self.c[:start], minlength=n_calls).astype(float))
+        self.columns = np.stack(columns, axis=1)  # (n_calls, 1 + len(qs))
+
+    def _window(self, q: float, half: float) -> tuple[int, int]:
+        n = len(self.v)
+        start = max(0, int(np.floor(q * (n - 1) - half * n)))
+        stop = min(n, int(np.ceil(q * (n - 1) + half * n)) + 1)
+        return start, stop
+
+    def __call__(self, weights: np.ndarray, products: np.ndarray | None = None) -> np.ndarray:
+        """Quantiles per resample, ``(n_resamples, len(qs))``; ``products = weights @ columns``."""
+        size = weights.shape[0]
+        out = np.full((size, len(self.qs)), np.nan)
+        n = len(self.v)
+        if n == 0 or size == 0:
+            return out
+        if products is None:
+            products = weights @ self.columns
+        total = products[:, 0]
+        ok = total > 0
+        last = np.maximum(total - 1, 0)
+        for j, q in enumerate(self.qs):
+            pos = np.where(ok, last * q, 0.0)
+            lo = np.floor(pos)
+            frac = pos - lo
+            hi = np.minimum(lo + 1, last)
+            start, stop, half = self.windows[j]
+            todo = np.flatnonzero(ok)
+            below = products[todo, 1 + j]
+            w = weights if len(todo) == size else weights[todo]
+            while len(todo):
+                cum = np.cumsum(w[:, self.c[start:stop]], axis=1)
+                cum += below[:, None]
+                k_lo, k_hi = lo[todo], hi[todo]
+                inside = (k_lo >= below) & (k_hi < cum[:, -1])
+                if start == 0 and stop == n:
+                    inside[:] = True
+                # the expanded index k sits at the first row whose cumulative weight exceeds k
+                cum = cum[inside]
+                width = stop - start - 1
+                at_lo = np.minimum((cum <= k_lo[inside, None]).sum(axis=1), width)
+                at_hi = np.minimum((cum <= k_hi[inside, None]).sum(axis=1), width)
+                v_lo, v_hi = self.v[start + at_lo], self.v[start + at_hi]
+                done = todo[inside]
+                out[done, j] = v_lo + (v_hi - v_lo) * frac[done]
+                todo, w = todo[~inside], w[~inside]
+                if len(todo):
+                    half *= 2
+                    start, stop = self._window(q, half)
+                    below = w @ np.bincount(self.c[:start], minlength=self.n_calls).astype(float)
+        return out
+
+
+def _resampled_quantiles(
+    weights: np.ndarray, call: np.ndarray, values: np.ndarray, qs: Sequence[float]
+) -> np.ndarray:
+    """Quantiles of ``values`` in each resample of calls (see :class:`_ResampledQuantiles`)."""
+    return _ResampledQuantiles(call, values, weights.shape[1], qs)(weights)
+
+
+def _resampled_ratio(
+    weights: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
+) -> np.ndarray:
+    """``sum(numerator) / sum(denominator)`` over each resample of calls (per-call arrays)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (weights @ numerator) / (weights @ denominator)
+    return np.where(np.isfinite(ratio), ratio, np.nan)
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------------
+
+_TURN_METRICS = ("response_ms", *(f"{c}_ms" for c in COMPONENTS))
+_RATE_METRICS = ("cents_per_minute", "failure_rate", "interrupted_turn_rate")
+
+#: The metrics :func:`compare` knows, in its default order.
+COMPARE_METRICS: tuple[str, ...] = (*_TURN_METRICS, "connect_setup_ms", *_RATE_METRICS)
+
+#: Fewer calls than this in a group (with values of the metric): no interval, no verdict.
+MIN_CALLS = 20
+
+#: Default practical thresholds of :func:`compare`: a smaller ``|b - a|`` is never called a change.
+MIN_CHANGE: Mapping[str, float] = {
+    **{m: 50.0 for m in (*_TURN_METRICS, "connect_setup_ms")},  # ms: below a listener's notice
+    "cents_per_minute": 0.1,  # a tenth of a cent per minute
+    "failure_rate": 0.01,  # one percentage point
+    "interrupted_turn_rate": 0.01,  # one percentage point
+}
+
+_COLUMNS = [
+    "metric",
+    "statistic",
+    "a",
+    "b",
+    "diff",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "n_calls_a",
+    "n_calls_b",
+    "change",
+]
+
+
+class _Group:
+    """One side of a comparison: its calls as codes, and each metric's rows or per-call sums."""
+
+    def __init__(self, frames: CallFrames, name: str) -> None:
+        if not isinstance(frames, CallFrames):
+            raise TypeError(
+                f"{name} must be a CallFrames (e.g. fetch_calls(...).frames), "
+                f"got {type(frames).__name__}"
+            )
+        self.frames = frames
+        self.calls = _Calls(frames)
+        self._turns: dict[tuple[str, ...], pd.DataFrame] = {}
+
+    def turns(self, components: tuple[str, ...]) -> pd.DataFrame:
+        if components not in self._turns:
+            turns = _turns(self.calls, include_flagged=False, components=components)
+            self._turns[components] = turns[(turns["turn"] >= 1).to_numpy()]
+        return self._turns[components]
+
+    def rows(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(call codes, values)`` of a per-turn or per-call latency metric, flagged ones left out."""
+        if metric == "connect_setup_ms":
+            values = self.calls.call_floats("connect_setup_ms")
+            with np.errstate(invalid="ignore"):
+                keep = np.isfinite(values) & (values >= 0) & (values <= ABSURD_MS)
+            codes = np.flatnonzero(keep)
+            return codes, values[codes]
+        name = metric[: -len("_ms")]
+        turns = self.turns(RESPONSE_COMPONENTS if metric == "response_ms" else (name,))
+        values = turns[metric].to_numpy(dtype=float)
+        keep = np.isfinite(values)
+        if metric == "kb_ms":
+            keep &= turns["has_kb"].to_numpy(dtype=bool)
+        elif metric == "tool_ms":
+            keep &= turns["has_tool"].to_numpy(dtype=bool)
+        return turns["call"].to_numpy()[keep], values[keep]
+
+    def sums(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-call ``(numerator, denominator)`` of a rate metric (0 for calls that do not count)."""
+        n = self.calls.n
+        if metric == "cents_per_minute":
+            cents = self.calls.call_floats("cost_cents")
+            minutes = self.calls.call_floats("duration_seconds") / 60
+            known = np.isfinite(cents) & np.isfinite(minutes) & (minutes > 0)
+            return np.where(known, cents, 0.0), np.where(known, minutes, 0.0)
+        if metric == "failure_rate":
+            status = self.calls.call_values("status").astype(object).to_numpy()
+            status = np.array(
+                [str(s).lower() if s is not None else "" for s in status], dtype=object
+            )
+            ended = np.isin(status, list(TERMINAL_STATUSES))
+            return (ended & (status != "completed")).astype(float), ended.astype(float)
+        table = interrupted_turns(self.frames)
+        codes = self.calls.codes(table["call_id"]) if len(table) else np.zeros(0, dtype=np.int64)
+        n = max(n, self.calls.n)
+        hit = np.bincount(codes, weights=table["interrupted"].to_numpy(dtype=float), minlength=n)
+        return hit, np.bincount(codes, minlength=n).astype(float)
+
+
+def interrupted_turns(frames: CallFrames) -> pd.DataFrame:
+    """Which answered turns (``turn >= 1``) were interrupted before the agent spoke.
+
+    A turn whose ``turns.status`` column exists uses it (``"interrupted"``). Otherwise the turn is
+    judged from its events: it was interrupted when it has an ``llm_ttft`` event and no
+    ``tts_ttfb`` event recorded after the last one (the LLM answered, no speech followed).
+
+    Parameters
+    ----------
+    frames : CallFrames
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``call_id, turn`` (Int64), ``interrupted`` (bool); one row per answered turn of ``turns``.
+    """
+    calls = _Calls(frames)
+    turns = frames.turns
+    if turns.empty:
+        return pd.DataFrame(
+            {
+                "call_id": pd.Series(dtype=object),
+                "turn": pd.Series(dtype="Int64"),
+                "interrupted": pd.Series(dtype=bool),
+            }
+        )
+    turn_no = _floats(turns["turn"])
+    answered = turn_no >= 1
+    code = calls.codes(turns["call_id"])[answered]
+    turn_no = turn_no[answered]
+    if "status" in turns.columns:
+        status = turns["status"].astype(object).to_numpy()[answered]
+        hit = np.array([str(s).lower() == "interrupted" for s in status], dtype=bool)
+    else:
+        events = _events(calls)
+        comp = events["comp"].to_numpy()
+        stride = int(np.nanmax(np.r_[turn_no, events["turn"].to_numpy(), 0])) + 2
+        keys = code * stride + turn_no.astype(np.int64)
+        ok = np.isfinite(events["turn"].to_numpy())
+        event_keys = np.where(
+            ok, events["call"].to_numpy() * stride + np.nan_to_num(events["turn"].to_numpy()), -1
+        ).astype(np.int64)
+        seq = events["seq"].to_numpy(dtype=float)
+
+        def last_seq(component: str) -> pd.Series:
+            mask = ok & (comp == COMPONENTS.index(component))
+            return pd.Series(seq[mask]).groupby(event_keys[mask]).max()
+
+        llm, tts = last_seq("llm_ttft"), last_seq("tts_ttfb")
+        llm_at = llm.reindex(keys).to_numpy(dtype=float)
+        tts_at = tts.reindex(keys).to_numpy(dtype=float)
+        hit = np.isfinite(llm_at) & ~(np.nan_to_num(tts_at, nan=-np.inf) > llm_at)
+    return pd.DataFrame(
+        {
+            "call_id": calls.ids(code),
+            "turn": pd.array(turn_no, dtype="Float64").astype("Int64"),
+            "interrupted": hit,
+        }
+    )
+
+
+def compare_values(
+    a: CallFrames, b: CallFrames, *, metric: str = "response_ms", labels: Sequence[str] = ("a", "b")
+) -> pd.DataFrame:
+    """The values :func:`compare` summarises for one latency metric, of both groups, long form.
+
+    Parameters
+    ----------
+    a, b : CallFrames
+    metric : str, default "response_ms"
+        A per-turn or per-call latency metric of :data:`COMPARE_METRICS` (not a rate).
+    labels : pair of str, default ("a", "b")
+        The ``group`` value of each side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``call_id``, ``value`` (ms); flagged values left out, as in :func:`compare`.
+    """
+    (name,) = _metric_list(metric)
+    if name in _RATE_METRICS:
+        valid = [m for m in COMPARE_METRICS if m not in _RATE_METRICS]
+        raise ValueError(
+            f"invalid metric {metric!r} (a rate has no values); valid: {', '.join(valid)}"
+        )
+    if len(labels) != 2:
+        raise ValueError(f"labels must be two names, one per group, got {labels!r}")
+    parts = []
+    for label, frames, side in ((labels[0], a, "a"), (labels[1], b, "b")):
+        group = _Group(frames, side)
+        codes, values = group.rows(name)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group": np.full(len(codes), label, dtype=object),
+                    "call_id": np.asarray(group.calls.ids(codes), dtype=object),
+                    "value": values,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _statistics(metric: str, pcts: tuple[float, ...]) -> list[str]:
+    return ["rate"] if metric in _RATE_METRICS else [percentile_label(p) for p in pcts]
+
+
+def _metric_list(metrics: Any) -> list[str]:
+    if metrics is None:
+        return list(COMPARE_METRICS)
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    out = []
+    for name in names:
+        if isinstance(name, str) and name in COMPONENTS:
+            name = f"{name}_ms"
+        _one_of("metric", name, COMPARE_METRICS)
+        out.append(name)
+    if not out:
+        raise ValueError(f"metrics must name at least one of: {', '.join(COMPARE_METRICS)}")
+    return out
+
+
+def _thresholds(min_change: Any, metrics: list[str]) -> dict[str, float]:
+    out = {m: MIN_CHANGE[m] for m in metrics}
+    if min_change is None:
+        return out
+    if isinstance(min_change, Mapping):
+        for name, value in min_change.items():
+            _one_of("min_change key", name, COMPARE_METRICS)
+            out[name] = _threshold(value)
+        return out
+    value = _threshold(min_change)
+    return {m: value for m in metrics}
+
+
+def _threshold(value: Any) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value < 0:
+        raise ValueError(
+            "min_change must be a non-negative number (applied to every metric) or a dict "
+            f"metric -> threshold, e.g. {{'response_ms': 100}}; got {value!r}"
+        )
+    return float(value)
+
+
+def _verdict(
+    diff: float, low: float, high: float, n_a: int, n_b: int, threshold: float, a: float, b: float
+) -> str:
+    if n_a < MIN_CALLS or n_b < MIN_CALLS:
+        return (
+            f"too few calls to tell (a: {display.count(n_a)}, b: {display.count(n_b)}; "
+            f"need {display.count(MIN_CALLS)} in each)"
+        )
+    if not np.isfinite(a) or not np.isfinite(b):
+        missing = " and ".join(name for name, v in (("a", a), ("b", b)) if not np.isfinite(v))
+        return f"no values in {missing}"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "no clear change"
+    if low > 0 and diff >= threshold:
+        return "increase"
+    if high < 0 and -diff >= threshold:
+        return "decrease"
+    return "no clear change"
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _boot_batches(rng: np.random.Generator, n_calls: int, n_boot: int) -> Iterable[np.ndarray]:
+    """Call multiplicities of ``n_boot`` resamples, in batches that keep memory bounded."""
+    if n_calls == 0:
+        return
+    for size in _chunks(n_calls, n_boot, budget=2_000_000):
+        yield _call_weights(rng, n_calls, size)
+
+
+def compare(
+    a: CallFrames,
+    b: CallFrames,
+    *,
+    metrics: str | Sequence[str] | None = None,
+    percentiles: Sequence[float] = (50, 95),
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    min_change: float | Mapping[str, float] | None = None,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """What changed from ``a`` to ``b``: each metric's statistic in both, the difference and whether
+    it is more than noise.
+
+    Parameters
+    ----------
+    a, b : CallFrames
+        The two sets of calls: two load-test runs, two periods, two agents...
+    metrics : str or sequence of str, optional
+        Default: all of :data:`COMPARE_METRICS`:
+
+        * ``response_ms`` and each component's per-turn sum ``eou_delay_ms``, ``stt_ms``,
+          ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (answered turns; ``kb_ms`` and
+          ``tool_ms`` over the turns that used the knowledge base / a tool; flagged values left
+          out), and per call ``connect_setup_ms``; statistics: the ``percentiles``.
+        * ``cents_per_minute``: total ``cost_cents`` over total minutes, calls whose cost and
+          duration are known (statistic ``rate``).
+        * ``failure_rate``: calls that ended in a terminal status other than ``completed``, over
+          the calls in a terminal status (``rate``).
+        * ``interrupted_turn_rate``: interrupted answered turns over answered turns (``rate``;
+          see :func:`interrupted_turns`).
+    percentiles : sequence of float, default (50, 95)
+    n_boot : int, default 1000
+        Resamples of each group (0: no intervals, so no change is claimed).
+    ci : float, default 0.95
+        Confidence level of the interval.
+    min_change : float or dict, optional
+        The practical threshold: ``|b - a|`` below it is never called a change. Default
+        :data:`MIN_CHANGE`: 50 ms for latencies, 0.1 cents per minute, one percentage point (0.01)
+        for the rates. A number applies to every metric; a dict overrides some metrics.
+    seed : int, optional
+        Seed of the resampling (None: fresh randomness each call).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (metric, statistic): ``metric``, ``statistic`` (``p50``, ``p95``... or
+        ``rate``), ``a``, ``b`` (float: ms, cents per minute, or a fraction), ``diff`` (b - a),
+        ``ratio`` (b / a; NaN when a is 0), ``ci_low``, ``ci_high`` (the interval of ``diff``:
+        each group's calls resampled with replacement, whole calls with all their turns, the
+        groups independently; percentile interval), ``n_calls_a``, ``n_calls_b`` (calls with
+        values of the metric) and ``change``: ``"increase"`` or ``"decrease"`` when the interval
+        excludes 0 and ``|diff| >= min_change``, else ``"no clear change"``; with fewer than
+        :data:`MIN_CALLS` calls in a group the interval is NaN and ``change`` says so
+        (``"too few calls to tell (a: 3, b: 600; need 20 in each)"``), and a statistic without
+        values reads ``"no values in a"``.
+
+    Raises
+    ------
+    ValueError
+        An unknown metric (the message lists the valid ones), invalid percentiles, ``n_boot``,
+        ``ci``, ``min_change`` or ``seed``.
+    TypeError
+        ``a`` or ``b`` is not a CallFrames.
+
+    Examples
+    --------
+    >>> table = compare(run_a.frames, run_b.frames, seed=0)  # doctest: +SKIP
+    >>> table.query("change != 'no clear change'")  # doctest: +SKIP
+    """
+    names = _metric_list(metrics)
+    pcts = _percentiles(percentiles)
+    n_boot = _check_boot(n_boot, ci)
+    thresholds = _thresholds(min_change, names)
+    rng = _rng(seed)
+    groups = [_Group(a, "a"), _Group(b, "b")]
+    qs = [p / 100 for p in pcts]
+
+    # per group: the data of each metric, its point estimates and its calls
+    data: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{}, {}]
+    point: list[dict[str, np.ndarray]] = [{}, {}]
+    n_calls: list[dict[str, int]] = [{}, {}]
+    for g, group in enumerate(groups):
+        for metric in names:
+            if metric in _RATE_METRICS:
+                num, den = group.sums(metric)
+                data[g][metric] = (num, den)
+                point[g][metric] = _resampled_ratio(np.ones((1, len(num))), num, den)
+                n_calls[g][metric] = int(np.count_nonzero(den > 0))
+            else:
+                codes, values = group.rows(metric)
+                data[g][metric] = (codes, values)
+                point[g][metric] = (
+                    np.quantile(values, qs) if len(values) else np.full(len(qs), np.nan)
+                )
+                n_calls[g][metric] = len(np.unique(codes))
+
+    for g, group in enumerate(groups):  # a later metric may have met calls the first did not
+        for metric in names:
+            if metric in _RATE_METRICS:
+                num, den = data[g][metric]
+                pad = group.calls.n - len(num)
+                data[g][metric] = (np.r_[num, np.zeros(pad)], np.r_[den, np.zeros(pad)])
+
+    # resamples: one set of call multiplicities per group, shared by every metric
+    boots: list[dict[str, list[np.ndarray]]] = [{m: [] for m in names}, {m: [] for m in names}]
+    enough = {
+        m: n_calls[0][m] >= MIN_CALLS and n_calls[1][m] >= MIN_CALLS and n_boot > 0 for m in names
+    }
+    if any(enough.values()):
+        for g, group in enumerate(groups):
+            wanted = [m for m in names if enough[m]]
+            plans: dict[str, _ResampledQuantiles] = {}
+            columns: list[np.ndarray] = []
+            slots: dict[str, slice] = {}
+            for metric in wanted:
+                first, second = data[g][metric]
+                if metric in _RATE_METRICS:
+                    block = np.stack([first, second], axis=1)
+                else:
+                    plans[metric] = _ResampledQuantiles(first, second, group.calls.n, qs)
+                    block = plans[metric].columns
+                at = sum(c.shape[1] for c in columns)
+                slots[metric] = slice(at, at + block.shape[1])
+                columns.append(block)
+            every = np.concatenate(columns, axis=1)
+            for weights in _boot_batches(rng, group.calls.n, n_boot):
+                products = weights @ every  # every per-call sum of every metric, in one pass
+                for metric in wanted:
+                    part = products[:, slots[metric]]
+                    if metric in _RATE_METRICS:
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            stat = (part[:, 0] / part[:, 1])[:, None]
+                        stat = np.where(np.isfinite(stat), stat, np.nan)
+                    else:
+                        stat = plans[metric](weights, part)
+                    boots[g][metric].append(stat)
+
+    rows = []
+    for metric in names:
+        stats = _statistics(metric, pcts)
+        for j, statistic in enumerate(stats):
+            value_a, value_b = float(point[0][metric][j]), float(point[1][metric][j])
+            diff = value_b - value_a
+            low = high = float("nan")
+            if enough[metric]:
+                diffs = (
+                    np.concatenate(boots[1][metric])[:, j] - np.concatenate(boots[0][metric])[:, j]
+                )
+                low, high = _percentile_interval(diffs, ci)
+            n_a, n_b = n_calls[0][metric], n_calls[1][metric]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = value_b / value_a if value_a != 0 else float("nan")
+            rows.append(
+                {
+                    "metric": metric,
+                    "statistic": statistic,
+                    "a": value_a,
+                    "b": value_b,
+                    "diff": diff,
+                    "ratio": ratio,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n_calls_a": n_a,
+                    "n_calls_b": n_b,
+                    "change": _verdict(
+                        diff, low, high, n_a, n_b, thresholds[metric], value_a, value_b
+                    ),
+                }
+            )
+    out = pd.DataFrame(rows, columns=_COLUMNS)
+    return out.astype(
+        {
+            "metric": object,
+            "statistic": object,
+            "a": float,
+            "b": float,
+            "diff": float,
+            "ratio": float,
+            "ci_low": float,
+            "ci_high": float,
+            "n_calls_a": np.int64,
+            "n_calls_b": np.int64,
+            "change": object,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Which component moved the response?
+# --------------------------------------------------------------------------------------------------
+
+_EXPLAIN_COLUMNS = [
+    "level",
+    "component",
+    "provider",
+    "a_ms",
+    "b_ms",
+    "contribution_ms",
+    "share",
+    "ci_low",
+    "ci_high",
+]
+_PARTS = tuple(f"{c}_ms" for c in RESPONSE_COMPONENTS)
+
+
+def _statistic_q(statistic: Any) -> float | None:
+    """``"p50" -> 0.5``, ``"mean" -> None``; ValueError otherwise."""
+    if statistic == "mean":
+        return None
+    if isinstance(statistic, str) and statistic.startswith("p"):
+        try:
+            p = float(statistic[1:])
+        except ValueError:
+            p = -1.0
+        if 0 <= p <= 100:
+            return p / 100
+    raise ValueError(
+        f"invalid statistic {statistic!r}; valid values: 'mean' or 'p<0-100>' such as 'p50', 'p95'"
+    )
+
+
+class _Explained:
+    """One group's answered turns for :func:`explain_change`, sorted by response time."""
+
+    def __init__(self, group: _Group, components: Sequence[str]) -> None:
+        turns = group.turns(RESPONSE_COMPONENTS)
+        response = turns["response_ms"].to_numpy(dtype=float)
+        keep = np.isfinite(response)
+        order = np.argsort(response[keep], kind="stable")
+        self.call = turns["call"].to_numpy()[keep][order]
+        self.response = response[keep][order]
+        self.parts = (
+            np.stack([np.nan_to_num(turns[p].to_numpy(dtype=float)[keep][order]) for p in _PARTS])
+            if len(order)
+            else np.zeros((len(_PARTS), 0))
+        )
+        table = _providers(group.calls)
+        self.providers: dict[str, np.ndarray] = {}
+        for component in components:
+            labels = table[COMPONENTS.index(component)]
+            codes = self.call
+            values = np.full(len(codes), None, dtype=object)
+            inside = codes < len(labels)
+            values[inside] = labels[codes[inside]]
+            self.providers[component] = values
+        self.n_calls = len(np.unique(self.call))
+        self.n_all = group.calls.n
+
+    def stats(
+        self, weights: np.ndarray, q: float | None, half: float, splits: dict[str, list[Any]]
+    ) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, Any], np.ndarray]]:
+        """Per resample: the statistic, each part's mean over the turns around it, provider splits.
+
+        ``weights`` are call multiplicities ``(size, n_calls)``. The turns "around" a percentile
+        are those whose mid-rank in the expanded resample lies within ``q ± half``; for the mean,
+        every turn.
+        """
+        size = weights.shape[0]
+        w = weights[:, self.call]
+        total = w.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if q is None:
+                stat = (w * self.response).sum(axis=1) / total
+                window = w
+            else:
+                stat = _resampled_quantiles(weights, self.call, self.response, [q])[:, 0]
+                rank = (np.cumsum(w, axis=1) - w / 2) / total[:, None]
+                window = w * ((rank >= q - half) & (rank <= q + half))
+            weight = window.sum(axis=1)
+            means = (window @ self.parts.T) / weight[:, None]  # (size, parts)
+            split = {}
+            for component, providers in splits.items():
+                part = self.parts[_PARTS.index(f"{component}_ms")]
+                labels = self.providers[component]
+                for provider in providers:
+                    mask = labels == provider if provider is not None else pd.isna(labels)
+                    split[(component, provider)] = (window[:, mask] @ part[mask]) / weight
+        if not len(self.call):
+            stat = np.full(size, np.nan)
+        return stat, means, split
+
+
+def explain_change(
+    a: CallFrames,
+    b: CallFrames,
+    *,
+    metric: str = "response_ms",
+    statistic: str = "p50",
+    window: float = 0.05,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """How much of the change in a response statistic each component accounts for.
+
+    A percentile of the response is not the sum of the components' percentiles, so the change is
+    split over the turns that make the statistic: in each group, the answered turns whose response
+    rank lies within ``window`` of the percentile (every turn for ``"mean"``). Their response is,
+    on average, the sum of their components' means, so the change in each component's mean over
+    those turns is its contribution; the ``residual`` row holds what the window's mean response
+    misses of the statistic itself (small). The ``component`` and ``residual`` contributions sum
+    exactly to the ``total`` change. Where a component's providers differ between a and b, its
+    contribution is also split by provider (``provider`` rows, summing to the component's).
+
+    Parameters
+    ----------
+    a, b : CallFrames
+    metric : {"response_ms"}
+        The statistic's metric (the one made of components).
+    statistic : str, default "p50"
+        ``"p<percentile>"`` (``"p50"``, ``"p95"``...) or ``"mean"``.
+    window : float, default 0.05
+        Half-width of the rank window around the percentile (0.05: turns between p45 and p55).
+    n_boot : int, default 1000
+        Resamples of whole calls in each group, independently (0: no intervals).
+    ci : float, default 0.95
+    seed : int, optional
+        Seed of the resampling (None: fresh randomness).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``level`` (``"component"``, ``"residual"``, ``"total"``, ``"provider"``), ``component``
+        (``eou_delay``, ``kb``, ``tool``, ``llm_ttft``, ``tts_ttfb``; the metric for the total
+        row), ``provider`` (None but on provider rows; ``None`` there is an unknown provider),
+        ``a_ms``, ``b_ms`` (the component's mean over the window turns, the statistic on the total
+        row), ``contribution_ms`` (b - a), ``share`` (of the total change), ``ci_low``,
+        ``ci_high`` (of ``contribution_ms``). ``attrs`` holds ``metric``, ``statistic``,
+        ``window``, ``n_calls_a``, ``n_calls_b`` and ``note`` (why intervals are NaN, if they
+        are: fewer than :data:`MIN_CALLS` calls with answered turns in a group).
+
+    Raises
+    ------
+    ValueError
+        An invalid metric, statistic, window, n_boot, ci or seed.
+    """
+    _one_of("metric", metric, ("response_ms",))
+    q = _statistic_q(statistic)
+    ok = isinstance(window, (int, float)) and not isinstance(window, bool)
+    if not ok or not 0 < window <= 0.5:
+        raise ValueError(f"window must be a number in (0, 0.5], got {window!r}")
+    n_boot = _check_boot(n_boot, ci)
+    rng = _rng(seed)
+    provider_components = [
+        c for c in RESPONSE_COMPONENTS if c in ("eou_delay", "llm_ttft", "tts_ttfb")
+    ]
+    sides = [
+        _Explained(_Group(a, "a"), provider_components),
+        _Explained(_Group(b, "b"), provider_components),
+    ]
+
+    splits: dict[str, list[Any]] = {}
+    for component in provider_components:
+        seen = [
+            set(pd.unique(pd.Series(side.providers[component], dtype=object)).tolist())
+            for side in sides
+        ]
+        seen = [{None if pd.isna(p) else p for p in s} for s in seen]
+        if seen[0] != seen[1]:
+            splits[component] = sorted(seen[0] | seen[1], key=lambda p: (p is None, str(p)))
+
+    points = [side.stats(np.ones((1, side.n_all)), q, window, splits) for side in sides]
+    note = ""
+    n_a, n_b = sides[0].n_calls, sides[1].n_calls
+    boots: list[list[Any]] = [[], []]
+    if n_a < MIN_CALLS or n_b < MIN_CALLS:
+        note = (
+            f"too few calls to tell (a: {display.count(n_a)}, b: {display.count(n_b)}; "
+            f"need {display.count(MIN_CALLS)} in each)"
+        )
+    elif n_boot:
+        for g, side in enumerate(sides):
+            for size in _chunks(max(len(side.call), 1), n_boot):
+                boots[g].append(side.stats(_call_weights(rng, side.n_all, size), q, window, splits))
+
+    def interval(pick: Any) -> tuple[float, float]:
+        if not boots[0]:
+            return float("nan"), float("nan")
+        values = [np.concatenate([pick(part) for part in boots[g]]) for g in (0, 1)]
+        return _percentile_interval(values[1] - values[0], ci)
+
+    stat_a, stat_b = float(points[0][0][0]), float(points[1][0][0])
+    total = stat_b - stat_a
+    rows = []
+
+    def add(level: str, component: str, provider: Any, va: float, vb: float, pick: Any) -> None:
+        contribution = vb - va
+        low, high = interval(pick)
+        share = contribution / total if total != 0 and np.isfinite(total) else float("nan")
+        rows.append([level, component, provider, va, vb, contribution, share, low, high])
+
+    for k, component in enumerate(RESPONSE_COMPONENTS):
+        add(
+            "component",
+            component,
+            None,
+            float(points[0][1][0, k]),
+            float(points[1][1][0, k]),
+            lambda part, k=k: part[1][:, k],
+        )
+    add(
+        "residual",
+        "residual",
+        None,
+        stat_a - float(np.nansum(points[0][1][0])),
+        stat_b - float(np.nansum(points[1][1][0])),
+        lambda part: part[0] - np.nansum(part[1], axis=1),
+    )
+    add("total", metric, None, stat_a, stat_b, lambda part: part[0])
+    for component, providers in splits.items():
+        for provider in providers:
+            key = (component, provider)
+            add(
+                "provider",
+                component,
+                provider,
+                float(points[0][2][key][0]),
+                float(points[1][2][key][0]),
+                lambda part, key=key: part[2][key],
+            )
+    out = pd.DataFrame(rows, columns=_EXPLAIN_COLUMNS)
+    out = out.astype({c: float for c in _EXPLAIN_COLUMNS[3:]}).astype(
+        {"level": object, "component": object, "provider": object}
+    )
+    out.attrs.update(
+        {
+            "metric": metric,
+            "statistic": statistic,
+            "window": float(window),
+            "n_calls_a": n_a,
+            "n_calls_b": n_b,
+            "note": note,
+        }
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Load tests: the knee of a and of b
+# --------------------------------------------------------------------------------------------------
+
+_KNEE_COLUMNS = [
+    "group",
+    "knee_concurrency",
+    "ci_low",
+    "ci_high",
+    "ci",
+    "baseline_ms",
+    "threshold_ms",
+    "n_calls",
+    "summary",
+]
+
+
+def compare_knees(
+    a: CallFrames,
+    b: CallFrames,
+    *,
+    metric: str = "response_ms",
+    percentile: float = 95,
+    margin: float = 0.5,
+    run_a: str | None = None,
+    run_b: str | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    ci: float = 0.95,
+    key: str = "run_id",
+) -> pd.DataFrame:
+    """The knee of two load tests side by side, each with its bootstrap interval.
+
+    Parameters
+    ----------
+    a, b : CallFrames
+    metric, percentile, margin, n_boot, seed, ci, key
+        As for :func:`~oneinbox_nb.analysis.find_knee` (the same for both).
+    run_a, run_b : str, optional
+        The run of each side (``metadata[key]``); default: every call with a concurrency.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows, ``group`` ``"a"`` and ``"b"``: ``knee_concurrency`` (NaN: no knee),
+        ``ci_low``, ``ci_high``, ``ci``, ``baseline_ms``, ``threshold_ms``, ``n_calls`` and
+        ``summary`` (the knee in words). ``attrs["knees"]`` holds the two
+        :class:`~oneinbox_nb.analysis.Knee` objects (for plotting).
+    """
+    knees: list[Knee] = []
+    rows = []
+    for name, frames, run in (("a", a, run_a), ("b", b, run_b)):
+        if not isinstance(frames, CallFrames):
+            raise TypeError(f"{name} must be a CallFrames, got {type(frames).__name__}")
+        knee = find_knee(
+            frames,
+            metric=metric,
+            percentile=percentile,
+            margin=margin,
+            run=run,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+            key=key,
+        )
+        knees.append(knee)
+        rows.append(
+            [
+                name,
+                float("nan") if knee.concurrency is None else knee.concurrency,
+                knee.ci_low,
+                knee.ci_high,
+                knee.ci,
+                knee.baseline_ms,
+                knee.threshold_ms,
+                int(knee.bins["n_calls"].sum()) if len(knee.bins) else 0,
+                str(knee),
+            ]
+        )
+    out = pd.DataFrame(rows, columns=_KNEE_COLUMNS)
+    out.attrs["knees"] = tuple(knees)
+    return out
