@@ -7,7 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import bulk_fetch, frames_build, parquet_read, rate_limited, server_throughput
+from . import (
+    bulk_fetch,
+    compare_runs,
+    frames_build,
+    parquet_read,
+    rate_limited,
+    server_throughput,
+)
 
 BENCHMARKS = {
     "server": server_throughput.run,
@@ -15,6 +22,7 @@ BENCHMARKS = {
     "rate_limited": rate_limited.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
+    "compare": compare_runs.run,
 }
 
 

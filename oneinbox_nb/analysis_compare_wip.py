@@ -56,6 +56,7 @@ __all__ = [
     "compare_values",
     "explain_change",
     "interrupted_turns",
+    "select_calls",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -268,6 +269,78 @@ class _Group:
         n = max(n, self.calls.n)
         hit = np.bincount(codes, weights=table["interrupted"].to_numpy(dtype=float), minlength=n)
         return hit, np.bincount(codes, minlength=n).astype(float)
+
+
+def _utc(value: Any, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        moment = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a date or time such as '2026-11-13' or '2026-11-13T09:00Z', "
+            f"got {value!r}"
+        ) from None
+    if moment is pd.NaT:
+        raise ValueError(f"{name} must be a date or time, got {value!r}")
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
+def select_calls(
+    frames: CallFrames,
+    *,
+    run_id: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    agent_id: str | None = None,
+    key: str = "run_id",
+) -> CallFrames:
+    """One side of a comparison: the calls of a run, a period and/or an agent.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    run_id : str, optional
+        Calls whose ``metadata[key]`` is this run.
+    since, until : str, datetime or Timestamp, optional
+        Calls created in ``[since, until)`` (naive times are UTC).
+    agent_id : str, optional
+        Calls of this agent.
+    key : str, default "run_id"
+        The metadata key naming runs.
+
+    Returns
+    -------
+    CallFrames
+        The calls matching every given condition (all calls when none is given), possibly none.
+
+    Raises
+    ------
+    ValueError
+        ``since``/``until`` is not a time.
+    """
+    calls = frames.calls
+    keep = np.ones(len(calls), dtype=bool)
+    if run_id is not None:
+        column = f"meta_{key}" if f"meta_{key}" in calls.columns else key
+        runs = (
+            calls[column].astype(object)
+            if column in calls.columns
+            else pd.Series([None] * len(calls))
+        )
+        keep &= (runs == run_id).to_numpy(dtype=bool)
+    if agent_id is not None:
+        keep &= (calls["agent_id"].astype(object) == agent_id).to_numpy(dtype=bool)
+    start, end = _utc(since, "since"), _utc(until, "until")
+    if start is not None or end is not None:
+        created = pd.to_datetime(calls["created_at"], utc=True)
+        if start is not None:
+            keep &= (created >= start).fillna(False).to_numpy(dtype=bool)
+        if end is not None:
+            keep &= (created < end).fillna(False).to_numpy(dtype=bool)
+    if keep.all():
+        return frames
+    return frames.select(pd.unique(calls["call_id"][keep]).tolist())
 
 
 def interrupted_turns(frames: CallFrames) -> pd.DataFrame:

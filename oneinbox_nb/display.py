@@ -31,6 +31,7 @@ __all__ = [
     "concurrency",
     "count",
     "credits",
+    "delta",
     "html",
     "is_unknown",
     "label",
@@ -102,6 +103,22 @@ def credits(value: Any) -> str:
     if is_unknown(value):
         return UNKNOWN
     return f"{float(value):,.2f}"
+
+
+def delta(value: Any, kind: str = "ms") -> str:
+    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``count``) with its sign.
+
+    ``delta(301.4)`` → ``+301 ms``; ``delta(-0.004, "share")`` → ``-0.40%``; ``delta(0)`` → ``0 ms``.
+    """
+    formatters = {"ms": ms, "share": share, "money": money, "count": count}
+    if kind not in formatters:
+        raise ValueError(f"invalid kind {kind!r}; valid values: {', '.join(formatters)}")
+    if is_unknown(value):
+        return UNKNOWN
+    text = formatters[kind](abs(float(value)))
+    if float(value) > 0:
+        return "+" + text
+    return "-" + text if float(value) < 0 and text.strip("0.,%$ms ") else text
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&\"'])")

@@ -801,14 +801,11 @@ def _pair(labels: Sequence[str]) -> tuple[str, str]:
 
 def _signed(metric: str, value: float) -> str:
     """A difference in the metric's own unit, with its sign."""
-    if display.is_unknown(value):
-        return display.UNKNOWN
-    sign = "+" if value > 0 else ""
     if metric.endswith("_rate"):
-        return sign + display.share(value)
+        return display.delta(value, "share")
     if metric == "cents_per_minute":
-        return sign + display.money(value) + "/min"
-    return sign + display.ms(value)
+        return display.delta(value, "money") + "/min"
+    return display.delta(value, "ms")
 
 
 def compare_forest(
@@ -1043,10 +1040,10 @@ def compare_turn_chain(
         if c in parts.index and (parts.loc[c, ["a_ms", "b_ms"]].fillna(0) > 0).any()
     ]
     ax.legend(
-        handles=handles, fontsize=8, frameon=False, loc="lower right", ncols=len(handles) or 1
+        handles=handles, fontsize=8, frameon=False, loc="upper right", ncols=len(handles) or 1
     )
     ax.set_yticks([1.0, 0.0], list(names))
-    ax.set_ylim(-0.6, 1.8)
+    ax.set_ylim(-0.6, 2.1)
     ax.set_xlim(left=0)
     ax.set_xlabel("time since the caller stopped speaking (ms)")
     ax.set_title(f"The {statistic} turn of a and b, component by component", loc="left")

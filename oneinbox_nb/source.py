@@ -130,6 +130,7 @@ def open_source(
     scenario: str | Sequence[str] = "production",
     seed: int = 0,
     n: int | None = None,
+    calls: Sequence[dict[str, Any]] | None = None,
 ) -> DataSource:
     """Open the data source a notebook reads: the embedded sample API, or the real API.
 
@@ -146,6 +147,9 @@ def open_source(
         Sample only: the seed of the generated calls.
     n : int, optional
         Sample only: calls per scenario instead of the scenario's default.
+    calls : sequence of dict, optional
+        Sample only: serve these payloads instead of a scenario's (e.g.
+        :func:`oneinbox_nb.sample.regression_pair`'s two runs).
 
     Returns
     -------
@@ -168,13 +172,15 @@ def open_source(
     from . import sample
 
     names = _scenario_names(scenario)
-    api = sample.serve(names, seed=seed, n=n)
+    api = sample.serve(names, seed=seed, n=n, calls=calls)
     try:
         client = OneInboxClient(api.api_key, api.base_url)
     except BaseException:
         api.stop()
         raise
     shown = names if isinstance(names, str) else " + ".join(names)
+    if calls is not None:
+        shown = f"{len(calls):,} given calls"
     size = "" if n is None else f", n {n}"
     return DataSource(
         client,

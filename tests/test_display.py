@@ -73,3 +73,25 @@ def test_label_is_never_mathtext():
             fig.canvas.draw()  # mathtext would raise on the first two
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (301.4, "ms", "+301 ms"),
+        (-1500, "ms", "-1,500 ms"),
+        (-0.2, "ms", "0 ms"),  # rounds to nothing: no sign
+        (0.0051, "share", "+0.51%"),
+        (-0.004, "share", "-0.40%"),
+        (-3, "money", "-$0.03"),
+        (None, "ms", "unknown"),
+        (float("nan"), "share", "unknown"),
+    ],
+)
+def test_delta_is_a_signed_difference_in_the_kind_s_format(value, kind, text):
+    assert display.delta(value, kind) == text
+
+
+def test_delta_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="valid values: ms, share, money, count"):
+        display.delta(1, "seconds")
