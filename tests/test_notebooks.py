@@ -42,6 +42,7 @@ EXPLORERS = {
     "02_costs_and_credits": "CostExplorer",
     "03_load_test_correlation": "LoadTestExplorer",
     "04_postmortem": "TurnExplorer",
+    "05_compare": "CompareExplorer",
 }
 CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2
@@ -205,6 +206,7 @@ def runs(sample_facts) -> dict[str, Run]:
         runs[f"{name[:2]} failed call"] = Run(
             name, {key: failed if key == "call_id" else [failed], "scenario": "production"}
         )
+    runs["05 tts_switch"] = Run("05_compare", {"regression": "tts_switch"})
     runs["01 real API without call_id"] = Run(
         "01_explore_call", {"base_url": "http://127.0.0.1:9"}, env={"ONEINBOX_API_KEY": PLANTED_KEY}
     )
@@ -415,6 +417,29 @@ def test_a_call_without_turns_still_gets_a_summary(runs, sample_facts, name):
     text = _text(run.nb)
     assert sample_facts["failed_call"] in text
     assert "nothing to lay out" in text or "No turns with latency events" in text
+
+
+def _summary(nb) -> str:
+    """The first Markdown output after the notebook's "## Summary" heading."""
+    heading = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Summary"))
+    for cell in nb.cells[heading + 1 :]:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/markdown")
+            if text:
+                return text if isinstance(text, str) else "".join(text)
+    raise AssertionError("the notebook shows no summary")
+
+
+@pytest.mark.parametrize(
+    ("name", "component"), [("05_compare", "llm_ttft"), ("05 tts_switch", "tts_ttfb")]
+)
+def test_05_summary_names_the_planted_change(runs, name, component):
+    run = runs[name]
+    _assert_ran(run)
+    summary = _summary(run.nb)
+    assert f"**{component}_ms p50**" in summary.replace("\\_", "_")
+    assert "**increase**" in summary
+    assert f"**{component}** accounts for" in summary.replace("\\_", "_")
 
 
 def test_01_with_the_real_api_requires_a_call_id(runs):
