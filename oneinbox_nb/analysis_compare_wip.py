@@ -943,9 +943,12 @@ def explain_change(
                 float(points[1][2][key][0]),
                 lambda part, key=key: part[2][key],
             )
-    out = pd.DataFrame(rows, columns=_EXPLAIN_COLUMNS)
-    out = out.astype({c: float for c in _EXPLAIN_COLUMNS[3:]}).astype(
-        {"level": object, "component": object, "provider": object}
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_EXPLAIN_COLUMNS)
+    out = pd.DataFrame(
+        {
+            name: pd.Series(list(values), dtype=object if k < 3 else float)
+            for k, (name, values) in enumerate(zip(_EXPLAIN_COLUMNS, columns, strict=True))
+        }
     )
     out.attrs.update(
         {
