@@ -430,16 +430,22 @@ def _summary(nb) -> str:
     raise AssertionError("the notebook shows no summary")
 
 
-@pytest.mark.parametrize(
-    ("name", "component"), [("05_compare", "llm_ttft"), ("05 tts_switch", "tts_ttfb")]
-)
-def test_05_summary_names_the_planted_change(runs, name, component):
-    run = runs[name]
+def test_05_summary_names_the_planted_llm_change_and_its_share(runs):
+    run = runs["05_compare"]
     _assert_ran(run)
-    summary = _summary(run.nb)
-    assert f"**{component}_ms p50**" in summary.replace("\\_", "_")
-    assert "**increase**" in summary
-    assert f"**{component}** accounts for" in summary.replace("\\_", "_")
+    summary = _summary(run.nb).replace("\\_", "_")
+    assert "**llm_ttft_ms p50**" in summary and "**increase**" in summary
+    assert "**response_ms p50**" in summary
+    assert "**llm_ttft** accounts for" in summary
+
+
+def test_05_finds_a_tts_switch_and_splits_it_by_provider(runs):
+    """+150 ms is clear on tts_ttfb; on the load test's noisy response it need not be."""
+    run = runs["05 tts_switch"]
+    _assert_ran(run)
+    summary = _summary(run.nb).replace("\\_", "_")
+    assert "**tts_ttfb_ms p50**" in summary and "**increase**" in summary
+    assert "cartesia" in _text(run.nb) and "elevenlabs" in _text(run.nb)
 
 
 def test_01_with_the_real_api_requires_a_call_id(runs):
