@@ -19,8 +19,8 @@ from .server import SampleAPI, run, serve
 __all__ = [
     "REFERENCE_END",
     "REGRESSIONS",
-    "SCENARIOS",
     "RegressionPair",
+    "SCENARIOS",
     "SampleAPI",
     "generate",
     "regression_pair",
