@@ -3,8 +3,11 @@
 =============================  =================================================================
 question                       function
 =============================  =================================================================
+which calls form a side?       :func:`select_calls` (a run, a period, an agent)
 what changed between a and b?  :func:`compare` (one row per metric and statistic, with an
-                               interval of the difference and a verdict)
+                               interval of the difference and a verdict); :func:`compare_values`
+                               (the values behind a latency metric, both sides);
+                               :func:`interrupted_turns` (behind ``interrupted_turn_rate``)
 which component moved the      :func:`explain_change` (each component's share of the change in
 response?                      a response statistic, and the split by provider)
 did the load test's knee       :func:`compare_knees` (the knee of a and of b side by side)
