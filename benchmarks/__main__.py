@@ -14,6 +14,7 @@ from . import (
     parquet_read,
     rate_limited,
     server_throughput,
+    time_bounds,
 )
 
 BENCHMARKS = {
@@ -22,6 +23,8 @@ BENCHMARKS = {
     "rate_limited": rate_limited.run,
     "frames": frames_build.run,
     "parquet": parquet_read.run,
+    "time_bounds": time_bounds.run,
+    "notebooks": time_bounds.run_notebooks,
     "compare": compare_runs.run,
 }
 

@@ -6,7 +6,8 @@
 
 Layers point one way: exceptions/config <- client <- frames <- analysis <- plots <- widgets, with
 sample, fetch, report, dashboard and the CLI on top. ``import oneinbox_nb`` loads the client and
-the frames only; plots, widgets, reports and the sample API load when first used.
+the frames only; ``oi.analysis``, ``oi.plots``, ``oi.widgets``, ``oi.sample``, ``oi.report`` and
+``oi.display`` are imported on first access.
 """
 
 from __future__ import annotations
@@ -17,6 +18,23 @@ from .fetch import FetchResult, fetch_calls, fetch_calls_async, load_call
 from .frames import CallFrames, to_frames
 
 __version__ = "0.1.0"
+
+# Submodules that load on first attribute access (PEP 562), so `import oneinbox_nb as oi` stays light
+# and `oi.analysis.find_knee(...)` still works without a separate import.
+_LAZY_SUBMODULES = frozenset({"analysis", "display", "plots", "report", "sample", "widgets"})
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_SUBMODULES)
+
 
 __all__ = [
     "AsyncOneInboxClient",

@@ -99,7 +99,8 @@ def test_dashboard_slider_rerenders_output(browser):
     with dashboard.launch(NOTEBOOKS, open_notebook="slider") as dash:
         assert dash.url == f"http://127.0.0.1:{dash.port}/voila/render/slider.ipynb"
         with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
-            page.goto(dash.url)
+            # Voila streams the page while it runs the notebook: wait for the output, not "load"
+            page.goto(dash.url, wait_until="commit", timeout=60_000)
             page.get_by_text("squared: 9").wait_for(timeout=90_000)
 
             # arrow key on the focused slider handle: 3 -> 4

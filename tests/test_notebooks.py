@@ -309,7 +309,7 @@ def test_notebook_runs_headless_on_the_sample(runs, name):
     _assert_ran(run)
     assert {"png", "table"} <= _static_kinds(run.nb), f"{name} leaves no static figure or table"
     assert "embedded sample API" in _text(run.nb)
-    assert run.elapsed_s < 60, f"{name} took {run.elapsed_s:.0f} s headless"
+    # how long it takes headless (under 60 s) is a figure of `make bench` (benchmarks/time_bounds.py)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -94,10 +94,31 @@ def test_import_is_light():
     assert out.stdout.strip() == ""
 
 
-# Lower layers never import higher ones (style.md, guideline 1).
+@pytest.mark.parametrize("name", ["analysis", "display", "plots", "report", "sample", "widgets"])
+def test_submodules_resolve_lazily(name):
+    """`import oneinbox_nb as oi; oi.analysis` works without importing the submodule first."""
+    code = (
+        "import sys, oneinbox_nb as oi; "
+        f"assert 'oneinbox_nb.{name}' not in sys.modules; "
+        f"m = oi.{name}; assert m is sys.modules['oneinbox_nb.{name}']; "
+        f"assert '{name}' in dir(oi); print(m.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"oneinbox_nb.{name}"
+
+
+def test_unknown_attribute_still_raises():
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        oneinbox_nb.nope  # noqa: B018
+
+
+# Lower layers never import higher ones (style.md, guideline 1). A room is a top-level module or a
+# package of oneinbox_nb; every module of a package belongs to its room.
 LAYERS = [
     "exceptions",
     "config",
+    "display",
     "client",
     "cache",
     "frames",
@@ -118,43 +139,73 @@ TOP = {
     "__main__",
     "__init__",
 }
+PACKAGE = ROOT / "oneinbox_nb"
+
+
+def _room_files(room: str) -> list[Path]:
+    module = PACKAGE / f"{room}.py"
+    return [module] if module.exists() else sorted((PACKAGE / room).rglob("*.py"))
+
+
+def _rooms() -> set[str]:
+    return {p.stem for p in PACKAGE.glob("*.py")} | {
+        p.parent.name for p in PACKAGE.glob("*/__init__.py")
+    }
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    """The rooms of oneinbox_nb that the module at ``path`` imports (its own room included)."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])  # e.g. oneinbox_nb/analysis
     found = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level >= 1:
-            mod = (node.module or "").split(".")[0]
-            if mod:
-                found.add(mod)
+            base = package[: len(package) - node.level + 1]
+            target = base + (node.module.split(".") if node.module else [])
+            if len(target) >= 2:
+                found.add(target[1])
             else:
                 found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("oneinbox_nb."):
             found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(
+                a.name.split(".")[1] for a in node.names if a.name.startswith("oneinbox_nb.")
+            )
     return found
+
+
+def test_every_room_has_a_layer():
+    assert _rooms() - set(LAYERS) - TOP == set()
 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_layering(layer):
-    path = ROOT / "oneinbox_nb" / f"{layer}.py"
-    if not path.exists():
-        pytest.skip(f"{layer}.py not present")
+    files = _room_files(layer)
+    assert files, f"{layer} not present"
     higher = set(LAYERS[LAYERS.index(layer) + 1 :]) | TOP
-    bad = _imports(path) & higher
-    assert not bad, f"{layer} imports higher layers {bad}"
+    for path in files:
+        bad = _imports(path) & higher
+        assert not bad, f"{path.relative_to(ROOT)} imports higher layers {bad}"
+
+
+def test_layering_sees_package_imports(tmp_path):
+    """The import scan resolves relative imports inside packages to rooms."""
+    module = tmp_path / "oneinbox_nb" / "analysis" / "latency.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("from ..plots import x\nfrom . import _stats\nfrom .load import y\n")
+    global ROOT
+    saved, ROOT = ROOT, tmp_path
+    try:
+        assert _imports(module) == {"plots", "analysis"}
+    finally:
+        ROOT = saved
 
 
 def test_client_and_sample_do_not_import_pandas():
     for rel in [
-        "client.py",
-        "config.py",
-        "exceptions.py",
-        "cache.py",
-        *[
-            str(p.relative_to(ROOT / "oneinbox_nb"))
-            for p in (ROOT / "oneinbox_nb" / "sample").glob("*.py")
-        ],
+        str(p.relative_to(PACKAGE))
+        for room in ("client", "config", "exceptions", "cache", "display", "sample")
+        for p in _room_files(room)
     ]:
         assert "pandas" not in _imports(ROOT / "oneinbox_nb" / rel) | {
             n.names[0].name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pandas as pd
 import pytest
@@ -227,7 +226,8 @@ def test_redact_frames_rejects_other_objects():
         redact_frames({"calls": pd.DataFrame()})
 
 
-def test_redact_frames_is_fast_enough_for_100k_messages():
+def test_redact_frames_handles_100k_messages():
+    # how fast (under 10 s) is a figure of `make bench` (benchmarks/time_bounds.py)
     rows = 100_000
     texts = [
         "Where is order 1001?",
@@ -239,8 +239,6 @@ def test_redact_frames_is_fast_enough_for_100k_messages():
     frames = _frames()
     messages = pd.DataFrame({"call_id": ["c"] * rows, "content": (texts * (rows // len(texts)))})
     frames = dataclasses.replace(frames, messages=messages)
-    start = time.perf_counter()
     out = redact_frames(frames)
-    elapsed = time.perf_counter() - start
+    assert len(out.messages) == rows
     assert out.messages["content"].iloc[1] == "Call me on ***-***-0123 or mail j***@***.com"
-    assert elapsed < 10, f"redacting {rows} messages took {elapsed:.1f} s"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import time
 from collections import defaultdict
 from datetime import datetime
 from functools import cache
@@ -144,12 +143,10 @@ def test_n_and_turns_override_the_defaults():
         sample.generate("production", n=-1)
 
 
-def test_ten_thousand_long_calls_generate_quickly():
-    start = time.perf_counter()
+def test_two_thousand_long_calls_generate():
+    # how fast (under 10 s) is a figure of `make bench` (benchmarks/time_bounds.py)
     calls = sample.generate("production", n=2000, turns=(5, 40))
-    elapsed = time.perf_counter() - start
-    assert len(calls) == 2000
-    assert elapsed < 10, f"2,000 calls took {elapsed:.1f} s; 10,000 must stay well under a minute"
+    assert len(calls) == 2000 and len({c["id"] for c in calls}) == 2000
 
 
 # --- shape --------------------------------------------------------------------------------------

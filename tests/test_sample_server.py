@@ -258,13 +258,11 @@ def test_several_scenarios_and_given_calls():
         sample.serve("nope")
 
 
-def test_start_up_is_fast_for_the_default_scenarios():
+def test_the_default_scenarios_start_and_answer():
+    # how fast they start (under 2 s) is a figure of `make bench` (benchmarks/time_bounds.py)
     for scenario in ("production", "load_test"):
-        start = time.perf_counter()
         with sample.serve(scenario) as server:
-            elapsed = time.perf_counter() - start
             assert httpx.get(server.base_url + "/v1/usage", headers=auth(server)).status_code == 200
-        assert elapsed < 2.0, f"{scenario} took {elapsed:.2f} s to start"
 
 
 # --- faults -------------------------------------------------------------------------------------
@@ -274,13 +272,12 @@ def test_latency_is_added_without_blocking_other_requests():
     with small(latency_ms=150) as server:
         call_id = server.calls[0]["id"]
 
-        async def fetch_many() -> tuple[float, list[int]]:
+        async def fetch_many() -> list[int]:
             async with httpx.AsyncClient(base_url=server.base_url, headers=auth(server)) as c:
-                start = time.perf_counter()
                 responses = await asyncio.gather(
                     *(c.get(f"/v1/calls/{call_id}") for _ in range(10))
                 )
-                return time.perf_counter() - start, [r.status_code for r in responses]
+                return [r.status_code for r in responses]
 
         start = time.perf_counter()
         assert (
@@ -288,12 +285,14 @@ def test_latency_is_added_without_blocking_other_requests():
             == 200
         )
         assert time.perf_counter() - start >= 0.14
-        elapsed, statuses = asyncio.run(fetch_many())
-        assert statuses == [200] * 10 and elapsed < 1.0  # concurrent, not 10 x 150 ms
-        # faults apply only to /v1/calls*
-        start = time.perf_counter()
-        httpx.get(server.base_url + "/v1/usage", headers=auth(server))
-        assert time.perf_counter() - start < 0.14
+        server.reset_stats()
+        statuses = asyncio.run(fetch_many())
+        # concurrent, not 10 x 150 ms one after another (the time it takes is in `make bench`)
+        assert statuses == [200] * 10 and server.stats["max_in_flight"] > 1
+        # faults apply only to /v1/calls*: with a minute of latency, /v1/usage still answers
+        server.latency_ms = 60_000
+        r = httpx.get(server.base_url + "/v1/usage", headers=auth(server), timeout=30)
+        assert r.status_code == 200
 
 
 def test_max_concurrency_answers_429_with_retry_after():
@@ -402,11 +401,11 @@ def test_stop_is_clean_and_bounded_even_with_requests_in_flight():
     t = threading.Thread(target=slow_request)
     t.start()
     time.sleep(0.2)
-    start = time.perf_counter()
-    server.stop()
-    assert time.perf_counter() - start < 3
+    server.stop()  # how long it takes (under 3 s) is a figure of `make bench`
     t.join(10)
     assert not t.is_alive() and errors  # the client saw the connection go away
+    # ...because the server closed it, not because the 5 s answer outlasted the client's patience
+    assert not isinstance(errors[0], httpx.TimeoutException), repr(errors[0])
     assert port_is_closed(port)
     assert not server.running and "stopped" in repr(server)
     assert set(threading.enumerate()) <= threads_before

@@ -1,4 +1,4 @@
-"""Tests of oneinbox_nb.widgets: set control values, assert on .result, .error and the artists drawn.
+"""TurnExplorer: set control values, assert on .result, .error, the transcript and the artists drawn.
 
 Explorers are compared with the analysis functions they wrap (``pandas.testing.assert_frame_equal``);
 ``.error`` must stay None after every interaction, except where a failure is planted on purpose.
@@ -6,51 +6,14 @@ Explorers are compared with the analysis functions they wrap (``pandas.testing.a
 
 from __future__ import annotations
 
-import copy
+import base64
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from oneinbox_nb import analysis, plots, sample
-from oneinbox_nb.frames import to_frames
-from oneinbox_nb.widgets import CostExplorer, LoadTestExplorer, TurnExplorer
-
-# --------------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------------
-
-SCRIPT = "<script>alert('owned')</script>"
-
-
-@pytest.fixture(scope="module")
-def production():
-    return to_frames(sample.generate("production", seed=0, n=150))
-
-
-@pytest.fixture(scope="module")
-def load_test():
-    return to_frames(sample.generate("load_test", seed=0, n=400))
-
-
-@pytest.fixture(scope="module")
-def one_call():
-    return to_frames(sample.generate("call"))
-
-
-@pytest.fixture(scope="module")
-def planted():
-    """The rich sample call with HTML in the caller's words and in a tool's arguments."""
-    call = copy.deepcopy(sample.generate("call")[0])
-    call["id"] = "00000000-0000-4000-8000-00000000beef"
-    messages = call["messages"]
-    first_user = next(i for i, m in enumerate(messages) if m["role"] == "user")
-    messages[first_user]["content"] = f"{SCRIPT} & <b>order</b> AC-1"
-    tool_call = next(m for m in messages if m["role"] == "tool_call")
-    tool_call["arguments"] = '{"order_id": "<img src=x onerror=alert(1)>"}'
-    return to_frames([call])
+from oneinbox_nb import analysis, plots
+from oneinbox_nb.widgets import TurnExplorer
 
 
 def last_turns(frames) -> pd.Series:
@@ -70,17 +33,6 @@ def highlighted_turns(ax) -> set[int]:
         for p in container.patches
         if p.get_linewidth() == pytest.approx(1.8)
     }
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_figures():
-    yield
-    assert plt.get_fignums() == [], "an explorer left a figure open in pyplot"
-
-
-# --------------------------------------------------------------------------------------------------
-# TurnExplorer
-# --------------------------------------------------------------------------------------------------
 
 
 def test_turn_explorer_starts_at_the_worst_turn(production):
@@ -283,150 +235,38 @@ def test_explorers_display_through_their_vbox(production):
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
 
 
-# --------------------------------------------------------------------------------------------------
-# CostExplorer
-# --------------------------------------------------------------------------------------------------
+def test_a_search_that_matches_no_call_clears_the_figure(production, monkeypatch):
+    """A new user searched for a call that is not there: the old waterfall stayed on screen."""
+    from oneinbox_nb.widgets import _base
 
+    monkeypatch.setattr(_base, "_in_kernel", lambda: True)  # make the PNG, as in Jupyter or Voila
+    ex = TurnExplorer(production)
+    (shown,) = ex.output.outputs
+    assert base64.b64decode(shown["data"]["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ex.figure is not None and ex.transcript.value
 
-@pytest.mark.parametrize("by", analysis.COST_GROUPS)
-def test_cost_explorer_groups_like_cost_by(production, by):
-    ex = CostExplorer(production)
-    ex.controls["by"].value = by
+    ex.controls["search"].value = "<b>no such call</b>"
     assert ex.error is None
-    assert_frame_equal(ex.result, analysis.cost_by(production, by))
-    bars = ex.axes["bars"].containers[0].patches
-    assert len(bars) == len(ex.result)
-    assert f"by {by}" in ex.axes["bars"].get_title(loc="left")
+    assert ex.output.outputs == ()  # what the Output shows: nothing, not the last figure
+    assert ex.figure is None and ex.axes == {}
+    assert ex.result.empty
+    assert list(ex.result.columns) == list(analysis.turn_chain(production).columns)
+    assert "no call matches" in ex.message.value
+    assert "&lt;b&gt;no such call&lt;/b&gt;" in ex.message.value and "<b>no" not in ex.message.value
+    assert ex.transcript.value == ""
+    turn = ex.controls["turn"]
+    assert (turn.value, turn.min, turn.max, turn.disabled) == (0, 0, 0, True)
+    assert ex.controls["next"].disabled and ex.controls["prev"].disabled
+
+    ex.controls["search"].value = ""
+    assert ex.error is None and ex.message.value == ""
+    (shown,) = ex.output.outputs
+    assert "image/png" in shown["data"] and ex.figure is not None
 
 
-@pytest.mark.parametrize(
-    ("label", "metric"),
-    [
-        ("cents", "cost_cents"),
-        ("credits", "credits_used"),
-        ("cents per minute", "cents_per_minute"),
-    ],
-)
-def test_cost_explorer_metric(production, label, metric):
-    ex = CostExplorer(production)
-    assert dict(ex.controls["metric"].options)[label] == metric
-    ex.controls["metric"].value = metric
-    assert ex.error is None
-    assert_frame_equal(ex.result, analysis.cost_by(production, "agent_id"))
-    widths = [p.get_width() for p in ex.axes["bars"].containers[0].patches]
-    np.testing.assert_allclose(widths, np.nan_to_num(ex.result[metric].to_numpy(dtype=float)))
-    assert ex.axes["distribution"].get_title(loc="left").startswith(metric)
-    assert "<table" in ex.table.value
-
-
-def test_cost_explorer_day_range_filters_calls(production):
-    ex = CostExplorer(production)
-    days = ex.controls["days"]
-    assert days.index == (0, len(days.options) - 1) and len(days.options) >= 3
-    assert ex.result["n_calls"].sum() == len(production)
-
-    days.index = (1, 2)
-    first, last = days.value
-    created = production.calls["created_at"].dt.floor("D")
-    inside = ((created >= first) & (created <= last)).to_numpy(dtype=bool)
-    ids = production.calls.loc[inside, "call_id"]
-    assert ex.error is None
-    assert 0 < ex.result["n_calls"].sum() == inside.sum() < len(production)
-    assert_frame_equal(ex.result, analysis.cost_by(production.select(ids), "agent_id"))
-
-    ex.controls["by"].value = "day"
-    assert_frame_equal(ex.result, analysis.cost_by(production.select(ids), "day"))
-    assert len(ex.result) == 2
-    assert f"{inside.sum():,} calls" in ex.table.value
-
-
-def test_cost_explorer_single_day_and_failure(one_call, monkeypatch):
-    ex = CostExplorer(one_call)
-    assert ex.error is None and ex.controls["days"].disabled
-    assert ex.result["n_calls"].sum() == 1
-
-    def broken(*args, **kwargs):
-        raise ValueError("no bars today")
-
-    monkeypatch.setattr(plots, "cost_by", broken)
-    ex.controls["by"].value = "status"
-    assert isinstance(ex.error, ValueError) and ex.result is None
-    monkeypatch.undo()
-    ex.controls["by"].value = "outcome"
-    assert ex.error is None
-    assert_frame_equal(ex.result, analysis.cost_by(one_call, "outcome"))
-
-
-# --------------------------------------------------------------------------------------------------
-# LoadTestExplorer
-# --------------------------------------------------------------------------------------------------
-
-
-def test_load_test_explorer_finds_the_planted_knee(load_test):
-    truth = sample.truth("load_test", seed=0, n=400)
-    ex = LoadTestExplorer(load_test)
-    assert ex.error is None
-    assert ex.controls["run"].value == truth["run_id"]
-    assert ex.knee is not None and ex.knee.concurrency is not None
-    assert abs(ex.knee.concurrency - truth["knee_concurrency"]) <= 15
-    assert ex.result is ex.knee.bins
-    expected = analysis.find_knee(load_test, run=truth["run_id"], n_boot=200)
-    assert_frame_equal(ex.result, expected.bins)
-    assert ex.knee == expected
-    assert str(ex.knee).replace("'", "&#x27;") in ex.knee_text.value
-    ax = ex.axes["scatter"]
-    knee_lines = [line for line in ax.lines if line.get_gid() == "knee"]
-    assert len(knee_lines) == 1
-    assert knee_lines[0].get_xdata()[0] == pytest.approx(ex.knee.concurrency)
-    assert {"p50", "p95"} <= {line.get_label() for line in ax.lines}
-
-
-def test_load_test_controls_change_the_result(load_test):
-    ex = LoadTestExplorer(load_test)
-    run = ex.controls["run"].value
-    before = ex.result
-
-    ex.controls["percentile"].value = 99
-    assert ex.error is None
-    assert "p99" in ex.result.columns and "p95" not in ex.result.columns
-    assert ex.knee.percentile == 99
-
-    ex.controls["metric"].value = "connect_setup_ms"
-    assert ex.error is None and ex.knee.metric == "connect_setup_ms"
-    assert not ex.result.equals(before)
-    expected = analysis.find_knee(
-        load_test, metric="connect_setup_ms", percentile=99, run=run, n_boot=200
-    )
-    assert_frame_equal(ex.result, expected.bins)
-
-    ex.controls["margin"].value = 1.0
-    assert ex.error is None and ex.knee.margin == 1.0
-    assert ex.knee.threshold_ms == pytest.approx(2 * ex.knee.baseline_ms)
-
-    assert set(ex.controls["metric"].options) == {*analysis.TURN_METRICS, *analysis.CALL_METRICS}
-    for metric in ("kb_ms", "tool_ms", "stt_ms"):
-        ex.controls["metric"].value = metric
-        assert ex.error is None and ex.knee.metric == metric
-
-
-def test_frames_without_a_run_show_a_message(production):
-    ex = LoadTestExplorer(production)
-    assert ex.error is None
-    assert "no load-test runs" in ex.message.value
-    assert ex.result is None and ex.knee is None and ex.figure is None
-    assert all(control.disabled for control in ex.controls.values())
-
-
-def test_load_test_failure_is_kept_and_cleared(load_test, monkeypatch):
-    ex = LoadTestExplorer(load_test)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("scatter failed")
-
-    monkeypatch.setattr(plots, "concurrency_scatter", broken)
-    ex.controls["percentile"].value = 90
-    assert isinstance(ex.error, RuntimeError) and "scatter failed" in ex.message.value
-    assert ex.knee is None and ex.result is None and ex.knee_text.value == ""
-    monkeypatch.undo()
-    ex.controls["percentile"].value = 95
-    assert ex.error is None and ex.knee is not None and ex.message.value == ""
+def test_the_output_holds_the_figure_last_drawn_only(production):
+    ex = TurnExplorer(production)
+    for turn in (0, 1):
+        ex.controls["turn"].value = turn
+        assert len(ex.output.outputs) == 1
+        assert ex.output.outputs[0]["data"]["text/plain"] == repr(ex.figure)

@@ -1,0 +1,694 @@
+"""Where did a turn's time go, how fast is each component, and do the server's stats agree?
+
+=============================  =================================================================
+question                       function
+=============================  =================================================================
+where did a turn's time go?    :func:`turn_chain`, :func:`turn_latency`, :func:`slowest_turns`
+how fast is each component?    :func:`latency_values`, :func:`latency_percentiles`,
+                               :func:`provider_comparison`
+do the server's stats agree?   :func:`server_comparison`
+how long did calls take        :func:`connect_summary`
+to connect?
+=============================  =================================================================
+
+Flagged events and turns, turn numbering and providers follow the conventions of
+:mod:`oneinbox_nb.analysis`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..frames import ABSURD_MS, CallFrames
+from ._calls import (
+    _RESPONSE,
+    COMPONENTS,
+    RESPONSE_COMPONENTS,
+    _call_key,
+    _Calls,
+    _check_keys,
+    _column,
+    _component_codes,
+    _empty,
+    _events,
+    _factorize,
+    _floats,
+    _gather,
+    _providers,
+    _setup_labels,
+    _turns,
+)
+from ._options import _by_list, _int_option, _number_option, _one_of, _percentiles
+from ._stats import _grouped_quantiles, percentile_label
+
+__all__ = [
+    "AGGREGATE_COMPONENTS",
+    "CONNECT_GROUPS",
+    "CONNECT_PHASES",
+    "connect_summary",
+    "latency_percentiles",
+    "latency_values",
+    "provider_comparison",
+    "server_comparison",
+    "slowest_turns",
+    "turn_chain",
+    "turn_latency",
+]
+
+#: Components with a server-side aggregate in ``latency`` (compared by :func:`server_comparison`).
+AGGREGATE_COMPONENTS: tuple[str, ...] = ("stt", "llm_ttft", "tts_ttfb", "eou_delay")
+
+
+_ORDER = {name: i for i, name in enumerate((*COMPONENTS, _RESPONSE))}
+_DEFAULT_PERCENTILES = (50, 90, 95, 99)
+_PROVIDER_COMPONENTS = ("eou_delay", "stt", "llm_ttft", "tts_ttfb", _RESPONSE)
+
+
+def _summary(
+    names: list[str],
+    codes: list[np.ndarray],
+    labels: list[list[Any]],
+    values: np.ndarray,
+    percentiles: tuple[float, ...],
+) -> pd.DataFrame:
+    """``count``, one column per percentile and ``mean`` of ``values`` per combination of keys.
+
+    ``codes[k]`` holds each row's code of key ``names[k]`` and ``labels[k]`` the label of each
+    code. Groups come out sorted by the codes (so by label, and by label order).
+    """
+    stats = ["count", *(percentile_label(p) for p in percentiles), "mean"]
+    keep = np.isfinite(values)
+    if not keep.any():
+        return _empty([*names, *stats])
+    values = values[keep]
+    codes = [c[keep] for c in codes]
+    dims = [max(len(label), 1) for label in labels]
+    combined = np.ravel_multi_index(codes, dims) if codes else np.zeros(len(values), dtype=np.int64)
+    group, uniques = pd.factorize(combined, sort=True)
+    group = np.asarray(group, dtype=np.int64)
+    n_groups = len(uniques)
+    out: dict[str, Any] = {}
+    parts = np.unravel_index(np.asarray(uniques), dims) if codes else []
+    for name, label, part in zip(names, labels, parts, strict=True):
+        out[name] = np.array(label + [None], dtype=object)[part]
+    counts = np.bincount(group, minlength=n_groups)
+    out["count"] = counts
+    quantiles = _grouped_quantiles(group, values, n_groups, [p / 100 for p in percentiles])
+    for j, p in enumerate(percentiles):
+        out[percentile_label(p)] = quantiles[:, j]
+    out["mean"] = np.bincount(group, weights=values, minlength=n_groups) / counts
+    return pd.DataFrame(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Turns: chain and slowest
+# --------------------------------------------------------------------------------------------------
+
+_CHAIN_COLUMNS = [
+    "call_id",
+    "turn",
+    "step",
+    "component",
+    "label",
+    "tool",
+    "start_ms",
+    "duration_ms",
+    "end_ms",
+    "in_response",
+    "flagged",
+]
+
+
+def turn_chain(
+    frames: CallFrames,
+    *,
+    call_id: str | Iterable[str] | None = None,
+    turn: int | Iterable[int] | None = None,
+) -> pd.DataFrame:
+    """Waterfall data: each turn's latency events laid end to end.
+
+    For each ``(call_id, turn)`` the response chain is ``eou_delay`` first, then the ``llm_ttft``,
+    ``kb`` and ``tool`` events in the order they were recorded (``llm_ttft -> kb -> llm_ttft``,
+    ``llm_ttft -> tool:<name> -> llm_ttft``), then ``tts_ttfb``. Each step starts where the previous
+    one ended, so the last ``end_ms`` is the turn's ``response_ms``. ``stt`` events follow as rows with
+    ``in_response=False`` starting at 0: speech recognition overlaps the caller's speech.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    call_id : str or iterable of str, optional
+        Only these calls (default: all).
+    turn : int or iterable of int, optional
+        Only these turns (default: all, greeting included).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``call_id, turn, step, component, label, tool, start_ms, duration_ms, end_ms, in_response,
+        flagged``. ``step`` counts the response steps from 0 (``<NA>`` for stt rows); ``label`` is
+        the component, ``tool:<name>`` for named tools, with ``" #k"`` appended when the label
+        occurs more than once in the turn (``"llm_ttft #2"``). Flagged events keep their value
+        (a missing ``ms`` counts 0, as in ``turns.response_ms``).
+    """
+    calls = _Calls(frames)
+    rows = None
+    if call_id is not None:
+        wanted = [call_id] if isinstance(call_id, str) else list(call_id)
+        rows = np.flatnonzero(frames.events["call_id"].isin(wanted).to_numpy(dtype=bool))
+    events = _events(calls, tools=True, rows=rows)
+    if turn is not None:
+        turns = [turn] if isinstance(turn, (int, np.integer)) else list(turn)
+        events = events[np.isin(events["turn"].to_numpy(), np.asarray(turns, dtype=float))]
+    events = events[np.isfinite(events["turn"].to_numpy())]
+    if events.empty:
+        return _chain_dtypes(_empty(_CHAIN_COLUMNS))
+
+    comp = events["comp"].to_numpy()
+    rank = np.select(
+        [
+            comp == COMPONENTS.index("eou_delay"),
+            comp == COMPONENTS.index("tts_ttfb"),
+            comp == COMPONENTS.index("stt"),
+        ],
+        [0, 2, 3],
+        1,
+    )
+    order = np.lexsort(
+        (events["seq"].to_numpy(), rank, events["turn"].to_numpy(), events["call"].to_numpy())
+    )
+    events = events.iloc[order].reset_index(drop=True)
+    rank = rank[order]
+    comp = comp[order]
+    in_response = rank != 3
+    duration = np.nan_to_num(events["ms"].to_numpy(dtype=float), nan=0.0)
+    names = np.array(COMPONENTS, dtype=object)[comp]
+    tool = events["tool"].to_numpy(dtype=object)
+    named_tool = (comp == COMPONENTS.index("tool")) & pd.notna(tool)
+    base = pd.Series(names.copy(), dtype=object)  # a copy: pandas 2 would write into names
+    named = "tool:" + pd.Series(tool[named_tool], dtype=object).astype(str)
+    base[named_tool] = named.to_numpy(dtype=object)
+
+    call, turn_values = events["call"].to_numpy(), events["turn"].to_numpy()
+    label_keys = [call, turn_values, base.to_numpy()]
+    label_groups = pd.Series(np.zeros(len(base))).groupby(label_keys, sort=False)
+    occurrence = label_groups.cumcount().to_numpy() + 1
+    repeats = label_groups.transform("size").to_numpy()
+    label = np.where(repeats > 1, base + " #" + occurrence.astype(str), base)
+
+    step_groups = [call, turn_values, in_response]
+    end = pd.Series(duration).groupby(step_groups, sort=False).cumsum().to_numpy()
+    step = pd.Series(duration).groupby(step_groups, sort=False).cumcount().to_numpy()
+    # the sort put each turn's stt rows (rank 3) after its response steps
+    out = pd.DataFrame(
+        {
+            "call_id": calls.ids(call),
+            "turn": turn_values,
+            "step": np.where(in_response, step, -1),
+            "component": names,
+            "label": label,
+            "tool": tool,
+            "start_ms": np.where(in_response, end - duration, 0.0),
+            "duration_ms": duration,
+            "end_ms": np.where(in_response, end, duration),
+            "in_response": in_response,
+            "flagged": events["flagged"].to_numpy(dtype=bool),
+        }
+    )
+    return _chain_dtypes(out)
+
+
+def _chain_dtypes(out: pd.DataFrame) -> pd.DataFrame:
+    step = _floats(out["step"])
+    step_array = pd.array(np.where(step < 0, np.nan, step), dtype="Float64").astype("Int64")
+    return out.assign(
+        turn=pd.array(_floats(out["turn"]), dtype="Float64").astype("Int64"),
+        step=step_array,
+        component=out["component"].astype(object),
+        label=out["label"].astype(object),
+        tool=out["tool"].astype(object).where(out["tool"].notna(), None),
+        start_ms=_floats(out["start_ms"]),
+        duration_ms=_floats(out["duration_ms"]),
+        end_ms=_floats(out["end_ms"]),
+        in_response=out["in_response"].astype(bool),
+        flagged=out["flagged"].astype(bool),
+    )[_CHAIN_COLUMNS]
+
+
+def turn_latency(
+    frames: CallFrames,
+    *,
+    call_id: str | Iterable[str] | None = None,
+    include_flagged: bool = True,
+) -> pd.DataFrame:
+    """Per-turn latency: each component's sum and the response time, with a ``flagged`` column.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    call_id : str or iterable of str, optional
+        Only these calls (default: all).
+    include_flagged : bool, default True
+        Keep flagged turns (a response component's event is negative, absurd or missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``call_id, turn, eou_delay_ms, stt_ms, kb_ms, tool_ms, llm_ttft_ms, tts_ttfb_ms,
+        response_ms, flagged``, greeting (turn 0) included, in the order of ``turns``.
+    """
+    calls = _Calls(frames)
+    turns = _turns(calls, include_flagged=include_flagged, components=RESPONSE_COMPONENTS)
+    if call_id is not None:
+        wanted = [call_id] if isinstance(call_id, str) else list(call_id)
+        codes = calls.index.get_indexer(pd.Index(wanted, dtype=object))
+        turns = turns[np.isin(turns["call"].to_numpy(), codes[codes >= 0])]
+    out = pd.DataFrame(
+        {
+            "call_id": calls.ids(turns["call"].to_numpy()),
+            "turn": pd.array(turns["turn"].to_numpy(), dtype="Float64").astype("Int64"),
+        }
+    )
+    for name in (*(f"{c}_ms" for c in COMPONENTS), _RESPONSE):
+        out[name] = turns[name].to_numpy(dtype=float)
+    out["flagged"] = turns["flagged"].to_numpy(dtype=bool)
+    return out
+
+
+def _user_text(frames: CallFrames, call_ids: Any, turns: np.ndarray) -> np.ndarray:
+    """The user's words in each ``(call_id, turn)`` (messages joined with a space), or None."""
+    messages = frames.messages
+    out = np.full(len(turns), None, dtype=object)
+    if messages.empty or len(turns) == 0:
+        return out
+    wanted = pd.Index(call_ids).unique()
+    is_user = (messages["role"].astype(object) == "user").to_numpy(dtype=bool)
+    user = messages[is_user & messages["call_id"].isin(wanted).to_numpy(dtype=bool)]
+    if user.empty:
+        return out
+    user = pd.DataFrame(
+        {
+            "call_id": user["call_id"].astype(object).to_numpy(),
+            "turn": _floats(user["turn"]),
+            "seq": _floats(user["seq"])
+            if "seq" in user.columns
+            else np.arange(len(user), dtype=float),
+            "text": user["content"].astype(object).fillna("").astype(str).to_numpy(),
+        }
+    ).sort_values(["call_id", "turn", "seq"], kind="stable")
+    joined = user.groupby(["call_id", "turn"], sort=False)["text"].agg(" ".join)
+    keys = pd.MultiIndex.from_arrays(
+        [np.asarray(call_ids, dtype=object), np.asarray(turns, dtype=float)]
+    )
+    found = joined.reindex(keys)
+    return np.where(found.notna().to_numpy(), found.to_numpy(dtype=object), None)
+
+
+def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
+    """The ``n`` slowest answered, non-flagged turns across calls.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    n : int, default 10
+        How many turns to return.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``call_id, turn, response_ms``, the per-turn component sums ``eou_delay_ms, stt_ms, kb_ms,
+        tool_ms, llm_ttft_ms, tts_ttfb_ms``, ``agent_id``, ``user_text`` (what the caller said in
+        that turn, from ``messages``), ``dominant_component`` (the response component with the
+        largest share) and ``dominant_share`` (its fraction of ``response_ms``); slowest first.
+        Greetings (turn 0) are left out.
+    """
+    n = _int_option("n", n)
+    parts = [f"{c}_ms" for c in COMPONENTS]
+    columns = [
+        "call_id",
+        "turn",
+        _RESPONSE,
+        *parts,
+        "agent_id",
+        "user_text",
+        "dominant_component",
+        "dominant_share",
+    ]
+    calls = _Calls(frames)
+    turns = _turns(calls, include_flagged=False, components=RESPONSE_COMPONENTS)
+    turns = turns[(turns["turn"] >= 1).to_numpy() & np.isfinite(turns[_RESPONSE].to_numpy())]
+    if turns.empty or n == 0:
+        return _empty(columns)
+    top = turns.nlargest(n, _RESPONSE, keep="first").reset_index(drop=True)
+    codes = top["call"].to_numpy()
+    ids = calls.ids(codes)
+    agents = calls.call_values("agent_id").astype(object)
+    shares = top[[f"{c}_ms" for c in RESPONSE_COMPONENTS]].to_numpy(dtype=float)
+    best = np.argmax(np.nan_to_num(shares, nan=-np.inf), axis=1)
+    total = top[_RESPONSE].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = shares[np.arange(len(top)), best] / total
+    out = pd.DataFrame({"call_id": ids, "turn": top["turn"].to_numpy().astype(np.int64)})
+    for name in (_RESPONSE, *parts):
+        out[name] = top[name].to_numpy()
+    out["agent_id"] = _gather(agents.to_numpy(dtype=object), codes, None)
+    out["user_text"] = _user_text(frames, np.asarray(ids, dtype=object), top["turn"].to_numpy())
+    out["dominant_component"] = np.array(RESPONSE_COMPONENTS, dtype=object)[best]
+    out["dominant_share"] = share
+    return out[columns]
+
+
+# --------------------------------------------------------------------------------------------------
+# Latency percentiles
+# --------------------------------------------------------------------------------------------------
+
+
+def _latency_rows(
+    calls: _Calls, by: list[str], *, include_flagged: bool
+) -> tuple[dict[str, np.ndarray], dict[str, list[Any]], np.ndarray]:
+    """Every latency value with its group codes: one row per event, one per answered turn.
+
+    Returns ``(codes, labels, values)``; ``codes``/``labels`` have a ``"component"`` entry (labels
+    :data:`COMPONENTS` then ``response_ms``) and one per key of ``by``. ``"provider"`` is the
+    component's own provider for event rows and the provider setup for ``response_ms`` rows.
+    """
+    _check_keys(calls, by)
+    events = _events(calls)
+    keep = np.isfinite(events["ms"].to_numpy())
+    if not include_flagged:
+        keep &= ~events["flagged"].to_numpy()
+    events = events[keep]
+    turns = _turns(calls, include_flagged=include_flagged, components=RESPONSE_COMPONENTS)
+    turns = turns[(turns["turn"] >= 1).to_numpy()]
+    ev_call, tu_call = events["call"].to_numpy(), turns["call"].to_numpy()
+    codes = {"component": np.r_[events["comp"].to_numpy(), np.full(len(turns), len(COMPONENTS))]}
+    labels: dict[str, list[Any]] = {"component": [*COMPONENTS, _RESPONSE]}
+    values = np.r_[events["ms"].to_numpy(dtype=float), turns[_RESPONSE].to_numpy(dtype=float)]
+    for key in by:
+        if key == "provider" and "provider" not in calls.frames.calls.columns:
+            table = _providers(calls)
+            setup = _setup_labels(table)
+            flat, key_labels = _factorize(np.r_[table.ravel(), setup].astype(object))
+            table_codes = flat[: table.size].reshape(table.shape)
+            setup_codes = flat[table.size :]
+            ev_codes = table_codes[events["comp"].to_numpy(), ev_call]
+            tu_codes = setup_codes[tu_call]
+        else:
+            per_call, key_labels = _call_key(calls, key)
+            missing = len(key_labels)
+            if None not in key_labels:
+                key_labels = [*key_labels, None]
+            else:
+                missing = key_labels.index(None)
+            ev_codes = _gather(per_call, ev_call, missing)
+            tu_codes = _gather(per_call, tu_call, missing)
+        codes[key] = np.r_[ev_codes, tu_codes].astype(np.int64)
+        labels[key] = key_labels
+    codes["call"] = np.r_[ev_call, tu_call].astype(np.int64)
+    return codes, labels, values
+
+
+def latency_values(frames: CallFrames, *, include_flagged: bool = False) -> pd.DataFrame:
+    """Every latency value in long form: one row per event and one per answered turn.
+
+    The raw material of :func:`latency_percentiles` (and of distribution plots).
+
+    Parameters
+    ----------
+    frames : CallFrames
+    include_flagged : bool, default False
+        Keep flagged events and turns (negative, absurd or missing values are never kept).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``call_id, component, value`` (ms); ``component`` is one of :data:`COMPONENTS` (one row
+        per event) or ``response_ms`` (one row per turn >= 1).
+    """
+    calls = _Calls(frames)
+    codes, labels, values = _latency_rows(calls, [], include_flagged=include_flagged)
+    keep = np.isfinite(values)
+    return pd.DataFrame(
+        {
+            "call_id": calls.ids(codes["call"][keep]),
+            "component": np.array(labels["component"], dtype=object)[codes["component"][keep]],
+            "value": values[keep],
+        }
+    )
+
+
+def latency_percentiles(
+    frames: CallFrames,
+    *,
+    by: str | Sequence[str] | None = None,
+    percentiles: Sequence[float] = _DEFAULT_PERCENTILES,
+    include_flagged: bool = False,
+) -> pd.DataFrame:
+    """Percentiles of each latency component and of the per-turn response time.
+
+    Components are counted per event (a knowledge-base turn's two ``llm_ttft`` events are two
+    values; ``kb`` and ``tool`` per event); ``response_ms`` per answered turn (turn >= 1).
+
+    Parameters
+    ----------
+    frames : CallFrames
+    by : str or list of str, optional
+        Group by these ``calls`` columns (e.g. ``"agent_id"``, ``"type"``, ``"meta_run_id"``),
+        ``"day"`` (UTC day of ``created_at``) or ``"provider"`` (each component's own provider;
+        the provider setup ``"stt / llm / tts"`` for ``response_ms``).
+    percentiles : sequence of float, default (50, 90, 95, 99)
+        Percentiles (0-100) to compute; each gives a column ``p<value>`` (``p50``, ``p99.9``).
+    include_flagged : bool, default False
+        Include flagged events and turns (negative, absurd or missing values).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``[*by], component, count, p50, p90, p95, p99, mean`` in ms; sorted by the ``by`` keys,
+        then components in the order of :data:`COMPONENTS` and ``response_ms`` last.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``by`` column (the message lists the valid ones) or a percentile outside 0-100.
+
+    Examples
+    --------
+    >>> latency_percentiles(frames, by="agent_id")  # doctest: +SKIP
+    """
+    by_list = _by_list(by)
+    pcts = _percentiles(percentiles)
+    calls = _Calls(frames)
+    codes, labels, values = _latency_rows(calls, by_list, include_flagged=include_flagged)
+    names = [*by_list, "component"]
+    return _summary(names, [codes[k] for k in names], [labels[k] for k in names], values, pcts)
+
+
+def provider_comparison(
+    frames: CallFrames,
+    *,
+    percentiles: Sequence[float] = _DEFAULT_PERCENTILES,
+    include_flagged: bool = False,
+) -> pd.DataFrame:
+    """Latency percentiles of each component by that component's provider.
+
+    ``stt`` by its STT provider, ``llm_ttft`` by the LLM, ``tts_ttfb`` by the TTS, ``eou_delay`` by
+    the turn detector's provider when the server reports one, and ``response_ms`` by the provider
+    setup ``"stt / llm / tts"``. Providers come from ``components.provider`` or, for calls whose
+    aggregates lack one, the ``calls.provider_*`` columns; still unknown ones are ``"unknown"``.
+    ``kb`` and ``tool`` have no provider and are left out.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    percentiles : sequence of float, default (50, 90, 95, 99)
+    include_flagged : bool, default False
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``component, provider, count, p50, p90, p95, p99, mean``, components in the order of
+        :data:`COMPONENTS` then ``response_ms``, providers alphabetically.
+    """
+    pcts = _percentiles(percentiles)
+    calls = _Calls(frames)
+    codes, labels, values = _latency_rows(calls, ["provider"], include_flagged=include_flagged)
+    wanted = [i for i, c in enumerate(labels["component"]) if c in _PROVIDER_COMPONENTS]
+    keep = np.isin(codes["component"], wanted)
+    providers = ["unknown" if p is None else p for p in labels["provider"]]
+    return _summary(
+        ["component", "provider"],
+        [codes["component"][keep], codes["provider"][keep]],
+        [labels["component"], providers],
+        values[keep],
+        pcts,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Server aggregates
+# --------------------------------------------------------------------------------------------------
+
+_SERVER_FIELDS = ("samples", "avg_ms", "p50_ms", "min_ms", "max_ms")
+_SERVER_COLUMNS = [
+    "call_id",
+    "component",
+    *(c for n in _SERVER_FIELDS for c in (n, f"{n}_server")),
+    "disagrees",
+    "what",
+]
+
+
+def server_comparison(frames: CallFrames, *, tolerance_ms: float = 1.0) -> pd.DataFrame:
+    """The server's per-call aggregates against the same statistics recomputed from the events.
+
+    Every event counts here, flagged ones included (not a missing ``ms``): the question is whether
+    the server's numbers describe the events it sent.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    tolerance_ms : float, default 1.0
+        Largest difference in ``avg_ms``, ``p50_ms``, ``min_ms`` or ``max_ms`` still counted as
+        agreement (the server rounds to 0.1 ms). ``samples`` must match exactly.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``(call_id, component)`` seen in either source, for the aggregated components
+        (``eou_delay, stt, llm_ttft, tts_ttfb``): ``samples, avg_ms, p50_ms, min_ms, max_ms`` from
+        the events, each followed by its ``*_server`` value, then ``disagrees`` (bool) and ``what``:
+        the fields that differ joined by ``", "``, ``"no server aggregate"`` or ``"no events"``
+        (``""`` when they agree). Calls in ``calls`` order.
+    """
+    tolerance_ms = _number_option("tolerance_ms", tolerance_ms)
+    calls = _Calls(frames)
+    width = len(COMPONENTS)
+    aggregated = [COMPONENTS.index(c) for c in AGGREGATE_COMPONENTS]
+    events = _events(calls)
+    events = events[
+        np.isin(events["comp"].to_numpy(), aggregated) & np.isfinite(events["ms"].to_numpy())
+    ]
+    key = events["call"].to_numpy() * width + events["comp"].to_numpy()
+    ours = (
+        pd.Series(events["ms"].to_numpy(dtype=float))
+        .groupby(key, sort=False)
+        .agg(["count", "mean", "median", "min", "max"])
+    )
+    ours.columns = list(_SERVER_FIELDS)
+    comps = frames.components
+    if len(comps):
+        comp = _component_codes(comps["component"])
+        code = calls.codes(comps["call_id"])
+        keep = np.isin(comp, aggregated) & (code >= 0)
+        server = pd.DataFrame(
+            {f"{n}_server": _floats(_column(comps, n))[keep] for n in _SERVER_FIELDS},
+            index=code[keep] * width + comp[keep],
+        )
+        server = server[~server.index.duplicated()]
+    else:
+        server = pd.DataFrame({f"{n}_server": np.zeros(0) for n in _SERVER_FIELDS})
+    merged = ours.join(server, how="outer")
+    if merged.empty:
+        return _server_dtypes(_empty(_SERVER_COLUMNS))
+    keys = merged.index.to_numpy(dtype=np.int64)
+    in_events = np.isin(keys, ours.index.to_numpy())
+    in_server = np.isin(keys, server.index.to_numpy())
+    what = np.full(len(merged), "", dtype=object)
+    for name in _SERVER_FIELDS:
+        a = _floats(merged[name])
+        b = _floats(merged[f"{name}_server"])
+        limit = 0.0 if name == "samples" else tolerance_ms + 1e-9
+        with np.errstate(invalid="ignore"):
+            differs = (np.abs(a - b) > limit) | (np.isnan(a) != np.isnan(b))
+        what = np.where(differs, np.where(what == "", name, what + ", " + name), what)
+    what = np.where(~in_server, "no server aggregate", np.where(~in_events, "no events", what))
+    order = np.lexsort(([_ORDER[c] for c in np.array(COMPONENTS)[keys % width]], keys // width))
+    out = merged.iloc[order].reset_index(drop=True)
+    out.insert(0, "call_id", calls.ids(keys[order] // width))
+    out.insert(1, "component", np.array(COMPONENTS, dtype=object)[keys[order] % width])
+    out["what"] = what[order]
+    out["disagrees"] = out["what"] != ""
+    return _server_dtypes(out[_SERVER_COLUMNS])
+
+
+def _server_dtypes(out: pd.DataFrame) -> pd.DataFrame:
+    floats = {c: _floats(out[c]) for c in _SERVER_COLUMNS[2:-2] if not c.startswith("samples")}
+    samples = {
+        c: pd.array(_floats(out[c]), dtype="Float64").astype("Int64")
+        for c in ("samples", "samples_server")
+    }
+    return out.assign(
+        **floats,
+        **samples,
+        component=out["component"].astype(object),
+        disagrees=out["disagrees"].astype(bool),
+        what=out["what"].astype(object),
+    )
+
+
+#: Groupings accepted by :func:`connect_summary` (``"call"``: one row per call).
+CONNECT_GROUPS: tuple[str, ...] = ("call", "type", "direction", "agent_id", "status")
+
+#: The phases of ``connect.setup_ms``, in order.
+CONNECT_PHASES: tuple[str, ...] = (
+    "dispatch_to_answer_ms",
+    "answer_to_active_ms",
+    "active_to_greeting_ms",
+)
+
+
+def connect_summary(frames: CallFrames, *, by: str = "type", stat: str = "median") -> pd.DataFrame:
+    """The connect phases (dispatch -> answer -> active -> greeting) per call or per group.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    by : {"type", "call", "direction", "agent_id", "status"}, default "type"
+        ``"call"`` gives one row per call (column ``call_id``).
+    stat : {"median", "mean"}, default "median"
+        How each phase is summarised within a group. Medians of the phases need not add up to
+        the median ``setup_ms``; means do (for calls with every phase).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>, n_calls, dispatch_to_answer_ms, answer_to_active_ms, active_to_greeting_ms,
+        setup_ms``; calls without any connect timing are left out, negative or absurd timings
+        are ignored.
+    """
+    _one_of("by", by, CONNECT_GROUPS)
+    _one_of("stat", stat, ("median", "mean"))
+    phases = [*CONNECT_PHASES, "setup_ms"]
+    key = "call_id" if by == "call" else by
+    calls = _Calls(frames)
+    n = calls.n_calls
+    values = {}
+    for phase in phases:
+        v = calls.call_floats(f"connect_{phase}")[:n]
+        with np.errstate(invalid="ignore"):
+            values[phase] = np.where((v >= 0) & (v <= ABSURD_MS), v, np.nan)
+    present = np.zeros(n, dtype=bool)
+    for v in values.values():
+        present |= np.isfinite(v)
+    if not present.any():
+        return _empty([key, "n_calls", *phases])
+    rows = np.flatnonzero(present)
+    if by == "call":
+        out = pd.DataFrame({"call_id": calls.ids(rows), "n_calls": 1})
+        for phase in phases:
+            out[phase] = values[phase][rows]
+        return out
+    codes, labels = _call_key(calls, by)
+    codes = codes[rows]
+    table = pd.DataFrame({phase: values[phase][rows] for phase in phases})
+    grouped = table.groupby(codes, sort=True)
+    summary = grouped.median() if stat == "median" else grouped.mean()
+    out = pd.DataFrame({key: np.array(labels, dtype=object)[summary.index.to_numpy()]})
+    out["n_calls"] = grouped.size().to_numpy()
+    for phase in phases:
+        out[phase] = summary[phase].to_numpy()
+    return out

@@ -1,0 +1,464 @@
+"""Turning untrusted JSON values into typed columns: numbers, text, timestamps, categoricals, strings.
+
+Shared by every table builder and by :class:`~oneinbox_nb.frames.CallFrames`. Each coercion returns
+the column plus what it could not take as is (positions and problem codes); the caller reports those,
+so this module never decides where a problem row goes. :func:`_frame` and :func:`_conform` apply
+:data:`~oneinbox_nb.frames.SCHEMA` at the end of every build, read and concat.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from .schema import (
+    _BOOL,
+    _CATEGORY,
+    _FLOAT,
+    _INT,
+    _LABELS,
+    _OBJECT,
+    _STRING,
+    _UTC,
+    SCHEMA,
+)
+
+_NONE = type(None)
+
+# --------------------------------------------------------------------------------------------------
+# Lists of items
+# --------------------------------------------------------------------------------------------------
+
+
+def _flatten_lists(
+    lists: list[Sequence[Any]],
+) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate per-call lists; return items, call position, position in call, lengths, starts."""
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    items = list(chain.from_iterable(lists))
+    starts = np.cumsum(lengths) - lengths
+    call_pos = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+    seq = np.arange(len(items), dtype=np.int64)
+    seq -= starts[call_pos]
+    return items, call_pos, seq, lengths, starts
+
+
+def _label_field(
+    items: list[Any], key: str, not_an_object: Any, not_a_string: Any
+) -> tuple[pd.Categorical, np.ndarray]:
+    """The string at ``key`` of every item, as a Categorical, and which items were not objects.
+
+    Items that are not mappings become ``{}`` (in place) and go to ``not_an_object(i, item)``;
+    values that are not strings become null and go to ``not_a_string(i, value)``.
+    """
+    try:
+        return _categorical_from(map(dict.get, items, repeat(key)), len(items)), np.zeros(
+            len(items), dtype=bool
+        )
+    except TypeError:  # an item that is not a dict, or a value that is not a string
+        pass
+    replaced = _ensure_dicts(items, not_an_object)
+    values = list(map(dict.get, items, repeat(key)))
+    for i, value in enumerate(values):
+        if value is not None and not isinstance(value, str):
+            not_a_string(i, value)
+            values[i] = None
+    return _categorical_from(values, len(values)), replaced
+
+
+def _ensure_dicts(items: list[Any], report: Any) -> np.ndarray:
+    """Make every item a dict in place; non-mappings become ``{}`` and are passed to ``report``."""
+    replaced = np.zeros(len(items), dtype=bool)
+    for i, item in enumerate(items):
+        if type(item) is not dict:
+            if isinstance(item, Mapping):
+                items[i] = dict(item)
+            else:
+                report(i, item)
+                items[i] = {}
+                replaced[i] = True
+    return replaced
+
+
+def _recode(codes: np.ndarray, labels: list[str | None]) -> pd.Categorical:
+    """Map categorical codes through ``labels`` (one per old category) into a new Categorical."""
+    present = sorted({label for label in labels if label is not None})
+    index = {label: k for k, label in enumerate(present)}
+    lookup = np.array(
+        [index.get(label, -1) if label is not None else -1 for label in labels] + [-1],
+        dtype=_code_dtype(len(present)),
+    )
+    return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(present, dtype=_LABELS))
+
+
+def _code_dtype(n_categories: int) -> np.dtype:
+    """The integer dtype pandas keeps codes in for this many categories (so it need not copy)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# Numbers, text, timestamps
+# --------------------------------------------------------------------------------------------------
+
+
+def _masked(data: np.ndarray, mask: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    if data.dtype.kind == "f":
+        return pd.arrays.FloatingArray(data.astype(np.float64, copy=False), mask.copy())
+    return pd.arrays.IntegerArray(data.astype(np.int64, copy=False), mask.copy())
+
+
+def _numbers(
+    values: list[Any], *, integer: bool
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str | None]]]:
+    """Coerce JSON numbers to float64 (or int64) data plus a missing mask.
+
+    Returns ``(data, mask, issues)``; ``issues`` lists ``(index, problem code, detail)`` for values
+    that are not plain numbers: numeric strings are coerced, anything else becomes null.
+    """
+    n = len(values)
+    kinds = set(map(type, values))
+    if integer and kinds == {int}:
+        try:
+            return np.fromiter(values, dtype=np.int64, count=n), np.zeros(n, dtype=bool), []
+        except OverflowError:
+            pass
+    if kinds <= {int, float, _NONE}:
+        try:
+            data = np.array(values, dtype=np.float64) if n else np.zeros(0)
+        except OverflowError:
+            data = None
+        if data is not None:
+            mask = np.isnan(data)  # None became NaN: the data already holds NaN where missing
+            if not np.isinf(data).any():
+                if not integer:
+                    return data, mask, []
+                whole = np.where(mask, 0.0, data)
+                if (whole == np.trunc(whole)).all() and (np.abs(whole) <= 2.0**53).all():
+                    return whole.astype(np.int64), mask, []
+    data = np.zeros(n, dtype=np.int64) if integer else np.full(n, np.nan)
+    mask = np.zeros(n, dtype=bool)
+    issues: list[tuple[int, str, str | None]] = []
+    for i, value in enumerate(values):
+        if value is None:
+            mask[i] = True
+            continue
+        if isinstance(value, str):
+            try:
+                number: Any = float(value)
+            except ValueError:
+                number = None
+            if number is None or not np.isfinite(number):
+                issues.append((i, "non_numeric_value", "not a number"))
+                mask[i] = True
+                continue
+            issues.append((i, "non_numeric_value", "a string, coerced to a number"))
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+            issues.append((i, "wrong_type", f"expected a number, got {type(value).__name__}"))
+            mask[i] = True
+            continue
+        else:
+            number = value
+        try:
+            as_float = float(number)
+        except OverflowError:
+            issues.append((i, "out_of_range", None))
+            mask[i] = True
+            continue
+        if not np.isfinite(as_float):
+            issues.append((i, "non_numeric_value", "not a finite number"))
+            mask[i] = True
+            continue
+        if integer:
+            if isinstance(number, float) and not number.is_integer():
+                issues.append((i, "wrong_type", "expected a whole number"))
+                mask[i] = True
+                continue
+            whole = int(number)
+            if not -(2**63) <= whole < 2**63:
+                issues.append((i, "out_of_range", None))
+                mask[i] = True
+                continue
+            data[i] = whole
+        else:
+            data[i] = as_float
+    return data, mask, issues
+
+
+def _text(values: list[Any]) -> tuple[list[Any], list[int]]:
+    """Strings and None as they are; other values JSON-encoded, their positions returned."""
+    if set(map(type, values)) <= {str, _NONE}:
+        return values, []
+    out = list(values)
+    bad = []
+    for i, value in enumerate(values):
+        if value is None or type(value) is str:
+            continue
+        if isinstance(value, str):
+            out[i] = str(value)
+            continue
+        out[i] = _json_text(value)
+        bad.append(i)
+    return out, bad
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. ints over 64 bits, non-str keys, sets
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _parse_timestamps(values: list[Any]) -> tuple[pd.arrays.DatetimeArray, list[tuple[int, str]]]:
+    """ISO 8601 strings to ``datetime64[ns, UTC]``; returns the array and ``(index, code)`` issues."""
+    issues: list[tuple[int, str]] = []
+    texts = values
+    if not set(map(type, values)) <= {str, _NONE}:
+        texts = list(values)
+        for i, value in enumerate(values):
+            if value is not None and not isinstance(value, str):
+                issues.append((i, "wrong_type"))
+                texts[i] = None
+    series = pd.Series(texts, dtype=object)
+    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
+    if parsed.dt.unit != "ns":
+        too_far = (parsed < pd.Timestamp.min.tz_localize("UTC")) | (
+            parsed > pd.Timestamp.max.tz_localize("UTC")
+        )
+        too_far = too_far.to_numpy(dtype=bool)
+        if too_far.any():
+            parsed = parsed.mask(too_far)
+            issues.extend((int(i), "out_of_range") for i in np.flatnonzero(too_far))
+        else:
+            too_far = np.zeros(len(texts), dtype=bool)
+        parsed = parsed.astype(_UTC)
+    else:
+        too_far = np.zeros(len(texts), dtype=bool)
+    failed = series.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy(dtype=bool) & ~too_far
+    issues.extend((int(i), "unparseable_timestamp") for i in np.flatnonzero(failed))
+    issues.sort()
+    return parsed.array, issues
+
+
+def _infer_extra(values: list[Any]) -> pd.api.extensions.ExtensionArray:
+    """A flattened column: ``boolean``, ``Int64``, ``Float64`` or ``string`` (JSON for the rest)."""
+    kinds = set(map(type, values)) - {_NONE}
+    if kinds == {bool}:
+        return pd.array(values, dtype=_BOOL)
+    if kinds and kinds <= {int, float}:
+        data, mask, issues = _numbers(values, integer=kinds == {int})
+        if not issues:
+            return _masked(data, mask)
+        if kinds == {int}:
+            data, mask, issues = _numbers(values, integer=False)
+            if not issues:
+                return _masked(data, mask)
+    if kinds <= {str}:
+        return _string_array(values)
+    return _string_array([v if v is None or isinstance(v, str) else _json_text(v) for v in values])
+
+
+# --------------------------------------------------------------------------------------------------
+# Applying SCHEMA
+# --------------------------------------------------------------------------------------------------
+
+
+def _frame(name: str, columns: dict[str, Any]) -> pd.DataFrame:
+    """Assemble a table from built columns, typed by :data:`SCHEMA` (extra columns as they are)."""
+    schema = SCHEMA[name]
+    data = {
+        column: _coerce(columns[column], dtype, prune=False) for column, dtype in schema.items()
+    }
+    data.update((c, v) for c, v in columns.items() if c not in schema and not c.startswith("_"))
+    length = len(data["call_id"])
+    return pd.DataFrame(data, index=pd.RangeIndex(length), copy=False)
+
+
+def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Give an existing frame exactly the :data:`SCHEMA` columns and dtypes (extras kept after)."""
+    schema = SCHEMA[name]
+    length = len(frame)
+    data: dict[str, Any] = {}
+    for column, dtype in schema.items():
+        if column in frame:
+            data[column] = _coerce(frame[column].array, dtype)
+        else:
+            data[column] = _coerce([None] * length, dtype)
+    for column in frame.columns:
+        if column not in schema:
+            values = frame[column]
+            loose_text = isinstance(values.dtype, pd.StringDtype) and values.dtype != _STRING
+            if values.dtype == _OBJECT or loose_text:
+                data[column] = _infer_extra([None if _is_null(v) else v for v in values.tolist()])
+            else:
+                data[column] = values.array
+    return pd.DataFrame(data, index=pd.RangeIndex(length), copy=False)
+
+
+def _coerce(values: Any, dtype: Any, *, prune: bool = True) -> Any:
+    """``values`` (list, ndarray or array) as an array of ``dtype`` from :data:`SCHEMA`.
+
+    ``prune=False`` is for fresh builds: it trusts a Categorical to use all its categories and
+    an object array to hold None for missing values.
+    """
+    if dtype is _CATEGORY:
+        return _categorical(values, prune=prune)
+    if dtype is _OBJECT:
+        if not prune and isinstance(values, np.ndarray) and values.dtype == _OBJECT:
+            return values
+        array = (
+            _objects(list(values)) if isinstance(values, list) else np.array(values, dtype=object)
+        )
+        array[pd.isna(array)] = None  # NaN, NA, NaT -> None; dicts are never null
+        return array
+    if getattr(values, "dtype", None) == dtype:
+        return values
+    if dtype is _STRING and isinstance(values, list):
+        return _string_array(values)
+    if dtype is _UTC:
+        series = pd.Series(values)
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC")
+        else:
+            series = pd.to_datetime(series.astype(object), utc=True)
+        return series.astype(dtype).array
+    if dtype is _BOOL and isinstance(values, np.ndarray) and values.dtype == bool:
+        return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool))
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf" and dtype in (_INT, _FLOAT):
+        mask = np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), dtype=bool)
+        data = np.where(mask, 0, values).astype(np.int64 if dtype is _INT else np.float64)
+        return _masked(data, mask)
+    if isinstance(values, pd.Categorical) or isinstance(
+        getattr(values, "dtype", None), pd.CategoricalDtype
+    ):
+        values = np.asarray(values, dtype=object)
+    return pd.array(values, dtype=dtype)
+
+
+def _categorical(values: Any, *, prune: bool = True) -> pd.Categorical:
+    """A Categorical whose categories are exactly the values present, sorted, as string labels."""
+    if isinstance(values, pd.Categorical):
+        categorical = values
+        if prune:
+            codes = values.codes
+            used = np.bincount(codes[codes >= 0], minlength=len(values.categories)) > 0
+            if not used.all():
+                categorical = values.remove_unused_categories()
+    elif isinstance(values, list) and set(map(type, values)) <= {str, _NONE}:
+        return _categorical_from(values, len(values))
+    else:
+        values = [None if _is_null(v) else v for v in np.asarray(values, dtype=object)]
+        categorical = pd.Categorical(values)
+    categories = categorical.categories
+    wanted = pd.Index(sorted(str(c) for c in categories), dtype=_LABELS)
+    if categories.dtype != _LABELS or not categories.equals(wanted):
+        if len(categories) and categories.dtype != _LABELS:
+            categorical = categorical.rename_categories([str(c) for c in categories])
+        categorical = categorical.set_categories(wanted)
+    return categorical
+
+
+class _CodeBook(dict):
+    """Distinct values -> consecutive codes, assigned on first sight."""
+
+    def __missing__(self, key: Any) -> int:
+        code = self[key] = len(self)
+        return code
+
+
+def _categorical_from(values: Iterable[str | None], count: int) -> pd.Categorical:
+    """Strings (None = missing) as a Categorical with sorted categories, in one pass.
+
+    Raises TypeError when a value is neither a string nor None.
+    """
+    book = _CodeBook()
+    codes = np.fromiter(map(book.__getitem__, values), dtype=np.int32, count=count)
+    labels = list(book)
+    if not all(v is None or isinstance(v, str) for v in labels):
+        raise TypeError("categorical values must be strings")
+    present = sorted(v for v in labels if v is not None)
+    try:
+        categories = pd.Index(present, dtype=_LABELS)
+    except UnicodeError:  # lone surrogates: valid in Python, not in the UTF-8 pandas stores
+        safe = _utf8_safe(labels)
+        return _categorical_from((safe[c] for c in codes.tolist()), count)
+    rank = {v: k for k, v in enumerate(present)}
+    lookup = np.array(
+        [-1 if v is None else rank[v] for v in labels] + [-1], dtype=_code_dtype(len(present))
+    )
+    return pd.Categorical.from_codes(lookup[codes], categories=categories)
+
+
+def _arrow_strings(values: list[str | None]) -> Any:
+    """A pyarrow ``large_string`` array when pandas stores strings in pyarrow, else None."""
+    if _STRING.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+
+    pool = _memory_pool()
+    try:
+        return pa.array(values, type=pa.large_string(), memory_pool=pool)
+    except UnicodeError:
+        return pa.array(_utf8_safe(values), type=pa.large_string(), memory_pool=pool)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _string_array(values: list[str | None]) -> pd.api.extensions.ExtensionArray:
+    """Strings (None = missing) as a ``string`` array; straight through pyarrow when it stores them."""
+    arrow = _arrow_strings(values)
+    if arrow is not None:
+        array = pd.arrays.ArrowStringArray(arrow)
+        if array.dtype == _STRING:
+            return array
+    try:
+        return pd.array(values, dtype=_STRING)
+    except UnicodeError:
+        return pd.array(_utf8_safe(values), dtype=_STRING)
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (numpy would turn a list of str into a '<U' array)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _memory_pool() -> Any:
+    """pyarrow's system (malloc) pool for the arrays a build makes.
+
+    The default jemalloc pool hands freed memory back to the OS eagerly, so the first large build
+    in a process spends about a third of its time in page faults; malloc keeps the pages.
+    """
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+def _utf8_safe(values: list[Any]) -> list[Any]:
+    """Strings with lone surrogates (valid in Python, not in UTF-8) get them replaced by '?'."""
+    return [
+        v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v for v in values
+    ]
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _is_null(value: Any) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    )

@@ -1,0 +1,121 @@
+""":func:`to_frames`, the one entry point: check the input, then run each table's builder in turn.
+
+The builders read one :class:`~._batch._Batch` column-wise and add what they find to its problems;
+the order matters only where one table needs another's parts (turns need events and messages, calls
+need all of them, problems come last so that every finding is in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import InvalidCallError
+from ._batch import _Batch
+from ._columns import _frame
+from .callframes import CallFrames
+from .calls import call_columns, read_latency
+from .components import component_columns
+from .events import event_columns, turn_columns
+from .messages import message_columns
+from .problems import problem_columns
+
+__all__ = ["to_frames"]
+
+
+def to_frames(calls: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> CallFrames:
+    """Build tidy DataFrames from OneInbox call dicts.
+
+    Parameters
+    ----------
+    calls : iterable of dict, or dict
+        Call payloads as returned by ``OneInboxClient.get_call`` or ``iter_calls`` (one dict is
+        wrapped). Only ``id`` is required; anything else may be missing, null or odd, and is reported
+        in ``problems`` rather than raised.
+
+    Returns
+    -------
+    CallFrames
+        ``calls``, ``messages``, ``events``, ``turns``, ``components`` and ``problems``, typed as in
+        :data:`SCHEMA`.
+
+    Raises
+    ------
+    InvalidCallError
+        An item is not a call: not a mapping, or a mapping without ``id`` (e.g. a list page
+        ``{"items": [...]}``, whose ``["items"]`` should be passed instead).
+
+    Examples
+    --------
+    >>> frames = to_frames(client.iter_calls(agent_id=agent))  # doctest: +SKIP
+    >>> frames.turns.groupby("call_id")["response_ms"].median()  # doctest: +SKIP
+    """
+    return _build(_Batch(_call_list(calls)))
+
+
+def _build(batch: _Batch) -> CallFrames:
+    """Run the table builders over ``batch`` and type the result by SCHEMA."""
+    latency = read_latency(batch)
+    messages = message_columns(batch)
+    events = event_columns(batch, latency["events"])
+    turns, per_call = turn_columns(batch, events, messages)
+    components = component_columns(batch, latency["aggregates"], events, latency["has_events"])
+    calls = call_columns(batch, latency, messages, events, per_call)
+    problems = problem_columns(batch.found, batch.ids)
+    n_problems = np.bincount(np.asarray(batch.found.pos, dtype=np.int64), minlength=batch.n)
+    calls["n_problems"] = n_problems
+    events["has_problem"] = events.pop("_flag")
+    messages["has_problem"] = messages.pop("_flag")
+    tables = {
+        "calls": calls,
+        "messages": messages,
+        "events": events,
+        "turns": turns,
+        "components": components,
+        "problems": problems,
+    }
+    return CallFrames(**{name: _frame(name, cols) for name, cols in tables.items()})
+
+
+def _call_list(calls: Any) -> list[Mapping[str, Any]]:
+    how = "pass the dicts returned by OneInboxClient.get_call or iter_calls"
+    if isinstance(calls, Mapping):
+        if calls.get("id") is not None:
+            return [calls]
+        raise InvalidCallError(_not_a_call(calls, "the argument", how))
+    if isinstance(calls, (str, bytes, bytearray)):
+        raise InvalidCallError(
+            f"got {type(calls).__name__} text, not call dicts; parse it first "
+            "(orjson.loads / json.loads) and pass the resulting dicts"
+        )
+    if isinstance(calls, pd.DataFrame):
+        raise InvalidCallError(f"got a DataFrame, not call dicts; {how}")
+    try:
+        items = iter(calls)
+    except TypeError:
+        raise InvalidCallError(
+            f"expected call dicts (one, or an iterable of them), got {type(calls).__name__}; {how}"
+        ) from None
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InvalidCallError(f"item {i} is a {type(item).__name__}, not a call dict; {how}")
+        if item.get("id") is None:
+            raise InvalidCallError(_not_a_call(item, f"item {i}", how))
+        out.append(item)
+    return out
+
+
+def _not_a_call(mapping: Mapping[str, Any], what: str, how: str) -> str:
+    if "items" in mapping:
+        return (
+            f"{what} is a list page ({{'items': [...], ...}}), not a call; "
+            "pass resp['items'] (or use client.iter_calls(), which yields the calls)"
+        )
+    keys = list(mapping)
+    shown = ", ".join(repr(k) for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
+    state = "has id None" if "id" in mapping else f"has no 'id' (keys: {shown or 'none'})"
+    return f"{what} {state}, so it is not a call dict; {how}"

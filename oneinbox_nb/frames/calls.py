@@ -1,0 +1,283 @@
+"""The ``calls`` table: one row per call, from its top-level fields, ``latency`` and flattened extras.
+
+:func:`read_latency` reads each call's ``latency`` once (the events and aggregates it finds feed the
+events and components builders); :func:`call_columns` builds the row, with the per-call summaries the
+other builders computed (message and event counts, turn latency), and checks the call-level fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..client import TERMINAL_STATUSES
+from ._batch import _Batch
+from ._columns import (
+    _NONE,
+    _infer_extra,
+    _is_mapping,
+    _masked,
+    _numbers,
+    _parse_timestamps,
+    _text,
+)
+from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, COMPONENTS
+
+_LEAF_TYPES = frozenset({str, int, float, bool, _NONE, list})
+
+
+def read_latency(batch: _Batch) -> dict[str, Any]:
+    """Read every call's ``latency``: connect, providers, worker, perceived, events, aggregates.
+
+    Events and aggregates go on to the events and components builders; the rest are calls columns.
+    """
+    latencies = batch.sections(batch.get("latency"), "latency")
+
+    def section(name: str) -> list[dict[str, Any]]:
+        return batch.sections([lat.get(name) for lat in latencies], f"latency.{name}")
+
+    events: list[Sequence[Any]] = []
+    has_events = np.zeros(batch.n, dtype=bool)
+    for pos, value in enumerate(lat.get("events") for lat in latencies):
+        if type(value) is list:
+            events.append(value)
+            has_events[pos] = bool(value)
+        else:
+            if value is not None:
+                batch.found.add(pos, "latency.events", "wrong_type", value, "expected a list")
+            events.append(())
+
+    aggregates: dict[str, list[Any]] = {"pos": [], "component": [], "values": []}
+    own_provider: dict[str, list[Any]] = {}
+    for component in COMPONENTS:
+        values = [lat.get(component) for lat in latencies]
+        own_provider[component] = [None] * batch.n
+        for pos, value in enumerate(values):
+            if value is None:
+                continue
+            if not _is_mapping(value):
+                batch.found.add(
+                    pos, f"latency.{component}", "wrong_type", value, "expected an object"
+                )
+                continue
+            aggregates["pos"].append(pos)
+            aggregates["component"].append(component)
+            aggregates["values"].append(value)
+            own_provider[component][pos] = value.get("provider")
+
+    order = np.argsort(np.asarray(aggregates["pos"], dtype=np.int64), kind="stable")
+    for key, column in aggregates.items():  # by call, then component
+        aggregates[key] = [column[i] for i in order.tolist()]
+
+    connects, named, workers, perceived = (
+        section(name) for name in ("connect", "providers", "worker", "perceived")
+    )
+    providers = {}
+    for key, component in _PROVIDER_SOURCES.items():
+        providers[key] = [
+            p if p is not None else own
+            for p, own in zip(
+                map(dict.get, named, repeat(key)), own_provider[component], strict=True
+            )
+        ]
+    return {
+        "connect": {k: list(map(dict.get, connects, repeat(k))) for k in _CONNECT},
+        "providers": providers,
+        "worker": {
+            k: list(map(dict.get, workers, repeat(k))) for k in ("worker_id", "load1", "mem_pct")
+        },
+        "perceived": {k: list(map(dict.get, perceived, repeat(k))) for k in ("avg_ms", "p50_ms")},
+        "events": events,
+        "has_events": has_events,
+        "aggregates": aggregates,
+    }
+
+
+def call_columns(
+    batch: _Batch,
+    latency: dict[str, Any],
+    messages: dict[str, Any],
+    events: dict[str, Any],
+    per_call: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``calls`` columns (``n_problems`` aside, which the coordinator adds last).
+
+    ``latency`` is :func:`read_latency`'s result; ``messages`` and ``events`` give the per-call
+    counts (``_lengths``) and ``per_call`` the turn summaries from the turns builder.
+    """
+    cols: dict[str, Any] = {"call_id": batch.call_id_array}
+    for key in ("agent_id", "status", "type", "direction", "end_reason"):
+        cols[key] = _labels(batch, batch.get(key), key)
+    for key in ("from_number", "to_number", "room_name", "twilio_call_sid", "recording_url"):
+        cols[key] = _labels(batch, batch.get(key), key)
+    cols["ai_summary"] = _labels(batch, batch.get("ai_summary"), "ai_summary")
+
+    analyses = batch.sections(batch.get("analysis"), "analysis")
+    metadatas = batch.sections(batch.get("metadata"), "metadata")
+    variables = batch.sections(batch.get("variables"), "variables")
+    outcome = batch.get("outcome")
+    outcome = [
+        o if o is not None else a.get("outcome") for o, a in zip(outcome, analyses, strict=True)
+    ]
+    cols["outcome"] = _labels(batch, outcome, "outcome")
+
+    for key in _TIMESTAMPS:
+        cols[key] = _timestamps(batch, batch.get(key), key)
+    cols["duration_seconds"] = _number_column(
+        batch, batch.get("duration_seconds"), "duration_seconds"
+    )
+    cols["cost_cents"] = _number_column(batch, batch.get("cost_cents"), "cost_cents", integer=True)
+    cols["credits_used"] = _number_column(batch, batch.get("credits_used"), "credits_used")
+    cols["concurrency_at_dispatch"] = _number_column(
+        batch,
+        [m.get("concurrency_at_dispatch") for m in metadatas],
+        "metadata.concurrency_at_dispatch",
+        integer=True,
+    )
+    for key in _CONNECT:
+        cols[f"connect_{key}"] = _number_column(
+            batch, latency["connect"][key], f"latency.connect.{key}", negative_check=True
+        )
+    for key in _PROVIDER_SOURCES:
+        cols[f"provider_{key}"] = _labels(
+            batch, latency["providers"][key], f"latency.providers.{key}"
+        )
+    cols["worker_id"] = _labels(
+        batch,
+        [v if v is None or isinstance(v, str) else str(v) for v in latency["worker"]["worker_id"]],
+        "latency.worker.worker_id",
+    )
+    cols["worker_load1"] = _number_column(batch, latency["worker"]["load1"], "latency.worker.load1")
+    cols["worker_mem_pct"] = _number_column(
+        batch, latency["worker"]["mem_pct"], "latency.worker.mem_pct"
+    )
+    for key in ("avg_ms", "p50_ms"):
+        cols[f"perceived_{key}"] = _number_column(
+            batch, latency["perceived"][key], f"latency.perceived.{key}"
+        )
+    cols["n_messages"] = messages["_lengths"]
+    cols["n_events"] = events["_lengths"]
+    cols["n_turns"] = per_call["n_turns"]
+    cols["p50_response_ms"] = per_call["p50_response_ms"]
+    cols["max_response_ms"] = per_call["max_response_ms"]
+    cols["worst_turn"] = per_call["worst_turn"]
+    _check_calls(batch, cols)
+
+    extras: dict[str, tuple[list[int], list[Any]]] = {}
+    for prefix, sources, skip in (
+        ("meta_", metadatas, "concurrency_at_dispatch"),
+        ("var_", variables, None),
+        ("analysis_", analyses, None),
+    ):
+        for pos, source in enumerate(sources):
+            if source:
+                _flatten_into(extras, pos, source, prefix, skip)
+    for name in sorted(extras):
+        positions, values = extras[name]
+        column: list[Any] = [None] * batch.n
+        for pos, value in zip(positions, values, strict=True):
+            column[pos] = value
+        cols[name] = _infer_extra(column)
+    return cols
+
+
+def _check_calls(batch: _Batch, cols: dict[str, Any]) -> None:
+    duration = np.asarray(cols["duration_seconds"].to_numpy(dtype=float, na_value=np.nan))
+    credits = np.asarray(cols["credits_used"].to_numpy(dtype=float, na_value=np.nan))
+    with np.errstate(invalid="ignore"):
+        off = np.abs(credits - duration / 60.0) > 0.01
+    for pos in np.flatnonzero(off):
+        batch.found.add(
+            pos,
+            "credits_used",
+            "credits_not_duration_over_60",
+            float(credits[pos]),
+            f"duration_seconds={duration[pos]:g}, so duration_seconds/60={duration[pos] / 60:.4f}",
+        )
+    ended = cols["ended_at"]
+    started = cols["started_at"]
+    ended_missing = np.asarray(ended.isna())
+    for pos, value in enumerate(cols["status"]):
+        if value in TERMINAL_STATUSES and ended_missing[pos]:
+            batch.found.add(pos, "ended_at", "terminal_without_ended_at", None, f"status={value!r}")
+    backwards = np.asarray(ended < started, dtype=bool)
+    for pos in np.flatnonzero(backwards):
+        batch.found.add(
+            pos,
+            "ended_at",
+            "ended_before_started",
+            str(ended[pos]),
+            f"started_at={started[pos]}",
+        )
+    seen: dict[str, int] = {}
+    for pos, call_id in enumerate(batch.call_ids):
+        if call_id in seen:
+            batch.found.add(
+                pos, "id", "duplicate_call_id", call_id, f"also at position {seen[call_id]}"
+            )
+        else:
+            seen[call_id] = pos
+
+
+def _labels(batch: _Batch, values: list[Any], where: str) -> list[Any]:
+    """Strings as they are; anything else JSON-encoded and reported as ``wrong_type``."""
+    text, bad = _text(values)
+    for pos in bad:
+        batch.found.add(pos, where, "wrong_type", values[pos], "expected a string")
+    return text
+
+
+def _timestamps(batch: _Batch, values: list[Any], where: str) -> pd.arrays.DatetimeArray:
+    parsed, issues = _parse_timestamps(values)
+    for pos, code in issues:
+        batch.found.add(pos, where, code, values[pos])
+    return parsed
+
+
+def _number_column(
+    batch: _Batch,
+    values: list[Any],
+    where: str,
+    *,
+    integer: bool = False,
+    negative_check: bool = False,
+) -> pd.api.extensions.ExtensionArray:
+    data, mask, issues = _numbers(values, integer=integer)
+    for pos, code, detail in issues:
+        batch.found.add(pos, where, code, values[pos], detail)
+    if negative_check:
+        for pos in np.flatnonzero((data < 0) & ~mask):
+            batch.found.add(pos, where, "negative_ms", values[pos])
+    return _masked(data, mask)
+
+
+def _flatten_into(
+    columns: dict[str, tuple[list[int], list[Any]]],
+    pos: int,
+    source: Mapping[str, Any],
+    prefix: str,
+    skip: str | None = None,
+    depth: int = 0,
+) -> None:
+    """Add the leaves of nested ``source`` as ``prefix + dotted.key`` -> (positions, values).
+
+    ``skip`` is a key left out; mappings nested deeper than 32 levels are kept whole (as JSON).
+    """
+    for key, value in source.items():
+        if key == skip:
+            continue
+        if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
+            if depth < 32:
+                _flatten_into(columns, pos, value, f"{prefix}{key}.", None, depth + 1)
+                continue
+            value = dict(value)
+        name = f"{prefix}{key}"
+        slot = columns.get(name)
+        if slot is None:
+            slot = columns[name] = ([], [])
+        slot[0].append(pos)
+        slot[1].append(value)

@@ -1,0 +1,36 @@
+"""The analysis package: every public name re-exported from ``oneinbox_nb.analysis``, rooms kept small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oneinbox_nb import analysis
+from oneinbox_nb.analysis import _calls, _stats, cost, latency, load
+
+QUESTIONS = [latency, cost, load]
+
+
+def test_all_is_sorted_and_names_exist():
+    assert analysis.__all__ == sorted(analysis.__all__, key=lambda n: (not n.isupper(), n))
+    for name in analysis.__all__:
+        assert hasattr(analysis, name), name
+
+
+def test_every_public_name_of_the_question_modules_is_re_exported_as_the_same_object():
+    exported = {n for module in QUESTIONS for n in module.__all__}
+    shared = {"COMPONENTS", "RESPONSE_COMPONENTS", "percentile_label"}
+    assert set(analysis.__all__) == exported | shared
+    for module in QUESTIONS:
+        for name in module.__all__:
+            assert getattr(analysis, name) is getattr(module, name), name
+    assert analysis.COMPONENTS is _calls.COMPONENTS
+    assert analysis.percentile_label is _stats.percentile_label
+
+
+@pytest.mark.parametrize(
+    "path", sorted(Path(analysis.__file__).parent.glob("*.py")), ids=lambda p: p.name
+)
+def test_no_module_is_over_800_lines(path):
+    assert len(path.read_text().splitlines()) <= 800

@@ -1,0 +1,132 @@
+"""CallFrames: select, concat, repr, HTML cards, Parquet round trips."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pandas.testing as tm
+import pytest
+
+from oneinbox_nb.frames import SCHEMA, TABLES, CallFrames, to_frames
+
+from .support import minimal_call, rich_call
+
+
+def three_calls() -> list[dict]:
+    second = rich_call("second")
+    second["latency"]["events"][3]["ms"] = 90_000
+    second["metadata"]["only_here"] = "yes"
+    third = minimal_call("third", status="completed", messages=[{"role": "user", "content": "x"}])
+    return [rich_call("first"), second, third]
+
+
+def test_select_equals_building_from_the_subset():
+    calls = three_calls()
+    frames = to_frames(calls)
+    for ids, subset in (("second", [calls[1]]), (["third", "first"], [calls[0], calls[2]])):
+        selected = frames.select(ids)
+        expected = to_frames(subset)
+        for name in TABLES:
+            tm.assert_frame_equal(getattr(selected, name), getattr(expected, name), obj=name)
+    single = frames.call("third")
+    tm.assert_frame_equal(single.calls, to_frames([calls[2]]).calls)
+    with pytest.raises(KeyError, match="nope"):
+        frames.select(["first", "nope"])
+
+
+def test_concat_equals_building_everything_at_once():
+    calls = three_calls()
+    whole = to_frames(calls)
+    parts = CallFrames.concat([to_frames(calls[:1]), to_frames(calls[1:2]), to_frames(calls[2:])])
+    for name in TABLES:
+        tm.assert_frame_equal(getattr(parts, name), getattr(whole, name), obj=name)
+    empty = CallFrames.concat([])
+    assert len(empty) == 0 and list(empty.calls.columns) == list(SCHEMA["calls"])
+    with pytest.raises(TypeError):
+        CallFrames.concat([whole.calls])
+
+
+def test_concat_reconciles_extra_column_dtypes():
+    a = to_frames(minimal_call("a", metadata={"v": 1, "w": True}))
+    b = to_frames(minimal_call("b", metadata={"v": 2.5, "w": "yes"}))
+    both = CallFrames.concat([a, b])
+    tm.assert_series_equal(
+        both.calls["meta_v"], pd.Series([1.0, 2.5], dtype="Float64", name="meta_v")
+    )
+    assert both.calls["meta_w"].dtype == "string"
+    assert both.calls["meta_w"].tolist() == ["True", "yes"]
+
+
+def test_repr_counts_rows(rich):
+    assert repr(rich) == (
+        "CallFrames(calls=1, messages=11, events=20, turns=4, components=4, problems=0)"
+    )
+
+
+def test_html_cards_escape_user_data_and_are_capped():
+    nasty = rich_call("<script>alert(1)</script>")
+    nasty["agent_id"] = "<b>agent</b>"
+    nasty["outcome"] = "<img src=x onerror=alert(2)>"
+    nasty["messages"][1]["content"] = "<script>alert(3)</script>"
+    frames = to_frames([nasty])
+    html = frames._repr_html_()
+    assert "<script" not in html and "<img" not in html and "<b>agent" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    for text in ("1,890 / 2,640 ms", "150.0 s", "9 cents", "2.50", "2025-03-01 10:00:00 UTC"):
+        assert text in html
+
+    many = to_frames([minimal_call(f"call-{i}") for i in range(23)])
+    html = many._repr_html_()
+    assert html.count("call-") == 20
+    assert "and 3 more calls" in html
+    assert "more calls" not in to_frames([minimal_call()])._repr_html_()
+
+
+def test_parquet_round_trip_keeps_every_dtype(tmp_path):
+    frames = to_frames(three_calls())
+    directory = frames.to_parquet(tmp_path / "run" / "frames")
+    assert directory == tmp_path / "run" / "frames"
+    assert sorted(p.name for p in directory.iterdir()) == sorted(f"{t}.parquet" for t in TABLES)
+    back = CallFrames.read_parquet(directory)
+    for name in TABLES:
+        tm.assert_frame_equal(getattr(back, name), getattr(frames, name), obj=name)
+
+
+def test_parquet_round_trip_of_empty_frames(tmp_path):
+    frames = to_frames([])
+    back = CallFrames.read_parquet(frames.to_parquet(tmp_path))
+    for name in TABLES:
+        tm.assert_frame_equal(getattr(back, name), getattr(frames, name), obj=name)
+
+
+def test_parquet_files_are_plain_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    to_frames(three_calls()).to_parquet(tmp_path)
+    messages = pq.read_table(tmp_path / "messages.parquet", use_pandas_metadata=False)
+    assert pa.types.is_large_string(messages.schema.field("tool_arguments").type) or (
+        pa.types.is_string(messages.schema.field("tool_arguments").type)
+    )
+    arguments = [a for a in messages.column("tool_arguments").to_pylist() if a is not None]
+    assert json.loads(arguments[0]) == {"order_id": "1001"}
+    calls = pq.read_table(tmp_path / "calls.parquet")
+    assert str(calls.schema.field("created_at").type) == "timestamp[ns, tz=UTC]"
+
+
+def test_reading_missing_parquet_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="to_parquet"):
+        CallFrames.read_parquet(tmp_path / "nowhere")
+    to_frames([rich_call()]).to_parquet(tmp_path)
+    (tmp_path / "turns.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match=r"turns\.parquet"):
+        CallFrames.read_parquet(tmp_path)
+
+
+def test_parquet_overwrites_and_leaves_no_temporary_files(tmp_path):
+    to_frames(three_calls()).to_parquet(tmp_path)
+    to_frames([minimal_call()]).to_parquet(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.parquet" for t in TABLES)
+    assert CallFrames.read_parquet(tmp_path).calls["call_id"].tolist() == ["c-min"]

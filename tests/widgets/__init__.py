@@ -1,0 +1,1 @@
+"""Tests of oneinbox_nb.widgets, one module per explorer (a package, so its module names stay unique)."""
