@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from oneinbox_nb import sample, to_frames
-from oneinbox_nb.analysis_compare_wip import COMPARE_METRICS, _Group, compare
+from oneinbox_nb.analysis import COMPARE_METRICS, compare
+from oneinbox_nb.analysis.compare import _Group
 
 from ._support import best_of, timed
 

@@ -20,7 +20,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import analysis, display, sample
-from .analysis_compare_wip import compare, select_calls
 from .client import OneInboxClient
 from .config import API_KEY_ENV
 from .fetch import fetch_calls
@@ -61,9 +60,9 @@ def _summary(
 
 def _compare_line(pair: sample.RegressionPair, frames: CallFrames, seed: int) -> str:
     """What compare says about the planted pair, and what the generator planted."""
-    a = select_calls(frames, run_id=pair.a["run_id"])
-    b = select_calls(frames, run_id=pair.b["run_id"])
-    table = compare(a, b, metrics=["response_ms", "llm_ttft_ms", "tts_ttfb_ms"], seed=seed)
+    a = analysis.select_calls(frames, run_id=pair.a["run_id"])
+    b = analysis.select_calls(frames, run_id=pair.b["run_id"])
+    table = analysis.compare(a, b, metrics=["response_ms", "llm_ttft_ms", "tts_ttfb_ms"], seed=seed)
     found = [
         f"{r.metric} {r.statistic} {display.delta(r.diff)} ({r.change})"
         for r in table.itertuples()

@@ -33,8 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, display
-from .analysis import COMPONENTS, Knee
-from .analysis_compare_wip import compare_knees, compare_values, explain_change
+from .analysis import COMPONENTS, Knee, compare_knees, compare_values, explain_change
 from .frames import CallFrames
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 from oneinbox_nb import plots as P  # noqa: E402
 from oneinbox_nb import sample, to_frames  # noqa: E402
-from oneinbox_nb.analysis_compare_wip import (  # noqa: E402
+from oneinbox_nb.analysis import (  # noqa: E402
     compare,
     compare_knees,
     compare_values,

@@ -8,7 +8,7 @@ what changed between a and b?  :func:`compare` (one row per metric and statistic
                                interval of the difference and a verdict); :func:`compare_values`
                                (the values behind a latency metric, both sides);
                                :func:`interrupted_turns` (behind ``interrupted_turn_rate``)
-which component moved the      :func:`explain_change` (each component's share of the change in
+which component moved the      :func:`~.explain.explain_change` (each component's share of the change in
 response?                      a response statistic, and the split by provider)
 did the load test's knee       :func:`compare_knees` (the knee of a and of b side by side)
 move?
@@ -29,26 +29,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import display
-from .analysis import (
-    COMPONENTS,
-    RESPONSE_COMPONENTS,
-    Knee,
+from .. import display
+from ..client import TERMINAL_STATUSES
+from ..frames import ABSURD_MS, CallFrames
+from ._calls import COMPONENTS, RESPONSE_COMPONENTS, _Calls, _events, _floats, _turns
+from ._options import _check_boot, _one_of, _percentiles
+from ._stats import (
     _call_weights,
-    _Calls,
-    _check_boot,
     _chunks,
-    _events,
-    _floats,
-    _one_of,
-    _percentiles,
-    _providers,
-    _turns,
-    find_knee,
+    _percentile_interval,
+    _resampled_ratio,
+    _ResampledQuantiles,
     percentile_label,
 )
-from .client import TERMINAL_STATUSES
-from .frames import ABSURD_MS, CallFrames
+from .load import Knee, find_knee
 
 __all__ = [
     "COMPARE_METRICS",
@@ -57,127 +51,9 @@ __all__ = [
     "compare",
     "compare_knees",
     "compare_values",
-    "explain_change",
     "interrupted_turns",
     "select_calls",
 ]
-
-# --------------------------------------------------------------------------------------------------
-# Resampling whole calls: quantiles and ratios of many resamples at once
-# (moves to analysis/_stats.py once the analysis package lands)
-# --------------------------------------------------------------------------------------------------
-
-
-def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
-    """The central ``ci`` percentile interval of resampled statistics; NaN, NaN when none is finite."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return float("nan"), float("nan")
-    alpha = (1 - ci) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return float(low), float(high)
-
-
-class _ResampledQuantiles:
-    """Quantiles of one set of rows in batch after batch of resamples of calls.
-
-    ``call[i]`` is the call (``0..n_calls-1``) of row ``i``. A batch is given as call
-    multiplicities ``weights`` of shape ``(n_resamples, n_calls)``: row ``i`` counts
-    ``weights[b, call[i]]`` times in resample ``b``. The quantiles interpolate linearly, as
-    :func:`numpy.quantile` would on the expanded resample (NaN where a resample holds no row).
-    ``values`` must be finite.
-
-    The rows are sorted once. A resample's quantile lies close to the sample's, so only a window of
-    the sorted rows around it is expanded per resample; the weight below the window, and the
-    resample's size, are products of ``weights`` with per-call counts (:attr:`columns`), which the
-    caller computes for many plans in one matrix product. Resamples whose quantile falls outside
-    the window are redone with a window twice as wide. Cost per quantile and batch:
-    ``O(n_resamples * window)`` on top of the shared product, instead of
-    ``O(n_resamples * n_rows)``.
-    """
-
-    def __init__(self, call: np.ndarray, values: np.ndarray, n_calls: int, qs: Sequence[float]):
-        order = np.argsort(values, kind="stable")
-        self.v, self.c = values[order], np.asarray(call)[order]
-        self.n_calls = n_calls
-        self.qs = [float(q) for q in qs]
-        n = len(self.v)
-        self.windows: list[tuple[int, int, float]] = []
-        columns = [np.bincount(self.c, minlength=n_calls).astype(float)]
-        for q in self.qs:
-            # about 4 standard errors of the rank, as if the rows were independent draws
-            half = 4 * np.sqrt(max(q * (1 - q), 1 / max(n, 1)) / max(n, 1)) + 2 / max(n, 1)
-            start, stop = self._window(q, half)
-            self.windows.append((start, stop, half))
-            columns.append(np.bincount(self.c[:start], minlength=n_calls).astype(float))
-        self.columns = np.stack(columns, axis=1)  # (n_calls, 1 + len(qs))
-
-    def _window(self, q: float, half: float) -> tuple[int, int]:
-        n = len(self.v)
-        start = max(0, int(np.floor(q * (n - 1) - half * n)))
-        stop = min(n, int(np.ceil(q * (n - 1) + half * n)) + 1)
-        return start, stop
-
-    def __call__(self, weights: np.ndarray, products: np.ndarray | None = None) -> np.ndarray:
-        """Quantiles per resample, ``(n_resamples, len(qs))``; ``products = weights @ columns``."""
-        size = weights.shape[0]
-        out = np.full((size, len(self.qs)), np.nan)
-        n = len(self.v)
-        if n == 0 or size == 0:
-            return out
-        if products is None:
-            products = weights @ self.columns
-        total = products[:, 0]
-        ok = total > 0
-        last = np.maximum(total - 1, 0)
-        for j, q in enumerate(self.qs):
-            pos = np.where(ok, last * q, 0.0)
-            lo = np.floor(pos)
-            frac = pos - lo
-            hi = np.minimum(lo + 1, last)
-            start, stop, half = self.windows[j]
-            todo = np.flatnonzero(ok)
-            below = products[todo, 1 + j]
-            w = weights if len(todo) == size else weights[todo]
-            while len(todo):
-                cum = np.cumsum(w[:, self.c[start:stop]], axis=1)
-                cum += below[:, None]
-                k_lo, k_hi = lo[todo], hi[todo]
-                inside = (k_lo >= below) & (k_hi < cum[:, -1])
-                if start == 0 and stop == n:
-                    inside[:] = True
-                # the expanded index k sits at the first row whose cumulative weight exceeds k
-                cum = cum[inside]
-                width = stop - start - 1
-                at_lo = np.minimum((cum <= k_lo[inside, None]).sum(axis=1), width)
-                at_hi = np.minimum((cum <= k_hi[inside, None]).sum(axis=1), width)
-                v_lo, v_hi = self.v[start + at_lo], self.v[start + at_hi]
-                done = todo[inside]
-                out[done, j] = v_lo + (v_hi - v_lo) * frac[done]
-                todo, w = todo[~inside], w[~inside]
-                if len(todo):
-                    half *= 2
-                    start, stop = self._window(q, half)
-                    below = w @ np.bincount(self.c[:start], minlength=self.n_calls).astype(float)
-        return out
-
-
-def _resampled_quantiles(
-    weights: np.ndarray, call: np.ndarray, values: np.ndarray, qs: Sequence[float]
-) -> np.ndarray:
-    """Quantiles of ``values`` in each resample of calls (see :class:`_ResampledQuantiles`)."""
-    return _ResampledQuantiles(call, values, weights.shape[1], qs)(weights)
-
-
-def _resampled_ratio(
-    weights: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
-) -> np.ndarray:
-    """``sum(numerator) / sum(denominator)`` over each resample of calls (per-call arrays)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = (weights @ numerator) / (weights @ denominator)
-    return np.where(np.isfinite(ratio), ratio, np.nan)
-
 
 # --------------------------------------------------------------------------------------------------
 # Metrics
@@ -711,259 +587,6 @@ def compare(
             "change": object,
         }
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Which component moved the response?
-# --------------------------------------------------------------------------------------------------
-
-_EXPLAIN_COLUMNS = [
-    "level",
-    "component",
-    "provider",
-    "a_ms",
-    "b_ms",
-    "contribution_ms",
-    "share",
-    "ci_low",
-    "ci_high",
-]
-_PARTS = tuple(f"{c}_ms" for c in RESPONSE_COMPONENTS)
-
-
-def _statistic_q(statistic: Any) -> float | None:
-    """``"p50" -> 0.5``, ``"mean" -> None``; ValueError otherwise."""
-    if statistic == "mean":
-        return None
-    if isinstance(statistic, str) and statistic.startswith("p"):
-        try:
-            p = float(statistic[1:])
-        except ValueError:
-            p = -1.0
-        if 0 <= p <= 100:
-            return p / 100
-    raise ValueError(
-        f"invalid statistic {statistic!r}; valid values: 'mean' or 'p<0-100>' such as 'p50', 'p95'"
-    )
-
-
-class _Explained:
-    """One group's answered turns for :func:`explain_change`, sorted by response time."""
-
-    def __init__(self, group: _Group, components: Sequence[str]) -> None:
-        turns = group.turns(RESPONSE_COMPONENTS)
-        response = turns["response_ms"].to_numpy(dtype=float)
-        keep = np.isfinite(response)
-        order = np.argsort(response[keep], kind="stable")
-        self.call = turns["call"].to_numpy()[keep][order]
-        self.response = response[keep][order]
-        self.parts = (
-            np.stack([np.nan_to_num(turns[p].to_numpy(dtype=float)[keep][order]) for p in _PARTS])
-            if len(order)
-            else np.zeros((len(_PARTS), 0))
-        )
-        table = _providers(group.calls)
-        self.providers: dict[str, np.ndarray] = {}
-        for component in components:
-            labels = table[COMPONENTS.index(component)]
-            codes = self.call
-            values = np.full(len(codes), None, dtype=object)
-            inside = codes < len(labels)
-            values[inside] = labels[codes[inside]]
-            self.providers[component] = values
-        self.n_calls = len(np.unique(self.call))
-        self.n_all = group.calls.n
-
-    def stats(
-        self, weights: np.ndarray, q: float | None, half: float, splits: dict[str, list[Any]]
-    ) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, Any], np.ndarray]]:
-        """Per resample: the statistic, each part's mean over the turns around it, provider splits.
-
-        ``weights`` are call multiplicities ``(size, n_calls)``. The turns "around" a percentile
-        are those whose mid-rank in the expanded resample lies within ``q ± half``; for the mean,
-        every turn.
-        """
-        size = weights.shape[0]
-        w = weights[:, self.call]
-        total = w.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if q is None:
-                stat = (w * self.response).sum(axis=1) / total
-                window = w
-            else:
-                stat = _resampled_quantiles(weights, self.call, self.response, [q])[:, 0]
-                rank = (np.cumsum(w, axis=1) - w / 2) / total[:, None]
-                window = w * ((rank >= q - half) & (rank <= q + half))
-            weight = window.sum(axis=1)
-            means = (window @ self.parts.T) / weight[:, None]  # (size, parts)
-            split = {}
-            for component, providers in splits.items():
-                part = self.parts[_PARTS.index(f"{component}_ms")]
-                labels = self.providers[component]
-                for provider in providers:
-                    mask = labels == provider if provider is not None else pd.isna(labels)
-                    split[(component, provider)] = (window[:, mask] @ part[mask]) / weight
-        if not len(self.call):
-            stat = np.full(size, np.nan)
-        return stat, means, split
-
-
-def explain_change(
-    a: CallFrames,
-    b: CallFrames,
-    *,
-    metric: str = "response_ms",
-    statistic: str = "p50",
-    window: float = 0.05,
-    n_boot: int = 1000,
-    ci: float = 0.95,
-    seed: int | None = None,
-) -> pd.DataFrame:
-    """How much of the change in a response statistic each component accounts for.
-
-    A percentile of the response is not the sum of the components' percentiles, so the change is
-    split over the turns that make the statistic: in each group, the answered turns whose response
-    rank lies within ``window`` of the percentile (every turn for ``"mean"``). Their response is,
-    on average, the sum of their components' means, so the change in each component's mean over
-    those turns is its contribution; the ``residual`` row holds what the window's mean response
-    misses of the statistic itself (small). The ``component`` and ``residual`` contributions sum
-    exactly to the ``total`` change. Where a component's providers differ between a and b, its
-    contribution is also split by provider (``provider`` rows, summing to the component's).
-
-    Parameters
-    ----------
-    a, b : CallFrames
-    metric : {"response_ms"}
-        The statistic's metric (the one made of components).
-    statistic : str, default "p50"
-        ``"p<percentile>"`` (``"p50"``, ``"p95"``...) or ``"mean"``.
-    window : float, default 0.05
-        Half-width of the rank window around the percentile (0.05: turns between p45 and p55).
-    n_boot : int, default 1000
-        Resamples of whole calls in each group, independently (0: no intervals).
-    ci : float, default 0.95
-    seed : int, optional
-        Seed of the resampling (None: fresh randomness).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``level`` (``"component"``, ``"residual"``, ``"total"``, ``"provider"``), ``component``
-        (``eou_delay``, ``kb``, ``tool``, ``llm_ttft``, ``tts_ttfb``; the metric for the total
-        row), ``provider`` (None but on provider rows; ``None`` there is an unknown provider),
-        ``a_ms``, ``b_ms`` (the component's mean over the window turns, the statistic on the total
-        row), ``contribution_ms`` (b - a), ``share`` (of the total change), ``ci_low``,
-        ``ci_high`` (of ``contribution_ms``). ``attrs`` holds ``metric``, ``statistic``,
-        ``window``, ``n_calls_a``, ``n_calls_b`` and ``note`` (why intervals are NaN, if they
-        are: fewer than :data:`MIN_CALLS` calls with answered turns in a group).
-
-    Raises
-    ------
-    ValueError
-        An invalid metric, statistic, window, n_boot, ci or seed.
-    """
-    _one_of("metric", metric, ("response_ms",))
-    q = _statistic_q(statistic)
-    ok = isinstance(window, (int, float)) and not isinstance(window, bool)
-    if not ok or not 0 < window <= 0.5:
-        raise ValueError(f"window must be a number in (0, 0.5], got {window!r}")
-    n_boot = _check_boot(n_boot, ci)
-    rng = _rng(seed)
-    provider_components = [
-        c for c in RESPONSE_COMPONENTS if c in ("eou_delay", "llm_ttft", "tts_ttfb")
-    ]
-    sides = [
-        _Explained(_Group(a, "a"), provider_components),
-        _Explained(_Group(b, "b"), provider_components),
-    ]
-
-    splits: dict[str, list[Any]] = {}
-    for component in provider_components:
-        seen = [
-            set(pd.unique(pd.Series(side.providers[component], dtype=object)).tolist())
-            for side in sides
-        ]
-        seen = [{None if pd.isna(p) else p for p in s} for s in seen]
-        if seen[0] != seen[1]:
-            splits[component] = sorted(seen[0] | seen[1], key=lambda p: (p is None, str(p)))
-
-    points = [side.stats(np.ones((1, side.n_all)), q, window, splits) for side in sides]
-    note = ""
-    n_a, n_b = sides[0].n_calls, sides[1].n_calls
-    boots: list[list[Any]] = [[], []]
-    if n_a < MIN_CALLS or n_b < MIN_CALLS:
-        note = (
-            f"too few calls to tell (a: {display.count(n_a)}, b: {display.count(n_b)}; "
-            f"need {display.count(MIN_CALLS)} in each)"
-        )
-    elif n_boot:
-        for g, side in enumerate(sides):
-            for size in _chunks(max(len(side.call), 1), n_boot):
-                boots[g].append(side.stats(_call_weights(rng, side.n_all, size), q, window, splits))
-
-    def interval(pick: Any) -> tuple[float, float]:
-        if not boots[0]:
-            return float("nan"), float("nan")
-        values = [np.concatenate([pick(part) for part in boots[g]]) for g in (0, 1)]
-        return _percentile_interval(values[1] - values[0], ci)
-
-    stat_a, stat_b = float(points[0][0][0]), float(points[1][0][0])
-    total = stat_b - stat_a
-    rows = []
-
-    def add(level: str, component: str, provider: Any, va: float, vb: float, pick: Any) -> None:
-        contribution = vb - va
-        low, high = interval(pick)
-        share = contribution / total if total != 0 and np.isfinite(total) else float("nan")
-        rows.append([level, component, provider, va, vb, contribution, share, low, high])
-
-    for k, component in enumerate(RESPONSE_COMPONENTS):
-        add(
-            "component",
-            component,
-            None,
-            float(points[0][1][0, k]),
-            float(points[1][1][0, k]),
-            lambda part, k=k: part[1][:, k],
-        )
-    add(
-        "residual",
-        "residual",
-        None,
-        stat_a - float(np.nansum(points[0][1][0])),
-        stat_b - float(np.nansum(points[1][1][0])),
-        lambda part: part[0] - np.nansum(part[1], axis=1),
-    )
-    add("total", metric, None, stat_a, stat_b, lambda part: part[0])
-    for component, providers in splits.items():
-        for provider in providers:
-            key = (component, provider)
-            add(
-                "provider",
-                component,
-                provider,
-                float(points[0][2][key][0]),
-                float(points[1][2][key][0]),
-                lambda part, key=key: part[2][key],
-            )
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_EXPLAIN_COLUMNS)
-    out = pd.DataFrame(
-        {
-            name: pd.Series(list(values), dtype=object if k < 3 else float)
-            for k, (name, values) in enumerate(zip(_EXPLAIN_COLUMNS, columns, strict=True))
-        }
-    )
-    out.attrs.update(
-        {
-            "metric": metric,
-            "statistic": statistic,
-            "window": float(window),
-            "n_calls_a": n_a,
-            "n_calls_b": n_b,
-            "note": note,
-        }
-    )
-    return out
 
 
 # --------------------------------------------------------------------------------------------------

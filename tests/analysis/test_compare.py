@@ -9,12 +9,10 @@ import pandas as pd
 import pytest
 
 from oneinbox_nb import sample, to_frames
-from oneinbox_nb.analysis import _call_weights
-from oneinbox_nb.analysis_compare_wip import (
+from oneinbox_nb.analysis import (
     COMPARE_METRICS,
     MIN_CALLS,
     MIN_CHANGE,
-    _resampled_quantiles,
     compare,
     compare_knees,
     compare_values,
@@ -49,25 +47,6 @@ def row(table: pd.DataFrame, metric: str, statistic: str) -> pd.Series:
     found = table[(table["metric"] == metric) & (table["statistic"] == statistic)]
     assert len(found) == 1, (metric, statistic)
     return found.iloc[0]
-
-
-# --- the resampling machinery ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n_calls, rows_per_call", [(5, 3), (60, 7), (400, 2)])
-def test_resampled_quantiles_are_numpy_quantiles_of_the_expanded_resample(n_calls, rows_per_call):
-    rng = np.random.default_rng(n_calls)
-    call = np.repeat(np.arange(n_calls), rows_per_call)
-    # calls differ in level (clustered rows) and there are ties
-    values = np.round(rng.lognormal(6, 1, n_calls)[call] * rng.lognormal(0, 0.3, len(call)), -1)
-    weights = _call_weights(rng, n_calls, 40)
-    weights[0] = 0  # an empty resample: NaN
-    qs = [0.0, 0.05, 0.5, 0.95, 1.0]
-    got = _resampled_quantiles(weights, call, values, qs)
-    assert np.isnan(got[0]).all()
-    for b in range(1, 40):
-        expanded = np.repeat(values, weights[b, call].astype(int))
-        np.testing.assert_allclose(got[b], np.quantile(expanded, qs), rtol=1e-12)
 
 
 # --- planted regressions -----------------------------------------------------------------------------

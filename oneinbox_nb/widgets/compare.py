@@ -9,11 +9,10 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from . import plots
-from .analysis import load_test_runs
-from .analysis_compare_wip import COMPARE_METRICS, compare, explain_change, select_calls
-from .frames import CallFrames
-from .widgets import _dropdown, _Explorer, _frame_html
+from .. import plots
+from ..analysis import COMPARE_METRICS, compare, explain_change, load_test_runs, select_calls
+from ..frames import CallFrames
+from ._base import _Explorer, dropdown, frame_html
 
 __all__ = ["CompareExplorer"]
 
@@ -87,10 +86,10 @@ class CompareExplorer(_Explorer):
             agent = chosen.get("agent_id")
             valid_runs = [v for _, v in run_options]
             valid_agents = [v for _, v in agent_options]
-            self.controls[f"{side}_run"] = _dropdown(
+            self.controls[f"{side}_run"] = dropdown(
                 run_options, run if run in valid_runs else None, f"{side}: run", "420px"
             )
-            self.controls[f"{side}_agent"] = _dropdown(
+            self.controls[f"{side}_agent"] = dropdown(
                 agent_options, agent if agent in valid_agents else None, "agent", "340px"
             )
             self.controls[f"{side}_days"] = widgets.SelectionRangeSlider(
@@ -101,7 +100,7 @@ class CompareExplorer(_Explorer):
                 continuous_update=False,
                 layout=widgets.Layout(width="460px"),
             )
-        self.controls["metric"] = _dropdown(list(COMPARE_METRICS), "response_ms", "metric", "300px")
+        self.controls["metric"] = dropdown(list(COMPARE_METRICS), "response_ms", "metric", "300px")
         self.table = widgets.HTML()
         self._views = [self.table]
         c = self.controls
@@ -167,12 +166,12 @@ class CompareExplorer(_Explorer):
             else:
                 plots.compare_ecdf(a, b, metric=metric, ax=axes["distribution"])
             plots.compare_forest(table, ax=axes["difference"])
-        parts = [_frame_html(table, _COMPARE_FORMATS)]
+        parts = [frame_html(table, _COMPARE_FORMATS)]
         self.explained = None
         if metric == "response_ms":
             self.explained = explain_change(a, b, n_boot=self.n_boot, seed=0)
             parts.append("<p><b>Which component moved the median response</b></p>")
-            parts.append(_frame_html(self.explained))
+            parts.append(frame_html(self.explained))
         self.table.value = "".join(parts)
         reasons = table.loc[table["change"].str.startswith("too few"), "change"]
         self._show(fig, axes, table, str(reasons.iloc[0]) if len(reasons) else "")
