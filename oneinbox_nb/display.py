@@ -29,6 +29,7 @@ from typing import Any
 __all__ = [
     "UNKNOWN",
     "concurrency",
+    "cents",
     "count",
     "credits",
     "delta",
@@ -105,20 +106,29 @@ def credits(value: Any) -> str:
     return f"{float(value):,.2f}"
 
 
-def delta(value: Any, kind: str = "ms") -> str:
-    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``count``) with its sign.
+def cents(value: Any) -> str:
+    """An amount in cents with two decimals, for rates below a dollar (``1.98¢``)."""
+    if is_unknown(value):
+        return UNKNOWN
+    return f"{float(value):,.2f}¢"
 
-    ``delta(301.4)`` → ``+301 ms``; ``delta(-0.004, "share")`` → ``-0.40%``; ``delta(0)`` → ``0 ms``.
+
+def delta(value: Any, kind: str = "ms") -> str:
+    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``cents``, ``count``).
+
+    ``delta(301.4)`` → ``+301 ms``; ``delta(-0.004, "share")`` → ``-0.40%``; a difference that
+    rounds to zero has no sign (``delta(0.4)`` → ``0 ms``).
     """
-    formatters = {"ms": ms, "share": share, "money": money, "count": count}
+    formatters = {"ms": ms, "share": share, "money": money, "cents": cents, "count": count}
     if kind not in formatters:
         raise ValueError(f"invalid kind {kind!r}; valid values: {', '.join(formatters)}")
     if is_unknown(value):
         return UNKNOWN
-    text = formatters[kind](abs(float(value)))
-    if float(value) > 0:
-        return "+" + text
-    return "-" + text if float(value) < 0 and text.strip("0.,%$ms ") else text
+    number = float(value)
+    text = formatters[kind](abs(number))
+    if not any(digit in text for digit in "123456789"):
+        return text
+    return ("+" if number > 0 else "-") + text
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&\"'])")

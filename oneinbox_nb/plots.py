@@ -803,7 +803,7 @@ def _signed(metric: str, value: float) -> str:
     if metric.endswith("_rate"):
         return display.delta(value, "share")
     if metric == "cents_per_minute":
-        return display.delta(value, "money") + "/min"
+        return display.delta(value, "cents") + "/min"
     return display.delta(value, "ms")
 
 
