@@ -1,7 +1,7 @@
 """``oneinbox-nb``: a thin command line over the library.
 
 Commands: ``demo`` (the main job), ``serve`` (the embedded sample API), ``fetch`` (calls into the
-cache), ``export`` (the cache as Parquet), ``report`` (a notebook as shareable HTML) and
+local store), ``export`` (the store as Parquet), ``report`` (a notebook as shareable HTML) and
 ``dashboard`` (the explorers live in Voila). Any :class:`~oneinbox_nb.OneInboxError` becomes one
 line on stderr and exit status 1; bad usage exits 2.
 """
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
     _add_fault_options(p)
 
-    p = sub.add_parser("fetch", help="fetch calls into the local cache")
+    p = sub.add_parser("fetch", help="fetch calls into the local store")
     p.add_argument("--ids", metavar="FILE", help="file with one call id per line ('-' for stdin)")
     p.add_argument("--agent-id")
     p.add_argument("--status")
@@ -90,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument(
-        "--cache-dir", type=Path, default=None, help="cache root (default: user cache dir)"
+        "--cache-dir", type=Path, default=None, help="store root (default: user cache dir)"
+    )
+    p.add_argument(
+        "--refresh", action="store_true", help="fetch every call again, even settled stored ones"
     )
     p.add_argument(
         "--base-url", default=None, help="API root (default: ONEINBOX_BASE_URL or production)"
@@ -100,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true")
 
-    p = sub.add_parser("export", help="export cached calls as Parquet tables")
+    p = sub.add_parser("export", help="export stored calls as Parquet tables")
     p.add_argument("--parquet", type=Path, required=True, metavar="DIR")
     p.add_argument("--cache-dir", type=Path, default=None)
-    p.add_argument("--base-url", default=None, help="which API's cache to export")
+    p.add_argument("--base-url", default=None, help="which API's store to export")
 
     p = sub.add_parser("report", help="run a notebook and write a self-contained HTML report")
     p.add_argument("notebook", nargs="?", default="04_postmortem")
@@ -156,15 +159,17 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    from .cache import CallCache, source_name
     from .client import OneInboxClient
+    from .exceptions import ConfigurationError
     from .fetch import fetch_calls
 
+    if args.ids is not None and not args.ids.strip():
+        raise ConfigurationError(
+            "--ids needs a file of call ids (one per line) or '-' for stdin; to list calls by "
+            "filter instead, leave --ids out"
+        )
     client = OneInboxClient(base_url=args.base_url)
-    cache = (
-        CallCache(args.cache_dir, source=source_name(client.base_url)) if args.cache_dir else True
-    )
-    ids = _read_ids(args.ids) if args.ids else None
+    ids = _read_ids(args.ids) if args.ids is not None else None
     where = {k: _parse_value(v) for k, v in args.where} or None
     result = fetch_calls(
         ids,
@@ -175,7 +180,8 @@ def _cmd_fetch(args) -> int:
         until=args.until,
         where=where,
         concurrency=args.concurrency,
-        cache=cache,
+        cache=args.cache_dir or True,
+        refresh=args.refresh,
         progress=not args.no_progress,
     )
     print(result)
@@ -193,12 +199,12 @@ def _cmd_export(args) -> int:
     from .config import resolve_base_url
     from .frames import to_frames
 
-    cache = CallCache(args.cache_dir, source=source_name(resolve_base_url(args.base_url)))
-    calls = cache.load_all()
+    with CallCache(args.cache_dir, source=source_name(resolve_base_url(args.base_url))) as store:
+        calls = store.load_all()
     if not calls:
         raise OneInboxError(
-            f"the cache at {cache.path} holds no calls; run `oneinbox-nb fetch` first (or pass "
-            "--cache-dir/--base-url for another cache)"
+            f"the store {store.path} holds no calls; run `oneinbox-nb fetch` first (or pass "
+            "--cache-dir/--base-url for another store)"
         )
     out = to_frames(calls).to_parquet(args.parquet)
     print(f"wrote {len(calls)} calls as Parquet tables to {out}")

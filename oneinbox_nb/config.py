@@ -6,14 +6,18 @@ without explicit values. The key is wrapped in :class:`APIKey`, whose repr and s
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 from .exceptions import ConfigurationError, MissingAPIKeyError
 
 __all__ = ["DEFAULT_BASE_URL", "APIKey", "resolve_api_key", "resolve_base_url", "scrub"]
 
 DEFAULT_BASE_URL = "https://api.oneinbox.ai"
+log = logging.getLogger(__name__)
+
 API_KEY_ENV = "ONEINBOX_API_KEY"
 BASE_URL_ENV = "ONEINBOX_BASE_URL"
 
@@ -85,14 +89,31 @@ def resolve_api_key(api_key: str | APIKey | None) -> APIKey:
 
 
 def resolve_base_url(base_url: str | None) -> str:
-    """The base URL from the argument, else ``ONEINBOX_BASE_URL``, else the production host."""
+    """The base URL from the argument, else ``ONEINBOX_BASE_URL``, else the production host.
+
+    User-info (``https://oi_sk_...@host``), query (``?key=...``) and fragment are dropped before
+    the URL is used or shown anywhere (reprs, messages, store names).
+    """
     url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    if not re.match(r"^https?://[^/\s]+", url):
+    if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url.strip()):
+        shown = scrub(repr(url)) if isinstance(url, str) else type(url).__name__
         raise ConfigurationError(
-            f"base URL {url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r} or the "
+            f"base URL {shown} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r} or the "
             "sample server's api.base_url"
         )
-    return url.rstrip("/")
+    return _without_credentials(url.strip()).rstrip("/")
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without user-info, query and fragment: a key pasted there is never sent or shown."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if host != parts.netloc or parts.query or parts.fragment:
+        log.warning(
+            "the base URL's user name/password, query or fragment were dropped; pass the key as "
+            "api_key= or ONEINBOX_API_KEY"
+        )
+    return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))
 
 
 def scrub(text: str, *secrets: str) -> str:

@@ -9,7 +9,7 @@
     ├── InvalidCallError                input to the frames that is not a call payload
     ├── TransportError                  the request never got an HTTP answer we could read
     │   ├── RequestTimeoutError         connect/read/write/pool timeout
-    │   ├── APIConnectionError          refused, reset or dropped connection
+    │   ├── APIConnectionError          refused, DNS, TLS, reset or dropped connection
     │   └── InvalidResponseError        a 2xx body that is not the JSON we expect (e.g. truncated)
     ├── APIStatusError                  the server answered with an error status
     │   ├── AuthenticationError         401: missing, wrong or revoked key
@@ -17,11 +17,12 @@
     │   ├── CallNotFoundError           404 for a call id (carries .call_id)
     │   ├── RequestValidationError      422 with FastAPI's .detail list
     │   ├── RateLimitError              429 (carries .retry_after in seconds, or None)
-    │   └── ServerError                 5xx
+    │   └── ServerError                 5xx (a 503 carries .retry_after too)
     ├── CacheError                      the cache directory cannot be used
     └── NotebookExecutionError          a notebook cell failed (carries .cell_index, .ename, .evalue)
 
-Status errors carry ``.status_code``, ``.request`` and ``.response``. Messages say what to do next and
+Status errors carry ``.status_code``, ``.request`` and ``.response``. Transport errors carry
+``.reason``: ``"refused"``, ``"dns"``, ``"tls"``, ``"timeout"``, ``"dropped"`` or ``"other"``. Messages say what to do next and
 never contain the API key: requests are described by method and URL only, and the key travels in a
 header that no message, repr or log line includes.
 """
@@ -85,9 +86,10 @@ class InvalidCallError(OneInboxError, ValueError):
 class TransportError(OneInboxError):
     """The request did not produce an HTTP response that could be read."""
 
-    def __init__(self, message: str, *, request: Any = None) -> None:
+    def __init__(self, message: str, *, request: Any = None, reason: str = "other") -> None:
         super().__init__(message)
         self.request = request
+        self.reason = reason
 
 
 class RequestTimeoutError(TransportError):
@@ -145,7 +147,14 @@ class RateLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    """5xx: the API failed; retried automatically, raised once retries are exhausted."""
+    """5xx: the API failed; retried automatically, raised once retries are exhausted.
+
+    ``.retry_after`` is the server's ``Retry-After`` in seconds (sent with 503), or None.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class CacheError(OneInboxError):

@@ -1,21 +1,38 @@
 """Fetching many calls at once: :func:`fetch_calls`, and :func:`load_call` for one.
 
 ``fetch_calls`` runs on :class:`~oneinbox_nb.client.AsyncOneInboxClient` with a bounded number of
-requests in flight. The bound adapts under 429: when the API throttles, the limit drops to the
-number of requests it was still serving, the throttled request gives its slot back while it waits
-out ``Retry-After``, and the limit climbs back by one per window of successes (it stops probing when
-the work left would finish before a throttled retry could, so a probe never becomes the run's
-tail). Other failures are retried per the client's :class:`~oneinbox_nb.client.RetryPolicy`.
+requests in flight, and promises that every id asked for ends up in exactly one of
+``FetchResult.calls`` or ``FetchResult.failures``. How a run copes with a misbehaving API:
 
-Every id asked for ends up in exactly one of ``FetchResult.calls`` or ``FetchResult.failures``.
+- **Throttling.** Under 429 the bound drops to the number of requests the API was still serving,
+  the throttled request gives its slot back while it waits out ``Retry-After``, and the bound
+  climbs back by one per window of successes (it stops probing when the work left would finish
+  before a throttled retry could, so a probe never becomes the run's tail).
+- **Transient failures** (refused or dropped connections, timeouts, 5xx, truncated bodies) are
+  retried per the client's :class:`~oneinbox_nb.client.RetryPolicy` until each id's time budget
+  (``RetryPolicy.budget``, default 120 s) is spent.
+- **Outages.** After a few connection failures in a row across workers, every worker pauses; one
+  probe at a time (the paused request itself, sent after a growing delay) decides when to resume.
+  A short outage loses nothing and adds a handful of requests. An outage longer than the budget
+  ends the run: the ids left are listed as ``NotAttempted``.
+- **Run-ending failures.** 401/403, an unresolvable host name or a TLS failure end the run at once:
+  one failure row says why, and each id not fetched is listed as ``NotAttempted``.
+- **Odd answers.** An answer that is not the call asked for fails that id with an
+  ``InvalidResponseError``; nothing an answer contains can stop the others or reach the store.
+- **Ctrl-C** cancels the run promptly wherever it runs (a script, ``asyncio.run``, a notebook
+  cell); what was already stored is kept, so running it again resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
+import signal
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,9 +42,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .cache import CallCache, is_terminal, source_name
+from .cache import CallCache, StoreWarning, source_name
 from .client import AsyncOneInboxClient, OneInboxClient, RetryPolicy, validate_call_id
-from .exceptions import ConfigurationError, OneInboxError, RateLimitError
+from .exceptions import (
+    APIConnectionError,
+    AuthenticationError,
+    CacheError,
+    ConfigurationError,
+    OneInboxError,
+    RateLimitError,
+    RequestTimeoutError,
+    TransportError,
+)
 from .frames import CallFrames, to_frames
 
 if TYPE_CHECKING:
@@ -38,7 +64,12 @@ __all__ = ["FetchResult", "fetch_calls", "fetch_calls_async", "load_call"]
 log = logging.getLogger(__name__)
 
 _ONE_TRY = RetryPolicy(max_attempts=1)
-MAX_THROTTLED_RETRIES = 20
+#: Connection failures in a row (with no success between) that mean the API is down for everyone.
+OUTAGE_THRESHOLD = 3
+#: Longest wait between two probes of a paused run, in seconds.
+MAX_PROBE_INTERVAL_S = 2.0
+#: Stored calls are written in batches of this many, or after this many seconds.
+STORE_BATCH, STORE_BATCH_S = 200, 0.5
 
 
 @dataclass
@@ -51,13 +82,17 @@ class FetchResult:
         The call payloads (dicts), in the order the ids were given (listing order otherwise).
     failures
         One row per id that could not be fetched: ``call_id``, ``error_type``, ``status_code``,
-        ``error`` (a message saying what to do).
+        ``error`` (a message saying what to do). ``error_type`` is the exception's name, or
+        ``DuplicateId``, or ``NotAttempted`` for ids left when the run was ended.
     requested
         How many ids were asked for (None when listing by filters).
     from_cache, fetched
-        How many calls came from the cache and how many over HTTP.
+        How many calls came from the store and how many over HTTP.
+    revalidated
+        How many of the fetched calls were in the store but not settled (or ``refresh=True``),
+        so they were asked for again.
     corrupt_cache_entries
-        ``(call_id, reason)`` for cache entries that were unusable and fetched again.
+        ``(call_id, reason)`` for store entries that were unusable and fetched again.
     """
 
     calls: list[dict]
@@ -67,6 +102,7 @@ class FetchResult:
     fetched: int = 0
     elapsed_s: float = 0.0
     corrupt_cache_entries: list[tuple[str, str]] = field(default_factory=list)
+    revalidated: int = 0
 
     @cached_property
     def frames(self) -> CallFrames:
@@ -82,7 +118,8 @@ class FetchResult:
         asked = f"{self.requested} ids" if self.requested is not None else "listing"
         return (
             f"FetchResult({asked}: {len(self.calls)} calls, {len(self.failures)} failures; "
-            f"{self.from_cache} from cache, {self.fetched} fetched in {self.elapsed_s:.2f} s)"
+            f"{self.from_cache} from cache, {self.fetched} fetched ({self.revalidated} "
+            f"revalidated) in {self.elapsed_s:.2f} s)"
         )
 
 
@@ -141,39 +178,180 @@ class _AdaptiveLimit:
         return self.remaining / rate > 2 * self.retry_after
 
 
-async def _fetch_one(
-    client: AsyncOneInboxClient,
-    call_id: str,
-    limit: _AdaptiveLimit,
-    policy: RetryPolicy,
-) -> dict:
-    attempt = throttled = 0
+class _RunEnded(Exception):
+    """Raised in a worker once the run has been ended; the id is listed as NotAttempted."""
+
+
+def _ends_the_run(error: OneInboxError) -> bool:
+    """401/403, DNS and TLS failures: every other request would fail the same way."""
+    if isinstance(error, AuthenticationError):
+        return True
+    return isinstance(error, TransportError) and error.reason in ("dns", "tls")
+
+
+def _connection_failure(error: OneInboxError) -> bool:
+    """No HTTP answer at all: what an API that is down looks like."""
+    if isinstance(error, APIConnectionError):
+        return error.reason in ("refused", "dropped", "other")
+    return isinstance(error, RequestTimeoutError)
+
+
+class _Run:
+    """What the workers of one fetch share: the bound, the outage gate and the end of the run.
+
+    The outage gate: :meth:`connection_failed` counts connection failures in a row across
+    workers; at :data:`OUTAGE_THRESHOLD` the run pauses. While paused, :meth:`gate` lets one
+    request through at a time (the probe) after a growing delay and holds the others; the first
+    HTTP answer of any kind resumes everyone. A pause longer than the retry budget ends the run.
+    """
+
+    def __init__(self, concurrency: int, remaining: int, policy: RetryPolicy) -> None:
+        self.limit = _AdaptiveLimit(concurrency, remaining)
+        self.policy = policy
+        self.ended: OneInboxError | None = None
+        self.ended_by: str | None = None
+        self.outages = 0
+        self.probes = 0
+        self._failures_in_a_row = 0
+        self._paused_since: float | None = None
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._probing = False
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_since is not None
+
+    def end(self, error: OneInboxError, call_id: str) -> None:
+        if self.ended is None:
+            self.ended, self.ended_by = error, call_id
+            log.warning("fetch stopped: %s", error)
+        self._resumed.set()
+
+    def check(self) -> None:
+        if self.ended is not None:
+            raise _RunEnded
+
+    async def gate(self) -> bool:
+        """Wait until a request may go; True when it goes as the paused run's probe."""
+        while True:
+            self.check()
+            if not self.paused:
+                return False
+            if not self._probing:
+                self._probing = True
+                try:
+                    await asyncio.sleep(self._probe_delay())
+                except BaseException:
+                    self._probing = False
+                    raise
+                if self.paused and self.ended is None:
+                    self.probes += 1
+                    return True
+                self._probing = False
+                continue
+            await self._resumed.wait()
+
+    def _probe_delay(self) -> float:
+        return max(0.05, min(MAX_PROBE_INTERVAL_S, self.policy.delay(self.probes + 1)))
+
+    def answered(self, probe: bool) -> None:
+        """An HTTP answer arrived (any status): the API is up."""
+        self._failures_in_a_row = 0
+        if probe:
+            self._probing = False
+        if self.paused:
+            log.warning(
+                "the API answers again after %.1f s; resuming",
+                time.monotonic() - self._paused_since,
+            )
+            self._paused_since = None
+            self.probes = 0
+            self._resumed.set()
+
+    def connection_failed(self, error: OneInboxError, probe: bool, call_id: str) -> None:
+        if probe:
+            self._probing = False
+        else:
+            self._failures_in_a_row += 1
+        if not self.paused and self._failures_in_a_row >= OUTAGE_THRESHOLD:
+            self._paused_since = time.monotonic()
+            self.outages += 1
+            self._resumed.clear()
+            log.warning("the API looks down (%s); pausing all requests and probing", error)
+        if self.paused and time.monotonic() - self._paused_since > self.policy.budget:
+            self.end(error, call_id)
+
+
+async def _fetch_one(client: AsyncOneInboxClient, call_id: str, run: _Run) -> dict:
+    """One id, tried until it arrives, fails for good, its budget is spent or the run ends."""
+    started: float | None = None
+    attempt = 0
     while True:
-        await limit.acquire()
+        probe = await run.gate()
+        if started is None:
+            started = time.monotonic()
+        await run.limit.acquire()
         try:
             call = await client.get_call(call_id, retry=_ONE_TRY)
-        except RateLimitError as error:
-            await limit.release(throttled=True, retry_after=error.retry_after)
-            throttled += 1
-            if throttled > MAX_THROTTLED_RETRIES or (
-                error.retry_after is not None and error.retry_after > policy.max_retry_after
-            ):
-                raise
-            await asyncio.sleep(policy.delay(throttled, error.retry_after))
-            continue
         except OneInboxError as error:
-            await limit.release()
+            await run.limit.release(
+                throttled=isinstance(error, RateLimitError),
+                retry_after=getattr(error, "retry_after", None),
+            )
+            if _connection_failure(error):
+                run.connection_failed(error, probe, call_id)
+                if run.paused:
+                    continue  # the gate holds this request until the API answers again
+            else:
+                run.answered(probe)
+            if _ends_the_run(error):
+                run.end(error, call_id)
+                raise
             attempt += 1
-            delay = client._retry_delay(error, attempt, policy)
+            delay = run.policy.next_delay(
+                error, attempt, time.monotonic() - started, count_attempts=False
+            )
             if delay is None:
                 raise
             await asyncio.sleep(delay)
             continue
         except BaseException:
-            await limit.release()
+            await run.limit.release()
             raise
-        await limit.release()
+        run.answered(probe)
+        await run.limit.release()
         return call
+
+
+class _StoreWriter:
+    """Stored calls written in batches; a store that fails is warned about once and dropped."""
+
+    def __init__(self, store: CallCache | None) -> None:
+        self.store = store
+        self.pending: list[dict] = []
+        self.last = time.monotonic()
+
+    def add(self, call: dict) -> None:
+        if self.store is None:
+            return
+        self.pending.append(call)
+        if len(self.pending) >= STORE_BATCH or time.monotonic() - self.last > STORE_BATCH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending, self.last = self.pending, [], time.monotonic()
+        if self.store is None or not batch:
+            return
+        try:
+            self.store.put_many(batch)
+        except CacheError as error:
+            _store_failed(error)
+            self.store = None
+
+
+def _store_failed(error: CacheError) -> None:
+    warnings.warn(f"{error}. This fetch goes on without the store.", StoreWarning, stacklevel=2)
 
 
 def _progress(total: int | None, enabled: bool, desc: str) -> Tqdm | None:
@@ -210,9 +388,13 @@ def _open_cache(cache: bool | str | Path | CallCache | None, base_url: str) -> C
         return None
     if isinstance(cache, CallCache):
         return cache
-    if cache is True:
-        return CallCache(source=source_name(base_url))
-    return CallCache(cache, source=source_name(base_url))
+    try:
+        if cache is True:
+            return CallCache(source=source_name(base_url))
+        return CallCache(cache, source=source_name(base_url))
+    except CacheError as error:  # read-only, locked, unusable: warn once, fetch without it
+        _store_failed(error)
+        return None
 
 
 def _to_utc(value: Any, name: str) -> datetime | None:
@@ -281,10 +463,15 @@ async def fetch_calls_async(
     where: Mapping[str, Any] | Callable[[dict], bool] | None = None,
     concurrency: int = 32,
     cache: bool | str | Path | CallCache | None = True,
+    refresh: bool = False,
     progress: bool = True,
 ) -> FetchResult:
     """The coroutine behind :func:`fetch_calls`, for code already running in an event loop."""
-    if not isinstance(concurrency, int) or not 1 <= concurrency <= 1000:
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= 1000
+    ):
         raise ConfigurationError(
             f"concurrency must be an integer from 1 to 1000, got {concurrency!r}"
         )
@@ -304,14 +491,27 @@ async def fetch_calls_async(
                 http, store, agent_id, status, _matcher(since, until, where), progress
             )
         else:
-            result = await _by_id(http, store, list(ids), concurrency, progress)
+            result = await _by_id(http, store, list(ids), concurrency, progress, refresh)
     finally:
         if owned:
             await http.aclose()
+        if store is not None and not isinstance(cache, CallCache):
+            store.close()  # opened here: close its connections (a store passed in stays open)
     result.elapsed_s = time.monotonic() - started
     if store is not None:
         result.corrupt_cache_entries = list(store.corrupt)
     return result
+
+
+def _stored(store: CallCache | None, ids: list[str]) -> tuple[dict, CallCache | None]:
+    """What the store holds of ``ids``, and the store (None once it failed: warned once)."""
+    if store is None or not ids:
+        return {}, store
+    try:
+        return store.lookup(ids), store
+    except CacheError as error:
+        _store_failed(error)
+        return {}, None
 
 
 async def _by_id(
@@ -320,12 +520,12 @@ async def _by_id(
     ids: list,
     concurrency: int,
     progress: bool,
+    refresh: bool,
 ) -> FetchResult:
     results: dict[int, dict] = {}
     failures: list[dict] = []
-    todo: list[tuple[int, str]] = []
+    wanted: list[tuple[int, str]] = []
     first_seen: dict[str, int] = {}
-    from_cache = 0
     for position, raw in enumerate(ids):
         try:
             call_id = validate_call_id(raw)
@@ -343,33 +543,44 @@ async def _by_id(
             )
             continue
         first_seen[call_id] = position
-        cached = store.get(call_id) if store is not None else None
-        if cached is not None and is_terminal(cached):
-            results[position] = cached
-            from_cache += 1
+        wanted.append((position, call_id))
+
+    stored, store = _stored(store, [call_id for _, call_id in wanted])
+    todo: list[tuple[int, str]] = []
+    for position, call_id in wanted:
+        hit = stored.get(call_id)
+        if hit is not None and hit.settled and not refresh:
+            results[position] = hit.call
         else:
             todo.append((position, call_id))
+    from_cache = len(results)
+    revalidated = sum(1 for _, call_id in todo if call_id in stored)
 
     bar = _progress(len(ids), progress, "fetching calls")
     if bar is not None:
         bar.update(len(ids) - len(todo))
         bar.set_postfix(cached=from_cache, failed=len(failures))
-    limit = _AdaptiveLimit(concurrency, len(todo))
+    run = _Run(concurrency, len(todo), http.retry)
+    writer = _StoreWriter(store)
     queue = iter(todo)
+    left = {call_id for _, call_id in todo}
 
     async def worker() -> None:
         for position, call_id in queue:
             try:
-                call = await _fetch_one(http, call_id, limit, http.retry)
+                call = await _fetch_one(http, call_id, run)
+            except _RunEnded:
+                if call_id != run.ended_by:
+                    continue  # listed as NotAttempted once the workers are done
+                failures.append(_failure(call_id, run.ended))
             except Exception as error:  # noqa: BLE001 - every id must be accounted for
+                if run.ended is not None and run.ended_by != call_id:
+                    continue  # failed the same way as the id that ended the run
                 failures.append(_failure(call_id, error))
             else:
                 results[position] = call
-                if store is not None:
-                    try:
-                        store.put(call)
-                    except OSError as error:  # the call is in hand; a full disk must not lose it
-                        log.warning("could not cache call %s: %s", call_id, error)
+                writer.add(call)
+            left.discard(call_id)
             if bar is not None:
                 bar.update(1)
                 if failures:
@@ -378,15 +589,33 @@ async def _by_id(
     try:
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(todo)))))
     finally:
+        writer.flush()  # also on Ctrl-C: what arrived is kept, so a rerun resumes
         if bar is not None:
             bar.close()
+    if run.ended is not None:
+        failures += _not_attempted(run, [cid for _, cid in todo if cid in left])
     return FetchResult(
         calls=[results[p] for p in sorted(results)],
         failures=_failures_frame(failures),
         requested=len(ids),
         from_cache=from_cache,
         fetched=len(results) - from_cache,
+        revalidated=revalidated,
     )
+
+
+def _not_attempted(run: _Run, call_ids: list[str]) -> list[dict]:
+    cause = str(run.ended).split(". ")[0]
+    return [
+        {
+            "call_id": call_id,
+            "error_type": "NotAttempted",
+            "status_code": None,
+            "error": f"not fetched: the run stopped at call {run.ended_by} ({cause}). Fix that and "
+            "run again; calls already stored are kept.",
+        }
+        for call_id in call_ids
+    ]
 
 
 async def _list(
@@ -398,17 +627,21 @@ async def _list(
     progress: bool,
 ) -> FetchResult:
     calls: list[dict] = []
+    writer = _StoreWriter(store)
     bar = _progress(None, progress, "listing calls")
+    # paging rides out short outages too: retries end on the policy's time budget alone
+    patient = dataclasses.replace(http.retry, max_attempts=1_000_000)
+    pages = http.iter_calls(agent_id=agent_id, status=status, retry=patient)
     try:
-        async for call in http.iter_calls(agent_id=agent_id, status=status):
+        async for call in pages:
             if bar is not None:
                 bar.update(1)
             if not keep(call):
                 continue
             calls.append(call)
-            if store is not None:
-                store.put(call)
+            writer.add(call)
     finally:
+        writer.flush()
         if bar is not None:
             bar.close()
     return FetchResult(calls=calls, failures=_failures_frame([]), fetched=len(calls))
@@ -425,6 +658,7 @@ def fetch_calls(
     where: Mapping[str, Any] | Callable[[dict], bool] | None = None,
     concurrency: int = 32,
     cache: bool | str | Path | CallCache | None = True,
+    refresh: bool = False,
     progress: bool = True,
 ) -> FetchResult:
     """Fetch many calls: by id, or every call matching filters.
@@ -433,11 +667,12 @@ def fetch_calls(
     ----------
     ids
         Call ids to fetch with ``GET /v1/calls/{id}``. Each one ends up in exactly one of
-        ``result.calls`` or ``result.failures`` (invalid and duplicate ids included), so
-        ``len(calls) + len(failures) == len(ids)``.
+        ``result.calls`` or ``result.failures`` (invalid, duplicate and not-attempted ids
+        included), so ``len(calls) + len(failures) == len(ids)``.
     client
         A :class:`~oneinbox_nb.OneInboxClient` or :class:`~oneinbox_nb.AsyncOneInboxClient`; by
-        default one is built from ``ONEINBOX_API_KEY`` / ``ONEINBOX_BASE_URL``.
+        default one is built from ``ONEINBOX_API_KEY`` / ``ONEINBOX_BASE_URL``. Its
+        :class:`~oneinbox_nb.RetryPolicy` sets the retry budget per id (``budget``, 120 s).
     agent_id, status
         Without ``ids``: server-side filters of the list endpoints.
     since, until, where
@@ -449,22 +684,32 @@ def fetch_calls(
     concurrency
         Most requests in flight; lowered automatically while the API answers 429.
     cache
-        True for the user cache directory, a path, a :class:`~oneinbox_nb.cache.CallCache`, or
-        False. Calls in a terminal status are served from it; others are fetched again.
+        True for the user store (one SQLite file per API under the user cache directory), a
+        directory, a :class:`~oneinbox_nb.cache.CallCache`, or False. Settled calls (see
+        :func:`~oneinbox_nb.cache.is_settled`) are served from it; others are fetched again. A
+        store that cannot be used is one :class:`~oneinbox_nb.cache.StoreWarning`, not an error.
+    refresh
+        Fetch every id again even when the store holds it settled.
     progress
         Show a progress bar (a widget in notebooks, text in terminals).
 
     Returns
     -------
     FetchResult
-        ``.calls``, ``.failures`` and ``.frames`` (built on first access).
+        ``.calls``, ``.failures``, ``.frames`` (built on first access) and the counts
+        ``from_cache``, ``fetched`` and ``revalidated``.
+
+    Raises
+    ------
+    ConfigurationError
+        Bad options (the message says which); nothing is fetched.
 
     Notes
     -----
-    Works in plain scripts and in notebook cells: when an event loop is already running (Jupyter),
-    the fetch runs on its own loop in a worker thread and the cell waits for it. Ctrl-C (or a
-    kernel interrupt) stops it; what was already stored in the cache is kept, so running it again
-    resumes. From async code, ``await fetch_calls_async(...)`` instead.
+    Works in plain scripts, inside ``asyncio.run`` and in notebook cells: when an event loop is
+    already running, the fetch runs on its own loop in a worker thread and the caller waits for
+    it. Ctrl-C (or a kernel interrupt) stops it promptly; what was already stored is kept, so
+    running it again resumes. From async code, ``await fetch_calls_async(...)`` instead.
     """
     coro = fetch_calls_async(
         ids,
@@ -476,6 +721,7 @@ def fetch_calls(
         where=where,
         concurrency=concurrency,
         cache=cache,
+        refresh=refresh,
         progress=progress,
     )
     try:
@@ -486,7 +732,12 @@ def fetch_calls(
 
 
 def _run_in_thread(coro) -> FetchResult:
-    """Run a coroutine on a fresh loop in a worker thread; cancel it if the caller is interrupted."""
+    """Run a coroutine on a fresh loop in a worker thread; cancel it if the caller is interrupted.
+
+    The caller's thread blocks meanwhile. Inside ``asyncio.run`` the running loop's own SIGINT
+    handler only cancels its main task, which cannot happen while that task blocks here, so while
+    waiting on the main thread a Ctrl-C raises KeyboardInterrupt here instead.
+    """
     loop_box: dict[str, Any] = {}
 
     async def runner():
@@ -494,14 +745,24 @@ def _run_in_thread(coro) -> FetchResult:
         loop_box["task"] = asyncio.current_task()
         return await coro
 
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="oneinbox-fetch") as pool:
-        future = pool.submit(asyncio.run, runner())
-        try:
-            return future.result()
-        except KeyboardInterrupt:
-            if "loop" in loop_box:
-                loop_box["loop"].call_soon_threadsafe(loop_box["task"].cancel)
-            raise
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if on_main else None
+    swapped = False
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="oneinbox-fetch")
+    future = pool.submit(asyncio.run, runner())
+    try:
+        if on_main and previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            swapped = True
+        return future.result()
+    except KeyboardInterrupt:
+        if "loop" in loop_box:
+            loop_box["loop"].call_soon_threadsafe(loop_box["task"].cancel)
+        raise
+    finally:
+        if swapped:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        pool.shutdown(wait=True)
 
 
 def load_call(call_id: str, client: OneInboxClient | None = None) -> CallFrames:

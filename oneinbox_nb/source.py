@@ -40,9 +40,9 @@ class DataSource:
     is_sample : bool
         True when the calls come from the embedded sample API this object started.
     cache : bool
-        Whether :meth:`fetch` uses the user cache: True for a real API, False for the sample and
-        for any loopback URL (a sample server started elsewhere: its port changes every run, so its
-        cache entries would never be read again).
+        Whether :meth:`fetch` uses the user's call store: True for a real API, False for the
+        sample and for any loopback URL (a sample server started elsewhere: its port changes every
+        run, so its stored calls would never be read again).
     """
 
     def __init__(self, client: OneInboxClient, *, description: str, sample_api: Any = None) -> None:
@@ -76,8 +76,8 @@ class DataSource:
 
         Notes
         -----
-        The real API uses the user cache, so running a notebook again re-fetches only unfinished
-        calls; the sample API is not cached (see :attr:`cache`).
+        The real API uses the user's call store, so running a notebook again re-fetches only calls
+        that had not settled; the sample API is not stored (see :attr:`cache`).
         """
         if "client" in filters or "cache" in filters:
             raise ConfigurationError(

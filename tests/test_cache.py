@@ -1,93 +1,198 @@
-"""The call cache: atomic writes, corrupt entries, crash leftovers, terminal statuses."""
+"""The call store: SQLite per source, batched writes, settle rule, corrupt and read-only stores,
+several processes at once, and the import of the old JSON-file caches."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sqlite3
+import time
 import uuid
+import warnings
+from datetime import datetime, timezone
 
 import orjson
 import pytest
 
-from oneinbox_nb.cache import CallCache, default_cache_dir, is_terminal, source_name
+from oneinbox_nb.cache import (
+    CallCache,
+    StoreWarning,
+    default_cache_dir,
+    is_settled,
+    is_terminal,
+    source_name,
+)
 from oneinbox_nb.exceptions import CacheError
 
+NOW = time.time()
 
-def call(i: int, status: str = "completed") -> dict:
+
+def iso(seconds_ago: float) -> str:
+    return (
+        datetime.fromtimestamp(NOW - seconds_ago, timezone.utc).isoformat().replace("+00:00", "Z")
+    )
+
+
+def call(i: int, status: str = "completed", *, ended_ago: float = 86_400, **extra) -> dict:
     return {
         "id": str(uuid.UUID(int=i)),
         "status": status,
         "messages": [{"role": "user", "content": "héllo"}],
+        "analysis": {"outcome": "Interested"},
+        "latency": {"events": []},
+        "cost_cents": 12,
+        "ended_at": iso(ended_ago),
+        "updated_at": iso(ended_ago - 5),
+        **extra,
     }
 
 
-def test_put_get_round_trip(tmp_path):
-    cache = CallCache(tmp_path, source="api.test")
+def test_put_get_round_trip_one_database_per_source(tmp_path):
+    store = CallCache(tmp_path, source="api.test")
     payload = call(1)
-    path = cache.put(payload)
-    assert path.parent.parent == tmp_path / "api.test"
-    assert cache.get(payload["id"]) == payload
-    assert payload["id"] in cache and len(cache) == 1
-    assert cache.get(str(uuid.UUID(int=2))) is None
+    store.put(payload)
+    assert store.path == tmp_path / "api.test.sqlite3" and store.path.exists()
+    assert store.get(payload["id"]) == payload and store.get(payload["id"].upper()) == payload
+    assert payload["id"] in store and len(store) == 1
+    assert store.get(str(uuid.UUID(int=2))) is None
+    assert CallCache(tmp_path, source="other").get(payload["id"]) is None
 
 
-def test_put_replaces_atomically_and_leaves_no_temporaries(tmp_path):
-    cache = CallCache(tmp_path)
-    cache.put(call(1, "in_progress"))
-    cache.put(call(1, "completed"))
-    assert cache.get(call(1)["id"])["status"] == "completed"
-    assert [p.name for p in cache.path.rglob("*") if p.is_file()] == [f"{call(1)['id']}.json"]
+def test_put_many_replaces_and_lookup_reports_settled(tmp_path):
+    store = CallCache(tmp_path)
+    store.put_many([call(1, "in_progress"), call(2), call(3, cost_cents=None)])
+    store.put_many([call(1)])
+    found = store.lookup([call(i)["id"] for i in (1, 2, 3, 4)])
+    assert found[call(1)["id"]].call["status"] == "completed"
+    assert {cid: hit.settled for cid, hit in found.items()} == {
+        call(1)["id"]: True,
+        call(2)["id"]: True,
+        call(3)["id"]: False,  # completed, but the carrier cost is not in yet
+    }
 
 
-def test_failed_write_keeps_old_entry_and_no_temp_file(tmp_path, monkeypatch):
-    cache = CallCache(tmp_path)
-    cache.put(call(1, "in_progress"))
-
-    def crash(*args):
-        raise KeyboardInterrupt  # Ctrl-C between writing and renaming
-
-    monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(KeyboardInterrupt):
-        cache.put(call(1, "completed"))
-    monkeypatch.undo()
-    assert cache.get(call(1)["id"])["status"] == "in_progress"
-    assert not list(cache.path.rglob("*.tmp"))
+@pytest.mark.parametrize("bad_id", [None, "../../x", 42, "not-a-uuid"])
+def test_a_payload_without_a_uuid_id_never_reaches_the_store(tmp_path, bad_id):
+    store = CallCache(tmp_path)
+    assert store.put_many([{"id": bad_id, "status": "completed"}, call(1)]) == 1
+    assert list(store.ids()) == [call(1)["id"]]
+    assert not list(tmp_path.rglob("*x*"))
 
 
-def test_stray_temporaries_from_a_killed_process_are_swept(tmp_path):
-    cache = CallCache(tmp_path)
-    cache.put(call(1))
-    stray = cache.path / call(1)["id"][:2] / f".{call(1)['id']}.abc.tmp"
-    stray.write_bytes(b'{"id": "half-writ')
-    reopened = CallCache(tmp_path)
-    assert not stray.exists() and len(reopened) == 1
+def test_compressed_and_plain_bodies_read_back(tmp_path):
+    plain = CallCache(tmp_path, source="s")
+    plain.put(call(1))
+    packed = CallCache(tmp_path, source="s", compress=True)
+    packed.put(call(2))
+    assert plain.get(call(2)["id"]) == call(2) and packed.get(call(1)["id"]) == call(1)
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("change", "settled"),
     [
-        b'{"id": "00000000-0000-0000-0000-000000000001", "sta',
-        b"",
-        b"[1, 2]",
-        orjson.dumps({"id": str(uuid.UUID(int=99)), "status": "completed"}),
+        ({}, True),
+        ({"status": "in_progress"}, False),
+        ({"status": "failed", "latency": None, "cost_cents": None}, True),
+        ({"cost_cents": None}, False),
+        ({"analysis": None}, False),
+        ({"ended_at": None, "updated_at": None}, False),
+        ({"ended_at": "garbage"}, False),
     ],
-    ids=["truncated", "empty", "not-a-dict", "wrong-id"],
 )
-def test_corrupt_entry_reported_set_aside_never_used(tmp_path, content):
-    cache = CallCache(tmp_path)
-    file = cache.put(call(1))
-    file.write_bytes(content)
-    assert cache.get(call(1)["id"]) is None
-    assert cache.corrupt and cache.corrupt[0][0] == call(1)["id"]
-    assert not file.exists() and file.with_suffix(".corrupt").exists()
-    assert cache.load_all() == []
+def test_settle_rule(change, settled):
+    assert is_settled({**call(1), **change}, fetched_at=NOW) is settled
 
 
-def test_load_all_skips_corrupt(tmp_path):
-    cache = CallCache(tmp_path)
-    for i in range(1, 6):
-        cache.put(call(i))
-    (cache.path / call(3)["id"][:2] / f"{call(3)['id']}.json").write_bytes(b"{")
-    assert {c["id"] for c in cache.load_all()} == {call(i)["id"] for i in (1, 2, 4, 5)}
+def test_a_call_that_ended_moments_ago_is_not_settled_until_the_window_passes():
+    recent = call(1, ended_ago=60)
+    assert not is_settled(recent, fetched_at=NOW)
+    assert is_settled(recent, fetched_at=NOW + 700)  # seen again after the window
+    assert is_settled(recent, fetched_at=NOW, settle_s=30)
+    late_update = {**recent, "updated_at": iso(-700)}  # updated 12 min after its end
+    assert is_settled(late_update)
+
+
+def test_corrupt_rows_are_reported_deleted_and_never_used(tmp_path):
+    store = CallCache(tmp_path)
+    store.put_many([call(i) for i in range(1, 5)])
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE calls SET body = ? WHERE id = ?", (b'{"id": "0000', call(1)["id"]))
+        db.execute("UPDATE calls SET body = ? WHERE id = ?", (orjson.dumps(call(9)), call(2)["id"]))
+        db.execute("UPDATE calls SET codec = 'zlib' WHERE id = ?", (call(3)["id"],))
+    assert {c["id"] for c in store.load_all()} == {call(4)["id"]}
+    assert sorted(cid for cid, _ in store.corrupt) == sorted(call(i)["id"] for i in (1, 2, 3))
+    assert len(store) == 1
+
+
+def test_a_corrupt_database_is_set_aside_with_one_warning_and_rebuilt(tmp_path):
+    CallCache(tmp_path, source="s").put(call(1))
+    (tmp_path / "s.sqlite3").write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"s.sqlite3{suffix}").unlink(missing_ok=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store = CallCache(tmp_path, source="s")
+    assert [w.category for w in caught] == [StoreWarning]
+    assert "corrupt" in str(caught[0].message) and len(store) == 0
+    assert list(tmp_path.glob("s.sqlite3.corrupt-*"))
+    store.put(call(2))
+    assert store.get(call(2)["id"]) == call(2)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_read_only_directory_is_a_clear_cache_error(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(CacheError, match="cache=False"):
+            CallCache(tmp_path, source="s")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_unusable_directory_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CacheError, match="writable directory"):
+        CallCache(blocker / "sub")
+
+
+def _writer(root: str, start: int, n: int) -> None:
+    store = CallCache(root, source="shared")
+    for i in range(start, start + n, 10):
+        store.put_many([call(j) for j in range(i, i + 10)])
+        store.lookup([call(j)["id"] for j in range(1, 50)])
+
+
+def test_several_processes_and_threads_share_one_store(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), 1 + k * 200, 200)) for k in range(3)]
+    for p in procs:
+        p.start()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: _writer(str(tmp_path), 1001 + k * 100, 100), range(4)))
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    store = CallCache(tmp_path, source="shared")
+    assert len(store) == 1000 and not store.corrupt
+    assert len(store.load_all()) == 1000
+
+
+def test_old_json_file_cache_is_imported_on_first_open(tmp_path):
+    old = tmp_path / "api.test"
+    for i in (1, 2):
+        payload = call(i)
+        (old / payload["id"][:2]).mkdir(parents=True, exist_ok=True)
+        (old / payload["id"][:2] / f"{payload['id']}.json").write_bytes(orjson.dumps(payload))
+    (old / "00" / f"{call(3)['id']}.json").write_bytes(b'{"id": "half')
+    (old / "00" / f"{call(4)['id']}.json").write_bytes(orjson.dumps(call(5)))  # wrong id
+    store = CallCache(tmp_path, source="api.test")
+    assert sorted(store.ids()) == sorted([call(1)["id"], call(2)["id"]])
+    assert store.get(call(1)["id"]) == call(1)
+    store.put(call(1, status="failed"))
+    assert CallCache(tmp_path, source="api.test").get(call(1)["id"])["status"] == "failed"
 
 
 def test_terminal_statuses():
@@ -104,19 +209,10 @@ def test_default_dir_and_env_override(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "xdg" / "oneinbox_nb"
 
 
-def test_source_names_are_path_safe():
+def test_source_names_are_path_safe_and_never_hold_credentials():
     assert source_name("https://api.oneinbox.ai") == "api.oneinbox.ai"
     assert source_name("http://127.0.0.1:8765/") == "127.0.0.1_8765"
-    assert "/" not in source_name("https://user:pw@host/path")
-
-
-def test_unwritable_directory_is_a_clear_error(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises(CacheError, match="writable directory"):
-        CallCache(blocker / "sub")
-
-
-def test_ids_that_cannot_name_a_file_are_refused(tmp_path):
+    name = source_name("https://oi_sk_secret123:pw@host/path?key=oi_sk_secret123")
+    assert name == "host" and "oi_sk" not in name
     with pytest.raises(CacheError):
-        CallCache(tmp_path).get("../../etc/passwd")
+        CallCache("/tmp", source="../x")

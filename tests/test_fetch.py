@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,37 +102,63 @@ def test_gives_up_when_retry_after_is_beyond_the_policy(load_test_calls):
     assert result.failures.error.str.contains("retry after 3600 s").all()
 
 
-def test_cache_serves_terminal_calls_and_refreshes_others(tmp_path, load_test_calls):
+def settled_by_rule(call: dict) -> bool:
+    """The settle rule, written out for sample calls (which all ended days before today)."""
+    if call["status"] == "failed":
+        return True
+    fields = ("messages", "analysis", "latency", "cost_cents")
+    return call["status"] == "completed" and all(call[f] is not None for f in fields)
+
+
+def test_store_serves_settled_calls_and_refetches_the_others(tmp_path, load_test_calls):
     ids = [c["id"] for c in load_test_calls]
-    terminal = sum(c["status"] in ("completed", "failed") for c in load_test_calls)
-    assert 0 < terminal < len(ids), "the sample run should hold some in-flight calls"
+    settled = sum(settled_by_rule(c) for c in load_test_calls)
+    assert 0 < settled < len(ids), "the sample run should hold some unsettled calls"
     with sample.serve(calls=load_test_calls) as api:
         first = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
         second = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
         requests_before = api.stats["requests"]
         third = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
         requests_third = api.stats["requests"] - requests_before
-    assert first.from_cache == 0 and first.fetched == len(ids)
-    assert second.from_cache == terminal and second.fetched == len(ids) - terminal
-    assert requests_third == len(ids) - terminal and third.from_cache == terminal
+        refreshed = oi.fetch_calls(
+            ids, client=client_for(api), cache=tmp_path, refresh=True, progress=False
+        )
+    assert first.from_cache == 0 and first.fetched == len(ids) and first.revalidated == 0
+    assert second.from_cache == settled and second.fetched == len(ids) - settled
+    assert second.revalidated == len(ids) - settled  # stored, not settled: asked again
+    assert requests_third == len(ids) - settled and third.from_cache == settled
     assert [c["id"] for c in second.calls] == ids and second.calls == first.calls
+    assert refreshed.from_cache == 0 and refreshed.revalidated == len(ids)
 
 
-def test_corrupt_cache_entry_is_reported_and_refetched(tmp_path, load_test_calls):
-    done = [c for c in load_test_calls if c["status"] == "completed"][:20]
+def test_corrupt_store_entry_is_reported_and_refetched(tmp_path):
+    calls = sample.generate("production", seed=3, n=60)
+    done = [c for c in calls if settled_by_rule(c)][:20]
     ids = [c["id"] for c in done]
-    with sample.serve(calls=load_test_calls) as api:
+    with sample.serve(calls=calls) as api:
         oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
         store = CallCache(tmp_path, source=source_name(api.base_url))
         victim = ids[4]
-        (store.path / victim[:2] / f"{victim}.json").write_bytes(
-            b'{"id": "' + victim.encode() + b'", "sta'
-        )
+        with sqlite3.connect(store.path) as db:
+            db.execute(
+                "UPDATE calls SET body = ? WHERE id = ?",
+                (b'{"id": "' + victim.encode() + b'", "sta', victim),
+            )
         result = oi.fetch_calls(ids, client=client_for(api), cache=tmp_path, progress=False)
     assert [cid for cid, _ in result.corrupt_cache_entries] == [victim]
     assert result.fetched == 1 and result.from_cache == len(ids) - 1
     assert result.calls[4] == done[4]
     assert store.get(victim) == done[4]  # repaired
+
+
+def stored_count(path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT count(*) FROM calls").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["crash", "ctrl-c"])
@@ -158,11 +186,9 @@ def test_interrupted_fetch_resumes_without_refetching(tmp_path, load_test_calls,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        store_path = cache_dir / source_name(api.base_url)
+        store_path = cache_dir / f"{source_name(api.base_url)}.sqlite3"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if store_path.exists() and sum(1 for _ in store_path.glob("*/*.json")) >= 30:
-                break
+        while time.monotonic() < deadline and stored_count(store_path) < 30:
             time.sleep(0.02)
         child.send_signal(how)
         _, err = child.communicate(timeout=30)
@@ -170,13 +196,13 @@ def test_interrupted_fetch_resumes_without_refetching(tmp_path, load_test_calls,
             assert child.returncode == 130 and b"interrupted" in err
         assert child.returncode != 0
         store = CallCache(cache_dir, source=source_name(api.base_url))
-        stored = {cid: store.get(cid) for cid in store.ids()}
-        assert not store.corrupt and all(stored.values())
+        stored = store.lookup(store.ids())
+        assert not store.corrupt and all(hit.call["id"] == cid for cid, hit in stored.items())
         assert 30 <= len(stored) < len(ids)
         requests_before = api.stats["requests"]
         result = oi.fetch_calls(ids, client=client_for(api), cache=cache_dir, progress=False)
         refetched = api.stats["requests"] - requests_before
-    final = sum(1 for c in stored.values() if c["status"] in ("completed", "failed"))
+    final = sum(1 for hit in stored.values() if hit.settled)
     assert result.ok and len(result.calls) == len(ids)
     assert result.from_cache == final and refetched == len(ids) - final
 

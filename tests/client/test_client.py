@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from oneinbox_nb import exceptions as exc_mod
-from oneinbox_nb.client import AsyncOneInboxClient, OneInboxClient, RetryPolicy, parse_retry_after
+from oneinbox_nb.client import AsyncOneInboxClient, OneInboxClient, RetryPolicy
 from oneinbox_nb.exceptions import (
     APIConnectionError,
     AuthenticationError,
@@ -208,12 +208,6 @@ def test_retry_after_beyond_limit_raises_at_once():
     with pytest.raises(RateLimitError) as info:
         client.get_call(CALL_ID)
     assert info.value.retry_after == 3600 and sleeps == []
-
-
-def test_retry_after_http_date():
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert parse_retry_after("1.5") == 1.5
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
 def test_no_retry_when_disabled():

@@ -1,0 +1,30 @@
+"""HTTP clients for the OneInbox REST API: :class:`OneInboxClient` and :class:`AsyncOneInboxClient`.
+
+Both return plain dicts (the API's JSON) and never import pandas; :func:`oneinbox_nb.to_frames`
+turns those dicts into DataFrames. The package has one room per concern:
+
+- :mod:`.retry`: when a GET is tried again and how long to wait (:class:`RetryPolicy`,
+  ``Retry-After`` parsing, capped exponential backoff with jitter, a time budget).
+- :mod:`.errors`: httpx failures and error responses mapped to :mod:`oneinbox_nb.exceptions`,
+  one mapping for both clients (refused, DNS, TLS, timeout and dropped told apart).
+- :mod:`.endpoints`: paths, parameters, answer validation and paging, with no I/O.
+- :mod:`.sync` and :mod:`.async_`: the two clients, each a small send-and-retry loop.
+"""
+
+from __future__ import annotations
+
+from .async_ import AsyncOneInboxClient
+from .endpoints import DEFAULT_TIMEOUT, MAX_PAGE_SIZE, TERMINAL_STATUSES, validate_call_id
+from .retry import RetryPolicy, parse_retry_after
+from .sync import OneInboxClient
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_PAGE_SIZE",
+    "TERMINAL_STATUSES",
+    "AsyncOneInboxClient",
+    "OneInboxClient",
+    "RetryPolicy",
+    "parse_retry_after",
+    "validate_call_id",
+]

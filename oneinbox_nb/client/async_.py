@@ -1,0 +1,153 @@
+"""The asynchronous client, :class:`AsyncOneInboxClient`: the same endpoints, awaited.
+
+It defaults to the aiohttp transport from ``httpx-aiohttp``: httpx's own async pool slows down
+sharply as concurrency grows (encode/httpx#3215), and ``benchmarks/`` measures the difference.
+Pass ``transport=`` (e.g. ``httpx.MockTransport``) to replace it; that is the test seam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from ..config import APIKey
+from ..exceptions import APIStatusError, OneInboxError
+from . import errors
+from .endpoints import (
+    DEFAULT_TIMEOUT,
+    OffsetPager,
+    PageWalker,
+    _Base,
+    agent_path,
+    call_path,
+    validate_call_id,
+)
+from .retry import RetryPolicy
+
+__all__ = ["AsyncOneInboxClient"]
+
+log = logging.getLogger("oneinbox_nb.client")
+
+
+class AsyncOneInboxClient(_Base):
+    """Asynchronous OneInbox API client; the same methods as :class:`OneInboxClient`, awaited.
+
+    Parameters are those of :class:`OneInboxClient`, plus ``max_connections`` for the pool. Without
+    ``transport=``, requests go through ``httpx_aiohttp.AiohttpTransport``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | APIKey | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        *,
+        max_connections: int = 100,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, retry)
+        self._sleep = sleep
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        if transport is None:
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(limits=limits)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=timeout,
+            transport=transport,
+            limits=limits,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncOneInboxClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        call_id: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        policy = retry or self.retry
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request("GET", path, params=params)
+            try:
+                try:
+                    response = await self._http.send(request)
+                except httpx.HTTPError as exc:
+                    raise errors.transport_error(exc, request, self._api_key.reveal()) from exc
+                return self._read(response, call_id, attempt)
+            except OneInboxError as error:
+                delay = policy.next_delay(error, attempt, time.monotonic() - started)
+                if delay is None:
+                    raise
+                log.info("retrying in %.2f s after: %s", delay, error)
+                await self._sleep(delay)
+
+    async def get_call(self, call_id: str | uuid.UUID, *, retry: RetryPolicy | None = None) -> dict:
+        """Fetch one call (``GET /v1/calls/{call_id}``); see :meth:`OneInboxClient.get_call`."""
+        call_id = validate_call_id(call_id)
+        body = await self._get(call_path(call_id), call_id=call_id, retry=retry)
+        return self._check_call(body, call_id)
+
+    async def iter_calls(
+        self,
+        agent_id: str | None = None,
+        status: str | None = None,
+        page_size: int = 100,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncIterator[dict]:
+        """Yield every call, newest first (cursor endpoint, offset fallback); see the sync client."""
+        walker = PageWalker(self._page_params(agent_id, status, page_size))
+        while (request := walker.next_request()) is not None:
+            path, page_params = request
+            try:
+                page = await self._get(path, page_params, retry=retry)
+            except APIStatusError as exc:
+                if not walker.fallback(exc):
+                    raise
+                continue
+            for call in walker.take(page, self):
+                yield call
+
+    async def iter_agents(self, page_size: int = 100) -> AsyncIterator[dict]:
+        """Yield every agent (``GET /v1/agents``); see :meth:`OneInboxClient.iter_agents`."""
+        pager = OffsetPager("/v1/agents", page_size)
+        while (request := pager.next_request()) is not None:
+            for agent in pager.take(await self._get(*request), self):
+                yield agent
+
+    async def list_agents(self, page_size: int = 100) -> list[dict]:
+        """Every agent of the workspace as a list of dicts."""
+        return [agent async for agent in self.iter_agents(page_size)]
+
+    async def get_agent(self, agent_id: str) -> dict:
+        """One agent (``GET /v1/agents/{agent_id}``); see :meth:`OneInboxClient.get_agent`."""
+        path = agent_path(agent_id)
+        return self._check_agent(await self._get(path), path)
+
+    async def usage(self) -> dict:
+        """``GET /v1/usage``: the workspace's daily call limits."""
+        return await self._get("/v1/usage")
