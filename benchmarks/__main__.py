@@ -10,6 +10,7 @@ from pathlib import Path
 from . import (
     bootstrap,
     bulk_fetch,
+    compare_runs,
     dataset_scale,
     frames_build,
     outage,
@@ -31,6 +32,7 @@ BENCHMARKS = {
     "time_bounds": time_bounds.run,
     "notebooks": time_bounds.run_notebooks,
     "bootstrap": bootstrap.run,
+    "compare": compare_runs.run,
 }
 
 

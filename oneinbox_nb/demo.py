@@ -1,9 +1,10 @@
 """The main job (``make demo`` / ``oneinbox-nb demo``): the whole product on the embedded sample API.
 
 It starts the sample OneInbox API (a load-test run and a production week), fetches both through the
-real client over HTTP, finds the call with the worst turn, and writes three shareable reports:
-``postmortem.html`` (that call), ``load_test.html`` and ``costs.html``. Then it prints their paths
-and a three-line summary. The reports' notebooks fetch from the same servers: the key reaches their
+real client over HTTP, finds the call with the worst turn, and writes four shareable reports:
+``postmortem.html`` (that call), ``load_test.html``, ``costs.html`` and ``compare.html`` (two runs of
+one load-test system, the second with +300 ms planted on every LLM first token). Then it prints their
+paths and a four-line summary. The reports' notebooks fetch from the same servers: the key reaches their
 kernels through ``ONEINBOX_API_KEY``, never as a parameter.
 """
 
@@ -60,6 +61,22 @@ def _summary(
     ]
 
 
+def _compare_line(pair: sample.RegressionPair, frames: CallFrames, seed: int) -> str:
+    """What compare says about the planted pair, and what the generator planted."""
+    a = analysis.select_calls(frames, run_id=pair.a["run_id"])
+    b = analysis.select_calls(frames, run_id=pair.b["run_id"])
+    table = analysis.compare(a, b, metrics=["response_ms", "llm_ttft_ms", "tts_ttfb_ms"], seed=seed)
+    found = [
+        f"{r.metric} {r.statistic} {display.delta(r.diff)} ({r.change})"
+        for r in table.itertuples()
+        if r.change in ("increase", "decrease")
+    ]
+    return (
+        f"compare: run b against run a: {'; '.join(found) or 'no clear change'} "
+        f"(the generator planted {pair.b['regression']['description']} in b)"
+    )
+
+
 def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = print) -> dict:
     """Run the main job; returns the report paths, the summary lines and the elapsed seconds."""
     from .report import build
@@ -67,15 +84,19 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
     started = time.monotonic()
     out = Path(out)
     key = "oi_sk_demo_" + secrets.token_hex(12)
+    pair = sample.regression_pair(seed=seed + 1)
     with (
         sample.serve("load_test", seed=seed, api_key=key) as lt_api,
         sample.serve("production", seed=seed, api_key=key) as prod_api,
+        sample.serve(calls=pair.calls, api_key=key) as cmp_api,
     ):
         run_id = sample.truth("load_test", seed=seed)["run_id"]
         with OneInboxClient(key, lt_api.base_url) as client:
             load = fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
         with OneInboxClient(key, prod_api.base_url) as client:
             week = fetch_calls(client=client, cache=False, progress=False)
+        with OneInboxClient(key, cmp_api.base_url) as client:
+            runs = fetch_calls(client=client, cache=False, progress=False)
         load_frames, week_frames = load.frames, week.frames
         knee = analysis.find_knee(load_frames, n_boot=200)
         worst = max(
@@ -97,6 +118,12 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
                 notebook="03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id
             ),
             "costs": dict(notebook="02_costs_and_credits", base_url=prod_api.base_url),
+            "compare": dict(
+                notebook="05_compare",
+                base_url=cmp_api.base_url,
+                a_run_id=pair.a["run_id"],
+                b_run_id=pair.b["run_id"],
+            ),
         }
         # One process per report: nbclient kernels do not share a process safely across threads.
         spawn = multiprocessing.get_context("spawn")
@@ -117,7 +144,7 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
         knee,
         sample.truth("load_test", seed=seed)["knee_concurrency"],
         worst,
-    )
+    ) + [_compare_line(pair, runs.frames, seed)]
     elapsed = time.monotonic() - started
     for path in paths.values():
         print(path)

@@ -30,9 +30,11 @@ from typing import Any
 __all__ = [
     "UNKNOWN",
     "agent",
+    "cents",
     "concurrency",
     "count",
     "credits",
+    "delta",
     "duration",
     "html",
     "is_unknown",
@@ -207,6 +209,31 @@ def table(frame: Any, **columns: Any) -> Any:
             if name in out.columns:
                 out[name] = [func(v) for v in out[name].tolist()]
     return out
+
+
+def cents(value: Any) -> str:
+    """An amount in cents with two decimals, for rates below a dollar (``1.98¢``)."""
+    if is_unknown(value):
+        return UNKNOWN
+    return f"{float(value):,.2f}¢"
+
+
+def delta(value: Any, kind: str = "ms") -> str:
+    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``cents``, ``count``).
+
+    ``delta(301.4)`` → ``+301 ms``; ``delta(-0.004, "share")`` → ``-0.40%``; a difference that
+    rounds to zero has no sign (``delta(0.4)`` → ``0 ms``).
+    """
+    formatters = {"ms": ms, "share": share, "money": money, "cents": cents, "count": count}
+    if kind not in formatters:
+        raise ValueError(f"invalid kind {kind!r}; valid values: {', '.join(formatters)}")
+    if is_unknown(value):
+        return UNKNOWN
+    number = float(value)
+    shown = formatters[kind](abs(number))
+    if not any(digit in shown for digit in "123456789"):
+        return shown
+    return ("+" if number > 0 else "-") + shown
 
 
 # Characters that are Markdown or HTML syntax anywhere in a line.

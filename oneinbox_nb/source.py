@@ -226,6 +226,7 @@ def open_source(
     seed: int = 0,
     n: int | None = None,
     now: Any = None,
+    calls: Sequence[dict[str, Any]] | None = None,
 ) -> DataSource:
     """Open the data source a notebook reads by the source rule: the OneInbox API or the sample.
 
@@ -247,6 +248,9 @@ def open_source(
     now : datetime or str, optional
         Sample only: the moment the generated calls lead up to (see
         :func:`oneinbox_nb.sample.serve`); default the current hour.
+    calls : sequence of dict, optional
+        Sample only: serve these payloads instead of a scenario's (e.g.
+        :func:`oneinbox_nb.sample.regression_pair`'s two runs).
 
     Returns
     -------
@@ -271,11 +275,14 @@ def open_source(
     from . import sample
 
     names = _scenario_names(scenario)
-    api = sample.serve(names, seed=seed, n=n, now=now)
+    api = sample.serve(names, seed=seed, n=n, now=now, calls=calls)
     try:
         client = OneInboxClient(api.api_key, api.base_url)
     except BaseException:
         api.stop()
         raise
-    described = describe_source(None, source, scenario=names, seed=seed, n=n)
+    if calls is not None:
+        described = f"embedded sample API ({len(calls):,} given calls)"
+    else:
+        described = describe_source(None, source, scenario=names, seed=seed, n=n)
     return DataSource(client, description=described, sample_api=api)

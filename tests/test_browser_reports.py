@@ -10,12 +10,12 @@ from browser_support import chromium, offline_page, require_chromium
 
 from oneinbox_nb.demo import run
 
-REPORTS = ("postmortem", "load_test", "costs")
+REPORTS = ("postmortem", "load_test", "costs", "compare")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> dict:
-    """`make demo` once: the sample API, a real fetch, three reports (about 20 s)."""
+    """`make demo` once: the sample API, a real fetch, four reports (about 30 s)."""
     require_chromium()
     out = tmp_path_factory.mktemp("demo")
     lines: list[str] = []
@@ -33,16 +33,33 @@ def browser(demo):
 
 @pytest.mark.browser
 @pytest.mark.notebook
-def test_demo_prints_paths_and_a_three_line_summary(demo):
+def test_demo_prints_paths_and_a_four_line_summary(demo):
     paths = demo["reports"]
     assert set(paths) == set(REPORTS) and all(Path(p).is_file() for p in paths.values())
-    assert demo["printed"][:3] == [str(paths[name]) for name in REPORTS]
+    assert demo["printed"][:4] == [str(paths[name]) for name in REPORTS]
     summary = demo["summary"]
-    assert len(summary) == 3
+    assert len(summary) == 4
     assert summary[0].startswith("load test: 1,000 calls") and "concurrency" in summary[0]
     assert summary[1].startswith("production week:") and "/min)" in summary[1]
     assert re.search(r"\$[\d,]+\.\d\d over [\d,]+ calls", summary[1])  # dollars, and over what
     assert summary[2].startswith("worst turn: call ")
+    assert summary[3].startswith("compare: run b against run a: ")
+    assert "llm_ttft_ms p50 +" in summary[3] and "(increase)" in summary[3]
+    assert summary[3].endswith("(the generator planted +300 ms on every llm_ttft event in b)")
+
+
+@pytest.mark.browser
+@pytest.mark.notebook
+def test_compare_report_opens_with_a_summary_that_names_the_change(demo, browser):
+    with offline_page(browser) as (page, _):
+        page.goto(Path(demo["reports"]["compare"]).as_uri())
+        page.wait_for_load_state("load")
+        body = page.locator("body").inner_text()
+    summary_at = body.index("Summary")
+    assert summary_at < body.index("What changed, metric by metric")
+    summary = body[summary_at : body.index("What changed, metric by metric")]
+    assert "llm_ttft_ms p50" in summary and "increase" in summary
+    assert "llm_ttft accounts for" in summary
 
 
 @pytest.mark.browser

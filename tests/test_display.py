@@ -155,3 +155,32 @@ def test_money_in_markdown_goes_through_md_or_nbconvert_reads_math():
     assert escaped == (
         "<p><strong>Total cost: $10.74 over 1 call; 1 not yet billed</strong>; $0.0176/min</p>\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (301.4, "ms", "+301 ms"),
+        (-1500, "ms", "-1,500 ms"),
+        (-0.2, "ms", "0 ms"),  # rounds to nothing: no sign
+        (0.4, "ms", "0 ms"),
+        (-0.5, "cents", "-0.50¢"),
+        (0.0051, "share", "+0.51%"),
+        (-0.004, "share", "-0.40%"),
+        (-3, "money", "-$0.03"),
+        (None, "ms", "unknown"),
+        (float("nan"), "share", "unknown"),
+    ],
+)
+def test_delta_is_a_signed_difference_in_the_kind_s_format(value, kind, text):
+    assert display.delta(value, kind) == text
+
+
+def test_delta_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="valid values: ms, share, money, cents, count"):
+        display.delta(1, "seconds")
+
+
+def test_cents_keeps_two_decimals_for_sub_dollar_rates():
+    assert display.cents(1.9821) == "1.98¢"
+    assert display.cents(None) == "unknown"

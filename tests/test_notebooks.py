@@ -43,6 +43,7 @@ EXPLORERS = {
     "03_load_test_correlation": "LoadTestExplorer",
     "04_postmortem": "TurnExplorer",
     "06_fleet": None,  # a static fleet overview: no explorer
+    "05_compare": "CompareExplorer",
 }
 CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2
@@ -207,6 +208,7 @@ def runs(sample_facts) -> dict[str, Run]:
         runs[f"{name[:2]} failed call"] = Run(
             name, {key: failed if key == "call_id" else [failed], "scenario": "production"}
         )
+    runs["05 tts_switch"] = Run("05_compare", {"regression": "tts_switch"})
     runs["01 real API without call_id"] = Run(
         "01_explore_call", {"base_url": "http://127.0.0.1:9"}, env={"ONEINBOX_API_KEY": PLANTED_KEY}
     )
@@ -463,6 +465,35 @@ def test_a_call_without_turns_still_gets_a_summary(runs, sample_facts, name):
     text = _text(run.nb)
     assert sample_facts["failed_call"] in text
     assert "nothing to lay out" in text or "No turns with latency events" in text
+
+
+def _summary(nb) -> str:
+    """The first Markdown output after the notebook's "## Summary" heading."""
+    heading = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Summary"))
+    for cell in nb.cells[heading + 1 :]:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/markdown")
+            if text:
+                return text if isinstance(text, str) else "".join(text)
+    raise AssertionError("the notebook shows no summary")
+
+
+def test_05_summary_names_the_planted_llm_change_and_its_share(runs):
+    run = runs["05_compare"]
+    _assert_ran(run)
+    summary = _summary(run.nb).replace("\\_", "_")
+    assert "**llm_ttft_ms p50**" in summary and "**increase**" in summary
+    assert "**response_ms p50**" in summary
+    assert "**llm_ttft** accounts for" in summary
+
+
+def test_05_finds_a_tts_switch_and_splits_it_by_provider(runs):
+    """+150 ms is clear on tts_ttfb; on the load test's noisy response it need not be."""
+    run = runs["05 tts_switch"]
+    _assert_ran(run)
+    summary = _summary(run.nb).replace("\\_", "_")
+    assert "**tts_ttfb_ms p50**" in summary and "**increase**" in summary
+    assert "cartesia" in _text(run.nb) and "elevenlabs" in _text(run.nb)
 
 
 def test_01_with_the_real_api_requires_a_call_id(runs):

@@ -19,7 +19,10 @@ One module per question a user asks; everything public is re-exported here, so
       load.py      what happens under load?         load_test_runs, concurrency_frame,
                                                     concurrency_bins, concurrency_correlation,
                                                     find_knee (returns a Knee)
-      compare.py   (room for comparing two sets of calls; added by its own issue)
+      compare.py   what changed between two runs,    select_calls, compare, compare_values,
+                   periods or agents?               interrupted_turns, compare_knees
+      explain.py   which component moved the        explain_change
+                   response?
       _stats.py    shared statistics: grouped quantiles, percentile labels, the bootstrap over
                    calls (min_calls, resampled Spearman and segment quantiles, linear in rows)
       _calls.py    shared plumbing: call ids as integer codes, events, turns and their flags
@@ -78,7 +81,18 @@ from __future__ import annotations
 
 from ._calls import COMPONENTS, RESPONSE_COMPONENTS
 from ._stats import percentile_label
+from .compare import (
+    COMPARE_METRICS,
+    MIN_CALLS,
+    MIN_CHANGE,
+    compare,
+    compare_knees,
+    compare_values,
+    interrupted_turns,
+    select_calls,
+)
 from .cost import COST_GROUPS, call_costs, cost_by, credits_check, short_and_failed_costs
+from .explain import explain_change
 from .latency import (
     AGGREGATE_COMPONENTS,
     CONNECT_GROUPS,
@@ -106,26 +120,35 @@ from .load import (
 __all__ = [
     "AGGREGATE_COMPONENTS",
     "CALL_METRICS",
+    "COMPARE_METRICS",
     "COMPONENTS",
     "CONNECT_GROUPS",
     "CONNECT_PHASES",
     "COST_GROUPS",
+    "MIN_CALLS",
+    "MIN_CHANGE",
     "RESPONSE_COMPONENTS",
     "TURN_METRICS",
     "Knee",
     "call_costs",
+    "compare",
+    "compare_knees",
+    "compare_values",
     "concurrency_bins",
     "concurrency_correlation",
     "concurrency_frame",
     "connect_summary",
     "cost_by",
     "credits_check",
+    "explain_change",
     "find_knee",
+    "interrupted_turns",
     "latency_percentiles",
     "latency_values",
     "load_test_runs",
     "percentile_label",
     "provider_comparison",
+    "select_calls",
     "server_comparison",
     "short_and_failed_costs",
     "slowest_turns",

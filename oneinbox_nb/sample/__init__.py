@@ -13,15 +13,19 @@ what was planted in them, and :func:`serve` answers the real endpoints on a loop
 from __future__ import annotations
 
 from .clock import anchor
-from .generator import REFERENCE_END, SCENARIOS, generate, truth
+from .generator import REFERENCE_END, REGRESSIONS, SCENARIOS, generate, truth
+from .pairs import RegressionPair, regression_pair
 from .server import SampleAPI, run, serve
 
 __all__ = [
     "REFERENCE_END",
+    "REGRESSIONS",
+    "RegressionPair",
     "SCENARIOS",
     "SampleAPI",
     "anchor",
     "generate",
+    "regression_pair",
     "run",
     "serve",
     "truth",

@@ -49,7 +49,7 @@ from .dialogue import (
     encode_result,
 )
 
-__all__ = ["COMPONENTS", "REFERENCE_END", "SCENARIOS", "generate", "truth"]
+__all__ = ["COMPONENTS", "REFERENCE_END", "REGRESSIONS", "SCENARIOS", "generate", "truth"]
 
 SCENARIOS: tuple[str, ...] = ("call", "production", "load_test")
 """The scenario names :func:`generate` accepts."""
@@ -69,6 +69,43 @@ CARRIER_CENTS_PER_MIN = {"outbound": 2.2, "inbound": 1.3}
 TIMEOUT_MS = 30_000.0  # no real component waits longer: anything above 60 s is a planted absurdity
 _NAMESPACE = uuid.UUID("5d1c0c6e-2f4b-4f3e-9a57-0e1b6a0c9a11")
 
+
+@dataclass(frozen=True)
+class _Regression:
+    """A change planted in every call of a run: milliseconds added to events, a provider swapped."""
+
+    name: str
+    description: str
+    added_ms: tuple[tuple[str, float], ...]  # (event type, ms added to every event of that type)
+    providers: tuple[tuple[str, str], ...] = ()  # (stt|llm|tts, the provider that replaces it)
+
+    def apply(self, events: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+        added = dict(self.added_ms)
+        return [(t, typ, round(ms + added.get(typ, 0.0), 1)) for t, typ, ms in events]
+
+    def truth(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "added_ms": dict(self.added_ms),
+            "providers": dict(self.providers),
+        }
+
+
+REGRESSIONS: dict[str, _Regression] = {
+    r.name: r
+    for r in (
+        _Regression("slow_llm", "+300 ms on every llm_ttft event", (("llm_ttft", 300.0),)),
+        _Regression(
+            "tts_switch",
+            "TTS provider switched to elevenlabs: +150 ms on every tts_ttfb event",
+            (("tts_ttfb", 150.0),),
+            (("tts", "elevenlabs"),),
+        ),
+    )
+}
+"""Regressions :func:`generate` can plant (``regression=``), by name."""
+
 Call = dict[str, Any]
 
 
@@ -87,6 +124,8 @@ def generate(
     seed: int = 0,
     n: int | None = None,
     turns: tuple[int, int] | None = None,
+    knee: int | None = None,
+    regression: str | None = None,
 ) -> list[Call]:
     """Generate sample call payloads, the same for the same arguments.
 
@@ -104,6 +143,15 @@ def generate(
         Number of calls, instead of the scenario's default.
     turns : tuple of int, optional
         ``(lo, hi)``: user turns per conversation, drawn uniformly, instead of the scenario's default.
+    knee : int, optional
+        ``load_test`` only: the knee concurrency. By default it is derived from the seed
+        (``KNEES[seed % 7]``), so two seeds are two systems; pass ``knee`` to hold the system fixed
+        while the seed varies only the random draws (an A/A comparison).
+    regression : str, optional
+        Plant a regression in every call (a name from :data:`REGRESSIONS`): ``"slow_llm"`` adds
+        300 ms to every ``llm_ttft`` event, ``"tts_switch"`` replaces the TTS provider by elevenlabs
+        and adds 150 ms to every ``tts_ttfb`` event. The random draws are the same as without it,
+        so ``seed`` alone decides everything else. Recorded in ``truth()["regression"]``.
 
     Returns
     -------
@@ -113,14 +161,15 @@ def generate(
     Raises
     ------
     ValueError
-        For an unknown scenario (the message lists the valid ones) or invalid ``n``/``turns``.
+        For an unknown scenario or regression (the message lists the valid ones), or invalid
+        ``n``/``turns``/``knee``.
 
     Examples
     --------
     >>> calls = generate("production", seed=1)
     >>> calls[0]["latency"]["events"][:2]  # doctest: +SKIP
     """
-    return _build(scenario, seed=seed, n=n, turns=turns).calls
+    return _build(scenario, seed=seed, n=n, turns=turns, knee=knee, regression=regression).calls
 
 
 def truth(
@@ -129,12 +178,14 @@ def truth(
     seed: int = 0,
     n: int | None = None,
     turns: tuple[int, int] | None = None,
+    knee: int | None = None,
+    regression: str | None = None,
 ) -> dict[str, Any]:
     """What :func:`generate` put in a scenario, for tests and examples to check analyses against.
 
     Parameters
     ----------
-    scenario, seed, n, turns
+    scenario, seed, n, turns, knee, regression
         As for :func:`generate`.
 
     Returns
@@ -146,9 +197,10 @@ def truth(
         ``absurd_values`` (``(call_id, "latency.events[i]")``), ``absurd_events`` (dicts with
         call_id, index, turn, type, ms), ``aggregate_mismatches`` (``(call_id, component)``),
         ``old_schema_calls``, ``credits_mismatches``, ``bad_tool_arguments`` and ``tool_errors``
-        (``(call_id, tool_call_id)``).
+        (``(call_id, tool_call_id)``), ``regression`` (None, or ``name``, ``description``,
+        ``added_ms`` (event type -> ms) and ``providers`` (stt/llm/tts -> the new provider)).
     """
-    return _build(scenario, seed=seed, n=n, turns=turns).truth
+    return _build(scenario, seed=seed, n=n, turns=turns, knee=knee, regression=regression).truth
 
 
 # --------------------------------------------------------------------------------------------------
@@ -289,11 +341,22 @@ class _Result:
 class _Builder:
     """Builds one scenario's calls and records what it planted."""
 
-    def __init__(self, scenario: str, seed: int, n: int, turns: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        scenario: str,
+        seed: int,
+        n: int,
+        turns: tuple[int, int] | None,
+        *,
+        knee: int | None = None,
+        regression: _Regression | None = None,
+    ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.n = n
         self.turns = turns
+        self.knee = knee
+        self.regression = regression
         self.rng = Random(f"oneinbox-sample:{scenario}:{seed}")
         self.calls: list[Call] = []
         self.dispatches: list[_Dispatch] = []
@@ -316,6 +379,7 @@ class _Builder:
             "provider_setups": {name: s.providers for name, s in PROVIDER_SETUPS.items()},
             "knee_concurrency": None,
             "run_id": None,
+            "regression": None if regression is None else regression.truth(),
             "absurd_values": [],
             "absurd_events": [],
             "aggregate_mismatches": [],
@@ -456,7 +520,7 @@ class _Builder:
     def plan_load_test(self) -> None:
         rng = self.rng
         n = self.n
-        knee = KNEES[self.seed % len(KNEES)]
+        knee = KNEES[self.seed % len(KNEES)] if self.knee is None else self.knee
         # concurrency ramps 1 -> 100; each call arrives when one of ~c in flight would free a slot
         mean_duration_s = 70.0
         ramp = []
@@ -832,6 +896,9 @@ class _Builder:
             evs, response = _turn_events(
                 rng, turn, (setup.stt_ms, llm_ms, setup.tts_ms), d.speed, old
             )
+            if self.regression is not None:
+                evs = self.regression.apply(evs)
+                response = sum(ms for _, typ, ms in evs if typ != "stt") if turn.index else 0.0
             events.extend(evs)
             if turn.index:
                 responses.append(response)
@@ -855,10 +922,13 @@ class _Builder:
         old: bool,
     ) -> dict[str, Any]:
         setup = d.agent.setup
+        names = dict(setup.providers)
+        if self.regression is not None:
+            names.update(self.regression.providers)
         providers = {
-            "stt": setup.stt,
-            "llm_ttft": setup.llm,
-            "tts_ttfb": setup.tts,
+            "stt": names["stt"],
+            "llm_ttft": names["llm"],
+            "tts_ttfb": names["tts"],
             "eou_delay": "livekit",
         }
         event_dicts = [{"turn": t, "type": typ, "ms": ms} for t, typ, ms in events]
@@ -873,7 +943,7 @@ class _Builder:
         latency["events"] = event_dicts
         if not old:
             latency["connect"] = connect
-            latency["providers"] = setup.providers
+            latency["providers"] = names
             c = d.concurrency
             latency["worker"] = {
                 "worker_id": f"lk-worker-{self.worker_for(d)}",
@@ -1085,9 +1155,23 @@ class _Builder:
             }
 
 
-def _build(scenario: str, *, seed: int, n: int | None, turns: tuple[int, int] | None) -> _Result:
+def _build(
+    scenario: str,
+    *,
+    seed: int,
+    n: int | None,
+    turns: tuple[int, int] | None,
+    knee: int | None = None,
+    regression: str | None = None,
+) -> _Result:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; valid scenarios: {', '.join(SCENARIOS)}")
+    if knee is not None and (isinstance(knee, bool) or not isinstance(knee, int) or knee < 1):
+        raise ValueError(f"knee must be a positive integer (calls in flight), got {knee!r}")
+    if regression is not None and regression not in REGRESSIONS:
+        raise ValueError(
+            f"unknown regression {regression!r}; valid regressions: {', '.join(REGRESSIONS)}"
+        )
     if n is None:
         n = DEFAULT_N[scenario]
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -1097,4 +1181,5 @@ def _build(scenario: str, *, seed: int, n: int | None, turns: tuple[int, int] | 
         if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
             raise ValueError(f"turns must be (lo, hi) with 1 <= lo <= hi, got {turns!r}")
         turns = (lo, hi)
-    return _Builder(scenario, seed, n, turns).run()
+    planted = None if regression is None else REGRESSIONS[regression]
+    return _Builder(scenario, seed, n, turns, knee=knee, regression=planted).run()

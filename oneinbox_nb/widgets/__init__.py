@@ -15,6 +15,8 @@ Layout, one room per question::
                                      bars and distribution over a day range, styled table
       load.py      LoadTestExplorer  "where does this load test degrade?"
                                      metric vs concurrency, percentile bands, the knee
+      compare.py   CompareExplorer   "what changed between these two runs, periods or agents?"
+                                     both sides' distributions, the differences, the table
       _base.py     the _Explorer contract (below), the styled HTML table under a figure
       _views.py    pure logic: call list and search, turn bounds, transcript HTML, day range
 
@@ -43,6 +45,7 @@ Every explorer has
 from __future__ import annotations
 
 from ._views import CALL_ORDERS
+from .compare import CompareExplorer
 from .cost import COST_METRICS, CostExplorer
 from .load import LOAD_TEST_PERCENTILES, LoadTestExplorer
 from .turn import TurnExplorer
@@ -51,6 +54,7 @@ __all__ = [
     "CALL_ORDERS",
     "COST_METRICS",
     "LOAD_TEST_PERCENTILES",
+    "CompareExplorer",
     "CostExplorer",
     "LoadTestExplorer",
     "TurnExplorer",

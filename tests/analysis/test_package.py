@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 
 from oneinbox_nb import analysis
-from oneinbox_nb.analysis import _calls, _stats, cost, latency, load
+from oneinbox_nb.analysis import _calls, _stats, cost, explain, latency, load
 
-QUESTIONS = [latency, cost, load]
+# the function analysis.compare shadows its module's name on the package
+compare_module = importlib.import_module("oneinbox_nb.analysis.compare")
+QUESTIONS = [latency, cost, load, compare_module, explain]
 
 
 def test_all_is_sorted_and_names_exist():

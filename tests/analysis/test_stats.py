@@ -185,3 +185,32 @@ def test_percentile_interval():
     assert np.isnan(low) and np.isnan(high)
     low, high = S._percentile_interval([np.nan], 0.95)
     assert np.isnan(low) and np.isnan(high)
+
+
+# --------------------------------------------------------------------------------------------------
+# Quantiles of many resamples from call multiplicities (compare's machinery)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_calls, rows_per_call", [(5, 3), (60, 7), (400, 2)])
+def test_resampled_quantiles_are_numpy_quantiles_of_the_expanded_resample(n_calls, rows_per_call):
+    rng = np.random.default_rng(n_calls)
+    call = np.repeat(np.arange(n_calls), rows_per_call)
+    # calls differ in level (clustered rows) and there are ties
+    values = np.round(rng.lognormal(6, 1, n_calls)[call] * rng.lognormal(0, 0.3, len(call)), -1)
+    weights = S._call_weights(rng, n_calls, 40)
+    weights[0] = 0  # an empty resample: NaN
+    qs = [0.0, 0.05, 0.5, 0.95, 1.0]
+    got = S._resampled_quantiles(weights, call, values, qs)
+    assert np.isnan(got[0]).all()
+    for b in range(1, 40):
+        expanded = np.repeat(values, weights[b, call].astype(int))
+        np.testing.assert_allclose(got[b], np.quantile(expanded, qs), rtol=1e-12)
+
+
+def test_resampled_ratio_is_the_ratio_of_sums_in_each_resample():
+    weights = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    numerator, denominator = np.array([2.0, 5.0, 1.0]), np.array([1.0, 0.0, 2.0])
+    ratio = S._resampled_ratio(weights, numerator, denominator)
+    assert ratio[0] == pytest.approx((2 + 2) / (1 + 4))
+    assert np.isnan(ratio[1])  # no denominator in that resample: unknown, not infinite

@@ -1,0 +1,673 @@
+"""Compare two sets of calls (two runs, two periods, two agents): what changed, by how much, is it real?
+
+=============================  =================================================================
+question                       function
+=============================  =================================================================
+which calls form a side?       :func:`select_calls` (a run, a period, an agent)
+what changed between a and b?  :func:`compare` (one row per metric and statistic, with an
+                               interval of the difference and a verdict); :func:`compare_values`
+                               (the values behind a latency metric, both sides);
+                               :func:`interrupted_turns` (behind ``interrupted_turn_rate``)
+which component moved the      :func:`~.explain.explain_change` (each component's share of the change in
+response?                      a response statistic, and the split by provider)
+did the load test's knee       :func:`compare_knees` (the knee of a and of b side by side)
+move?
+=============================  =================================================================
+
+Intervals come from resampling **whole calls** (each with all its turns), in each group
+independently: the turns of one call share its load, its provider and its caller, so they are not
+independent draws. A change is claimed only when the interval of ``b - a`` excludes 0 *and* the
+difference is at least a practical threshold (:data:`MIN_CHANGE`); with fewer than
+:data:`MIN_CALLS` calls in a group the interval is NaN and ``change`` says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import display
+from ..client import TERMINAL_STATUSES
+from ..frames import ABSURD_MS, CallFrames
+from ._calls import COMPONENTS, RESPONSE_COMPONENTS, _Calls, _events, _floats, _turns
+from ._options import _check_boot, _one_of, _percentiles
+from ._stats import (
+    _call_weights,
+    _chunks,
+    _percentile_interval,
+    _resampled_ratio,
+    _ResampledQuantiles,
+    percentile_label,
+)
+from .load import Knee, find_knee
+
+__all__ = [
+    "COMPARE_METRICS",
+    "MIN_CALLS",
+    "MIN_CHANGE",
+    "compare",
+    "compare_knees",
+    "compare_values",
+    "interrupted_turns",
+    "select_calls",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------------
+
+_TURN_METRICS = ("response_ms", *(f"{c}_ms" for c in COMPONENTS))
+_RATE_METRICS = ("cents_per_minute", "failure_rate", "interrupted_turn_rate")
+
+#: The metrics :func:`compare` knows, in its default order.
+COMPARE_METRICS: tuple[str, ...] = (*_TURN_METRICS, "connect_setup_ms", *_RATE_METRICS)
+
+#: Fewer calls than this in a group (with values of the metric): no interval, no verdict.
+MIN_CALLS = 20
+
+#: Default practical thresholds of :func:`compare`: a smaller ``|b - a|`` is never called a change.
+MIN_CHANGE: Mapping[str, float] = {
+    **{m: 50.0 for m in (*_TURN_METRICS, "connect_setup_ms")},  # ms: below a listener's notice
+    "cents_per_minute": 0.1,  # a tenth of a cent per minute
+    "failure_rate": 0.01,  # one percentage point
+    "interrupted_turn_rate": 0.01,  # one percentage point
+}
+
+_COLUMNS = [
+    "metric",
+    "statistic",
+    "a",
+    "b",
+    "diff",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "n_calls_a",
+    "n_calls_b",
+    "change",
+]
+
+
+class _Group:
+    """One side of a comparison: its calls as codes, and each metric's rows or per-call sums."""
+
+    def __init__(self, frames: CallFrames, name: str) -> None:
+        if not isinstance(frames, CallFrames):
+            raise TypeError(
+                f"{name} must be a CallFrames (e.g. fetch_calls(...).frames), "
+                f"got {type(frames).__name__}"
+            )
+        self.frames = frames
+        self.calls = _Calls(frames)
+        self._turns: dict[tuple[str, ...], pd.DataFrame] = {}
+
+    def turns(self, components: tuple[str, ...]) -> pd.DataFrame:
+        if components not in self._turns:
+            turns = _turns(self.calls, include_flagged=False, components=components)
+            self._turns[components] = turns[(turns["turn"] >= 1).to_numpy()]
+        return self._turns[components]
+
+    def rows(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(call codes, values)`` of a per-turn or per-call latency metric, flagged ones left out."""
+        if metric == "connect_setup_ms":
+            values = self.calls.call_floats("connect_setup_ms")
+            with np.errstate(invalid="ignore"):
+                keep = np.isfinite(values) & (values >= 0) & (values <= ABSURD_MS)
+            codes = np.flatnonzero(keep)
+            return codes, values[codes]
+        name = metric[: -len("_ms")]
+        turns = self.turns(RESPONSE_COMPONENTS if metric == "response_ms" else (name,))
+        values = turns[metric].to_numpy(dtype=float)
+        keep = np.isfinite(values)
+        if metric == "kb_ms":
+            keep &= turns["has_kb"].to_numpy(dtype=bool)
+        elif metric == "tool_ms":
+            keep &= turns["has_tool"].to_numpy(dtype=bool)
+        return turns["call"].to_numpy()[keep], values[keep]
+
+    def sums(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-call ``(numerator, denominator)`` of a rate metric (0 for calls that do not count)."""
+        n = self.calls.n
+        if metric == "cents_per_minute":
+            cents = self.calls.call_floats("cost_cents")
+            minutes = self.calls.call_floats("duration_seconds") / 60
+            known = np.isfinite(cents) & np.isfinite(minutes) & (minutes > 0)
+            return np.where(known, cents, 0.0), np.where(known, minutes, 0.0)
+        if metric == "failure_rate":
+            status = self.calls.call_values("status").astype(object).to_numpy()
+            status = np.array(
+                [str(s).lower() if s is not None else "" for s in status], dtype=object
+            )
+            ended = np.isin(status, list(TERMINAL_STATUSES))
+            return (ended & (status != "completed")).astype(float), ended.astype(float)
+        table = interrupted_turns(self.frames)
+        codes = self.calls.codes(table["call_id"]) if len(table) else np.zeros(0, dtype=np.int64)
+        n = max(n, self.calls.n)
+        hit = np.bincount(codes, weights=table["interrupted"].to_numpy(dtype=float), minlength=n)
+        return hit, np.bincount(codes, minlength=n).astype(float)
+
+
+def _utc(value: Any, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        moment = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a date or time such as '2026-11-13' or '2026-11-13T09:00Z', "
+            f"got {value!r}"
+        ) from None
+    if moment is pd.NaT:
+        raise ValueError(f"{name} must be a date or time, got {value!r}")
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
+def select_calls(
+    frames: CallFrames,
+    *,
+    run_id: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    agent_id: str | None = None,
+    key: str = "run_id",
+) -> CallFrames:
+    """One side of a comparison: the calls of a run, a period and/or an agent.
+
+    Parameters
+    ----------
+    frames : CallFrames
+    run_id : str, optional
+        Calls whose ``metadata[key]`` is this run.
+    since, until : str, datetime or Timestamp, optional
+        Calls created in ``[since, until)`` (naive times are UTC).
+    agent_id : str, optional
+        Calls of this agent.
+    key : str, default "run_id"
+        The metadata key naming runs.
+
+    Returns
+    -------
+    CallFrames
+        The calls matching every given condition (all calls when none is given), possibly none.
+
+    Raises
+    ------
+    ValueError
+        ``since``/``until`` is not a time.
+    """
+    calls = frames.calls
+    keep = np.ones(len(calls), dtype=bool)
+    if run_id is not None:
+        column = f"meta_{key}" if f"meta_{key}" in calls.columns else key
+        runs = (
+            calls[column].astype(object)
+            if column in calls.columns
+            else pd.Series([None] * len(calls))
+        )
+        keep &= (runs == run_id).to_numpy(dtype=bool)
+    if agent_id is not None:
+        keep &= (calls["agent_id"].astype(object) == agent_id).to_numpy(dtype=bool)
+    start, end = _utc(since, "since"), _utc(until, "until")
+    if start is not None or end is not None:
+        created = pd.to_datetime(calls["created_at"], utc=True)
+        if start is not None:
+            keep &= (created >= start).fillna(False).to_numpy(dtype=bool)
+        if end is not None:
+            keep &= (created < end).fillna(False).to_numpy(dtype=bool)
+    if keep.all():
+        return frames
+    return frames.select(pd.unique(calls["call_id"][keep]).tolist())
+
+
+def interrupted_turns(frames: CallFrames) -> pd.DataFrame:
+    """Which answered turns (``turn >= 1``) were interrupted before the agent spoke.
+
+    A turn whose ``turns.status`` column exists uses it (``"interrupted"``). Otherwise the turn is
+    judged from its events: it was interrupted when it has an ``llm_ttft`` event and no
+    ``tts_ttfb`` event recorded after the last one (the LLM answered, no speech followed).
+
+    Parameters
+    ----------
+    frames : CallFrames
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``call_id, turn`` (Int64), ``interrupted`` (bool); one row per answered turn of ``turns``.
+    """
+    calls = _Calls(frames)
+    turns = frames.turns
+    if turns.empty:
+        return pd.DataFrame(
+            {
+                "call_id": pd.Series(dtype=object),
+                "turn": pd.Series(dtype="Int64"),
+                "interrupted": pd.Series(dtype=bool),
+            }
+        )
+    turn_no = _floats(turns["turn"])
+    answered = turn_no >= 1
+    code = calls.codes(turns["call_id"])[answered]
+    turn_no = turn_no[answered]
+    if "status" in turns.columns:
+        status = turns["status"].astype(object).to_numpy()[answered]
+        hit = np.array([str(s).lower() == "interrupted" for s in status], dtype=bool)
+    else:
+        events = _events(calls)
+        comp = events["comp"].to_numpy()
+        stride = int(np.nanmax(np.r_[turn_no, events["turn"].to_numpy(), 0])) + 2
+        keys = code * stride + turn_no.astype(np.int64)
+        ok = np.isfinite(events["turn"].to_numpy())
+        event_keys = np.where(
+            ok, events["call"].to_numpy() * stride + np.nan_to_num(events["turn"].to_numpy()), -1
+        ).astype(np.int64)
+        seq = events["seq"].to_numpy(dtype=float)
+
+        def last_seq(component: str) -> pd.Series:
+            mask = ok & (comp == COMPONENTS.index(component))
+            return pd.Series(seq[mask]).groupby(event_keys[mask]).max()
+
+        llm, tts = last_seq("llm_ttft"), last_seq("tts_ttfb")
+        llm_at = llm.reindex(keys).to_numpy(dtype=float)
+        tts_at = tts.reindex(keys).to_numpy(dtype=float)
+        hit = np.isfinite(llm_at) & ~(np.nan_to_num(tts_at, nan=-np.inf) > llm_at)
+    return pd.DataFrame(
+        {
+            "call_id": calls.ids(code),
+            "turn": pd.array(turn_no, dtype="Float64").astype("Int64"),
+            "interrupted": hit,
+        }
+    )
+
+
+def compare_values(
+    a: CallFrames, b: CallFrames, *, metric: str = "response_ms", labels: Sequence[str] = ("a", "b")
+) -> pd.DataFrame:
+    """The values :func:`compare` summarises for one latency metric, of both groups, long form.
+
+    Parameters
+    ----------
+    a, b : CallFrames
+    metric : str, default "response_ms"
+        A per-turn or per-call latency metric of :data:`COMPARE_METRICS` (not a rate).
+    labels : pair of str, default ("a", "b")
+        The ``group`` value of each side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``call_id``, ``value`` (ms); flagged values left out, as in :func:`compare`.
+    """
+    (name,) = _metric_list(metric)
+    if name in _RATE_METRICS:
+        valid = [m for m in COMPARE_METRICS if m not in _RATE_METRICS]
+        raise ValueError(
+            f"invalid metric {metric!r} (a rate has no values); valid: {', '.join(valid)}"
+        )
+    if len(labels) != 2:
+        raise ValueError(f"labels must be two names, one per group, got {labels!r}")
+    parts = []
+    for label, frames, side in ((labels[0], a, "a"), (labels[1], b, "b")):
+        group = _Group(frames, side)
+        codes, values = group.rows(name)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group": np.full(len(codes), label, dtype=object),
+                    "call_id": np.asarray(group.calls.ids(codes), dtype=object),
+                    "value": values,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _statistics(metric: str, pcts: tuple[float, ...]) -> list[str]:
+    return ["rate"] if metric in _RATE_METRICS else [percentile_label(p) for p in pcts]
+
+
+def _metric_list(metrics: Any) -> list[str]:
+    if metrics is None:
+        return list(COMPARE_METRICS)
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    out = []
+    for name in names:
+        if isinstance(name, str) and name in COMPONENTS:
+            name = f"{name}_ms"
+        _one_of("metric", name, COMPARE_METRICS)
+        out.append(name)
+    if not out:
+        raise ValueError(f"metrics must name at least one of: {', '.join(COMPARE_METRICS)}")
+    return out
+
+
+def _thresholds(min_change: Any, metrics: list[str]) -> dict[str, float]:
+    out = {m: MIN_CHANGE[m] for m in metrics}
+    if min_change is None:
+        return out
+    if isinstance(min_change, Mapping):
+        for name, value in min_change.items():
+            _one_of("min_change key", name, COMPARE_METRICS)
+            out[name] = _threshold(value)
+        return out
+    value = _threshold(min_change)
+    return {m: value for m in metrics}
+
+
+def _threshold(value: Any) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value < 0:
+        raise ValueError(
+            "min_change must be a non-negative number (applied to every metric) or a dict "
+            f"metric -> threshold, e.g. {{'response_ms': 100}}; got {value!r}"
+        )
+    return float(value)
+
+
+def _verdict(
+    diff: float, low: float, high: float, n_a: int, n_b: int, threshold: float, a: float, b: float
+) -> str:
+    if n_a < MIN_CALLS or n_b < MIN_CALLS:
+        return (
+            f"too few calls to tell (a: {display.count(n_a)}, b: {display.count(n_b)}; "
+            f"need {display.count(MIN_CALLS)} in each)"
+        )
+    if not np.isfinite(a) or not np.isfinite(b):
+        missing = " and ".join(name for name, v in (("a", a), ("b", b)) if not np.isfinite(v))
+        return f"no values in {missing}"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "no clear change"
+    if low > 0 and diff >= threshold:
+        return "increase"
+    if high < 0 and -diff >= threshold:
+        return "decrease"
+    return "no clear change"
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _boot_batches(rng: np.random.Generator, n_calls: int, n_boot: int) -> Iterable[np.ndarray]:
+    """Call multiplicities of ``n_boot`` resamples, in batches that keep memory bounded."""
+    if n_calls == 0:
+        return
+    for size in _chunks(n_calls, n_boot, budget=2_000_000):
+        yield _call_weights(rng, n_calls, size)
+
+
+def compare(
+    a: CallFrames,
+    b: CallFrames,
+    *,
+    metrics: str | Sequence[str] | None = None,
+    percentiles: Sequence[float] = (50, 95),
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    min_change: float | Mapping[str, float] | None = None,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """What changed from ``a`` to ``b``: each metric's statistic in both, the difference and whether
+    it is more than noise.
+
+    Parameters
+    ----------
+    a, b : CallFrames
+        The two sets of calls: two load-test runs, two periods, two agents...
+    metrics : str or sequence of str, optional
+        Default: all of :data:`COMPARE_METRICS`:
+
+        * ``response_ms`` and each component's per-turn sum ``eou_delay_ms``, ``stt_ms``,
+          ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (answered turns; ``kb_ms`` and
+          ``tool_ms`` over the turns that used the knowledge base / a tool; flagged values left
+          out), and per call ``connect_setup_ms``; statistics: the ``percentiles``.
+        * ``cents_per_minute``: total ``cost_cents`` over total minutes, calls whose cost and
+          duration are known (statistic ``rate``).
+        * ``failure_rate``: calls that ended in a terminal status other than ``completed``, over
+          the calls in a terminal status (``rate``).
+        * ``interrupted_turn_rate``: interrupted answered turns over answered turns (``rate``;
+          see :func:`interrupted_turns`).
+    percentiles : sequence of float, default (50, 95)
+    n_boot : int, default 1000
+        Resamples of each group (0: no intervals, so no change is claimed).
+    ci : float, default 0.95
+        Confidence level of the interval.
+    min_change : float or dict, optional
+        The practical threshold: ``|b - a|`` below it is never called a change. Default
+        :data:`MIN_CHANGE`: 50 ms for latencies, 0.1 cents per minute, one percentage point (0.01)
+        for the rates. A number applies to every metric; a dict overrides some metrics.
+    seed : int, optional
+        Seed of the resampling (None: fresh randomness each call).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (metric, statistic): ``metric``, ``statistic`` (``p50``, ``p95``... or
+        ``rate``), ``a``, ``b`` (float: ms, cents per minute, or a fraction), ``diff`` (b - a),
+        ``ratio`` (b / a; NaN when a is 0), ``ci_low``, ``ci_high`` (the interval of ``diff``:
+        each group's calls resampled with replacement, whole calls with all their turns, the
+        groups independently; percentile interval), ``n_calls_a``, ``n_calls_b`` (calls with
+        values of the metric) and ``change``: ``"increase"`` or ``"decrease"`` when the interval
+        excludes 0 and ``|diff| >= min_change``, else ``"no clear change"``; with fewer than
+        :data:`MIN_CALLS` calls in a group the interval is NaN and ``change`` says so
+        (``"too few calls to tell (a: 3, b: 600; need 20 in each)"``), and a statistic without
+        values reads ``"no values in a"``.
+
+    Raises
+    ------
+    ValueError
+        An unknown metric (the message lists the valid ones), invalid percentiles, ``n_boot``,
+        ``ci``, ``min_change`` or ``seed``.
+    TypeError
+        ``a`` or ``b`` is not a CallFrames.
+
+    Examples
+    --------
+    >>> table = compare(run_a.frames, run_b.frames, seed=0)  # doctest: +SKIP
+    >>> table.query("change != 'no clear change'")  # doctest: +SKIP
+    """
+    names = _metric_list(metrics)
+    pcts = _percentiles(percentiles)
+    n_boot = _check_boot(n_boot, ci)
+    thresholds = _thresholds(min_change, names)
+    rng = _rng(seed)
+    groups = [_Group(a, "a"), _Group(b, "b")]
+    qs = [p / 100 for p in pcts]
+
+    # per group: the data of each metric, its point estimates and its calls
+    data: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{}, {}]
+    point: list[dict[str, np.ndarray]] = [{}, {}]
+    n_calls: list[dict[str, int]] = [{}, {}]
+    for g, group in enumerate(groups):
+        for metric in names:
+            if metric in _RATE_METRICS:
+                num, den = group.sums(metric)
+                data[g][metric] = (num, den)
+                point[g][metric] = _resampled_ratio(np.ones((1, len(num))), num, den)
+                n_calls[g][metric] = int(np.count_nonzero(den > 0))
+            else:
+                codes, values = group.rows(metric)
+                data[g][metric] = (codes, values)
+                point[g][metric] = (
+                    np.quantile(values, qs) if len(values) else np.full(len(qs), np.nan)
+                )
+                n_calls[g][metric] = len(np.unique(codes))
+
+    for g, group in enumerate(groups):  # a later metric may have met calls the first did not
+        for metric in names:
+            if metric in _RATE_METRICS:
+                num, den = data[g][metric]
+                pad = group.calls.n - len(num)
+                data[g][metric] = (np.r_[num, np.zeros(pad)], np.r_[den, np.zeros(pad)])
+
+    # resamples: one set of call multiplicities per group, shared by every metric
+    boots: list[dict[str, list[np.ndarray]]] = [{m: [] for m in names}, {m: [] for m in names}]
+    enough = {
+        m: n_calls[0][m] >= MIN_CALLS and n_calls[1][m] >= MIN_CALLS and n_boot > 0 for m in names
+    }
+    if any(enough.values()):
+        for g, group in enumerate(groups):
+            wanted = [m for m in names if enough[m]]
+            plans: dict[str, _ResampledQuantiles] = {}
+            columns: list[np.ndarray] = []
+            slots: dict[str, slice] = {}
+            for metric in wanted:
+                first, second = data[g][metric]
+                if metric in _RATE_METRICS:
+                    block = np.stack([first, second], axis=1)
+                else:
+                    plans[metric] = _ResampledQuantiles(first, second, group.calls.n, qs)
+                    block = plans[metric].columns
+                at = sum(c.shape[1] for c in columns)
+                slots[metric] = slice(at, at + block.shape[1])
+                columns.append(block)
+            every = np.concatenate(columns, axis=1)
+            for weights in _boot_batches(rng, group.calls.n, n_boot):
+                products = weights @ every  # every per-call sum of every metric, in one pass
+                for metric in wanted:
+                    part = products[:, slots[metric]]
+                    if metric in _RATE_METRICS:
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            stat = (part[:, 0] / part[:, 1])[:, None]
+                        stat = np.where(np.isfinite(stat), stat, np.nan)
+                    else:
+                        stat = plans[metric](weights, part)
+                    boots[g][metric].append(stat)
+
+    rows = []
+    for metric in names:
+        stats = _statistics(metric, pcts)
+        for j, statistic in enumerate(stats):
+            value_a, value_b = float(point[0][metric][j]), float(point[1][metric][j])
+            diff = value_b - value_a
+            low = high = float("nan")
+            if enough[metric]:
+                diffs = (
+                    np.concatenate(boots[1][metric])[:, j] - np.concatenate(boots[0][metric])[:, j]
+                )
+                low, high = _percentile_interval(diffs, ci)
+            n_a, n_b = n_calls[0][metric], n_calls[1][metric]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = value_b / value_a if value_a != 0 else float("nan")
+            rows.append(
+                {
+                    "metric": metric,
+                    "statistic": statistic,
+                    "a": value_a,
+                    "b": value_b,
+                    "diff": diff,
+                    "ratio": ratio,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n_calls_a": n_a,
+                    "n_calls_b": n_b,
+                    "change": _verdict(
+                        diff, low, high, n_a, n_b, thresholds[metric], value_a, value_b
+                    ),
+                }
+            )
+    out = pd.DataFrame(rows, columns=_COLUMNS)
+    return out.astype(
+        {
+            "metric": object,
+            "statistic": object,
+            "a": float,
+            "b": float,
+            "diff": float,
+            "ratio": float,
+            "ci_low": float,
+            "ci_high": float,
+            "n_calls_a": np.int64,
+            "n_calls_b": np.int64,
+            "change": object,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Load tests: the knee of a and of b
+# --------------------------------------------------------------------------------------------------
+
+_KNEE_COLUMNS = [
+    "group",
+    "knee_concurrency",
+    "ci_low",
+    "ci_high",
+    "ci",
+    "baseline_ms",
+    "threshold_ms",
+    "n_calls",
+    "summary",
+]
+
+
+def compare_knees(
+    a: CallFrames,
+    b: CallFrames,
+    *,
+    metric: str = "response_ms",
+    percentile: float = 95,
+    margin: float = 0.5,
+    run_a: str | None = None,
+    run_b: str | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    ci: float = 0.95,
+    key: str = "run_id",
+) -> pd.DataFrame:
+    """The knee of two load tests side by side, each with its bootstrap interval.
+
+    Parameters
+    ----------
+    a, b : CallFrames
+    metric, percentile, margin, n_boot, seed, ci, key
+        As for :func:`~oneinbox_nb.analysis.find_knee` (the same for both).
+    run_a, run_b : str, optional
+        The run of each side (``metadata[key]``); default: every call with a concurrency.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows, ``group`` ``"a"`` and ``"b"``: ``knee_concurrency`` (NaN: no knee),
+        ``ci_low``, ``ci_high``, ``ci``, ``baseline_ms``, ``threshold_ms``, ``n_calls`` and
+        ``summary`` (the knee in words). ``attrs["knees"]`` holds the two
+        :class:`~oneinbox_nb.analysis.Knee` objects (for plotting).
+    """
+    knees: list[Knee] = []
+    rows = []
+    for name, frames, run in (("a", a, run_a), ("b", b, run_b)):
+        if not isinstance(frames, CallFrames):
+            raise TypeError(f"{name} must be a CallFrames, got {type(frames).__name__}")
+        knee = find_knee(
+            frames,
+            metric=metric,
+            percentile=percentile,
+            margin=margin,
+            run=run,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+            key=key,
+        )
+        knees.append(knee)
+        rows.append(
+            [
+                name,
+                float("nan") if knee.concurrency is None else knee.concurrency,
+                knee.ci_low,
+                knee.ci_high,
+                knee.ci,
+                knee.baseline_ms,
+                knee.threshold_ms,
+                int(knee.bins["n_calls"].sum()) if len(knee.bins) else 0,
+                str(knee),
+            ]
+        )
+    out = pd.DataFrame(rows, columns=_KNEE_COLUMNS)
+    out.attrs["knees"] = tuple(knees)
+    return out

@@ -1,0 +1,177 @@
+"""CompareExplorer: pick two sides (run, agent, days) and a metric; the figure and the table follow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from .. import plots
+from ..analysis import COMPARE_METRICS, compare, explain_change, load_test_runs, select_calls
+from ..frames import CallFrames
+from ._base import _Explorer, dropdown, frame_html
+
+__all__ = ["CompareExplorer"]
+
+_SIDES = ("a", "b")
+_COMPARE_FORMATS = {"a": "{:,.3f}", "b": "{:,.3f}", "diff": "{:+,.3f}", "ratio": "{:,.3f}"}
+
+
+class CompareExplorer(_Explorer):
+    """Two sides of the same calls compared: by run, agent and/or days, one metric at a time.
+
+    A thin view over :func:`~oneinbox_nb.analysis.select_calls`,
+    :func:`~oneinbox_nb.analysis.compare` and :func:`~oneinbox_nb.analysis.explain_change`.
+
+    Parameters
+    ----------
+    frames : CallFrames
+        Every call either side may be drawn from.
+    a, b : dict, optional
+        Initial selection of each side: ``run_id``, ``agent_id``, ``since``, ``until`` (as for
+        :func:`~oneinbox_nb.analysis.select_calls`; missing keys mean "any").
+    n_boot : int, default 200
+        Resamples of each side for the intervals; modest to stay responsive.
+    key : str, default "run_id"
+        The metadata key naming runs.
+
+    Attributes
+    ----------
+    controls : dict
+        ``a_run``, ``b_run`` (Dropdown: any run, or one), ``a_agent``, ``b_agent`` (Dropdown: any
+        agent, or one), ``a_days``, ``b_days`` (SelectionRangeSlider over the UTC days of
+        ``created_at``), ``metric`` (Dropdown of :data:`~oneinbox_nb.analysis.COMPARE_METRICS`).
+    sides : dict of CallFrames
+        The calls of ``"a"`` and ``"b"`` last compared.
+    result : pandas.DataFrame or None
+        :func:`~oneinbox_nb.analysis.compare` for the chosen metric.
+    explained : pandas.DataFrame or None
+        :func:`~oneinbox_nb.analysis.explain_change` (p50), when the metric is ``response_ms``.
+    figure : matplotlib.figure.Figure or None
+        ``axes["distribution"]`` (:func:`~oneinbox_nb.plots.compare_ecdf`; for a rate, unused and
+        hidden) and ``axes["difference"]`` (:func:`~oneinbox_nb.plots.compare_forest`).
+    error : Exception or None
+    """
+
+    def __init__(
+        self,
+        frames: CallFrames,
+        *,
+        a: Mapping[str, Any] | None = None,
+        b: Mapping[str, Any] | None = None,
+        n_boot: int = 200,
+        key: str = "run_id",
+    ) -> None:
+        super().__init__(frames)
+        self.n_boot = n_boot
+        self.key = key
+        self.sides: dict[str, CallFrames] = {}
+        self.explained: pd.DataFrame | None = None
+        runs = load_test_runs(frames, key=key)
+        run_options: list[tuple[str, Any]] = [("any run", None)] + [
+            (f"{r}  ·  {n:,} calls", str(r))
+            for r, n in zip(runs[key], runs["n_calls"], strict=True)
+        ]
+        agents = sorted({str(x) for x in frames.calls["agent_id"].dropna()})
+        agent_options: list[tuple[str, Any]] = [("any agent", None)] + [(x, x) for x in agents]
+        created = pd.to_datetime(frames.calls["created_at"], utc=True)
+        self._days = sorted(created.dt.floor("D").dropna().unique())
+        day_options = [(d.strftime("%a %d %b %Y"), d) for d in self._days] or [("no dates", None)]
+        self.controls = {}
+        for side, chosen in (("a", dict(a or {})), ("b", dict(b or {}))):
+            run = chosen.get("run_id")
+            agent = chosen.get("agent_id")
+            valid_runs = [v for _, v in run_options]
+            valid_agents = [v for _, v in agent_options]
+            self.controls[f"{side}_run"] = dropdown(
+                run_options, run if run in valid_runs else None, f"{side}: run", "420px"
+            )
+            self.controls[f"{side}_agent"] = dropdown(
+                agent_options, agent if agent in valid_agents else None, "agent", "340px"
+            )
+            self.controls[f"{side}_days"] = widgets.SelectionRangeSlider(
+                options=day_options,
+                index=self._day_index(chosen.get("since"), chosen.get("until")),
+                description="days",
+                disabled=len(self._days) <= 1,
+                continuous_update=False,
+                layout=widgets.Layout(width="460px"),
+            )
+        self.controls["metric"] = dropdown(list(COMPARE_METRICS), "response_ms", "metric", "300px")
+        self.table = widgets.HTML()
+        self._views = [self.table]
+        c = self.controls
+        self.widget = widgets.VBox(
+            [
+                *(widgets.HBox([c[f"{s}_run"], c[f"{s}_agent"], c[f"{s}_days"]]) for s in _SIDES),
+                c["metric"],
+                self.message,
+                self.output,
+                self.table,
+            ]
+        )
+        self._watch(*self.controls)
+        self.refresh()
+
+    def _day_index(self, since: Any, until: Any) -> tuple[int, int]:
+        last = max(len(self._days) - 1, 0)
+        if not self._days:
+            return 0, 0
+        lo, hi = 0, last
+        if since is not None:
+            start = pd.Timestamp(since)
+            start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+            lo = next((i for i, d in enumerate(self._days) if d >= start.floor("D")), last)
+        if until is not None:
+            end = pd.Timestamp(until)
+            end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+            hi = max((i for i, d in enumerate(self._days) if d < end), default=lo)
+        return lo, max(lo, hi)
+
+    def _side(self, side: str) -> CallFrames:
+        c = self.controls
+        since = until = None
+        if self._days:
+            first, last = c[f"{side}_days"].value
+            if (first, last) != (self._days[0], self._days[-1]):
+                since, until = first, last + timedelta(days=1)
+        return select_calls(
+            self.frames,
+            run_id=c[f"{side}_run"].value,
+            agent_id=c[f"{side}_agent"].value,
+            since=since,
+            until=until,
+            key=self.key,
+        )
+
+    def _render(self) -> None:
+        self.sides = {side: self._side(side) for side in _SIDES}
+        empty = [side for side in _SIDES if self.sides[side].calls.empty]
+        if empty:
+            self.explained = None
+            self.table.value = ""
+            self._show(None, None, None, f"side {' and '.join(empty)} has no calls: widen it")
+            return
+        a, b = self.sides["a"], self.sides["b"]
+        metric = self.controls["metric"].value
+        table = compare(a, b, metrics=metric, n_boot=self.n_boot, seed=0)
+        rate = metric.endswith("_rate") or metric == "cents_per_minute"
+        fig, axes = self._draw((12.0, 4.2), (1, 2), ("distribution", "difference"))
+        with self._figure_guard(fig):
+            if rate:
+                axes["distribution"].set_visible(False)
+            else:
+                plots.compare_ecdf(a, b, metric=metric, ax=axes["distribution"])
+            plots.compare_forest(table, ax=axes["difference"])
+        parts = [frame_html(table, _COMPARE_FORMATS)]
+        self.explained = None
+        if metric == "response_ms":
+            self.explained = explain_change(a, b, n_boot=self.n_boot, seed=0)
+            parts.append("<p><b>Which component moved the median response</b></p>")
+            parts.append(frame_html(self.explained))
+        self.table.value = "".join(parts)
+        reasons = table.loc[table["change"].str.startswith("too few"), "change"]
+        self._show(fig, axes, table, str(reasons.iloc[0]) if len(reasons) else "")
