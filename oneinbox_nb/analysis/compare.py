@@ -32,7 +32,7 @@ import pandas as pd
 from .. import display
 from ..client import TERMINAL_STATUSES
 from ..frames import ABSURD_MS, CallFrames
-from ._calls import COMPONENTS, RESPONSE_COMPONENTS, _Calls, _events, _floats, _turns
+from ._calls import COMPONENTS, RESPONSE_COMPONENTS, _Calls, _events, _floats, _kept, _turns
 from ._options import _check_boot, _one_of, _percentiles
 from ._stats import (
     _call_weights,
@@ -106,8 +106,12 @@ class _Group:
 
     def turns(self, components: tuple[str, ...]) -> pd.DataFrame:
         if components not in self._turns:
-            turns = _turns(self.calls, include_flagged=False, components=components)
-            self._turns[components] = turns[(turns["turn"] >= 1).to_numpy()]
+            # the rule of analysis.latency: a component's values from every turn where it is not
+            # flagged; the response from complete, unflagged turns only
+            response = components == RESPONSE_COMPONENTS
+            turns = _turns(self.calls, components=None if response else components)
+            keep = _kept(turns, include_flagged=False, include_incomplete=not response)
+            self._turns[components] = turns[keep & (turns["turn"] >= 1).to_numpy()]
         return self._turns[components]
 
     def rows(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
