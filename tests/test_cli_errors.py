@@ -275,7 +275,7 @@ def test_misspelled_report_parameter_lists_the_valid_ones(capsys, name):
     assert one_line(capsys) == (
         f"oneinbox-nb report: 04_postmortem has no parameter {name!r} (did you mean 'call_ids'?); "
         "its parameters: source=auto, base_url=None, call_ids=None, run_id=None, "
-        "scenario=('load_test', 'production'), seed=0, redact=False"
+        "scenario=('load_test', 'production'), seed=0, redact=False, redact_region=US"
     )
 
 
