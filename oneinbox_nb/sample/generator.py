@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import math
 import uuid
-from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from heapq import heappop, heappush
-from itertools import accumulate
 from random import Random
 from statistics import median
 from typing import Any
@@ -42,69 +40,29 @@ from .dialogue import (
     ERROR_LINES,
     HOLD_LINES,
     PROVIDER_SETUPS,
-    AgentProfile,
-    Tool,
     call_variables,
     encode_arguments,
     encode_result,
 )
+from .latency import COMPONENTS, _aggregate, _lognormal, _Turn, _turn_events
+from .latency import TIMEOUT_MS as TIMEOUT_MS  # moved; still importable from here
+from .plants import REGRESSIONS, _Plants, _Regression
+from .scenarios import KNEES as KNEES  # moved; still importable from here
+from .scenarios import REFERENCE_END, _Dispatch, _iso, _Scenarios
 
 __all__ = ["COMPONENTS", "REFERENCE_END", "REGRESSIONS", "SCENARIOS", "generate", "truth"]
 
 SCENARIOS: tuple[str, ...] = ("call", "production", "load_test")
 """The scenario names :func:`generate` accepts."""
 
-COMPONENTS: tuple[str, ...] = ("stt", "llm_ttft", "tts_ttfb", "eou_delay")
-"""Latency components that have a per-call aggregate."""
-
-REFERENCE_END = datetime(2026, 11, 20, tzinfo=timezone.utc)
-"""The sample's "now": production calls fill the week before it, the load test ran the day before."""
 
 DEFAULT_N = {"call": 1, "production": 600, "load_test": 1000}
 DEFAULT_TURNS = {"call": (8, 8), "production": None, "load_test": (4, 8)}
-KNEES = (60, 50, 70, 55, 65, 45, 75)  # load_test knee concurrency by seed % 7 (seed 0 -> 60)
 OLD_SCHEMA_UNTIL = datetime(2026, 11, 15, tzinfo=timezone.utc)  # support agent's worker upgrade
 AREA_CODES = ("206", "312", "415", "503", "512", "608", "617", "702", "720", "919")
 CARRIER_CENTS_PER_MIN = {"outbound": 2.2, "inbound": 1.3}
-TIMEOUT_MS = 30_000.0  # no real component waits longer: anything above 60 s is a planted absurdity
 _NAMESPACE = uuid.UUID("5d1c0c6e-2f4b-4f3e-9a57-0e1b6a0c9a11")
 
-
-@dataclass(frozen=True)
-class _Regression:
-    """A change planted in every call of a run: milliseconds added to events, a provider swapped."""
-
-    name: str
-    description: str
-    added_ms: tuple[tuple[str, float], ...]  # (event type, ms added to every event of that type)
-    providers: tuple[tuple[str, str], ...] = ()  # (stt|llm|tts, the provider that replaces it)
-
-    def apply(self, events: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
-        added = dict(self.added_ms)
-        return [(t, typ, round(ms + added.get(typ, 0.0), 1)) for t, typ, ms in events]
-
-    def truth(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "added_ms": dict(self.added_ms),
-            "providers": dict(self.providers),
-        }
-
-
-REGRESSIONS: dict[str, _Regression] = {
-    r.name: r
-    for r in (
-        _Regression("slow_llm", "+300 ms on every llm_ttft event", (("llm_ttft", 300.0),)),
-        _Regression(
-            "tts_switch",
-            "TTS provider switched to elevenlabs: +150 ms on every tts_ttfb event",
-            (("tts_ttfb", 150.0),),
-            (("tts", "elevenlabs"),),
-        ),
-    )
-}
-"""Regressions :func:`generate` can plant (``regression=``), by name."""
 
 Call = dict[str, Any]
 
@@ -204,132 +162,7 @@ def truth(
 
 
 # --------------------------------------------------------------------------------------------------
-# latency model
-
-
-def _lognormal(rng: Random, med: float, sigma: float) -> float:
-    return med * math.exp(rng.gauss(0.0, sigma))
-
-
-@dataclass
-class _Speed:
-    """Multipliers on the provider medians for one call: per-call jitter and load."""
-
-    call: float = 1.0
-    stt: float = 1.0
-    llm: float = 1.0
-    tts: float = 1.0
-    eou: float = 1.0
-    sigma: float = 0.0  # added to the log-normal sigmas (tails widen under load)
-    connect: float = 0.0  # extra dispatch delay in ms
-
-    @classmethod
-    def under_load(cls, rng: Random, concurrency: int, knee: int) -> _Speed:
-        excess = max(0, concurrency - knee)
-        queueing = excess / (1.0 + excess / 19.0)  # grows fast past the knee, then less so
-        return cls(
-            call=_lognormal(rng, 1.0, 0.2),
-            stt=1.0 + 0.002 * concurrency + 0.02 * queueing,
-            llm=1.0 + 0.012 * concurrency + 0.77 * queueing,  # ~400 ms at 10 -> ~3 s at knee + 15
-            tts=1.0 + 0.004 * concurrency + 0.06 * queueing,
-            eou=1.0 + 0.002 * concurrency + 0.015 * queueing,
-            sigma=0.008 * queueing,
-            connect=60.0 * queueing,
-        )
-
-
-@dataclass
-class _Turn:
-    """One turn of a planned conversation (turn 0 is the greeting)."""
-
-    index: int
-    kind: str  # greeting | opening | plain | kb | tool | closing
-    tool: Tool | None = None
-    tool_error: bool = False
-    user_words: int = 0
-    agent_words: int = 0
-    hold_line: bool = False
-
-
-def _llm(rng: Random, med: float, sigma: float) -> float:
-    value = _lognormal(rng, med, sigma)
-    if rng.random() < 0.03:  # provider hiccup: a slow first token
-        value *= _lognormal(rng, 5.0, 0.5)
-    return value
-
-
-def _turn_events(
-    rng: Random, turn: _Turn, setup_ms: tuple[float, float, float], speed: _Speed, old: bool
-) -> tuple[list[tuple[int, str, float]], float]:
-    """Events of one turn as ``(turn, type, ms)``, and the turn's response time in ms."""
-    stt_ms, llm_ms, tts_ms = setup_ms
-    s = speed.sigma
-    k = turn.index
-    out: list[tuple[int, str, float]] = []
-    if turn.kind == "greeting":
-        if llm_ms:
-            out.append((k, "llm_ttft", _llm(rng, llm_ms * speed.llm * speed.call, 0.45 + s)))
-        out.append((k, "tts_ttfb", _lognormal(rng, tts_ms * speed.tts * speed.call, 0.45 + s)))
-        return [(t, typ, round(min(ms, TIMEOUT_MS), 1)) for t, typ, ms in out], 0.0
-    out.append((k, "eou_delay", _lognormal(rng, 540.0 * speed.eou, 1.1 + s)))
-    out.append((k, "stt", _lognormal(rng, stt_ms * speed.stt, 0.4 + s)))
-    llm_med = llm_ms * speed.llm * speed.call
-    out.append((k, "llm_ttft", _llm(rng, llm_med, 0.45 + s)))
-    if turn.kind == "kb":
-        out.append((k, "kb", _lognormal(rng, 220.0 * speed.call, 0.4 + s)))
-        out.append((k, "llm_ttft", _llm(rng, llm_med * 1.1, 0.45 + s)))
-    elif turn.kind == "tool" and turn.tool is not None:
-        if turn.tool_error:
-            tool_ms = rng.uniform(2500.0, 5200.0)
-        else:
-            tool_ms = _lognormal(rng, turn.tool.median_ms * speed.call, 0.6 + s)
-        out.append((k, "tool" if old else f"tool:{turn.tool.name}", tool_ms))
-        out.append((k, "llm_ttft", _llm(rng, llm_med * 1.1, 0.45 + s)))
-    out.append((k, "tts_ttfb", _lognormal(rng, tts_ms * speed.tts * speed.call, 0.45 + s)))
-    rounded = [(t, typ, round(min(ms, TIMEOUT_MS), 1)) for t, typ, ms in out]
-    return rounded, sum(ms for _, typ, ms in rounded if typ != "stt")
-
-
-def _aggregate(values: list[float], provider: str | None) -> dict[str, Any]:
-    agg: dict[str, Any] = {
-        "avg_ms": round(sum(values) / len(values), 1),
-        "p50_ms": round(median(values), 1),
-        "min_ms": min(values),
-        "max_ms": max(values),
-        "samples": len(values),
-    }
-    if provider is not None:
-        agg["provider"] = provider
-    return agg
-
-
-def _iso(moment: datetime, old: bool = False) -> str:
-    if old:
-        return moment.isoformat(timespec="microseconds")
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# --------------------------------------------------------------------------------------------------
 # the builder
-
-
-@dataclass
-class _Dispatch:
-    """When and how a call was dispatched, before its content is generated."""
-
-    created: datetime
-    agent: AgentProfile
-    type: str
-    status: str = "completed"  # completed | failed | in_progress | queued
-    voicemail: bool = False
-    scheduled: datetime | None = None
-    concurrency: int = 0
-    speed: _Speed = field(default_factory=_Speed)
-    caller_metadata: dict[str, Any] = field(default_factory=dict)
-    n_turns: int = 0
-    outcome: str | None = None
-    require: tuple[str, ...] = ()
-    clean: bool = False  # never receives a deliberate fault
 
 
 @dataclass
@@ -338,7 +171,7 @@ class _Result:
     truth: dict[str, Any]
 
 
-class _Builder:
+class _Builder(_Scenarios, _Plants):
     """Builds one scenario's calls and records what it planted."""
 
     def __init__(
@@ -411,207 +244,7 @@ class _Builder:
         # production: mostly 3-10 turns, a long tail to ~30
         return min(30, 2 + int(_lognormal(rng, 5.0, 0.55)))
 
-    # scenarios -----------------------------------------------------------------------------------
-
-    def plan_call(self) -> None:
-        rng = self.rng
-        agent = AGENTS["orders"]
-        for i in range(self.n):
-            created = REFERENCE_END - timedelta(hours=2, minutes=10 * (self.n - 1 - i), seconds=-7)
-            d = _Dispatch(created=created, agent=agent, type="inbound", concurrency=1, clean=True)
-            d.n_turns = self.n_user_turns()
-            d.outcome = "Callback Requested"
-            d.require = ("tool", "kb", "tool_error")
-            d.speed = _Speed(call=_lognormal(rng, 1.0, 0.1))
-            d.caller_metadata = {"source": "ivr", "crm_id": f"crm_{self.hex(10)}"}
-            self.dispatches.append(d)
-
-    def plan_production(self) -> None:
-        rng = self.rng
-        n = self.n
-        week_start = REFERENCE_END - timedelta(days=7)
-        day_weights = [1.0, 0.45, 0.35, 1.1, 1.0, 1.0, 1.0]  # Fri 13th .. Thu 19th
-        # calls per UTC hour: US business hours peak
-        # fmt: off
-        hour_weights = [
-            3, 2, 1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 2.0,
-            3, 4, 5, 6, 6.5, 6.5, 6, 6, 5.5, 5, 4.5, 4,
-        ]
-        # fmt: on
-        day_cum = list(accumulate(day_weights))
-        hour_cum = list(accumulate(hour_weights))
-        n_live = 0 if n < 20 else max(2, round(n * 0.006))
-        n_campaign = round(n * 0.25) if n >= 20 else 0
-        n_organic = n - n_campaign
-        dispatches: list[_Dispatch] = []
-
-        # outbound appointment-reminder campaigns: bursts of ~25 calls on weekday mornings
-        n_bursts = max(1, round(n_campaign / 25)) if n_campaign else 0
-        weekdays = [0, 3, 4, 5, 6]
-        for b in range(n_bursts):
-            size = n_campaign // n_bursts + (1 if b < n_campaign % n_bursts else 0)
-            day = weekdays[b % len(weekdays)] if n_bursts <= 5 else rng.choice(weekdays)
-            start = week_start + timedelta(days=day, hours=15 + rng.random() * 2)
-            start = start.replace(second=0, microsecond=0)
-            t = start + timedelta(seconds=rng.uniform(0.5, 3))
-            campaign = f"recall-{start:%Y%m%d}"
-            for _ in range(size):
-                d = _Dispatch(created=t, agent=AGENTS["appointments"], type="outbound")
-                d.scheduled = start
-                d.caller_metadata = {"campaign": campaign, "crm_id": f"crm_{self.hex(10)}"}
-                dispatches.append(d)
-                t += timedelta(seconds=rng.expovariate(1 / 7.0))
-
-        mix = (
-            ("orders", 0.35, (("inbound", 0.6), ("web", 0.4))),
-            ("support", 0.30, (("inbound", 0.6), ("web", 0.4))),
-            ("billing", 0.25, (("inbound", 0.8), ("outbound", 0.2))),
-            ("appointments", 0.10, (("inbound", 1.0),)),
-        )
-        agent_cum = list(accumulate(w for _, w, _ in mix))
-        for _ in range(n_organic):
-            day = bisect_right(day_cum, rng.random() * day_cum[-1])
-            hour = bisect_right(hour_cum, rng.random() * hour_cum[-1])
-            created = week_start + timedelta(days=day, hours=hour, seconds=rng.random() * 3600)
-            key, _, types = mix[min(3, bisect_right(agent_cum, rng.random() * agent_cum[-1]))]
-            u = rng.random()
-            call_type = types[-1][0]
-            for name, share in types:
-                if u < share:
-                    call_type = name
-                    break
-                u -= share
-            d = _Dispatch(created=created, agent=AGENTS[key], type=call_type)
-            if call_type == "web":
-                d.caller_metadata = {
-                    "page": rng.choice(("/help", "/orders", "/account", "/contact")),
-                    "browser": rng.choice(("Chrome", "Safari", "Firefox", "Edge")),
-                }
-            elif call_type == "outbound":
-                d.caller_metadata = {
-                    "campaign": "past-due-reminder",
-                    "crm_id": f"crm_{self.hex(10)}",
-                }
-            else:
-                d.caller_metadata = {"source": rng.choice(("ivr", "main-line", "transfer"))}
-            dispatches.append(d)
-
-        dispatches.sort(key=lambda d: d.created)
-        # the newest few are still running (or waiting) at REFERENCE_END
-        for i, d in enumerate(dispatches[len(dispatches) - n_live :]):
-            queued = i == n_live - 1
-            d.status = "queued" if queued else "in_progress"
-            d.created = REFERENCE_END - timedelta(
-                seconds=rng.uniform(1, 20) if queued else rng.uniform(30, 170)
-            )
-            d.clean = True
-        dispatches.sort(key=lambda d: d.created)
-        for d in dispatches:
-            if d.status == "completed":
-                fail = {"outbound": 0.10, "inbound": 0.03, "web": 0.04}[d.type]
-                if rng.random() < fail:
-                    d.status = "failed"
-                elif d.type == "outbound" and rng.random() < 0.12:
-                    d.voicemail = True
-            d.speed = _Speed(call=_lognormal(rng, 1.0, 0.2))
-            d.n_turns = self.n_user_turns()
-        self.dispatches = dispatches
-
-    def plan_load_test(self) -> None:
-        rng = self.rng
-        n = self.n
-        knee = KNEES[self.seed % len(KNEES)] if self.knee is None else self.knee
-        # concurrency ramps 1 -> 100; each call arrives when one of ~c in flight would free a slot
-        mean_duration_s = 70.0
-        ramp = []
-        for i in range(n):
-            target = 1 + 99 * i / max(1, n - 1)
-            c = 1 if i == 0 else max(1, min(100, round(target + rng.gauss(0, 1.5))))
-            ramp.append((c, mean_duration_s / c * rng.uniform(0.7, 1.3)))
-        # the run has just finished dispatching: its last calls are still running at REFERENCE_END
-        span = sum(gap for _, gap in ramp[:-1])
-        start = (REFERENCE_END - timedelta(seconds=120 + span)).replace(microsecond=0)
-        run_id = f"lt-{start:%Y%m%d}-{self.hex(6)}"
-        self.truth["knee_concurrency"] = knee
-        self.truth["run_id"] = run_id
-        self.truth["run_started_at"] = _iso(start)
-        testers = [self.phone() for _ in range(40)]
-        t = start
-        for i, (c, gap) in enumerate(ramp):
-            d = _Dispatch(created=t, agent=AGENTS["orders"], type="inbound", concurrency=c)
-            excess = max(0, c - knee)
-            if rng.random() < 0.005 + 0.0025 * excess:
-                d.status = "failed"
-            d.speed = _Speed.under_load(rng, c, knee)
-            d.n_turns = self.n_user_turns()
-            d.caller_metadata = {
-                "run_id": run_id,
-                "test": "load_test",
-                "concurrency_at_dispatch": c,
-                "virtual_user": f"vu-{i % 100:03d}",
-                "script": "order_status_v2",
-                "_from": rng.choice(testers),
-            }
-            self.dispatches.append(d)
-            t += timedelta(seconds=gap)
-
     # one call ------------------------------------------------------------------------------------
-
-    def plan_turns(self, d: _Dispatch) -> list[_Turn]:
-        rng = self.rng
-        agent = d.agent
-        n = d.n_turns
-        plan = [_Turn(0, "greeting")]
-        for k in range(1, n + 1):
-            if k == 1:
-                kind = "opening"
-            elif k == n:
-                kind = "closing"
-            else:
-                u = rng.random()
-                kind = (
-                    "kb"
-                    if u < agent.kb_rate
-                    else "tool"
-                    if u < agent.kb_rate + agent.tool_rate
-                    else "plain"
-                )
-            turn = _Turn(k, kind)
-            if kind == "opening" and rng.random() < 0.55:
-                turn.kind, turn.tool = "tool", agent.tools[0]
-            if turn.kind == "tool" and turn.tool is None:
-                turn.tool = rng.choice(agent.tools)
-            plan.append(turn)
-        middle = plan[2:-1] if n >= 3 else plan[1:]
-        if d.outcome == "Appointment Booked" and "book_appointment" in {
-            t.name for t in agent.tools
-        }:
-            target = plan[-2] if n >= 2 else plan[-1]
-            if target.kind in ("closing", "greeting"):
-                target = plan[1]
-            target.kind, target.tool = "tool", agent.tool("book_appointment")
-        for need in d.require:
-            free = [t for t in middle if t.kind in ("plain", "opening")] or middle
-            if not free:
-                break
-            if need == "kb" and not any(t.kind == "kb" for t in plan):
-                rng.choice(free).kind = "kb"
-            elif need == "tool" and not any(t.kind == "tool" and not t.tool_error for t in plan):
-                turn = rng.choice(free)
-                turn.kind, turn.tool = "tool", rng.choice(agent.tools)
-            elif need == "tool_error" and not any(t.tool_error for t in plan):
-                turn = free[-1]
-                turn.kind, turn.tool, turn.tool_error = (
-                    "tool",
-                    rng.choice(agent.tools[1:] or agent.tools),
-                    True,
-                )
-        for turn in plan:
-            if turn.kind == "tool":
-                if not d.require and d.outcome != "Appointment Booked" and rng.random() < 0.04:
-                    turn.tool_error = True
-                turn.hold_line = rng.random() < agent.hold_line_rate
-        return plan
 
     def messages(
         self, call_id: str, d: _Dispatch, plan: list[_Turn], ctx: dict[str, Any]
@@ -1068,91 +701,6 @@ class _Builder:
                 end = REFERENCE_END + timedelta(hours=1)
             heappush(ends, end)
             call["metadata"]["concurrency_at_dispatch"] = len(ends)
-
-    def plant_faults(self) -> None:
-        """Absurd values, inconsistent aggregates and a credits mismatch for the data-quality layer."""
-        if self.scenario == "call":
-            return
-        rng = self.rng
-        eligible = [
-            (i, c)
-            for i, (c, d) in enumerate(zip(self.calls, self.dispatches, strict=True))
-            if c["latency"] is not None and not d.clean and "stt" in c["latency"]
-        ]
-        if not eligible:
-            return
-        rng.shuffle(eligible)
-        n_absurd = max(2, round(len(self.calls) * 0.005))
-        n_mismatch = max(1, round(len(self.calls) * 0.012))
-        absurd, rest = eligible[:n_absurd], eligible[n_absurd:]
-        for j, (_, call) in enumerate(absurd):
-            events = call["latency"]["events"]
-            if j % 3 == 2:
-                candidates = [
-                    k
-                    for k, e in enumerate(events)
-                    if e["type"] in ("tts_ttfb", "llm_ttft") and e["turn"]
-                ]
-                idx = rng.choice(candidates)
-                events[idx]["ms"] = -round(rng.uniform(1, 60), 1)
-            else:
-                candidates = [k for k, e in enumerate(events) if e["type"] == "eou_delay"]
-                idx = rng.choice(candidates)
-                events[idx]["ms"] = round(rng.uniform(61_000, 98_000), 1)
-            ev = events[idx]
-            self.truth["absurd_values"].append((call["id"], f"latency.events[{idx}]"))
-            self.truth["absurd_events"].append(
-                {
-                    "call_id": call["id"],
-                    "index": idx,
-                    "turn": ev["turn"],
-                    "type": ev["type"],
-                    "ms": ev["ms"],
-                }
-            )
-            self.recompute_aggregates(call)
-        mismatched = [c for _, c in rest if c["latency"]["eou_delay"]["samples"] >= 2][:n_mismatch]
-        for call in mismatched:
-            self.recompute_aggregates(call, drop_last_turn=True)
-        credits_pool = [
-            c for _, c in rest[n_mismatch:] if c["duration_seconds"] and c not in mismatched
-        ]
-        if credits_pool:
-            call = credits_pool[0]
-            call["credits_used"] = float(
-                math.ceil(call["duration_seconds"] / 60)
-            )  # billed per minute
-            self.truth["credits_mismatches"].append(call["id"])
-
-    def recompute_aggregates(self, call: Call, *, drop_last_turn: bool = False) -> None:
-        latency = call["latency"]
-        events = latency["events"]
-        last = max(e["turn"] for e in events)
-        for comp in COMPONENTS:
-            if comp not in latency:
-                continue
-            values = [
-                e["ms"]
-                for e in events
-                if e["type"] == comp and not (drop_last_turn and e["turn"] == last)
-            ]
-            if not values:
-                continue
-            provider = latency[comp].get("provider")
-            latency[comp] = _aggregate(values, provider)
-            if drop_last_turn:
-                self.truth["aggregate_mismatches"].append((call["id"], comp))
-        if "perceived" in latency and not drop_last_turn:
-            per_turn: dict[int, float] = {}
-            for e in events:
-                if e["turn"] and e["type"] != "stt":
-                    per_turn[e["turn"]] = per_turn.get(e["turn"], 0.0) + e["ms"]
-            values = list(per_turn.values())
-            latency["perceived"] = {
-                "avg_ms": round(sum(values) / len(values), 1),
-                "p50_ms": round(median(values), 1),
-                "turns": len(values),
-            }
 
 
 def _build(

@@ -1,0 +1,249 @@
+"""How each scenario dispatches its calls (times, agents, concurrency) and plans their turns."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from itertools import accumulate
+from typing import Any
+
+from .dialogue import (
+    AGENTS,
+    AgentProfile,
+)
+from .latency import _lognormal, _Speed, _Turn
+
+REFERENCE_END = datetime(2026, 11, 20, tzinfo=timezone.utc)
+"""The sample's "now": production calls fill the week before it, the load test ran the day before."""
+
+KNEES = (60, 50, 70, 55, 65, 45, 75)  # load_test knee concurrency by seed % 7 (seed 0 -> 60)
+
+
+def _iso(moment: datetime, old: bool = False) -> str:
+    if old:
+        return moment.isoformat(timespec="microseconds")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Dispatch:
+    """When and how a call was dispatched, before its content is generated."""
+
+    created: datetime
+    agent: AgentProfile
+    type: str
+    status: str = "completed"  # completed | failed | in_progress | queued
+    voicemail: bool = False
+    scheduled: datetime | None = None
+    concurrency: int = 0
+    speed: _Speed = field(default_factory=_Speed)
+    caller_metadata: dict[str, Any] = field(default_factory=dict)
+    n_turns: int = 0
+    outcome: str | None = None
+    require: tuple[str, ...] = ()
+    clean: bool = False  # never receives a deliberate fault
+
+
+class _Scenarios:
+    """The planning half of the builder: fills ``self.dispatches`` and plans each call's turns."""
+
+    # scenarios -----------------------------------------------------------------------------------
+
+    def plan_call(self) -> None:
+        rng = self.rng
+        agent = AGENTS["orders"]
+        for i in range(self.n):
+            created = REFERENCE_END - timedelta(hours=2, minutes=10 * (self.n - 1 - i), seconds=-7)
+            d = _Dispatch(created=created, agent=agent, type="inbound", concurrency=1, clean=True)
+            d.n_turns = self.n_user_turns()
+            d.outcome = "Callback Requested"
+            d.require = ("tool", "kb", "tool_error")
+            d.speed = _Speed(call=_lognormal(rng, 1.0, 0.1))
+            d.caller_metadata = {"source": "ivr", "crm_id": f"crm_{self.hex(10)}"}
+            self.dispatches.append(d)
+
+    def plan_production(self) -> None:
+        rng = self.rng
+        n = self.n
+        week_start = REFERENCE_END - timedelta(days=7)
+        day_weights = [1.0, 0.45, 0.35, 1.1, 1.0, 1.0, 1.0]  # Fri 13th .. Thu 19th
+        # calls per UTC hour: US business hours peak
+        # fmt: off
+        hour_weights = [
+            3, 2, 1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 2.0,
+            3, 4, 5, 6, 6.5, 6.5, 6, 6, 5.5, 5, 4.5, 4,
+        ]
+        # fmt: on
+        day_cum = list(accumulate(day_weights))
+        hour_cum = list(accumulate(hour_weights))
+        n_live = 0 if n < 20 else max(2, round(n * 0.006))
+        n_campaign = round(n * 0.25) if n >= 20 else 0
+        n_organic = n - n_campaign
+        dispatches: list[_Dispatch] = []
+
+        # outbound appointment-reminder campaigns: bursts of ~25 calls on weekday mornings
+        n_bursts = max(1, round(n_campaign / 25)) if n_campaign else 0
+        weekdays = [0, 3, 4, 5, 6]
+        for b in range(n_bursts):
+            size = n_campaign // n_bursts + (1 if b < n_campaign % n_bursts else 0)
+            day = weekdays[b % len(weekdays)] if n_bursts <= 5 else rng.choice(weekdays)
+            start = week_start + timedelta(days=day, hours=15 + rng.random() * 2)
+            start = start.replace(second=0, microsecond=0)
+            t = start + timedelta(seconds=rng.uniform(0.5, 3))
+            campaign = f"recall-{start:%Y%m%d}"
+            for _ in range(size):
+                d = _Dispatch(created=t, agent=AGENTS["appointments"], type="outbound")
+                d.scheduled = start
+                d.caller_metadata = {"campaign": campaign, "crm_id": f"crm_{self.hex(10)}"}
+                dispatches.append(d)
+                t += timedelta(seconds=rng.expovariate(1 / 7.0))
+
+        mix = (
+            ("orders", 0.35, (("inbound", 0.6), ("web", 0.4))),
+            ("support", 0.30, (("inbound", 0.6), ("web", 0.4))),
+            ("billing", 0.25, (("inbound", 0.8), ("outbound", 0.2))),
+            ("appointments", 0.10, (("inbound", 1.0),)),
+        )
+        agent_cum = list(accumulate(w for _, w, _ in mix))
+        for _ in range(n_organic):
+            day = bisect_right(day_cum, rng.random() * day_cum[-1])
+            hour = bisect_right(hour_cum, rng.random() * hour_cum[-1])
+            created = week_start + timedelta(days=day, hours=hour, seconds=rng.random() * 3600)
+            key, _, types = mix[min(3, bisect_right(agent_cum, rng.random() * agent_cum[-1]))]
+            u = rng.random()
+            call_type = types[-1][0]
+            for name, share in types:
+                if u < share:
+                    call_type = name
+                    break
+                u -= share
+            d = _Dispatch(created=created, agent=AGENTS[key], type=call_type)
+            if call_type == "web":
+                d.caller_metadata = {
+                    "page": rng.choice(("/help", "/orders", "/account", "/contact")),
+                    "browser": rng.choice(("Chrome", "Safari", "Firefox", "Edge")),
+                }
+            elif call_type == "outbound":
+                d.caller_metadata = {
+                    "campaign": "past-due-reminder",
+                    "crm_id": f"crm_{self.hex(10)}",
+                }
+            else:
+                d.caller_metadata = {"source": rng.choice(("ivr", "main-line", "transfer"))}
+            dispatches.append(d)
+
+        dispatches.sort(key=lambda d: d.created)
+        # the newest few are still running (or waiting) at REFERENCE_END
+        for i, d in enumerate(dispatches[len(dispatches) - n_live :]):
+            queued = i == n_live - 1
+            d.status = "queued" if queued else "in_progress"
+            d.created = REFERENCE_END - timedelta(
+                seconds=rng.uniform(1, 20) if queued else rng.uniform(30, 170)
+            )
+            d.clean = True
+        dispatches.sort(key=lambda d: d.created)
+        for d in dispatches:
+            if d.status == "completed":
+                fail = {"outbound": 0.10, "inbound": 0.03, "web": 0.04}[d.type]
+                if rng.random() < fail:
+                    d.status = "failed"
+                elif d.type == "outbound" and rng.random() < 0.12:
+                    d.voicemail = True
+            d.speed = _Speed(call=_lognormal(rng, 1.0, 0.2))
+            d.n_turns = self.n_user_turns()
+        self.dispatches = dispatches
+
+    def plan_load_test(self) -> None:
+        rng = self.rng
+        n = self.n
+        knee = KNEES[self.seed % len(KNEES)] if self.knee is None else self.knee
+        # concurrency ramps 1 -> 100; each call arrives when one of ~c in flight would free a slot
+        mean_duration_s = 70.0
+        ramp = []
+        for i in range(n):
+            target = 1 + 99 * i / max(1, n - 1)
+            c = 1 if i == 0 else max(1, min(100, round(target + rng.gauss(0, 1.5))))
+            ramp.append((c, mean_duration_s / c * rng.uniform(0.7, 1.3)))
+        # the run has just finished dispatching: its last calls are still running at REFERENCE_END
+        span = sum(gap for _, gap in ramp[:-1])
+        start = (REFERENCE_END - timedelta(seconds=120 + span)).replace(microsecond=0)
+        run_id = f"lt-{start:%Y%m%d}-{self.hex(6)}"
+        self.truth["knee_concurrency"] = knee
+        self.truth["run_id"] = run_id
+        self.truth["run_started_at"] = _iso(start)
+        testers = [self.phone() for _ in range(40)]
+        t = start
+        for i, (c, gap) in enumerate(ramp):
+            d = _Dispatch(created=t, agent=AGENTS["orders"], type="inbound", concurrency=c)
+            excess = max(0, c - knee)
+            if rng.random() < 0.005 + 0.0025 * excess:
+                d.status = "failed"
+            d.speed = _Speed.under_load(rng, c, knee)
+            d.n_turns = self.n_user_turns()
+            d.caller_metadata = {
+                "run_id": run_id,
+                "test": "load_test",
+                "concurrency_at_dispatch": c,
+                "virtual_user": f"vu-{i % 100:03d}",
+                "script": "order_status_v2",
+                "_from": rng.choice(testers),
+            }
+            self.dispatches.append(d)
+            t += timedelta(seconds=gap)
+
+    def plan_turns(self, d: _Dispatch) -> list[_Turn]:
+        rng = self.rng
+        agent = d.agent
+        n = d.n_turns
+        plan = [_Turn(0, "greeting")]
+        for k in range(1, n + 1):
+            if k == 1:
+                kind = "opening"
+            elif k == n:
+                kind = "closing"
+            else:
+                u = rng.random()
+                kind = (
+                    "kb"
+                    if u < agent.kb_rate
+                    else "tool"
+                    if u < agent.kb_rate + agent.tool_rate
+                    else "plain"
+                )
+            turn = _Turn(k, kind)
+            if kind == "opening" and rng.random() < 0.55:
+                turn.kind, turn.tool = "tool", agent.tools[0]
+            if turn.kind == "tool" and turn.tool is None:
+                turn.tool = rng.choice(agent.tools)
+            plan.append(turn)
+        middle = plan[2:-1] if n >= 3 else plan[1:]
+        if d.outcome == "Appointment Booked" and "book_appointment" in {
+            t.name for t in agent.tools
+        }:
+            target = plan[-2] if n >= 2 else plan[-1]
+            if target.kind in ("closing", "greeting"):
+                target = plan[1]
+            target.kind, target.tool = "tool", agent.tool("book_appointment")
+        for need in d.require:
+            free = [t for t in middle if t.kind in ("plain", "opening")] or middle
+            if not free:
+                break
+            if need == "kb" and not any(t.kind == "kb" for t in plan):
+                rng.choice(free).kind = "kb"
+            elif need == "tool" and not any(t.kind == "tool" and not t.tool_error for t in plan):
+                turn = rng.choice(free)
+                turn.kind, turn.tool = "tool", rng.choice(agent.tools)
+            elif need == "tool_error" and not any(t.tool_error for t in plan):
+                turn = free[-1]
+                turn.kind, turn.tool, turn.tool_error = (
+                    "tool",
+                    rng.choice(agent.tools[1:] or agent.tools),
+                    True,
+                )
+        for turn in plan:
+            if turn.kind == "tool":
+                if not d.require and d.outcome != "Appointment Booked" and rng.random() < 0.04:
+                    turn.tool_error = True
+                turn.hold_line = rng.random() < agent.hold_line_rate
+        return plan
