@@ -27,7 +27,15 @@ from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError
 from ..frames import TABLES, to_frames
 from .read import _arrow, _utc, open_dataset
-from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, Store, _atomic_write, _part_name
+from .store import (
+    DATE_COLUMN,
+    PART_COLUMN,
+    ROW_COLUMN,
+    Store,
+    _atomic_write,
+    _part_name,
+    to_arrow,
+)
 
 __all__ = ["SyncResult", "compact", "sync"]
 
@@ -189,15 +197,21 @@ def sync(
     bar = _progress(progress)
     chunk: list[dict] = []
     replaced = 0
+    part = store.next_part()
+    writer = _Writer(store)
 
     def flush() -> None:
-        nonlocal chunk, replaced
+        nonlocal chunk, replaced, part
         if not chunk:
             return
-        store.write_part(to_frames(chunk), replaced=replaced)
+        frames = to_frames(chunk)
+        writer.submit(
+            {name: to_arrow(name, f) for name, f in frames.tables.items()}, replaced, part
+        )
         for call in chunk:
             known[str(call.get("id"))] = _micros(call.get("updated_at"))
         counts["parts"] += 1
+        part += 1
         chunk, replaced = [], 0
 
     listing = None
@@ -228,7 +242,9 @@ def sync(
                 if bar is not None:
                     bar.set_postfix(written=counts["new"] + counts["changed"], refresh=False)
         flush()
+        writer.finish()
     finally:
+        writer.stop()
         if listing is not None:
             listing.close()
         if bar is not None:
@@ -291,6 +307,62 @@ class _Prefetch:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+class _Writer:
+    """Write and commit parts in a background thread, one at a time and in the order submitted.
+
+    Parquet encoding and file writes release the GIL, so they overlap with the next chunk being
+    turned into frames and the next pages being listed. At most one part waits while another is
+    written (memory: two chunks' tables). A part is committed (its marker written) only after all
+    its files, by :meth:`Store.write_tables`, so an interruption leaves only uncommitted files
+    that the next sync sweeps. The first error of the thread is raised by the next
+    :meth:`submit` or by :meth:`finish`; later parts are then dropped, not written.
+    """
+
+    def __init__(self, store: Store) -> None:
+        import queue
+        import threading
+
+        self._store = store
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # keep draining so that a blocked submit returns
+            tables, replaced, part = item
+            try:
+                self._store.write_tables(tables, replaced=replaced, part=part)
+            except BaseException as exc:  # handed to the caller
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, tables: dict[str, Any], replaced: int, part: int) -> None:
+        self._raise()
+        self._queue.put((tables, replaced, part))
+
+    def stop(self) -> None:
+        """Let the part being written finish (it commits whole), then end the thread."""
+        if not self._stopped:
+            self._stopped = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self) -> None:
+        """Wait for every submitted part to be committed; raise the thread's error if any."""
+        self.stop()
+        self._raise()
 
 
 def _progress(enabled: bool) -> Any:
