@@ -258,18 +258,22 @@ class _Prefetch:
     """Iterate ``calls`` in a background thread, at most ``depth`` calls ahead.
 
     The next pages are fetched while a chunk is turned into frames and written (the thread waits
-    on the network, the writer on the CPU). Errors of the listing are raised by ``__next__``;
-    :meth:`close` stops the thread.
+    on the network, the writer on the CPU). Calls cross between the threads in batches of
+    ``_BATCH`` (one queue operation per batch, not per call). Errors of the listing are raised by
+    ``__next__`` after the calls listed before them; :meth:`close` stops the thread.
     """
 
     _DONE = object()
+    _BATCH = 100
 
     def __init__(self, calls: Iterable[dict], depth: int) -> None:
         import queue
         import threading
 
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth // self._BATCH))
         self._stop = threading.Event()
+        self._batch: list = []
+        self._at = 0
         self._thread = threading.Thread(target=self._run, args=(calls,), daemon=True)
         self._thread.start()
 
@@ -285,23 +289,31 @@ class _Prefetch:
         return False
 
     def _run(self, calls: Iterable[dict]) -> None:
+        batch: list = []
         try:
             for call in calls:
-                if not self._put(call):
-                    return
-            self._put(self._DONE)
+                batch.append(call)
+                if len(batch) >= self._BATCH:
+                    if not self._put(batch):
+                        return
+                    batch = []
+            batch.append(self._DONE)
         except BaseException as exc:  # handed to the consumer
-            self._put(exc)
+            batch.append(exc)
+        self._put(batch)
 
     def __iter__(self) -> _Prefetch:
         return self
 
     def __next__(self) -> dict:
-        item = self._queue.get()
+        if self._at >= len(self._batch):
+            self._batch, self._at = self._queue.get(), 0
+        item = self._batch[self._at]
         if item is self._DONE:
             raise StopIteration
         if isinstance(item, BaseException):
             raise item
+        self._at += 1
         return item
 
     def close(self) -> None:
