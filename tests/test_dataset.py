@@ -15,7 +15,7 @@ from oneinbox_nb import OneInboxClient, analysis, compact, open_dataset, sync, t
 from oneinbox_nb.dataset import store as store_module
 from oneinbox_nb.dataset.history import write_history
 from oneinbox_nb.dataset.store import Store
-from oneinbox_nb.exceptions import ConfigurationError
+from oneinbox_nb.exceptions import APIConnectionError, ConfigurationError
 from oneinbox_nb.frames import TABLES
 from oneinbox_nb.sample import generate
 from oneinbox_nb.sample.server import serve
@@ -151,6 +151,27 @@ def test_sync_killed_midway_and_rerun_loses_and_duplicates_nothing(
     }
     on_disk = {str(p) for t in TABLES for p in (path / t).rglob("*") if p.is_file()}
     assert on_disk == committed
+
+
+def test_listing_failure_keeps_the_parts_already_handed_to_the_writer(calls, tmp_path):
+    """The listing breaks after 130 calls: the two full 60-call chunks are committed (the writer
+    thread finishes them before the error reaches the caller), and a re-run brings the rest."""
+    path = tmp_path / "ds"
+
+    class Breaking(OneInboxClient):
+        def iter_calls(self, **kwargs):
+            for i, call in enumerate(super().iter_calls(**kwargs)):
+                if i == 130:
+                    raise APIConnectionError("the listing broke")
+                yield call
+
+    with serve(calls=calls) as api:
+        with Breaking(api.api_key, api.base_url) as client, pytest.raises(APIConnectionError):
+            sync(path, client=client, progress=False, chunk_size=60)
+        assert [c["n_calls"] for c in Store(path).commits()] == [60, 60]
+        result = _sync(api, path, chunk_size=60)
+    assert (result.unchanged, result.new, result.changed) == (120, len(calls) - 120, 0)
+    _assert_frames_equal(open_dataset(path).frames(), to_frames(_ordered(calls)))
 
 
 def test_sync_filters_by_created_at(calls, tmp_path):

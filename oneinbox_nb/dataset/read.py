@@ -433,11 +433,12 @@ def _to_frames(tables: dict[str, Any]) -> CallFrames:
             frame = frame[fixed + sorted(set(extras) - empty)]  # to_frames sorts them too
         for column, dtype in SCHEMA[name].items():
             if dtype == np.dtype(object) and column in frame:
-                frame[column] = pd.Series(
-                    [None if pd.isna(v) else orjson.loads(v) for v in frame[column].tolist()],
-                    index=frame.index,
-                    dtype=object,
-                )
+                text = frame[column]
+                known = np.flatnonzero(text.notna().to_numpy())
+                values = np.full(len(frame), None, dtype=object)
+                for i, value in zip(known, text.iloc[known].tolist(), strict=True):
+                    values[i] = orjson.loads(value)  # JSON text back to its dict/list/scalar
+                frame[column] = pd.Series(values, index=frame.index, dtype=object)
         out[name] = _conform(name, frame)
     return CallFrames(**out)
 
