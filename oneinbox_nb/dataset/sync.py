@@ -215,7 +215,6 @@ def sync(
         chunk, replaced = [], 0
 
     listing = None
-    collections = _FewerCollections()
     try:
         listing = _Prefetch(http.iter_calls(agent_id=agent_id, status=status), 2 * chunk_size)
         for call in listing:
@@ -248,33 +247,11 @@ def sync(
         writer.stop()
         if listing is not None:
             listing.close()
-        collections.restore()
         if bar is not None:
             bar.close()
         if own_client:
             http.close()
     return SyncResult(path=Path(path), seconds=time.perf_counter() - started, **counts)
-
-
-class _FewerCollections:
-    """Raise the cyclic garbage collector's thresholds until :meth:`restore`.
-
-    Listing and framing allocate millions of small, short-lived objects (freed by reference
-    counting); at the default thresholds the collector scans the whole young generation every
-    700 allocations, a quarter of a sync's CPU time. The thresholds are process-wide: the
-    previous ones are put back when the sync ends, however it ends.
-    """
-
-    def __init__(self) -> None:
-        import gc
-
-        self._previous = gc.get_threshold()
-        gc.set_threshold(50_000, 20, 100)
-
-    def restore(self) -> None:
-        import gc
-
-        gc.set_threshold(*self._previous)
 
 
 class _Prefetch:
