@@ -8,6 +8,10 @@ what was planted in them, and :func:`serve` answers the real endpoints on a loop
 
     with serve("load_test") as api:
         client = OneInboxClient(api.api_key, api.base_url)
+
+Layout: ``generator.py`` (scenarios, calls, truth), ``dialogue.py`` (agents and what they say),
+``clock.py`` (anchoring and reading timestamps), ``server.py`` (the HTTP server, its faults and handlers) and
+``queries.py`` (reading a request: UUIDs, list filters, cursors).
 """
 
 from __future__ import annotations

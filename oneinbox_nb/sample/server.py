@@ -24,20 +24,18 @@ one draw from ``Random(fault_seed)`` that drops the connection (``drop_rate``) o
 the full ``Content-Length`` is announced, part of the body is sent, the connection is closed).
 
 Bodies are serialised once, at start-up, so a request costs a dict lookup; access logging is off.
+Reading a request (UUID path parameters, list filters, cursors) is :mod:`oneinbox_nb.sample.queries`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import builtins
 import hmac
-import re
 import secrets
 import socket
 import threading
 import time
-import uuid
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -51,44 +49,12 @@ from aiohttp import web
 from .clock import anchor, parse_timestamp
 from .dialogue import AGENTS
 from .generator import agent_id, generate
+from .queries import UUID_CANONICAL, canonical_id, encode_cursor, query_filters, uuid_error
 
 __all__ = ["SampleAPI", "run", "serve"]
 
 MAX_CALLS_PER_DAY = 5000
 _JSON = "application/json"
-_UUID_CANONICAL = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_INT = re.compile(r"^\s*[+-]?\d+\s*$")
-_HEX = set("0123456789abcdefABCDEF")
-
-
-def _uuid_error(raw: str) -> str | None:
-    """Why ``raw`` is not a UUID, in the words of pydantic's ``uuid_parsing`` error, or None."""
-    text = raw[9:] if raw.lower().startswith("urn:uuid:") else raw
-    offset = len(raw) - len(text)
-    for i, ch in enumerate(text):
-        if ch not in _HEX and ch != "-":
-            return (
-                "invalid character: expected an optional prefix of `urn:uuid:` followed by "
-                f"[0-9a-fA-F-], found `{ch}` at {i + 1 + offset}"
-            )
-    if "-" in text:
-        groups = text.split("-")
-        if len(groups) != 5:
-            return f"invalid group count: expected 5, found {len(groups)}"
-        for i, (group, expected) in enumerate(zip(groups, (8, 4, 4, 4, 12), strict=True)):
-            if len(group) != expected:
-                return f"invalid group length in group {i}: expected {expected}, found {len(group)}"
-        return None
-    if len(text) != 32:
-        return f"invalid length: expected length 32 for simple format, found {len(text)}"
-    return None
-
-
-def _canonical_id(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        return raw
 
 
 def _parse_time(value: str) -> datetime:
@@ -142,7 +108,7 @@ class _Store:
         self.statuses: list[Any] = [calls[i].get("status") for i in order]
         self.position: dict[str, int] = {}
         for pos, call_id in enumerate(self.ids):
-            key = _canonical_id(call_id)
+            key = canonical_id(call_id)
             if key in self.position:
                 raise ValueError(f"duplicate call id {call_id!r} in the sample calls")
             self.position[key] = pos
@@ -168,11 +134,6 @@ class _Store:
 
     def page(self, positions: Iterable[int]) -> bytes:
         return b"[" + b",".join(self.bodies[pos] for pos in positions) + b"]"
-
-
-def _encode_cursor(pos: int, call_id: str) -> str:
-    raw = f"v1:{pos}:{call_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 class SampleAPI:
@@ -524,8 +485,8 @@ class SampleAPI:
         store = self._store
         pos = store.position.get(raw)
         if pos is None:
-            if not _UUID_CANONICAL.match(raw):
-                problem = _uuid_error(raw)
+            if not UUID_CANONICAL.match(raw):
+                problem = uuid_error(raw)
                 if problem is not None:
                     return self._reply(
                         422,
@@ -541,92 +502,15 @@ class SampleAPI:
                             ]
                         },
                     )
-            pos = store.position.get(_canonical_id(raw.removeprefix("urn:uuid:")))
+            pos = store.position.get(canonical_id(raw.removeprefix("urn:uuid:")))
             if pos is None:
                 return self._reply(404, {"detail": "Call not found"})
         with self._lock:
             self._by_status[200] += 1
         return web.Response(body=store.bodies[pos], content_type=_JSON)
 
-    def _filters(
-        self, request: web.Request, *, cursor: bool
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        query = request.query
-        errors: list[dict[str, Any]] = []
-        values: dict[str, Any] = {
-            "agent_id": query.get("agent_id"),
-            "status": query.get("status"),
-        }
-        bounds = (("limit", 20, 1, 100),) + ((("offset", 0, 0, None),) if not cursor else ())
-        for name, default, lo, hi in bounds:
-            raw = query.get(name)
-            if raw is None:
-                values[name] = default
-                continue
-            if not _INT.match(raw):
-                errors.append(
-                    {
-                        "type": "int_parsing",
-                        "loc": ["query", name],
-                        "msg": "Input should be a valid integer, unable to parse string as an integer",
-                        "input": raw,
-                    }
-                )
-                continue
-            value = int(raw)
-            if value < lo:
-                errors.append(
-                    {
-                        "type": "greater_than_equal",
-                        "loc": ["query", name],
-                        "msg": f"Input should be greater than or equal to {lo}",
-                        "input": raw,
-                        "ctx": {"ge": lo},
-                    }
-                )
-            elif hi is not None and value > hi:
-                errors.append(
-                    {
-                        "type": "less_than_equal",
-                        "loc": ["query", name],
-                        "msg": f"Input should be less than or equal to {hi}",
-                        "input": raw,
-                        "ctx": {"le": hi},
-                    }
-                )
-            values[name] = value
-        if cursor:
-            raw = query.get("cursor")
-            values["after"] = None
-            if raw:
-                after = self._decode_cursor(raw)
-                if after is None:
-                    errors.append(
-                        {
-                            "type": "value_error",
-                            "loc": ["query", "cursor"],
-                            "msg": "Value error, invalid or expired cursor",
-                            "input": raw,
-                            "ctx": {"error": "invalid or expired cursor"},
-                        }
-                    )
-                values["after"] = after
-        return values, errors
-
-    def _decode_cursor(self, raw: str) -> int | None:
-        try:
-            text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-            version, pos_text, call_id = text.split(":", 2)
-            pos = int(pos_text)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        ids = self._store.ids
-        if version != "v1" or not 0 <= pos < len(ids) or ids[pos] != call_id:
-            return None
-        return pos
-
     def _list_calls(self, request: web.Request) -> web.Response:
-        values, errors = self._filters(request, cursor=False)
+        values, errors = query_filters(request.query, cursor=False)
         if errors:
             return self._reply(422, {"detail": errors})
         positions = self._store.filtered(values["agent_id"], values["status"])
@@ -636,7 +520,7 @@ class SampleAPI:
         return self._reply(200, b'{"items":' + items + b"," + tail[1:])
 
     def _list_calls_cursor(self, request: web.Request) -> web.Response:
-        values, errors = self._filters(request, cursor=True)
+        values, errors = query_filters(request.query, cursor=True, ids=self._store.ids)
         if errors:
             return self._reply(422, {"detail": errors})
         positions = self._store.filtered(values["agent_id"], values["status"])
@@ -645,13 +529,13 @@ class SampleAPI:
         page = positions[start : start + limit]
         has_more = start + limit < len(positions)
         next_cursor = (
-            _encode_cursor(page[-1], self._store.ids[page[-1]]) if has_more and page else None
+            encode_cursor(page[-1], self._store.ids[page[-1]]) if has_more and page else None
         )
         tail = orjson.dumps({"next_cursor": next_cursor, "has_more": has_more, "limit": limit})
         return self._reply(200, b'{"items":' + self._store.page(page) + b"," + tail[1:])
 
     def _list_agents(self, request: web.Request) -> web.Response:
-        values, errors = self._filters(request, cursor=False)
+        values, errors = query_filters(request.query, cursor=False)
         if errors:
             return self._reply(422, {"detail": errors})
         limit, offset = values["limit"], values["offset"]
@@ -662,10 +546,10 @@ class SampleAPI:
 
     def _get_agent(self, request: web.Request) -> web.Response:
         raw = request.match_info["agent_id"]
-        body = self._agent_bodies.get(_canonical_id(raw.removeprefix("urn:uuid:")))
+        body = self._agent_bodies.get(canonical_id(raw.removeprefix("urn:uuid:")))
         if body is not None:
             return self._reply(200, body)
-        problem = None if _UUID_CANONICAL.match(raw) else _uuid_error(raw)
+        problem = None if UUID_CANONICAL.match(raw) else uuid_error(raw)
         if problem is not None:
             error = {
                 "type": "uuid_parsing",
