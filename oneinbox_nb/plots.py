@@ -122,11 +122,11 @@ def _short(value: Any, width: int = 8) -> str:
     return display.label(text)
 
 
-def _group_label(by: str, value: Any) -> str:
-    """A group's tick label: agents through :func:`oneinbox_nb.display.agent` (names slot in there),
-    everything else through :func:`_short`."""
+def _group_label(by: str, value: Any, name: Any = None) -> str:
+    """A group's tick label: agents through :func:`oneinbox_nb.display.agent` (their ``name`` when
+    known, escaped for matplotlib), everything else through :func:`_short`."""
     if by == "agent_id" and not display.is_unknown(value):
-        return display.label(display.agent(value))
+        return display.label(display.agent(value, name))
     return _short(value)
 
 
@@ -602,7 +602,8 @@ def cost_by(
         ax.text(
             np.nan_to_num(value), yy, f" {text} ({display.count(n)} calls)", va="center", fontsize=8
         )
-    ax.set_yticks(y, [_group_label(by, v) for v in table[by]])
+    names = table["agent_name"] if "agent_name" in table else [None] * len(table)
+    ax.set_yticks(y, [_group_label(by, v, n) for v, n in zip(table[by], names, strict=True)])
     ax.set_ylim(len(table) - 0.5, -0.5)
     top = np.nanmax(values) if np.isfinite(values).any() else 0.0
     # room right of the longest bar for its label (rates print wider than totals)
