@@ -15,6 +15,7 @@ known, are listed and written again), and a call written twice is read once (new
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AsyncOneInboxClient, OneInboxClient
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import TABLES, to_frames
+from ..frames.build import agent_names
 from .read import _arrow, _utc, open_dataset
 from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, Store, _atomic_write, _part_name
 
 __all__ = ["SyncResult", "compact", "sync"]
+
+log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -190,11 +194,15 @@ def sync(
     chunk: list[dict] = []
     replaced = 0
 
+    names: dict[str, str] | None = None  # agent id -> name, one GET /v1/agents walk per sync
+
     def flush() -> None:
-        nonlocal chunk, replaced
+        nonlocal chunk, replaced, names
         if not chunk:
             return
-        store.write_part(to_frames(chunk), replaced=replaced)
+        if names is None:
+            names = _agent_names(http)
+        store.write_part(to_frames(chunk, agents=names), replaced=replaced)
         for call in chunk:
             known[str(call.get("id"))] = _micros(call.get("updated_at"))
         counts["parts"] += 1
@@ -299,6 +307,15 @@ def _progress(enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(desc="syncing calls", unit="call", dynamic_ncols=True)
+
+
+def _agent_names(http: OneInboxClient) -> dict[str, str]:
+    """Agent id -> name from ``GET /v1/agents``; ``{}`` and one log line when that fails."""
+    try:
+        return agent_names(http.iter_agents())
+    except OneInboxError as error:
+        log.warning("agent names not fetched (calls.agent_name stays <NA>): %s", error)
+        return {}
 
 
 def write_calls(path: str | os.PathLike[str], chunks: Iterable[list[dict]]) -> int:
