@@ -36,7 +36,7 @@ import threading
 import time
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,6 +69,7 @@ SETTLE_WINDOW_S = 600.0
 POST_CALL_FIELDS = ("messages", "analysis", "latency", "cost_cents")
 BUSY_TIMEOUT_S = 30.0
 _SCHEMA_VERSION = 1
+_PUT_CALL = "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?)"
 _CHUNK = 500  # ids per SELECT ... IN (...)
 
 
@@ -293,6 +294,11 @@ class CallCache:
                 body BLOB NOT NULL
             );
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS agents (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                fetched_at REAL NOT NULL
+            );
             """
         )
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
@@ -337,18 +343,22 @@ class CallCache:
         rows = [row for call in calls if (row := self._row(call, now)) is not None]
         if not rows:
             return 0
+        self._write(lambda conn: conn.executemany(_PUT_CALL, rows))
+        return len(rows)
+
+    def _write(self, statements: Callable[[sqlite3.Connection], Any]) -> None:
+        """Run ``statements(conn)`` in one write transaction (rolled back if it raises)."""
         conn = self._db
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?)", rows)
+                statements(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._fail(exc, "written") from exc
-        return len(rows)
 
     def put(self, call: dict) -> None:
         """Store one payload (see :meth:`put_many`)."""
@@ -393,6 +403,38 @@ class CallCache:
         except sqlite3.Error as exc:
             raise self._fail(exc, "read") from exc
         return found
+
+    def put_agents(self, names: Mapping[str, str], *, fetched_at: float | None = None) -> None:
+        """Replace the stored agent names (id -> name) with ``names``, stamped ``fetched_at``.
+
+        Raises
+        ------
+        CacheError
+            The store cannot be written.
+        """
+        stamp = time.time() if fetched_at is None else float(fetched_at)
+        rows = [(str(k), str(v), stamp) for k, v in names.items()]
+
+        def replace(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM agents")
+            conn.executemany("INSERT OR REPLACE INTO agents VALUES (?, ?, ?)", rows)
+
+        self._write(replace)
+
+    def agent_names(self) -> tuple[dict[str, str], float | None]:
+        """The stored agent names (id -> name) and when they were fetched (epoch s; None if never).
+
+        Raises
+        ------
+        CacheError
+            The store cannot be read.
+        """
+        try:
+            rows = self._db.execute("SELECT id, name, fetched_at FROM agents").fetchall()
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "read") from exc
+        names = {agent_id: name for agent_id, name, _ in rows}
+        return names, (min(row[2] for row in rows) if rows else None)
 
     def get(self, call_id: str) -> dict | None:
         """The stored payload, or None when absent, corrupt (recorded) or not a UUID."""

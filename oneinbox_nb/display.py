@@ -193,7 +193,10 @@ def table(frame: Any, **columns: Any) -> Any:
     ``table(df, ms=["response_ms"], money=["cost_cents"], text=["outcome"])``: keywords are
     formatter names (``ms``, ``money``, ``share``, ``count``, ``concurrency``, ``credits``,
     ``duration``, ``text``, ``agent``, ``when``), values the columns (absent ones are skipped). Formatted
-    columns hold strings, unknown as ``unknown``; the others are left as they are.
+    columns hold strings, unknown as ``unknown``; the others are left as they are. An ``agent``
+    column ``<x>_id`` with a ``<x>_name`` column beside it (``agent_id`` and ``agent_name``, as in
+    ``calls`` and ``analysis.cost_by(frames, "agent_id")``) shows :func:`agent` of both, the name
+    when known, and the name column is left out of the copy.
 
     Raises
     ------
@@ -206,7 +209,13 @@ def table(frame: Any, **columns: Any) -> Any:
             raise ValueError(f"unknown formatter {kind!r}; valid: {', '.join(_FORMATTERS)}")
         func = _FORMATTERS[kind]
         for name in [names] if isinstance(names, str) else names:
-            if name in out.columns:
+            if name not in out.columns:
+                continue
+            paired = f"{name.removesuffix('_id')}_name"
+            if kind == "agent" and name.endswith("_id") and paired in out.columns:
+                pairs = zip(out[name].tolist(), out.pop(paired).tolist(), strict=True)
+                out[name] = [agent(v, n) for v, n in pairs]
+            else:
                 out[name] = [func(v) for v in out[name].tolist()]
     return out
 

@@ -55,12 +55,13 @@ from .exceptions import (
     TransportError,
 )
 from .frames import CallFrames, to_frames
+from .frames.build import agent_names as _agent_map
 from .matching import same_value
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm as Tqdm
 
-__all__ = ["FetchResult", "fetch_calls", "fetch_calls_async", "load_call"]
+__all__ = ["AgentNamesWarning", "FetchResult", "fetch_calls", "fetch_calls_async", "load_call"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,14 @@ OUTAGE_THRESHOLD = 3
 MAX_PROBE_INTERVAL_S = 2.0
 #: Stored calls are written in batches of this many, or after this many seconds.
 STORE_BATCH, STORE_BATCH_S = 200, 0.5
+#: Stored agent names older than this (seconds) are fetched again.
+AGENTS_MAX_AGE_S = 3600.0
+#: ``GET /v1/agents`` gets two tries within 20 s: names are a nicety, never worth stalling a fetch.
+_AGENTS_RETRY = RetryPolicy(max_attempts=2, max_retry_after=5.0, budget=20.0)
+
+
+class AgentNamesWarning(UserWarning):
+    """Agent names could not be fetched; ``calls.agent_name`` is ``<NA>`` where unknown."""
 
 
 @dataclass
@@ -92,6 +101,9 @@ class FetchResult:
     revalidated
         How many of the fetched calls were in the store but not settled (or ``refresh=True``),
         so they were asked for again.
+    agents
+        Agent id -> name from ``GET /v1/agents`` (or the store), for ``frames.calls.agent_name``;
+        empty when the endpoint failed (the names are then ``<NA>``; one warning says why).
     corrupt_cache_entries
         ``(call_id, reason)`` for store entries that were unusable and fetched again.
     """
@@ -104,11 +116,15 @@ class FetchResult:
     elapsed_s: float = 0.0
     corrupt_cache_entries: list[tuple[str, str]] = field(default_factory=list)
     revalidated: int = 0
+    agents: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def frames(self) -> CallFrames:
-        """The calls as a :class:`~oneinbox_nb.frames.CallFrames`, built on first access."""
-        return to_frames(self.calls)
+        """The calls as a :class:`~oneinbox_nb.frames.CallFrames`, built on first access.
+
+        ``calls.agent_name`` comes from :attr:`agents`.
+        """
+        return to_frames(self.calls, agents=self.agents)
 
     @property
     def ok(self) -> bool:
@@ -494,6 +510,9 @@ async def fetch_calls_async(
             )
         else:
             result = await _by_id(http, store, list(ids), concurrency, progress, refresh)
+        ended = (result.failures["error_type"] == "NotAttempted").any()
+        if not ended:  # a run ended by 401/403/DNS/TLS/outage: asking for names again is moot
+            result.agents = await _agent_names(http, store, result.calls)
     finally:
         if owned:
             await http.aclose()
@@ -503,6 +522,46 @@ async def fetch_calls_async(
     if store is not None:
         result.corrupt_cache_entries = list(store.corrupt)
     return result
+
+
+async def _agent_names(
+    http: AsyncOneInboxClient, store: CallCache | None, calls: list[dict]
+) -> dict[str, str]:
+    """Agent id -> name for ``calls``: from the store when fresh and complete, else one
+    ``iter_agents`` walk (stored for next time). Never raises for the API: a failure is one
+    :class:`AgentNamesWarning` and the stored names (possibly none) are used."""
+    wanted = {c.get("agent_id") for c in calls if isinstance(c.get("agent_id"), str)}
+    if not wanted:
+        return {}
+    stored: dict[str, str] = {}
+    stamp = None
+    if store is not None:
+        try:
+            stored, stamp = store.agent_names()
+        except CacheError as error:
+            _store_failed(error)
+            store = None
+    fresh = stamp is not None and time.time() - stamp < AGENTS_MAX_AGE_S
+    if fresh and wanted <= stored.keys():
+        return stored
+    try:
+        listed = [agent async for agent in http.iter_agents(retry=_AGENTS_RETRY)]
+    except OneInboxError as error:
+        log.warning("agent names not fetched: %s", error)
+        warnings.warn(
+            f"agent names could not be fetched ({error}); calls.agent_name is <NA> for agents "
+            "not seen before",
+            AgentNamesWarning,
+            stacklevel=2,
+        )
+        return stored
+    names = {**stored, **_agent_map(listed)}  # an agent deleted since keeps its stored name
+    if store is not None:
+        try:
+            store.put_agents(names)
+        except CacheError as error:
+            _store_failed(error)
+    return names
 
 
 def _stored(store: CallCache | None, ids: list[str]) -> tuple[dict, CallCache | None]:

@@ -17,7 +17,7 @@ from oneinbox_nb.dataset.history import write_history
 from oneinbox_nb.dataset.store import Store
 from oneinbox_nb.exceptions import APIConnectionError, ConfigurationError
 from oneinbox_nb.frames import TABLES
-from oneinbox_nb.sample import generate
+from oneinbox_nb.sample import generate, truth
 from oneinbox_nb.sample.server import serve
 
 pytest.importorskip("duckdb")
@@ -32,6 +32,12 @@ def _ordered(calls: list[dict]) -> list[dict]:
 def _assert_frames_equal(got, expected) -> None:
     for name in TABLES:
         pd.testing.assert_frame_equal(getattr(got, name), getattr(expected, name), obj=name)
+
+
+def _named(calls: list[dict]):
+    """The frames sync writes: agents named from GET /v1/agents (issue 12), as generated."""
+    names = {a: v["name"] for a, v in truth("production", seed=3, n=N)["agents"].items()}
+    return to_frames(calls, agents=names)
 
 
 def _sync(api, path: Path, **kwargs):
@@ -64,7 +70,8 @@ def synced(calls, tmp_path_factory) -> Path:
 
 def test_sync_stores_what_to_frames_builds(synced, calls):
     got = open_dataset(synced).frames()
-    _assert_frames_equal(got, to_frames(_ordered(calls)))
+    assert got.calls["agent_name"].notna().all()
+    _assert_frames_equal(got, _named(_ordered(calls)))
 
 
 def test_layout_is_hive_partitioned_by_utc_day(synced, calls):
@@ -100,7 +107,7 @@ def test_changed_and_new_calls_are_brought_in_and_read_once(calls, tmp_path):
         result = _sync(api, path, chunk_size=100)
     assert (result.new, result.changed, result.unchanged) == (30, 7, 243)
     dataset = open_dataset(path)
-    _assert_frames_equal(dataset.frames(), to_frames(_ordered(later)))
+    _assert_frames_equal(dataset.frames(), _named(_ordered(later)))
     raw = dataset.sql("SELECT count(*) AS n FROM calls_raw")["n"].iloc[0]
     assert raw == 280 + 7  # both versions on disk until compaction
     costs = dataset.sql(
@@ -114,7 +121,7 @@ def test_changed_and_new_calls_are_brought_in_and_read_once(calls, tmp_path):
     dataset = open_dataset(path)
     assert dataset.sql("SELECT count(*) AS n FROM calls_raw")["n"].iloc[0] == 280
     assert len(Store(path).commits()) == 1
-    _assert_frames_equal(dataset.frames(), to_frames(_ordered(later)))
+    _assert_frames_equal(dataset.frames(), _named(_ordered(later)))
 
 
 @pytest.mark.parametrize("crash_at", [1, 9, 14])
@@ -143,7 +150,7 @@ def test_sync_killed_midway_and_rerun_loses_and_duplicates_nothing(
     assert result.new + result.unchanged == len(calls)
     assert result.changed == 0
     dataset = open_dataset(path)
-    _assert_frames_equal(dataset.frames(), to_frames(_ordered(calls)))
+    _assert_frames_equal(dataset.frames(), _named(_ordered(calls)))
     counts = dataset.sql("SELECT count(*) AS n, count(DISTINCT call_id) AS d FROM calls_raw")
     assert counts["n"].iloc[0] == counts["d"].iloc[0] == len(calls)
     committed = {
@@ -220,7 +227,7 @@ def test_frames_filters_read_only_the_selected_calls(synced, calls):
     for name, (kwargs, expected) in cases.items():
         got = dataset.frames(**kwargs)
         assert len(got.calls) == len(expected) > 0, name
-        _assert_frames_equal(got, to_frames(expected))
+        _assert_frames_equal(got, _named(expected))
     assert len(dataset.frames(run_id="no-such-run")) == 0
 
 
@@ -289,7 +296,7 @@ def test_daily_cost_per_agent_equals_analysis(synced, calls):
         expected = expected.sort_values("agent_id").reset_index(drop=True)
         rows = rows.reset_index(drop=True)
         assert rows["agent_id"].tolist() == expected["agent_id"].tolist()
-        for column in expected.columns[1:]:
+        for column in expected.columns.drop("agent_name")[1:]:  # names: not a dataset column
             _close(rows[column], expected[column])
 
 

@@ -125,6 +125,23 @@ def test_table_formats_named_columns_once():
         display.table(frame, dollars=["cost_cents"])
 
 
+def test_table_shows_agents_by_name_when_the_frame_has_agent_name():
+    hostile = "<b>$x$</b>"
+    frame = pd.DataFrame(
+        {
+            "agent_id": ["a-1", "a-2", None],
+            "agent_name": pd.array(["Ava", pd.NA, hostile], dtype="string"),
+            "n": [1, 2, 3],
+        }
+    )
+    out = display.table(frame, agent=["agent_id"])
+    # the name when known, else the full id; the name column is folded in; text stays text
+    assert out.to_dict("list") == {"agent_id": ["Ava", "a-2", hostile], "n": [1, 2, 3]}
+    assert list(frame.columns) == ["agent_id", "agent_name", "n"]  # the input is not changed
+    alone = display.table(frame[["agent_id"]], agent="agent_id")
+    assert alone["agent_id"].tolist() == ["a-1", "a-2", "unknown"]
+
+
 def test_when_is_utc_to_the_minute():
     assert display.when(pd.Timestamp("2026-11-19 23:57:28.558+00:00")) == "2026-11-19 23:57 UTC"
     assert display.when(pd.Timestamp("2026-11-20 00:57:28", tz="Europe/Paris")) == (

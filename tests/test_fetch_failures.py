@@ -60,6 +60,14 @@ class MockAPI:
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/agents":  # agent names: one request per run, not counted
+            page = {
+                "items": [{"id": "a", "name": "Agent A"}],
+                "total": 1,
+                "limit": 100,
+                "offset": 0,
+            }
+            return httpx.Response(200, content=orjson.dumps(page))
         with self._lock:
             self.requests += 1
             n = self.requests

@@ -382,6 +382,22 @@ def test_02_lists_the_credits_mismatch(runs):
     assert "cost per minute" in text and "Short or failed calls" in text
 
 
+def test_02_and_04_name_the_agents(runs, sample_facts):
+    """Issue 12: agents are shown by their /v1/agents name, not as ids."""
+    agents = sample.truth("production", seed=0)["agents"]
+    text = _text(runs["02_costs_and_credits"].nb)
+    assert re.search(r"The most expensive agent, (Ava|Max|Lena|Sam), cost", text)
+    for agent in agents.values():
+        assert f"<th>{agent['name']}</th>" in text  # the cost-by-agent table's index
+    worst = _text(runs["04_postmortem"].nb)
+    (agent_id,) = {
+        c["agent_id"]
+        for c in sample.generate("production", seed=0)
+        if c["id"] == sample_facts["worst_call"]
+    }
+    assert f"<td>{agents[agent_id]['name']}</td>" in worst  # the call's card
+
+
 def test_03_finds_the_planted_knee(runs, sample_facts):
     text = _text(runs["03_load_test_correlation"].nb)
     assert sample_facts["run_id"] in text

@@ -74,7 +74,8 @@ def cost_by(frames: CallFrames, by: str = "agent_id") -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``<by>, n_calls, n_with_cost, minutes, cost_cents, credits_used, cents_per_minute,
-        cents_per_credit, mean_cost_cents, p50_cost_cents, p95_cost_cents``. ``cost_cents`` sums the
+        cents_per_credit, mean_cost_cents, p50_cost_cents, p95_cost_cents``; with
+        ``by="agent_id"`` also ``agent_name`` (string, ``<NA>`` where unknown) after ``agent_id``. ``cost_cents`` sums the
         known costs (calls still running or not yet billed have none, see ``n_with_cost``); the
         per-minute and per-credit rates use only calls whose cost and duration (credits) are known.
 
@@ -124,7 +125,16 @@ def cost_by(frames: CallFrames, by: str = "agent_id") -> pd.DataFrame:
     out["p95_cost_cents"] = quantiles[:, 1]
     if by == "day":
         out[by] = pd.to_datetime(out[by], utc=True)
+    if by == "agent_id" and "agent_name" in frames.calls:
+        out.insert(1, "agent_name", _agent_names(frames.calls, out[by]))
     return out
+
+
+def _agent_names(calls: pd.DataFrame, agent_ids: pd.Series) -> pd.array:
+    """``calls.agent_name`` of each of ``agent_ids`` (string dtype, ``<NA>`` where unknown)."""
+    known = calls.loc[calls["agent_name"].notna(), ["agent_id", "agent_name"]]
+    lookup = dict(zip(known["agent_id"].astype(object), known["agent_name"], strict=True))
+    return pd.array([lookup.get(a) for a in agent_ids], dtype="string")
 
 
 def credits_check(frames: CallFrames, *, tolerance: float = 0.01) -> pd.DataFrame:
@@ -219,8 +229,9 @@ def call_costs(frames: CallFrames) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``call_id, agent_id, status, type, minutes, cost_cents, credits_used, cents_per_minute``
-        (float; NaN where unknown, ``cents_per_minute`` NaN for calls without duration).
+        ``call_id, agent_id, agent_name, status, type, minutes, cost_cents, credits_used,
+        cents_per_minute`` (float; NaN where unknown, ``cents_per_minute`` NaN for calls without
+        duration; ``agent_name`` string, ``<NA>`` where unknown).
     """
     calls = _Calls(frames)
     money = _money(calls)
@@ -228,7 +239,7 @@ def call_costs(frames: CallFrames) -> pd.DataFrame:
     minutes = money["seconds"][:n] / 60
     with np.errstate(invalid="ignore", divide="ignore"):
         per_minute = np.where(minutes > 0, money["cost"][:n] / minutes, np.nan)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "call_id": calls.ids(np.arange(n)),
             "agent_id": calls.call_values("agent_id").astype(object).to_numpy()[:n],
@@ -240,3 +251,6 @@ def call_costs(frames: CallFrames) -> pd.DataFrame:
             "cents_per_minute": per_minute,
         }
     )
+    if "agent_name" in frames.calls:
+        out.insert(2, "agent_name", _agent_names(frames.calls, out["agent_id"]))
+    return out

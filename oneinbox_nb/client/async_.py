@@ -132,11 +132,16 @@ class AsyncOneInboxClient(_Base):
             for call in walker.take(page, self):
                 yield call
 
-    async def iter_agents(self, page_size: int = 100) -> AsyncIterator[dict]:
-        """Yield every agent (``GET /v1/agents``); see :meth:`OneInboxClient.iter_agents`."""
+    async def iter_agents(
+        self, page_size: int = 100, *, retry: RetryPolicy | None = None
+    ) -> AsyncIterator[dict]:
+        """Yield every agent (``GET /v1/agents``); see :meth:`OneInboxClient.iter_agents`.
+
+        ``retry`` overrides the client's :class:`RetryPolicy` for these requests.
+        """
         pager = OffsetPager("/v1/agents", page_size)
         while (request := pager.next_request()) is not None:
-            for agent in pager.take(await self._get(*request), self):
+            for agent in pager.take(await self._get(*request, retry=retry), self):
                 yield agent
 
     async def list_agents(self, page_size: int = 100) -> list[dict]:

@@ -15,6 +15,7 @@ known, are listed and written again), and a call written twice is read once (new
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -24,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AsyncOneInboxClient, OneInboxClient
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import TABLES, to_frames
+from ..frames.build import agent_names
 from .read import _arrow, _utc, open_dataset
 from .store import (
     DATE_COLUMN,
@@ -38,6 +40,8 @@ from .store import (
 )
 
 __all__ = ["SyncResult", "compact", "sync"]
+
+log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -200,11 +204,15 @@ def sync(
     part = store.next_part()
     writer = _Writer(store)
 
+    names: dict[str, str] | None = None  # agent id -> name, one GET /v1/agents walk per sync
+
     def flush() -> None:
-        nonlocal chunk, replaced, part
+        nonlocal chunk, replaced, part, names
         if not chunk:
             return
-        frames = to_frames(chunk)
+        if names is None:
+            names = _agent_names(http)
+        frames = to_frames(chunk, agents=names)
         writer.submit(
             {name: to_arrow(name, f) for name, f in frames.tables.items()}, replaced, part
         )
@@ -383,6 +391,15 @@ def _progress(enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(desc="syncing calls", unit="call", dynamic_ncols=True)
+
+
+def _agent_names(http: OneInboxClient) -> dict[str, str]:
+    """Agent id -> name from ``GET /v1/agents``; ``{}`` and one log line when that fails."""
+    try:
+        return agent_names(http.iter_agents())
+    except OneInboxError as error:
+        log.warning("agent names not fetched (calls.agent_name stays <NA>): %s", error)
+        return {}
 
 
 def write_calls(path: str | os.PathLike[str], chunks: Iterable[list[dict]]) -> int:

@@ -26,7 +26,11 @@ from .problems import problem_columns
 __all__ = ["to_frames"]
 
 
-def to_frames(calls: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> CallFrames:
+def to_frames(
+    calls: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+    *,
+    agents: Iterable[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+) -> CallFrames:
     """Build tidy DataFrames from OneInbox call dicts.
 
     Parameters
@@ -35,6 +39,11 @@ def to_frames(calls: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> CallFra
         Call payloads as returned by ``OneInboxClient.get_call`` or ``iter_calls`` (one dict is
         wrapped). Only ``id`` (a non-empty string) is required; anything else may be missing, null
         or odd, and is reported in ``problems`` rather than raised.
+    agents : iterable of dict, or mapping of str to str, optional
+        Agent names for ``calls.agent_name``: the agent dicts of ``OneInboxClient.iter_agents``
+        (``id`` and ``name``) or a mapping agent id -> name. Names are kept as plain text (never
+        markup). Agents not found, items without a string ``id``/``name`` and a missing
+        ``agents`` give ``<NA>``.
 
     Returns
     -------
@@ -48,16 +57,46 @@ def to_frames(calls: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> CallFra
         An item is not a call: not a mapping, a mapping without ``id`` (e.g. a list page
         ``{"items": [...]}``, whose ``["items"]`` should be passed instead), or one whose ``id`` is
         not a non-empty string (the message names its position: ``call #3: id must be ...``).
+    TypeError
+        ``agents`` is neither a mapping nor an iterable of agent dicts.
 
     Examples
     --------
     >>> frames = to_frames(client.iter_calls(agent_id=agent))  # doctest: +SKIP
     >>> frames.turns.groupby("call_id")["response_ms"].median()  # doctest: +SKIP
     """
-    return _build(_Batch(_call_list(calls)))
+    return _build(_Batch(_call_list(calls)), agent_names(agents))
 
 
-def _build(batch: _Batch) -> CallFrames:
+def agent_names(agents: Iterable[Mapping[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
+    """Agent id -> name from agent dicts (``{"id", "name"}``) or a mapping id -> name.
+
+    Entries whose id or name is not a non-empty string are skipped (their calls get ``<NA>``).
+
+    Raises
+    ------
+    TypeError
+        ``agents`` is text, or neither a mapping nor an iterable.
+    """
+    if agents is None:
+        return {}
+    if isinstance(agents, (str, bytes, bytearray)) or not isinstance(agents, Iterable):
+        raise TypeError(
+            f"agents must be agent dicts (client.list_agents()) or a mapping id -> name, "
+            f"got {type(agents).__name__}"
+        )
+    if isinstance(agents, Mapping):
+        pairs: Iterable[tuple[Any, Any]] = agents.items()
+    else:
+        pairs = ((item.get("id"), item.get("name")) for item in agents if isinstance(item, Mapping))
+    return {
+        key: name.strip()
+        for key, name in pairs
+        if isinstance(key, str) and key and isinstance(name, str) and name.strip()
+    }
+
+
+def _build(batch: _Batch, names: Mapping[str, str] | None = None) -> CallFrames:
     """Run the table builders over ``batch`` and type the result by SCHEMA."""
     latency = read_latency(batch)
     messages = message_columns(batch)
@@ -65,6 +104,8 @@ def _build(batch: _Batch) -> CallFrames:
     turns, per_call = turn_columns(batch, events, messages)
     components = component_columns(batch, latency["aggregates"], events, latency["has_events"])
     calls = call_columns(batch, latency, messages, events, per_call)
+    lookup = (names or {}).get
+    calls["agent_name"] = [lookup(a) if type(a) is str else None for a in calls["agent_id"]]
     problems = problem_columns(batch.found, batch.ids)
     n_problems = np.bincount(np.asarray(batch.found.pos, dtype=np.int64), minlength=batch.n)
     calls["n_problems"] = n_problems

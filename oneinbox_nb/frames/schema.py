@@ -100,6 +100,7 @@ SCHEMA: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             {
                 "call_id": _STRING,
                 "agent_id": _CATEGORY,
+                "agent_name": _STRING,
                 "status": _CATEGORY,
                 "type": _CATEGORY,
                 "direction": _CATEGORY,

@@ -57,11 +57,11 @@ def _short(value: Any, width: int = 8) -> str:
     return display.label(text)
 
 
-def _group_label(by: str, value: Any) -> str:
-    """A group's tick label: agents through :func:`oneinbox_nb.display.agent` (names slot in there),
-    everything else through :func:`_short`."""
+def _group_label(by: str, value: Any, name: Any = None) -> str:
+    """A group's tick label: agents through :func:`oneinbox_nb.display.agent` (their ``name`` when
+    known, escaped for matplotlib), everything else through :func:`_short`."""
     if by == "agent_id" and not display.is_unknown(value):
-        return display.label(display.agent(value))
+        return display.label(display.agent(value, name))
     return _short(value)
 
 

@@ -134,7 +134,8 @@ def cost_by(
         ax.text(
             np.nan_to_num(value), yy, f" {text} ({display.count(n)} calls)", va="center", fontsize=8
         )
-    ax.set_yticks(y, [_group_label(by, v) for v in table[by]])
+    names = table["agent_name"] if "agent_name" in table else [None] * len(table)
+    ax.set_yticks(y, [_group_label(by, v, n) for v, n in zip(table[by], names, strict=True)])
     ax.set_ylim(len(table) - 0.5, -0.5)
     top = np.nanmax(values) if np.isfinite(values).any() else 0.0
     # room right of the longest bar for its label (rates print wider than totals)

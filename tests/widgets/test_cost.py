@@ -154,9 +154,10 @@ def test_cost_table_aligns_numbers_and_shortens_ids_with_the_full_id_on_hover(pr
     table = parse_table(ex.table.value)
     assert [cell["text"] for cell in table.head] == list(ex.result.columns)
     assert len(table.rows) == len(ex.result)
-    numeric = [c for c in ex.result.columns if c != "agent_id"]
+    texts = ("agent_id", "agent_name")  # agent_name: issue 12
+    numeric = [c for c in ex.result.columns if c not in texts]
     for cell, column in zip(table.head, ex.result.columns, strict=True):
-        assert style(cell)["text-align"] == ("left" if column == "agent_id" else "right")
+        assert style(cell)["text-align"] == ("left" if column in texts else "right")
     for row, (_, expected) in zip(table.rows, ex.result.iterrows(), strict=True):
         cells = dict(zip(ex.result.columns, row, strict=True))
         agent = cells["agent_id"]
