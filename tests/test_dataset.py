@@ -178,7 +178,7 @@ def test_listing_failure_keeps_the_parts_already_handed_to_the_writer(calls, tmp
         assert [c["n_calls"] for c in Store(path).commits()] == [60, 60]
         result = _sync(api, path, chunk_size=60)
     assert (result.unchanged, result.new, result.changed) == (120, len(calls) - 120, 0)
-    _assert_frames_equal(open_dataset(path).frames(), to_frames(_ordered(calls)))
+    _assert_frames_equal(open_dataset(path).frames(), _named(_ordered(calls)))
 
 
 def test_sync_filters_by_created_at(calls, tmp_path):

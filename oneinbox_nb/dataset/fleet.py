@@ -16,11 +16,11 @@ result reaches pandas.
 Exclusion rules (as :func:`oneinbox_nb.analysis.latency_percentiles`)
 --------------------------------------------------------------------
 * Component values are the events whose ``type`` is one of :data:`~oneinbox_nb.analysis.COMPONENTS`,
-  without the flagged ones: ``ms`` missing, negative or above
+  without duplicates (``events.duplicate``) and flagged ones: ``ms`` missing, negative or above
   :data:`~oneinbox_nb.frames.ABSURD_MS`, or ``has_problem``.
-* ``response_ms`` values are the turns ``>= 1`` with a ``response_ms``, without the flagged ones: a
-  response component's per-turn sum negative or absurd, or a flagged event of a response component
-  in the turn.
+* ``response_ms`` values are the complete, unflagged turns ``>= 1`` (``turns.complete`` and not
+  ``turns.flagged``) with a ``response_ms`` whose response components' sums are neither negative nor
+  absurd.
 """
 
 from __future__ import annotations
@@ -237,16 +237,13 @@ class FleetQueries:
             SELECT call_id, {period} AS period, type AS component, ms AS value
             FROM events
             WHERE type IN ({_list(COMPONENTS)}) AND NOT {_flagged_event()}
+              AND NOT coalesce(duplicate, false)
             UNION ALL
             SELECT t.call_id, {_period(freq, "t.")} AS period,
                    'response_ms' AS component, t.response_ms AS value
             FROM turns t
-            LEFT JOIN (
-                SELECT DISTINCT call_id, turn FROM events
-                WHERE type IN ({_list(RESPONSE_COMPONENTS)}) AND turn IS NOT NULL
-                  AND {_flagged_event()}
-            ) f ON t.call_id = f.call_id AND t.turn = f.turn
-            WHERE f.call_id IS NULL AND t.turn >= 1 AND t.response_ms IS NOT NULL
+            WHERE t.turn >= 1 AND t.response_ms IS NOT NULL
+              AND coalesce(t.complete, false) AND NOT coalesce(t.flagged, false)
               AND NOT ({flagged_response})
         """
 
@@ -263,7 +260,7 @@ class FleetQueries:
             LEFT JOIN components a ON e.call_id = a.call_id AND e.type = a.component
             LEFT JOIN calls c ON e.call_id = c.call_id
             WHERE e.type IN ('eou_delay', 'stt', 'llm_ttft', 'tts_ttfb')
-              AND NOT {_flagged_event("e.")}
+              AND NOT {_flagged_event("e.")} AND NOT coalesce(e.duplicate, false)
         """
 
     class _Keys:
