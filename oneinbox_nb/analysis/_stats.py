@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from scipy import sparse
 
 #: Fewest independent calls a bootstrap interval is drawn from (the default ``min_calls``): with
 #: fewer, resampling calls explores too few distinct samples for its percentiles to mean anything
@@ -224,18 +225,26 @@ def _spearman_resamples(
     # one entry per (call, cell) with its row count, sorted by call: the one sort
     entry, count = np.unique(np.asarray(local, np.int64) * width + gx * ny + gy, return_counts=True)
     entry_cell = entry % width
-    entry_call = entry // width  # ascending: the gathers below read the calls in order
-    repeated = count.astype(float) if (count != 1).any() else None
+    entry_call = entry // width
+    # the per-call cell tallies as a sparse (cell x call) matrix: a batch of resamples' cell
+    # counts is this matrix times their call multiplicities, one sparse product. Whole counts in
+    # float32 add exactly below 2**24; a resample holds at most n_calls * (most rows of a call).
+    most = int(np.bincount(np.asarray(local, np.int64)).max()) if len(local) else 0
+    dtype = np.float32 if n_calls * most < 2**24 else np.float64
+    tallies = sparse.csc_matrix(
+        (count.astype(dtype), (entry_cell, entry_call)), shape=(width, n_calls)
+    )
     rng = np.random.default_rng(seed)
     out = []
     for size in _chunks(width, n_boot):
         weight = np.empty((size, width))
-        for b in range(size):  # per resample: draw the calls, then one pass over the entries
-            picks = rng.integers(0, n_calls, n_calls)
-            tally = np.bincount(picks, minlength=n_calls).astype(float).take(entry_call)
-            if repeated is not None:
-                tally *= repeated
-            weight[b] = np.bincount(entry_cell, weights=tally, minlength=width)
+        for start in range(0, size, max(1, 2_000_000 // n_calls)):  # bounded multiplicities
+            batch = min(max(1, 2_000_000 // n_calls), size - start)
+            multiplicity = np.empty((n_calls, batch), dtype=dtype)
+            for b in range(batch):  # per resample: draw the calls (in the same order as always)
+                picks = rng.integers(0, n_calls, n_calls)
+                multiplicity[:, b] = np.bincount(picks, minlength=n_calls)
+            weight[start : start + batch] = (tallies @ multiplicity).T  # exact: whole numbers
         weight = weight.reshape(size, nx, ny)
         wx, wy = weight.sum(axis=2), weight.sum(axis=1)
         middle = (wx.sum(axis=1, keepdims=True) + 1) / 2
