@@ -484,8 +484,8 @@ def test_a_call_without_turns_still_gets_a_summary(runs, sample_facts, name):
 
 
 def _summary(nb) -> str:
-    """The first Markdown output after the notebook's "## Summary" heading."""
-    heading = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Summary"))
+    """The first Markdown output after the notebook's "## In short" heading."""
+    heading = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## In short"))
     for cell in nb.cells[heading + 1 :]:
         for output in cell.get("outputs", []):
             text = output.get("data", {}).get("text/markdown")
