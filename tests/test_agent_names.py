@@ -203,3 +203,18 @@ def test_cost_explorer_table_shows_names_escaped():
     assert "Support" in html
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     matplotlib.pyplot.close("all")
+
+
+def test_explorers_label_agents_by_name_as_escaped_text():
+    from oneinbox_nb.widgets import _views
+
+    calls = sample.generate("call", seed=0)
+    agent = calls[0]["agent_id"]
+    frames = to_frames(calls, agents={agent: "<b>Ava</b>"})
+    catalog = _views.call_catalog(frames)
+    assert "agent <b>Ava</b>" in catalog["label"].iloc[0]  # a Dropdown label is plain text
+    assert "<b>ava</b>" in catalog["haystack"].iloc[0]  # a search for the name finds the call
+    head = _views._call_head(frames, calls[0]["id"])
+    assert "agent &lt;b&gt;Ava&lt;/b&gt; <code>" in head and "<b>Ava</b>" not in head
+    unnamed = _views.call_catalog(to_frames(calls))
+    assert f"agent {agent[:8]}…" in unnamed["label"].iloc[0]

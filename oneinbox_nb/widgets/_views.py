@@ -51,6 +51,13 @@ def short(value: Any, width: int = 8) -> str:
 # -- TurnExplorer: the call list -----------------------------------------------------------------
 
 
+def agent_names(calls: pd.DataFrame) -> pd.Series:
+    """Each call's agent name as text ("" when unknown or when the frames carry no names)."""
+    if "agent_name" not in calls.columns:
+        return pd.Series("", index=calls.index, dtype=object)
+    return calls["agent_name"].astype(object).map(text)
+
+
 def call_catalog(frames: CallFrames) -> pd.DataFrame:
     """One row per call: ``call_id``, dropdown ``label``, search ``haystack`` and sort keys."""
     calls = frames.calls.drop_duplicates("call_id").dropna(subset=["call_id"])
@@ -58,16 +65,18 @@ def call_catalog(frames: CallFrames) -> pd.DataFrame:
         name: calls[name].astype(object).map(text)
         for name in ("call_id", "agent_id", "status", "outcome")
     }
+    names = agent_names(calls)
     worst = calls["max_response_ms"].astype(float)
     problems = calls["n_problems"].astype(float).fillna(0)
     labels = [
-        f"{short(i)}  ·  agent {short(a) if a else '(none)'}  ·  {s or '(no status)'}"
+        f"{short(i)}  ·  agent {n or (short(a) if a else '(none)')}  ·  {s or '(no status)'}"
         f"{'  ·  ' + o if o else ''}  ·  "
         + (f"worst {w:,.0f} ms (turn {t})" if np.isfinite(w) else "no answered turns")
         + (f"  ·  {p:,.0f} problems" if p else "")
-        for i, a, s, o, w, t, p in zip(
+        for i, a, n, s, o, w, t, p in zip(
             cols["call_id"],
             cols["agent_id"],
+            names,
             cols["status"],
             cols["outcome"],
             worst,
@@ -77,7 +86,15 @@ def call_catalog(frames: CallFrames) -> pd.DataFrame:
         )
     ]
     hay = (
-        cols["call_id"] + "\n" + cols["agent_id"] + "\n" + cols["status"] + "\n" + cols["outcome"]
+        cols["call_id"]
+        + "\n"
+        + cols["agent_id"]
+        + "\n"
+        + names
+        + "\n"
+        + cols["status"]
+        + "\n"
+        + cols["outcome"]
     ).str.lower()
     return pd.DataFrame(
         {
@@ -174,7 +191,9 @@ def _call_head(one: CallFrames, call_id: str) -> str:
     row = calls.iloc[0]
     bits = [
         f"<b>call</b> <code>{html.escape(call_id)}</code>",
-        f"agent <code>{html.escape(text(row['agent_id']) or '(none)')}</code>",
+        "agent "
+        + (f"{html.escape(text(row.get('agent_name')))} " if text(row.get("agent_name")) else "")
+        + f"<code>{html.escape(text(row['agent_id']) or '(none)')}</code>",
         html.escape(text(row["status"]) or "(no status)"),
     ]
     if text(row["outcome"]):

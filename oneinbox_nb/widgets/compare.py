@@ -9,10 +9,11 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from .. import plots
+from .. import display, plots
 from ..analysis import COMPARE_METRICS, compare, explain_change, load_test_runs, select_calls
 from ..frames import CallFrames
 from ._base import _Explorer, dropdown, frame_html
+from ._views import agent_names
 
 __all__ = ["CompareExplorer"]
 
@@ -75,8 +76,12 @@ class CompareExplorer(_Explorer):
             (f"{r}  ·  {n:,} calls", str(r))
             for r, n in zip(runs[key], runs["n_calls"], strict=True)
         ]
-        agents = sorted({str(x) for x in frames.calls["agent_id"].dropna()})
-        agent_options: list[tuple[str, Any]] = [("any agent", None)] + [(x, x) for x in agents]
+        named = frames.calls.assign(_name=agent_names(frames.calls))
+        named = named.dropna(subset=["agent_id"]).drop_duplicates("agent_id")
+        agents = sorted(zip(named["agent_id"].astype(str), named["_name"], strict=True))
+        agent_options: list[tuple[str, Any]] = [("any agent", None)] + [
+            (display.agent(x, name or None), x) for x, name in agents
+        ]
         created = pd.to_datetime(frames.calls["created_at"], utc=True)
         self._days = sorted(created.dt.floor("D").dropna().unique())
         day_options = [(d.strftime("%a %d %b %Y"), d) for d in self._days] or [("no dates", None)]
