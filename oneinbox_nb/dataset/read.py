@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigurationError
+from ..fetch import _to_utc
 from ..frames import SCHEMA, TABLES, CallFrames
 from ..frames._columns import _conform
 from .fleet import ENGINES, FleetQueries
@@ -47,15 +48,9 @@ def _import_duckdb() -> Any:
 
 
 def _utc(value: Any, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"{name}={value!r} is not a date or time; use e.g. '2026-11-20' or a datetime"
-        ) from exc
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    """``value`` as a UTC timestamp (zone-less taken as UTC), as ``since``/``until`` of a fetch."""
+    stamp = _to_utc(value, name)
+    return None if stamp is None else pd.Timestamp(stamp)
 
 
 def _days(since: pd.Timestamp | None, until: pd.Timestamp | None, known: Iterable[str]) -> list:
