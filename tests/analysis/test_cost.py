@@ -19,10 +19,11 @@ from .hand_built import AGENT_1, assert_empty_table, empty_frame_cases, make_cal
 def test_cost_by_agent(rich):
     table = A.cost_by(rich, "agent_id").set_index("agent_id")
     assert list(table.columns) == [
-        "n_calls", "n_with_cost", "minutes", "cost_cents", "credits_used", "cents_per_minute",
+        "agent_name", "n_calls", "n_with_cost", "minutes", "cost_cents", "credits_used", "cents_per_minute",
         "cents_per_credit", "mean_cost_cents", "p50_cost_cents", "p95_cost_cents",
     ]  # fmt: skip
     one = table.loc[AGENT_1]
+    assert pd.isna(one["agent_name"])  # frames built without GET /v1/agents: the name is unknown
     assert one["n_calls"] == 2 and one["cost_cents"] == 3
     assert one["minutes"] == pytest.approx(1.2)
     assert one["cents_per_minute"] == pytest.approx(3 / 1.2)
