@@ -50,12 +50,12 @@ def test_demo_prints_paths_and_a_four_line_summary(demo):
 
 @pytest.mark.browser
 @pytest.mark.notebook
-def test_compare_report_opens_with_a_summary_that_names_the_change(demo, browser):
+def test_compare_report_opens_with_in_short_naming_the_change(demo, browser):
     with offline_page(browser) as (page, _):
         page.goto(Path(demo["reports"]["compare"]).as_uri())
         page.wait_for_load_state("load")
         body = page.locator("body").inner_text()
-    summary_at = body.index("Summary")
+    summary_at = body.index("In short")
     assert summary_at < body.index("What changed, metric by metric")
     summary = body[summary_at : body.index("What changed, metric by metric")]
     assert "llm_ttft_ms p50" in summary and "increase" in summary
