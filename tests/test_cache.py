@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sqlite3
+import tempfile
 import time
 import uuid
 import warnings
 from datetime import datetime, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -139,14 +142,41 @@ def test_a_corrupt_database_is_set_aside_with_one_warning_and_rebuilt(tmp_path):
     assert store.get(call(2)["id"]) == call(2)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
-def test_read_only_directory_is_a_clear_cache_error(tmp_path):
-    tmp_path.chmod(0o500)
+def _open_read_only(root: str, uid: int | None, answer) -> None:
+    """In a child process: become ``uid`` (root writes through permissions), open the store."""
+    if uid is not None:
+        os.setgid(uid)
+        os.setuid(uid)
     try:
-        with pytest.raises(CacheError, match="cache=False"):
-            CallCache(tmp_path, source="s")
+        CallCache(root, source="s")
+        answer.send("opened")
+    except CacheError as exc:
+        answer.send(str(exc))
+
+
+def test_read_only_directory_is_a_clear_cache_error(tmp_path):
+    # as root (CI), the check runs as an unprivileged user, on a directory that user may enter
+    # (pytest's own tmp_path sits under a root-only directory) but not write
+    uid = 65534 if os.geteuid() == 0 else None
+    base = Path(tempfile.mkdtemp(prefix="oneinbox-read-only-")) if uid is not None else tmp_path
+    root = base / "store"
+    root.mkdir()
+    if uid is not None:
+        base.chmod(0o755)
+        os.chown(root, uid, uid)
+    root.chmod(0o500)
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_open_read_only, args=(str(root), uid, writer))
+    try:
+        child.start()
+        child.join(60)
+        message = reader.recv() if reader.poll(1) else "no answer"
     finally:
-        tmp_path.chmod(0o700)
+        root.chmod(0o700)
+        if uid is not None:
+            shutil.rmtree(base)
+    assert "could not be opened for writing" in message and "cache=False" in message, message
 
 
 def test_unusable_directory_is_a_clear_error(tmp_path):
