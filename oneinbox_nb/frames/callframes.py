@@ -228,30 +228,26 @@ _MAX_CARDS = 20
 
 
 def _card(row: Any) -> str:
-    def show(value: Any, fmt: str = "{}") -> str:
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            return "&mdash;"
-        if value is pd.NaT:
-            return "&mdash;"
-        return html.escape(fmt.format(value))
+    """One call as a small card: every value through :mod:`oneinbox_nb.display` (unknown reads
+    ``unknown``), then escaped."""
+    from .. import display as show  # on first display: `import oneinbox_nb` stays light
 
-    started = row.started_at
+    name = getattr(row, "agent_name", None)
+    response = f"{show.ms(row.p50_response_ms, unit=False)} / {show.ms(row.max_response_ms)}"
     fields = [
-        ("agent", show(row.agent_id)),
-        ("status", show(row.status)),
-        ("outcome", show(row.outcome)),
-        ("started", show(None if pd.isna(started) else started.strftime("%Y-%m-%d %H:%M:%S UTC"))),
-        ("duration", show(row.duration_seconds, "{:,.1f} s")),
-        ("cost", show(row.cost_cents, "{:,} cents")),
-        ("credits", show(row.credits_used, "{:,.2f}")),
-        ("turns", show(row.n_turns)),
-        (
-            "response p50 / max",
-            f"{show(row.p50_response_ms, '{:,.0f}')} / {show(row.max_response_ms, '{:,.0f}')} ms",
-        ),
-        ("worst turn", show(row.worst_turn)),
-        ("problems", show(row.n_problems)),
+        ("agent", show.agent(row.agent_id, name)),
+        ("status", show.text(row.status)),
+        ("outcome", show.text(row.outcome)),
+        ("started", show.when(row.started_at)),
+        ("duration", show.duration(row.duration_seconds)),
+        ("cost", show.money(row.cost_cents)),
+        ("credits", show.credits(row.credits_used)),
+        ("turns", show.count(row.n_turns)),
+        ("response p50 / max", response),
+        ("worst turn", show.count(row.worst_turn)),
+        ("problems", show.count(row.n_problems)),
     ]
+    fields = [(label, html.escape(value)) for label, value in fields]
     colour = "#b00020" if pd.notna(row.n_problems) and row.n_problems > 0 else "inherit"
     body = "".join(
         f'<tr><td style="padding:0 8px 0 0;color:#666">{label}</td>'
@@ -261,7 +257,7 @@ def _card(row: Any) -> str:
     return (
         '<div style="border:1px solid #ccc;border-radius:6px;padding:6px 10px;font-size:12px;'
         'min-width:240px">'
-        f'<div style="font-weight:bold;font-family:monospace">{show(row.call_id)}</div>'
+        f'<div style="font-weight:bold;font-family:monospace">{html.escape(show.text(row.call_id))}</div>'
         f"<table>{body}</table></div>"
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pandas.testing as tm
@@ -74,7 +75,8 @@ def test_html_cards_escape_user_data_and_are_capped():
     assert "<script" not in html and "<img" not in html and "<b>agent" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
-    for text in ("1,890 / 2,640 ms", "150.0 s", "9 cents", "2.50", "2025-03-01 10:00:00 UTC"):
+    # the formats of oneinbox_nb.display, as everywhere else
+    for text in ("1,890 / 2,640 ms", "2 min 30 s", "$0.09", "2.50", "2025-03-01 10:00 UTC"):
         assert text in html
 
     many = to_frames([minimal_call(f"call-{i}") for i in range(23)])
@@ -82,6 +84,16 @@ def test_html_cards_escape_user_data_and_are_capped():
     assert html.count("call-") == 20
     assert "and 3 more calls" in html
     assert "more calls" not in to_frames([minimal_call()])._repr_html_()
+
+
+def test_html_card_shows_unknown_values_as_unknown():
+    html = to_frames([minimal_call()])._repr_html_()  # no agent, times, cost or turns
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    values = dict(zip(cells[::2], cells[1::2], strict=True))
+    assert values["cost"] == values["duration"] == values["started"] == "unknown"
+    assert values["response p50 / max"] == "unknown / unknown"
+    assert values["turns"] == "0" and values["problems"] == "0"
+    assert "&mdash;" not in html and "nan" not in html.lower()
 
 
 def test_parquet_round_trip_keeps_every_dtype(tmp_path):
