@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
+import gc
 import logging
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -504,15 +506,16 @@ async def fetch_calls_async(
     http, owned = _as_async_client(client, concurrency)
     store = _open_cache(cache, http.base_url)
     try:
-        if ids is None:
-            result = await _list(
-                http, store, agent_id, status, _matcher(since, until, where), progress
-            )
-        else:
-            result = await _by_id(http, store, list(ids), concurrency, progress, refresh)
-        ended = (result.failures["error_type"] == "NotAttempted").any()
-        if not ended:  # a run ended by 401/403/DNS/TLS/outage: asking for names again is moot
-            result.agents = await _agent_names(http, store, result.calls)
+        with _fewer_gc_passes():  # the calls pile up: see _fewer_gc_passes
+            if ids is None:
+                result = await _list(
+                    http, store, agent_id, status, _matcher(since, until, where), progress
+                )
+            else:
+                result = await _by_id(http, store, list(ids), concurrency, progress, refresh)
+            ended = (result.failures["error_type"] == "NotAttempted").any()
+            if not ended:  # a run ended by 401/403/DNS/TLS/outage: asking for names again is moot
+                result.agents = await _agent_names(http, store, result.calls)
     finally:
         if owned:
             await http.aclose()
@@ -522,6 +525,38 @@ async def fetch_calls_async(
     if store is not None:
         result.corrupt_cache_entries = list(store.corrupt)
     return result
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a fetch runs (restored afterwards).
+
+    A fetch keeps every call it receives, thousands of dicts and lists that all survive, while the
+    HTTP stack allocates many short-lived objects; under the default thresholds (700, 10, 10) the
+    collector then traverses the growing pile again and again. Measured on 10,000 calls at
+    concurrency 50: a quarter of the client's CPU time, which decides the fetch's speed. Raising the
+    thresholds (as mypy does) keeps collection, just less often. Nested and concurrent fetches
+    share one change; the last one to finish restores the thresholds it found.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            least = (50_000, 20, 100)[: len(_gc_saved)]
+            gc.set_threshold(*(max(now, low) for now, low in zip(_gc_saved, least, strict=True)))
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 async def _agent_names(
@@ -788,8 +823,22 @@ def fetch_calls(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run(coro)
     return _run_in_thread(coro)
+
+
+def _run(coro: Any) -> Any:
+    """``asyncio.run``, on uvloop's event loop when it is installed (Linux and macOS).
+
+    A fetch at concurrency 50 is bound by the client's CPU; uvloop's loop spends less of it per
+    request than the standard one. Ctrl-C behaves as under ``asyncio.run`` (``uvloop.run`` is
+    ``asyncio.Runner`` with uvloop's loop factory).
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def _run_in_thread(coro) -> FetchResult:
@@ -810,7 +859,7 @@ def _run_in_thread(coro) -> FetchResult:
     previous = signal.getsignal(signal.SIGINT) if on_main else None
     swapped = False
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="oneinbox-fetch")
-    future = pool.submit(asyncio.run, runner())
+    future = pool.submit(_run, runner())
     try:
         if on_main and previous is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -224,6 +224,29 @@ def test_fetch_inside_a_running_event_loop(load_test_calls):
     assert [c["id"] for c in from_cell.calls] == ids == [c["id"] for c in from_async.calls]
 
 
+def test_collector_runs_less_often_during_a_fetch_and_as_before_after(load_test_calls):
+    import gc
+
+    from oneinbox_nb import fetch as fetch_module
+
+    ids = [c["id"] for c in load_test_calls[:20]]
+    seen = []
+    before = gc.get_threshold()
+
+    class Watching(AsyncOneInboxClient):
+        async def get_call(self, call_id, **kw):
+            seen.append(gc.get_threshold())
+            return await super().get_call(call_id, **kw)
+
+    with sample.serve(calls=load_test_calls) as api:
+        client = Watching(api.api_key, api.base_url)
+        with fetch_module._fewer_gc_passes():  # an outer fetch: the inner one must not restore
+            oi.fetch_calls(ids, client=client, cache=False, progress=False)
+            inside = gc.get_threshold()
+    assert len(seen) == len(ids) and set(seen) == {(50_000, 20, 100)} and inside == seen[0]
+    assert gc.get_threshold() == before == (700, 10, 10)
+
+
 def test_async_client_is_accepted(load_test_calls):
     ids = [c["id"] for c in load_test_calls[:10]]
     with sample.serve(calls=load_test_calls) as api:

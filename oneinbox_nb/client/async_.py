@@ -70,6 +70,22 @@ class AsyncOneInboxClient(_Base):
             limits=limits,
         )
 
+        # requests go straight to the transport: the API sets no cookies and never redirects, so
+        # the client's per-request URL merging and cookie handling (about half the CPU of a
+        # request at concurrency 50) buy nothing; headers, timeouts and the pool are the client's
+        self._transport = transport
+        self._root = str(self._http.base_url).rstrip("/") + "/"
+        self._extensions = {"timeout": self._http.timeout.as_dict()}
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -91,10 +107,16 @@ class AsyncOneInboxClient(_Base):
         attempt = 0
         while True:
             attempt += 1
-            request = self._http.build_request("GET", path, params=params)
+            request = httpx.Request(
+                "GET",
+                self._root + path.lstrip("/"),
+                params=params,
+                headers=self._http.headers,
+                extensions=self._extensions,
+            )
             try:
                 try:
-                    response = await self._http.send(request)
+                    response = await self._send(request)
                 except httpx.HTTPError as exc:
                     raise errors.transport_error(exc, request, self._api_key.reveal()) from exc
                 return self._read(response, call_id, attempt)
