@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from . import analysis, display, sample
 from .client import OneInboxClient
@@ -77,6 +78,10 @@ def _compare_line(pair: sample.RegressionPair, frames: CallFrames, seed: int) ->
     )
 
 
+#: The reports of the main job, in the order they are printed.
+REPORTS = ("postmortem", "load_test", "costs", "compare")
+
+
 def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = print) -> dict:
     """Run the main job; returns the report paths, the summary lines and the elapsed seconds."""
     from .report import build
@@ -85,12 +90,35 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
     out = Path(out)
     key = "oi_sk_demo_" + secrets.token_hex(12)
     pair = sample.regression_pair(seed=seed + 1)
+    # One process per report (nbclient kernels do not share a process safely across threads).
+    # The reports that need no analysis start at once; the postmortem follows when the worst call
+    # is known, so the fetches and the knee below run while the first kernels start.
+    spawn = multiprocessing.get_context("spawn")
     with (
         sample.serve("load_test", seed=seed, api_key=key) as lt_api,
         sample.serve("production", seed=seed, api_key=key) as prod_api,
         sample.serve(calls=pair.calls, api_key=key) as cmp_api,
+        _environment(API_KEY_ENV, key),
+        ProcessPoolExecutor(4, mp_context=spawn) as pool,
     ):
         run_id = sample.truth("load_test", seed=seed)["run_id"]
+
+        def report(name: str, notebook: str, **parameters: Any) -> Any:
+            return pool.submit(build, notebook, out / f"{name}.html", seed=seed, **parameters)
+
+        futures = {
+            "load_test": report(
+                "load_test", "03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id
+            ),
+            "costs": report("costs", "02_costs_and_credits", base_url=prod_api.base_url),
+            "compare": report(
+                "compare",
+                "05_compare",
+                base_url=cmp_api.base_url,
+                a_run_id=pair.a["run_id"],
+                b_run_id=pair.b["run_id"],
+            ),
+        }
         with OneInboxClient(key, lt_api.base_url) as client:
             load = fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
         with OneInboxClient(key, prod_api.base_url) as client:
@@ -106,38 +134,15 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
             ),
             key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
         ).iloc[0]
-        jobs = {
-            # the worst call, and its load-test run when it belongs to one: the knee goes with it
-            "postmortem": dict(
-                notebook="04_postmortem",
-                base_url=worst.source,
-                call_ids=[worst.call_id],
-                **({"run_id": run_id} if worst.source == lt_api.base_url else {}),
-            ),
-            "load_test": dict(
-                notebook="03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id
-            ),
-            "costs": dict(notebook="02_costs_and_credits", base_url=prod_api.base_url),
-            "compare": dict(
-                notebook="05_compare",
-                base_url=cmp_api.base_url,
-                a_run_id=pair.a["run_id"],
-                b_run_id=pair.b["run_id"],
-            ),
-        }
-        # One process per report: nbclient kernels do not share a process safely across threads.
-        spawn = multiprocessing.get_context("spawn")
-        with (
-            _environment(API_KEY_ENV, key),
-            ProcessPoolExecutor(len(jobs), mp_context=spawn) as pool,
-        ):
-            futures = {
-                name: pool.submit(
-                    build, job.pop("notebook"), out / f"{name}.html", seed=seed, **job
-                )
-                for name, job in jobs.items()
-            }
-            paths = {name: future.result() for name, future in futures.items()}
+        # the worst call, and its load-test run when it belongs to one: the knee goes with it
+        futures["postmortem"] = report(
+            "postmortem",
+            "04_postmortem",
+            base_url=worst.source,
+            call_ids=[worst.call_id],
+            **({"run_id": run_id} if worst.source == lt_api.base_url else {}),
+        )
+        paths = {name: futures[name].result() for name in REPORTS}
     lines = _summary(
         load_frames,
         week_frames,
