@@ -111,6 +111,8 @@ def test_serve_prints_url_and_key_and_answers():
         stderr=subprocess.PIPE,
         text=True,
         env={**__import__("os").environ, "PYTHONUNBUFFERED": "1"},
+        # started as `&` in a script starts it: with Ctrl-C ignored. "Press Ctrl-C" must still hold.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         url = key = None

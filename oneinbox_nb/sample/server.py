@@ -33,6 +33,7 @@ import asyncio
 import builtins
 import hmac
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -707,6 +708,11 @@ def run(
         ``latency_ms``, ``max_concurrency``, ``retry_after``, ``error_rate``, ``drop_rate``,
         ``truncate_rate``, ``fault_seed``.
     """
+    if threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
+        # started with Ctrl-C ignored (`&` in a script does that): "Press Ctrl-C" must still hold
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.perf_counter()
     with serve(scenario, **options) as api:
         faults = {
