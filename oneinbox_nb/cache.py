@@ -20,7 +20,9 @@ of CPU per call, the whole write budget of ``make bench``, so compression is off
 
 A row that does not decode, or is not the call its key says, is reported in
 :attr:`CallCache.corrupt`, deleted and fetched again. A database file that is not a database is
-moved aside (``.corrupt-<time>``) with a :class:`StoreWarning` and rebuilt. The one-JSON-file-per-
+moved aside (``.corrupt-<time>``) and rebuilt, and then one :class:`StoreWarning` says so; when it
+cannot be moved (a read-only directory), the :class:`~oneinbox_nb.exceptions.CacheError` says that
+instead, and :func:`open_store` turns it into the one warning. The one-JSON-file-per-
 call caches of earlier versions (``<root>/<source>/<id[:2]>/<id>.json``) are imported on first open
 and left in place.
 """
@@ -53,16 +55,22 @@ __all__ = [
     "TERMINAL_STATUSES",
     "CallCache",
     "StoreWarning",
+    "StoreWriter",
     "StoredCall",
     "default_cache_dir",
     "is_settled",
     "is_terminal",
+    "open_store",
     "source_name",
+    "store_failed",
 ]
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR_ENV = "ONEINBOX_NB_CACHE_DIR"
+#: Calls handed to a :class:`StoreWriter` are written in batches of this many, or after this many
+#: seconds.
+STORE_BATCH, STORE_BATCH_S = 200, 0.5
 #: Seconds after its end before a call's payload is taken as final.
 SETTLE_WINDOW_S = 600.0
 #: Fields a completed call must have filled before it is final.
@@ -260,25 +268,32 @@ class CallCache:
             self._set_aside_database(exc)
 
     def _set_aside_database(self, exc: sqlite3.Error, *, warn: bool = True) -> str:
+        """Move the corrupt database aside and start a new one; then, if ``warn``, say so.
+
+        The warning comes after the move, so it reports what happened; a move or rebuild that
+        fails is a :class:`CacheError` (and no warning here) saying that.
+        """
         self.close()
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.time_ns()}")
-        if warn:
-            warnings.warn(
-                f"the call store {self.path} is corrupt ({exc}); it was moved to {aside.name} and "
-                "a new one started, so its calls will be fetched again",
-                StoreWarning,
-                stacklevel=4,
-            )
         try:
             os.replace(self.path, aside)
             for suffix in ("-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             self._create_schema(self._db)
-        except (OSError, sqlite3.Error) as again:
+        except (OSError, sqlite3.Error, CacheError) as again:
+            self.close()
+            reason = getattr(again, "strerror", None) or again
             raise CacheError(
-                f"the call store {self.path} is corrupt and could not be rebuilt ({again}); "
-                "delete it or pass cache=False"
+                f"the call store {self.path} is corrupt ({exc}) and could not be moved aside and "
+                f"rebuilt ({reason}); delete it, pass cache=<a writable directory>, or cache=False"
             ) from again
+        if warn:
+            warnings.warn(
+                f"the call store {self.path} was corrupt ({exc}); it was moved to {aside.name} and "
+                "a new one started, so its calls will be fetched again",
+                StoreWarning,
+                stacklevel=4,
+            )
         return aside.name
 
     @staticmethod
@@ -511,3 +526,89 @@ class CallCache:
         log.info(
             "imported %d calls from the JSON cache %s (%d unusable)", len(rows), folder, skipped
         )
+
+
+# -- what a fetch does with the store -----------------------------------------------------------
+
+
+def store_failed(error: CacheError) -> None:
+    """The one :class:`StoreWarning` of a fetch whose store failed; the fetch goes on without it."""
+    warnings.warn(f"{error}. This fetch goes on without the store.", StoreWarning, stacklevel=3)
+
+
+def open_store(
+    cache: bool | str | os.PathLike | CallCache | None, base_url: str
+) -> CallCache | None:
+    """The store a fetch asked for: ``cache`` as :func:`oneinbox_nb.fetch_calls` takes it.
+
+    Parameters
+    ----------
+    cache
+        True for the user store, a directory, a :class:`CallCache` (returned as is), or
+        False/None for none.
+    base_url
+        The API the calls come from; it names the database (:func:`source_name`).
+
+    Returns
+    -------
+    CallCache or None
+        None when no store was asked for, or when it cannot be used (read-only, locked, corrupt
+        and not rebuildable): then one :class:`StoreWarning` said why.
+    """
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, CallCache):
+        return cache
+    try:
+        if cache is True:
+            return CallCache(source=source_name(base_url))
+        return CallCache(cache, source=source_name(base_url))
+    except CacheError as error:  # read-only, locked, unusable: warn once, fetch without it
+        store_failed(error)
+        return None
+
+
+class StoreWriter:
+    """Calls written to a store in batches (:data:`STORE_BATCH` calls or :data:`STORE_BATCH_S`
+    seconds); a store that fails is warned about once (:func:`store_failed`) and dropped.
+
+    Parameters
+    ----------
+    store
+        Where to write; None writes nothing.
+    """
+
+    def __init__(self, store: CallCache | None) -> None:
+        self.store = store
+        self.pending: list[dict] = []
+        self.last = time.monotonic()
+
+    def add(self, call: dict) -> None:
+        """Queue ``call``; write the batch when it is full or old enough."""
+        if self.store is None:
+            return
+        self.pending.append(call)
+        if len(self.pending) >= STORE_BATCH or time.monotonic() - self.last > STORE_BATCH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued (also on Ctrl-C, so a rerun resumes)."""
+        batch, self.pending, self.last = self.pending, [], time.monotonic()
+        if self.store is None or not batch:
+            return
+        try:
+            self.store.put_many(batch)
+        except CacheError as error:
+            store_failed(error)
+            self.store = None
+
+    def lookup(self, ids: list[str]) -> dict[str, StoredCall]:
+        """What the store holds of ``ids``; {} (and the store dropped, warned once) if it fails."""
+        if self.store is None or not ids:
+            return {}
+        try:
+            return self.store.lookup(ids)
+        except CacheError as error:
+            store_failed(error)
+            self.store = None
+            return {}

@@ -55,6 +55,10 @@ class APIKey:
     def reveal(self) -> str:
         return self._value
 
+    def appears_in(self, text: str) -> bool:
+        """Whether the key occurs in ``text`` (compared without exposing it)."""
+        return self._value in text
+
     @property
     def kind(self) -> str:
         """'secret' for oi_sk_ keys, 'publishable' for oi_pk_, else 'other'."""
@@ -97,11 +101,18 @@ def resolve_api_key(api_key: str | APIKey | None) -> APIKey:
     return APIKey(api_key)
 
 
-def resolve_base_url(base_url: str | None) -> str:
+def resolve_base_url(base_url: str | None, *, api_key: APIKey | None = None) -> str:
     """The base URL from the argument, else ``ONEINBOX_BASE_URL``, else the production host.
 
     User-info (``https://oi_sk_...@host``), query (``?key=...``) and fragment are dropped before
-    the URL is used or shown anywhere (reprs, messages, store names).
+    the URL is used or shown anywhere (reprs, messages, store names). A path holding a key (the
+    client's ``api_key``, or anything shaped like a OneInbox key) is refused: it would be sent and
+    shown with every request.
+
+    Raises
+    ------
+    ConfigurationError
+        Not an http(s) URL, or a key in its path (the message does not quote the URL then).
     """
     url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url.strip()):
@@ -110,7 +121,14 @@ def resolve_base_url(base_url: str | None) -> str:
             f"base URL {shown} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r} or the "
             "sample server's api.base_url"
         )
-    return _without_credentials(url.strip()).rstrip("/")
+    url = _without_credentials(url.strip()).rstrip("/")
+    path = urlsplit(url).path
+    if _KEY_PATTERN.search(path) or (api_key is not None and api_key.appears_in(path)):
+        raise ConfigurationError(
+            "the base URL's path holds an API key; give the URL without it (e.g. "
+            f"{DEFAULT_BASE_URL!r}) and pass the key as api_key= or {API_KEY_ENV}"
+        )
+    return url
 
 
 def _without_credentials(url: str) -> str:

@@ -227,7 +227,7 @@ def test_fetch_inside_a_running_event_loop(load_test_calls):
 def test_collector_runs_less_often_during_a_fetch_and_as_before_after(load_test_calls):
     import gc
 
-    from oneinbox_nb import fetch as fetch_module
+    from oneinbox_nb.client.loop import fewer_gc_passes
 
     ids = [c["id"] for c in load_test_calls[:20]]
     seen = []
@@ -240,7 +240,7 @@ def test_collector_runs_less_often_during_a_fetch_and_as_before_after(load_test_
 
     with sample.serve(calls=load_test_calls) as api:
         client = Watching(api.api_key, api.base_url)
-        with fetch_module._fewer_gc_passes():  # an outer fetch: the inner one must not restore
+        with fewer_gc_passes():  # an outer fetch: the inner one must not restore
             oi.fetch_calls(ids, client=client, cache=False, progress=False)
             inside = gc.get_threshold()
     assert len(seen) == len(ids) and set(seen) == {(50_000, 20, 100)} and inside == seen[0]

@@ -123,13 +123,13 @@ LAYERS = [
     "client",
     "cache",
     "frames",
+    "fetch",
     "redact",
     "analysis",
     "plots",
     "widgets",
 ]
 TOP = {
-    "fetch",
     "dataset",
     "source",
     "kernel_client",

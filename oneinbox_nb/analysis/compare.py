@@ -32,6 +32,7 @@ import pandas as pd
 from .. import display
 from ..client import TERMINAL_STATUSES
 from ..frames import ABSURD_MS, CallFrames
+from ..matching import utc_time as _utc  # the one UTC parser
 from ._calls import COMPONENTS, RESPONSE_COMPONENTS, _Calls, _events, _floats, _kept, _turns
 from ._options import _check_boot, _one_of, _percentiles
 from ._stats import (
@@ -152,21 +153,6 @@ class _Group:
         n = max(n, self.calls.n)
         hit = np.bincount(codes, weights=table["interrupted"].to_numpy(dtype=float), minlength=n)
         return hit, np.bincount(codes, minlength=n).astype(float)
-
-
-def _utc(value: Any, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        moment = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a date or time such as '2026-11-13' or '2026-11-13T09:00Z', "
-            f"got {value!r}"
-        ) from None
-    if moment is pd.NaT:
-        raise ValueError(f"{name} must be a date or time, got {value!r}")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
 
 def select_calls(

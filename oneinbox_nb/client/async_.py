@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,9 +26,13 @@ from .endpoints import (
     _Base,
     agent_path,
     call_path,
+    log_request,
     validate_call_id,
 )
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .sync import OneInboxClient
 
 __all__ = ["AsyncOneInboxClient"]
 
@@ -53,7 +57,7 @@ class AsyncOneInboxClient(_Base):
         max_connections: int = 100,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, retry)
+        headers = self._configure(api_key, base_url, timeout, retry)
         self._sleep = sleep
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -64,7 +68,7 @@ class AsyncOneInboxClient(_Base):
             transport = AiohttpTransport(limits=limits)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            headers=self._headers,
+            headers=headers,
             timeout=timeout,
             transport=transport,
             limits=limits,
@@ -77,13 +81,38 @@ class AsyncOneInboxClient(_Base):
         self._root = str(self._http.base_url).rstrip("/") + "/"
         self._extensions = {"timeout": self._http.timeout.as_dict()}
 
+    @classmethod
+    def like(cls, client: OneInboxClient, *, max_connections: int = 100) -> AsyncOneInboxClient:
+        """An async client with the key, base URL, timeout and retry policy of ``client``.
+
+        Parameters
+        ----------
+        client : OneInboxClient
+            The sync client to copy the settings of (it stays open and usable).
+        max_connections : int
+            Size of the new client's connection pool.
+        """
+        return cls(
+            client.api_key,
+            client.base_url,
+            timeout=client.timeout,
+            retry=client.retry,
+            max_connections=max_connections,
+        )
+
     async def _send(self, request: httpx.Request) -> httpx.Response:
-        response = await self._transport.handle_async_request(request)
-        response.request = request
+        started = time.perf_counter()
         try:
-            await response.aread()
-        finally:
-            await response.aclose()
+            response = await self._transport.handle_async_request(request)
+            response.request = request
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            log_request(request, None, started, exc)
+            raise
+        log_request(request, response, started)
         return response
 
     async def aclose(self) -> None:
@@ -118,7 +147,7 @@ class AsyncOneInboxClient(_Base):
                 try:
                     response = await self._send(request)
                 except httpx.HTTPError as exc:
-                    raise errors.transport_error(exc, request, self._api_key.reveal()) from exc
+                    raise errors.transport_error(exc, request, self._redact) from exc
                 return self._read(response, call_id, attempt)
             except OneInboxError as error:
                 delay = policy.next_delay(error, attempt, time.monotonic() - started)

@@ -13,6 +13,7 @@ paths and parameters, read responses, validate answers and walk pages.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -82,6 +83,26 @@ def shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def log_request(
+    request: httpx.Request,
+    response: httpx.Response | None,
+    started: float,
+    failure: BaseException | None = None,
+) -> None:
+    """One DEBUG line on the ``oneinbox_nb.client`` logger per request sent (``-v`` shows them).
+
+    Method, path with query, status (or the transport failure's type) and milliseconds since
+    ``started`` (a :func:`time.perf_counter` reading). Never a header: the key is not in it, and a
+    base URL cannot carry one (see :func:`oneinbox_nb.config.resolve_base_url`).
+    """
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    outcome = response.status_code if response is not None else type(failure).__name__
+    path = scrub(request.url.raw_path.decode("ascii", "replace"))
+    ms = (time.perf_counter() - started) * 1000
+    log.debug("%s %s %s %.0f ms", request.method, path, outcome, ms)
+
+
 def call_path(call_id: str) -> str:
     return f"/v1/calls/{call_id}"
 
@@ -95,43 +116,64 @@ def agent_path(agent_id: object) -> str:
 
 
 class _Base:
-    """What the sync and async clients share: settings, headers, answer checks."""
+    """What the sync and async clients share: settings, headers, answer checks.
 
-    def __init__(
+    The key lives only in the httpx client's headers (``self._http.headers``, masked in their
+    repr): no attribute or local name holds it, so ``vars(client)``, a debugger or a traceback that
+    shows locals never prints it. :attr:`api_key` rebuilds the masked :class:`APIKey` on demand.
+    """
+
+    _http: httpx.Client | httpx.AsyncClient
+
+    def _configure(
         self,
         api_key: str | APIKey | None,
         base_url: str | None,
         timeout: float | httpx.Timeout,
         retry: RetryPolicy | None,
-    ) -> None:
-        self._api_key = resolve_api_key(api_key)
-        self.base_url = resolve_base_url(base_url)
+    ) -> httpx.Headers:
+        """Set the settings; return the headers (with the key) the httpx client is built with."""
+        key = resolve_api_key(api_key)
+        self.base_url = resolve_base_url(base_url, api_key=key)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._headers = {
-            "Authorization": f"Bearer {self._api_key.reveal()}",
-            "Accept": "application/json",
-            "User-Agent": "oneinbox_nb/0.1",
-        }
+        self._key_kind = key.kind
+        return httpx.Headers(
+            {
+                "Authorization": "Bearer " + key.reveal(),
+                "Accept": "application/json",
+                "User-Agent": "oneinbox_nb/0.1",
+            }
+        )
+
+    @property
+    def api_key(self) -> APIKey:
+        """The client's key, as an :class:`~oneinbox_nb.config.APIKey` (masked in repr)."""
+        return APIKey(self._http.headers["authorization"].partition(" ")[2])
+
+    _api_key = api_key  # the name earlier versions used
+
+    @property
+    def _redact(self) -> errors.KeyRedactor:
+        return errors.KeyRedactor(self._http.headers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key='***')"
 
     def _read(self, response: httpx.Response, call_id: str | None, attempt: int) -> Any:
         """The decoded JSON of a 2xx response, else the mapped error (see :mod:`.errors`)."""
-        secret = self._api_key.reveal()
         if not response.is_success:
             raise errors.status_error(
                 response,
                 call_id=call_id,
                 attempts=attempt,
-                secret=secret,
-                key_kind=self._api_key.kind,
+                redact=self._redact,
+                key_kind=self._key_kind,
             )
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
-            raise errors.invalid_json(response, secret) from exc
+            raise errors.invalid_json(response, self._redact) from exc
 
     def _invalid(self, path: str, what: str) -> InvalidResponseError:
         return InvalidResponseError(

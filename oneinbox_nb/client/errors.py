@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,7 +52,46 @@ from ..exceptions import (
 )
 from .retry import parse_retry_after
 
-__all__ = ["body_excerpt", "classify_transport", "invalid_json", "status_error", "transport_error"]
+__all__ = [
+    "KeyRedactor",
+    "body_excerpt",
+    "classify_transport",
+    "invalid_json",
+    "status_error",
+    "transport_error",
+]
+
+#: Removes the client's key (and anything key-shaped) from a text.
+Redact = Callable[[str], str]
+
+
+class KeyRedactor:
+    """Removes a client's API key from text, reading it from the client's httpx headers.
+
+    The key lives only in those headers (whose repr masks it): this object holds the headers, not
+    the key, and no function here binds the key to a name, so a traceback that shows locals, a
+    debugger or ``vars()`` never prints it.
+
+    Parameters
+    ----------
+    headers : httpx.Headers
+        Headers carrying ``Authorization: Bearer <key>``.
+    """
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: httpx.Headers) -> None:
+        self._headers = headers
+
+    def __call__(self, text: str) -> str:
+        """``text`` with the key and anything shaped like a OneInbox key replaced by ``***``."""
+        if "authorization" not in self._headers:
+            return scrub(text)
+        return scrub(text.replace(self._headers["authorization"].partition(" ")[2] or "\0", "***"))
+
+    def __repr__(self) -> str:
+        return "KeyRedactor('***')"
+
 
 EXCERPT_CHARS = 120
 
@@ -114,16 +154,19 @@ def classify_transport(exc: BaseException) -> str:
     return "other"
 
 
-def where(request: httpx.Request, secret: str) -> str:
+def where(request: httpx.Request, redact: Redact) -> str:
     """``GET https://host/v1/calls/...`` with any secret removed."""
-    return scrub(f"{request.method} {request.url.copy_with(query=None)}", secret)
+    return redact(f"{request.method} {request.url.copy_with(query=None)}")
 
 
-def transport_error(exc: httpx.HTTPError, request: httpx.Request, secret: str) -> TransportError:
-    """The :class:`TransportError` for an httpx exception raised while sending ``request``."""
-    at = where(request, secret)
+def transport_error(exc: httpx.HTTPError, request: httpx.Request, redact: Redact) -> TransportError:
+    """The :class:`TransportError` for an httpx exception raised while sending ``request``.
+
+    ``redact`` (a :class:`KeyRedactor`) removes the key from every text taken from ``exc``.
+    """
+    at = where(request, redact)
     host = urlsplit(str(request.url)).netloc.rsplit("@", 1)[-1]
-    detail = scrub(_one_line(str(exc) or type(exc).__name__, 200), secret)
+    detail = redact(_one_line(str(exc) or type(exc).__name__, 200))
     exc.args = (detail,)  # the chained cause prints in tracebacks: scrub it too
     reason = classify_transport(exc)
     if reason == "timeout":
@@ -181,11 +224,11 @@ def body_excerpt(response: httpx.Response) -> str:
     return f"{kind} body starting {first!r}" if first else f"empty {kind} body"
 
 
-def invalid_json(response: httpx.Response, secret: str) -> InvalidResponseError:
+def invalid_json(response: httpx.Response, redact: Redact) -> InvalidResponseError:
     """A 2xx whose body does not parse (truncated, or not the OneInbox API)."""
     kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
     return InvalidResponseError(
-        f"{where(response.request, secret)}: the response body is not valid JSON "
+        f"{where(response.request, redact)}: the response body is not valid JSON "
         f"({len(response.content)} bytes of {kind}; truncated, or not the OneInbox API?). "
         "Try again; check the base URL if it persists.",
         request=response.request,
@@ -198,14 +241,17 @@ def status_error(
     *,
     call_id: str | None,
     attempts: int,
-    secret: str,
+    redact: Redact,
     key_kind: str,
 ) -> APIStatusError:
-    """The :class:`APIStatusError` subclass for a non-2xx response."""
+    """The :class:`APIStatusError` subclass for a non-2xx response.
+
+    ``redact`` (a :class:`KeyRedactor`) removes the key from the body excerpt quoted.
+    """
     request = response.request
-    at = where(request, secret)
+    at = where(request, redact)
     status = response.status_code
-    detail = scrub(body_excerpt(response), secret)
+    detail = redact(body_excerpt(response))
     kw: dict[str, Any] = {"request": request, "response": response}
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     if status == 401:

@@ -12,12 +12,15 @@ One policy decides for the sync client, the async client and :func:`oneinbox_nb.
   ``max_retry_after`` ends the retries at once, since waiting that long is not what the caller
   asked for.
 - Retries stop after ``max_attempts`` tries of one client call, or once the next wait would end
-  past ``budget`` seconds from the first try. ``fetch_calls`` retries each id until its budget is
-  spent (it does not count attempts), so an outage of a few seconds loses nothing.
+  past ``budget`` seconds from the first try. A policy made with :meth:`RetryPolicy.budget_only`
+  (``max_attempts=None``) counts no attempts and stops on the budget alone: the one way a run says
+  "retry by time" (``fetch_calls`` per id and while listing, so an outage of a few seconds loses
+  nothing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import math
 import random
@@ -79,8 +82,8 @@ class RetryPolicy:
     Parameters
     ----------
     max_attempts
-        Total tries of one client call, the first included (1 disables retries).
-        ``fetch_calls`` does not count attempts; it uses ``budget`` per id.
+        Total tries of one client call, the first included (1 disables retries); None counts no
+        attempts, so only ``budget`` ends the retries (see :meth:`budget_only`).
     backoff
         Base delay in seconds; attempt ``k`` waits between half and all of ``backoff * 2**(k-1)``.
     max_backoff
@@ -93,19 +96,38 @@ class RetryPolicy:
         ``fetch_calls``). Default 120.
     """
 
-    max_attempts: int = 4
+    max_attempts: int | None = 4
     backoff: float = 0.25
     max_backoff: float = 8.0
     max_retry_after: float = 60.0
     budget: float = 120.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ConfigurationError("RetryPolicy.max_attempts must be an integer of at least 1")
+        attempts = self.max_attempts
+        if attempts is not None and (
+            isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
+        ):
+            raise ConfigurationError(
+                "RetryPolicy.max_attempts must be an integer of at least 1, or None to retry "
+                "until the budget is spent"
+            )
         if self.backoff < 0 or self.max_backoff < 0 or self.max_retry_after < 0:
             raise ConfigurationError("RetryPolicy delays must not be negative")
         if not self.budget > 0:
             raise ConfigurationError("RetryPolicy.budget must be a positive number of seconds")
+
+    def budget_only(self) -> RetryPolicy:
+        """This policy with no attempt count: retries stop when ``budget`` is spent, not before.
+
+        The one way to say "retry by time" (``fetch_calls`` uses it for each id and for paging),
+        so a short outage costs waiting, never an id.
+
+        Returns
+        -------
+        RetryPolicy
+            A copy with ``max_attempts=None``.
+        """
+        return dataclasses.replace(self, max_attempts=None)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based).
@@ -118,9 +140,7 @@ class RetryPolicy:
         cap = min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 62))
         return random.uniform(cap / 2, cap)
 
-    def next_delay(
-        self, error: OneInboxError, attempt: int, elapsed: float, *, count_attempts: bool = True
-    ) -> float | None:
+    def next_delay(self, error: OneInboxError, attempt: int, elapsed: float) -> float | None:
         """Seconds to sleep before trying again after ``error``, or None to give up.
 
         Parameters
@@ -131,12 +151,10 @@ class RetryPolicy:
             How many tries were made so far (1 after the first).
         elapsed
             Seconds since the first try.
-        count_attempts
-            False to ignore ``max_attempts`` and stop on ``budget`` alone (``fetch_calls``).
         """
         if not is_retryable(error):
             return None
-        if count_attempts and attempt >= self.max_attempts:
+        if self.max_attempts is not None and attempt >= self.max_attempts:
             return None
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None and retry_after > self.max_retry_after:

@@ -20,6 +20,7 @@ from .endpoints import (
     _Base,
     agent_path,
     call_path,
+    log_request,
     validate_call_id,
 )
 from .retry import RetryPolicy
@@ -63,10 +64,10 @@ class OneInboxClient(_Base):
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, retry)
+        headers = self._configure(api_key, base_url, timeout, retry)
         self._sleep = sleep
         self._http = httpx.Client(
-            base_url=self.base_url, headers=self._headers, timeout=timeout, transport=transport
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
 
     def close(self) -> None:
@@ -92,10 +93,13 @@ class OneInboxClient(_Base):
             attempt += 1
             request = self._http.build_request("GET", path, params=params)
             try:
+                sent = time.perf_counter()
                 try:
                     response = self._http.send(request)
                 except httpx.HTTPError as exc:
-                    raise errors.transport_error(exc, request, self._api_key.reveal()) from exc
+                    log_request(request, None, sent, exc)
+                    raise errors.transport_error(exc, request, self._redact) from exc
+                log_request(request, response, sent)
                 return self._read(response, call_id, attempt)
             except OneInboxError as error:
                 delay = policy.next_delay(error, attempt, time.monotonic() - started)

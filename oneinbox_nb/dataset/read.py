@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigurationError
-from ..fetch import _to_utc
 from ..frames import SCHEMA, TABLES, CallFrames
 from ..frames._columns import _conform
+from ..matching import utc_time
 from .fleet import ENGINES, FleetQueries
 from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, UNKNOWN_DATE, Store, empty_table
 
@@ -49,7 +49,7 @@ def _import_duckdb() -> Any:
 
 def _utc(value: Any, name: str) -> pd.Timestamp | None:
     """``value`` as a UTC timestamp (zone-less taken as UTC), as ``since``/``until`` of a fetch."""
-    stamp = _to_utc(value, name)
+    stamp = utc_time(value, name)  # the one parser (oneinbox_nb.matching)
     return None if stamp is None else pd.Timestamp(stamp)
 
 

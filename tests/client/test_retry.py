@@ -50,7 +50,7 @@ def test_unusable_retry_after_falls_back_to_backoff(value):
 def test_past_date_retry_after_is_backoff_not_a_hot_loop():
     policy = RetryPolicy(backoff=0.5, max_backoff=4)
     error = status(RateLimitError, 429, retry_after=parse_retry_after(http_date(-5)))
-    waits = [policy.next_delay(error, k, 0.0, count_attempts=False) for k in range(1, 6)]
+    waits = [policy.budget_only().next_delay(error, k, 0.0) for k in range(1, 6)]
     assert all(w is not None and w >= 0.25 for w in waits)  # half the first step at least
     assert waits[-1] >= 2.0  # and growing
 
@@ -66,8 +66,16 @@ def test_budget_ends_retries_and_attempts_count_only_when_asked():
     error = status(ServerError, 503)
     assert policy.next_delay(error, 1, 0.0) is not None
     assert policy.next_delay(error, 2, 0.0) is None  # out of attempts
-    assert policy.next_delay(error, 2, 0.0, count_attempts=False) is not None
-    assert policy.next_delay(error, 50, 9.5, count_attempts=False) is None  # out of time
+    by_time = policy.budget_only()
+    assert by_time.max_attempts is None and by_time.budget == 10.0
+    assert by_time.next_delay(error, 2, 0.0) is not None
+    assert by_time.next_delay(error, 50, 9.5) is None  # out of time
+
+
+@pytest.mark.parametrize("attempts", [0, -1, 1.5, True, "3"])
+def test_max_attempts_is_a_positive_integer_or_none(attempts):
+    with pytest.raises(ConfigurationError, match="max_attempts"):
+        RetryPolicy(max_attempts=attempts)
 
 
 def test_retry_after_honoured_on_429_and_503_and_refused_beyond_the_limit():
