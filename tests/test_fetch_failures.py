@@ -245,6 +245,45 @@ def test_the_sample_server_stopped_and_restarted_on_its_port_loses_nothing():
     assert sent < len(ids) * 1.2
 
 
+# -- a rate-limit storm is handled like an outage (issue 20) ----------------------------------
+
+
+@pytest.mark.parametrize("n_ids", [40, 400])
+@pytest.mark.parametrize("retry_after", [None, "0.05"], ids=["no-retry-after", "retry-after"])
+def test_a_storm_of_429_ends_within_one_budget_whatever_the_number_of_ids(n_ids, retry_after):
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    api = MockAPI(lambda cid, n: httpx.Response(429, json={"detail": "slow"}, headers=headers))
+    ids = [str(uuid.UUID(int=20_000 + i)) for i in range(n_ids)]
+    policy = RetryPolicy(backoff=0.02, max_backoff=0.1, budget=0.6)
+    result = oi.fetch_calls(
+        ids, client=api.client(policy), cache=False, progress=False, concurrency=8
+    )
+    accounted(result, ids)
+    kinds = result.failures.error_type.value_counts().to_dict()
+    assert kinds.pop("RateLimitError") >= 1 and set(kinds) <= {"NotAttempted"}
+    assert result.failures.status_code.dropna().eq(429).all()
+    # the 8 in flight, the 429s in a row that pause the run (8), then one probe at a time with
+    # delays of at least 0.05 s for one budget of 0.6 s: the same bound for 40 ids and 400.
+    # Before, each id spent its own budget (about 40 tries each in 0.6 s).
+    assert api.requests <= 8 + 8 + 0.6 / 0.05 + 2
+
+
+def test_a_throttled_api_that_serves_again_after_the_storm_loses_nothing():
+    def answer(cid, n):
+        if api.since() < 0.4:
+            return httpx.Response(429, json={"detail": "slow"})
+        return settled_call(cid)
+
+    api = MockAPI(answer)
+    ids = [str(uuid.UUID(int=30_000 + i)) for i in range(200)]
+    policy = RetryPolicy(backoff=0.02, max_backoff=0.1, budget=20)
+    result = oi.fetch_calls(
+        ids, client=api.client(policy), cache=False, progress=False, concurrency=8
+    )
+    assert result.ok and len(result.calls) == 200
+    assert api.requests < 200 + 8 + 8 + 0.4 / 0.05 + 2  # paused together, not each id on its own
+
+
 # -- run-ending failures ----------------------------------------------------------------------
 
 
