@@ -23,6 +23,7 @@ from oneinbox_nb.cache import (
     default_cache_dir,
     is_settled,
     is_terminal,
+    open_store,
     source_name,
 )
 from oneinbox_nb.exceptions import CacheError
@@ -177,6 +178,48 @@ def test_read_only_directory_is_a_clear_cache_error(tmp_path):
         if uid is not None:
             shutil.rmtree(base)
     assert "could not be opened for writing" in message and "cache=False" in message, message
+
+
+def _open_corrupt_read_only(root: str, uid: int | None, answer) -> None:
+    """In a child process: become ``uid``, open the corrupt store as a fetch does, report the
+    warnings it gave."""
+    if uid is not None:
+        os.setgid(uid)
+        os.setuid(uid)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store = open_store(root, "http://127.0.0.1:9")
+    answer.send((store is None, [(w.category.__name__, str(w.message)) for w in caught]))
+
+
+def test_a_corrupt_store_in_a_read_only_directory_is_one_true_warning():
+    """The warning comes after the move and says what happened: here, that it could not move."""
+    uid = 65534 if os.geteuid() == 0 else None
+    base = Path(tempfile.mkdtemp(prefix="oneinbox-read-only-"))
+    root = base / "store"
+    root.mkdir()
+    database = root / f"{source_name('http://127.0.0.1:9')}.sqlite3"
+    database.write_bytes(b"this is not a database" * 100)
+    if uid is not None:
+        base.chmod(0o755)
+        os.chown(root, uid, uid)
+        os.chown(database, uid, uid)
+    root.chmod(0o500)
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_open_corrupt_read_only, args=(str(root), uid, writer))
+    try:
+        child.start()
+        child.join(60)
+        dropped, caught = reader.recv() if reader.poll(1) else (None, [])
+    finally:
+        root.chmod(0o700)
+        shutil.rmtree(base)
+    assert dropped is True and len(caught) == 1, caught
+    category, message = caught[0]
+    assert category == "StoreWarning"
+    assert "is corrupt" in message and "could not be moved aside" in message, message
+    assert "new one started" not in message and "fetch goes on without the store" in message
 
 
 def test_unusable_directory_is_a_clear_error(tmp_path):
