@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
             "oneinbox-nb fetch --ids ids.txt         # one id per line; # starts a comment",
             "oneinbox-nb fetch --ids - < ids.txt     # ids from standard input",
             "oneinbox-nb fetch --since 2026-11-13 --where run_id=lt-42",
+            "oneinbox-nb fetch --sample              # the embedded sample API, no key needed",
         ],
     )
     p.add_argument(
@@ -194,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--agent-id")
     p.add_argument("--status")
-    p.add_argument("--since", help="created at or after (ISO date/time)")
-    p.add_argument("--until", help="created before (ISO date/time)")
+    p.add_argument("--since", help="created at or after (RFC 3339 date/time; no offset is UTC)")
+    p.add_argument("--until", help="created before (RFC 3339 date/time; no offset is UTC)")
     p.add_argument(
         "--where",
         type=_key_value,
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--failures", type=Path, default=None, help="write failed ids and errors to this CSV"
     )
+    p.add_argument("--sample", action="store_true", help="fetch from the embedded sample API")
     p.add_argument("--no-progress", action="store_true")
 
     p = _subcommand(
@@ -244,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", default=None)
     p.add_argument("--since", default=None, help="first created_at to keep (ISO, UTC)")
     p.add_argument("--until", default=None, help="created_at before which to stop (ISO, UTC)")
+    p.add_argument("--sample", action="store_true", help="sync from the embedded sample API")
     p.add_argument("--compact", action="store_true", help="compact the dataset afterwards")
     p.add_argument("--no-progress", action="store_true")
     # --- end sync ---
@@ -476,9 +479,63 @@ def _cmd_serve(args) -> int:
     return 0
 
 
-def _cmd_fetch(args) -> int:
+def _usage_error(command: str, error: ConfigurationError) -> int:
+    """A bad flag value: one line on stderr and exit status 2, as argparse does for a bad flag."""
+    print(_one_line(f"oneinbox-nb {command}: {error}"), file=sys.stderr)
+    return 2
+
+
+def _window_flags(command: str, args) -> int | None:
+    """Check --since/--until (the one UTC parser, since before until); 2 when they are wrong."""
+    from .matching import utc_window
+
+    try:
+        utc_window(args.since, args.until, names=("--since", "--until"))
+    except ConfigurationError as error:
+        return _usage_error(command, error)
+    return None
+
+
+def _sample_or_client(command: str, args, **options: Any):
+    """``(client, sample API or None)`` for --sample or the API of --base-url / the environment."""
     from .client import OneInboxClient
-    from .exceptions import ConfigurationError
+
+    if not args.sample:
+        return OneInboxClient(base_url=args.base_url, **options), None
+    if args.base_url is not None:
+        raise ConfigurationError(
+            f"--sample asks for the embedded sample API; drop --base-url (or drop --sample to "
+            f"`oneinbox-nb {command}` from that API)"
+        )
+    from . import sample
+
+    api = sample.serve(("load_test", "production"))
+    try:
+        return OneInboxClient(api.api_key, api.base_url, **options), api
+    except BaseException:
+        api.stop()
+        raise
+
+
+def _preflight_ids(client, ids: list[str]) -> None:
+    """``GET /v1/calls/{id}`` of the first valid id, one try: a wrong URL or key is one clear
+    error, and only the endpoint the fetch itself uses is asked (a 404 for that call is fine)."""
+    from .client import RetryPolicy, validate_call_id
+    from .exceptions import CallNotFoundError, InvalidCallIdError
+
+    for raw in ids:
+        try:
+            call_id = validate_call_id(raw)
+        except InvalidCallIdError:
+            continue
+        try:
+            client.get_call(call_id, retry=RetryPolicy(max_attempts=1))
+        except CallNotFoundError:
+            pass
+        return
+
+
+def _cmd_fetch(args) -> int:
     from .fetch import fetch_calls
 
     if args.ids is not None and not args.ids.strip():
@@ -486,25 +543,39 @@ def _cmd_fetch(args) -> int:
             "--ids needs a file of call ids (one per line) or '-' for stdin; to list calls by "
             "filter instead, leave --ids out"
         )
+    if (status := _window_flags("fetch", args)) is not None:
+        return status
     ids = _read_ids(args.ids) if args.ids is not None else None
     options: dict[str, Any] = {} if args.timeout is None else {"timeout": args.timeout}
-    client = OneInboxClient(base_url=args.base_url, **options)
-    _preflight(client.base_url, args.timeout)
-    where = {k: parse_value(v) for k, v in args.where} or None
-    result = fetch_calls(
-        ids,
-        client=client,
-        agent_id=args.agent_id,
-        status=args.status,
-        since=args.since,
-        until=args.until,
-        where=where,
-        concurrency=args.concurrency,
-        cache=args.cache_dir or True,
-        refresh=args.refresh,
-        progress=not args.no_progress,
-    )
+    client, api = _sample_or_client("fetch", args, **options)
+    try:
+        if ids is not None:
+            _preflight_ids(client, ids)
+        elif api is None:  # the sample API needs no check
+            _preflight(client.base_url, args.timeout)
+        result = fetch_calls(
+            ids,
+            client=client,
+            agent_id=args.agent_id,
+            status=args.status,
+            since=args.since,
+            until=args.until,
+            where={k: parse_value(v) for k, v in args.where} or None,
+            concurrency=args.concurrency,
+            cache=args.cache_dir or True,
+            refresh=args.refresh,
+            progress=not args.no_progress,
+        )
+    finally:
+        client.close()
+        if api is not None:
+            api.stop()
     print(result)
+    return _fetch_outcome(args, ids, result)
+
+
+def _fetch_outcome(args, ids: list[str] | None, result) -> int:
+    """What ``fetch`` says after the run on stderr, and its exit status."""
     filters = [
         f"--{name.replace('_', '-')} {value}"
         for name, value in (("agent_id", args.agent_id), ("status", args.status))
@@ -517,25 +588,25 @@ def _cmd_fetch(args) -> int:
             '42 and "42" alike); check the key and value',
             file=sys.stderr,
         )
-    if not result.failures.empty:
-        if args.failures:
-            result.failures.to_csv(args.failures, index=False)
-        first = result.failures.iloc[0]
-        total = len(result.failures) + len(result.calls)
-        written = (
-            f"all of them are in {args.failures}"
-            if args.failures
-            else "--failures FILE writes them all"
-        )
-        print(
-            _one_line(
-                f"oneinbox-nb fetch: {len(result.failures)} of {total} calls could not be fetched "
-                f"(first: {first['call_id']}: {first['error']}); {written}"
-            ),
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    if result.failures.empty:
+        return 0
+    if args.failures:
+        result.failures.to_csv(args.failures, index=False)
+    first = result.failures.iloc[0]
+    total = len(result.failures) + len(result.calls)
+    written = (
+        f"all of them are in {args.failures}"
+        if args.failures
+        else "--failures FILE writes them all"
+    )
+    print(
+        _one_line(
+            f"oneinbox-nb fetch: {len(result.failures)} of {total} calls could not be fetched "
+            f"(first: {first['call_id']}: {first['error']}); {written}"
+        ),
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _cmd_export(args) -> int:
@@ -561,10 +632,12 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_sync(args) -> int:
-    from .client import OneInboxClient
     from .dataset import compact, sync
 
-    with OneInboxClient(base_url=args.base_url) as client:
+    if (status := _window_flags("sync", args)) is not None:
+        return status
+    client, api = _sample_or_client("sync", args)
+    try:
         result = sync(
             args.path,
             client=client,
@@ -574,6 +647,10 @@ def _cmd_sync(args) -> int:
             until=args.until,
             progress=not args.no_progress,
         )
+    finally:
+        client.close()
+        if api is not None:
+            api.stop()
     print(
         f"{args.path}: {result.listed:,} calls listed, {result.new:,} new, "
         f"{result.changed:,} changed, {result.unchanged:,} unchanged"

@@ -333,3 +333,124 @@ def test_verbose_logs_requests_but_never_the_key(cache, monkeypatch):
     assert result.returncode == 0, result.stderr
     assert "DEBUG" in result.stderr and f"{server.base_url}/v1/calls" in result.stderr
     assert server.api_key not in result.stderr + result.stdout
+
+
+# --- fetch and sync (issue 20) ----------------------------------------------------------------
+
+
+class _OnlyGetCall:
+    """A loopback API that serves ``GET /v1/calls/{id}`` (and agents) and answers 422 to the
+    listing endpoints, as some deployments do; it records every path asked for."""
+
+    def __init__(self, calls: list[dict]) -> None:
+        import http.server
+
+        import orjson
+
+        self.calls = {c["id"]: c for c in calls}
+        self.paths: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                path = self.path.split("?", 1)[0]
+                outer.paths.append(path)
+                call = outer.calls.get(path.rsplit("/", 1)[-1])
+                if path.startswith("/v1/calls/") and call is not None:
+                    status, body = 200, call
+                elif path == "/v1/agents":
+                    status, body = 200, {"items": [], "total": 0, "limit": 100, "offset": 0}
+                elif path.startswith("/v1/calls/cursor") or path == "/v1/calls":
+                    detail = [{"loc": ["query", "limit"], "msg": "not here", "type": "x"}]
+                    status, body = 422, {"detail": detail}
+                else:
+                    status, body = 404, {"detail": "Not Found"}
+                data = orjson.dumps(body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _OnlyGetCall:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_fetch_ids_needs_only_get_call(cache, capsys, monkeypatch, tmp_path):
+    calls = sample.generate("production", seed=2, n=5)
+    path = tmp_path / "ids.txt"
+    path.write_text("\n".join(c["id"] for c in calls))
+    with _OnlyGetCall(calls) as api:
+        monkeypatch.setenv("ONEINBOX_API_KEY", KEY)
+        monkeypatch.setenv("ONEINBOX_BASE_URL", api.base_url)
+        assert main(["fetch", "--ids", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "5 ids: 5 calls, 0 failures" in out.out and out.err == ""
+    assert not [p for p in api.paths if p.startswith("/v1/calls/cursor") or p == "/v1/calls"]
+    assert {p.rsplit("/", 1)[-1] for p in api.paths if p.startswith("/v1/calls/")} == {
+        c["id"] for c in calls
+    }
+
+
+@pytest.mark.parametrize("command", ["fetch", "sync"])
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (
+            ["--since", "2026-12-05", "--until", "2026-12-01"],
+            "--since 2026-12-05T00:00:00+00:00 is after --until 2026-12-01T00:00:00+00:00; ",
+        ),
+        (["--since", "last week"], "--since='last week' is not a date or time; use e.g. "),
+    ],
+    ids=["reversed", "not-a-time"],
+)
+def test_a_wrong_window_is_a_usage_error(cache, capsys, command, flags, says, tmp_path):
+    where = [str(tmp_path / "ds")] if command == "sync" else []
+    assert main([command, *where, *flags, "--no-progress"]) == 2  # before any key is needed
+    assert one_line(capsys).startswith(f"oneinbox-nb {command}: {says}")
+
+
+def test_lower_case_rfc3339_and_leap_seconds_are_read_by_fetch(cache, capsys):
+    flags = ["--since", "2016-12-31t23:59:60z", "--until", "2030-01-01T00:00:00Z"]
+    assert main(["fetch", "--sample", *flags, "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "calls, 0 failures" in out.out and " 0 calls" not in out.out and out.err == ""
+
+
+def test_fetch_sample_needs_no_key_and_refuses_a_base_url(cache, capsys, monkeypatch):
+    monkeypatch.delenv("ONEINBOX_API_KEY", raising=False)
+    assert main(["fetch", "--sample", "--no-progress"]) == 0
+    assert "listing: " in capsys.readouterr().out
+    assert main(["fetch", "--sample", "--base-url", "http://127.0.0.1:9", "--no-progress"]) == 1
+    assert "--sample asks for the embedded sample API; drop --base-url" in one_line(capsys)
+
+
+def test_sync_sample_writes_a_dataset(cache, capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("ONEINBOX_API_KEY", raising=False)
+    assert main(["sync", str(tmp_path / "ds"), "--sample", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "calls listed" in out and " 0 new" not in out
+
+
+def test_verbose_logs_each_request_with_path_status_and_time():
+    import re
+
+    result = run_cli("-v", "fetch", "--sample", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    lines = re.findall(r"DEBUG oneinbox_nb\.client: GET (\S+) (\d{3}) \d+ ms", result.stderr)
+    paths = {path.split("?")[0] for path, _ in lines}
+    assert "/v1/calls/cursor" in paths and "/v1/agents" in paths
+    assert {status for _, status in lines} == {"200"}
+    assert "oi_sk_" not in result.stderr + result.stdout
