@@ -636,6 +636,10 @@ def _cmd_sync(args) -> int:
 
     if (status := _window_flags("sync", args)) is not None:
         return status
+    if args.path.exists() and not args.path.is_dir():
+        raise ConfigurationError(
+            f"{args.path} is a file; pass a directory for the dataset (it is created if needed)"
+        )
     client, api = _sample_or_client("sync", args)
     try:
         result = sync(

@@ -444,6 +444,16 @@ def test_sync_sample_writes_a_dataset(cache, capsys, monkeypatch, tmp_path):
     assert "calls listed" in out and " 0 new" not in out
 
 
+def test_sync_into_a_file_is_one_line(cache, capsys, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("x")
+    assert main(["sync", str(path), "--sample", "--no-progress"]) == 1
+    assert one_line(capsys) == (
+        f"oneinbox-nb sync: {path} is a file; pass a directory for the dataset (it is created if "
+        "needed)"
+    )
+
+
 def test_verbose_logs_each_request_with_path_status_and_time():
     import re
 
