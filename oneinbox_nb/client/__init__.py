@@ -8,7 +8,11 @@ turns those dicts into DataFrames. The package has one room per concern:
 - :mod:`.errors`: httpx failures and error responses mapped to :mod:`oneinbox_nb.exceptions`,
   one mapping for both clients (refused, DNS, TLS, timeout and dropped told apart).
 - :mod:`.endpoints`: paths, parameters, answer validation and paging, with no I/O.
-- :mod:`.sync` and :mod:`.async_`: the two clients, each a small send-and-retry loop.
+- :mod:`.sync` and :mod:`.async_`: the two clients, each a small send-and-retry loop. The API key
+  lives only in their httpx headers (masked in repr); see :class:`.errors.KeyRedactor`.
+- :mod:`.bulk`: many ``GET /v1/calls/{id}`` at once (an adaptive bound, a pause gate for outages
+  and rate-limit storms, a retry budget per id), the engine of :func:`oneinbox_nb.fetch_calls`.
+- :mod:`.loop`: running a coroutine from sync code, ``asyncio.run`` or a notebook cell.
 """
 
 from __future__ import annotations
