@@ -21,9 +21,9 @@ from ..exceptions import APIStatusError, OneInboxError
 from . import errors
 from .endpoints import (
     DEFAULT_TIMEOUT,
+    ClientBase,
     OffsetPager,
     PageWalker,
-    _Base,
     agent_path,
     call_path,
     log_request,
@@ -39,7 +39,7 @@ __all__ = ["AsyncOneInboxClient"]
 log = logging.getLogger("oneinbox_nb.client")
 
 
-class AsyncOneInboxClient(_Base):
+class AsyncOneInboxClient(ClientBase):
     """Asynchronous OneInbox API client; the same methods as :class:`OneInboxClient`, awaited.
 
     Parameters are those of :class:`OneInboxClient`, plus ``max_connections`` for the pool. Without

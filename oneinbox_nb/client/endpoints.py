@@ -35,8 +35,10 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_PAGE_SIZE",
     "TERMINAL_STATUSES",
+    "ClientBase",
     "OffsetPager",
     "PageWalker",
+    "log_request",
     "validate_call_id",
 ]
 
@@ -115,7 +117,7 @@ def agent_path(agent_id: object) -> str:
     return "/v1/agents/" + quote(agent_id.strip(), safe="")
 
 
-class _Base:
+class ClientBase:
     """What the sync and async clients share: settings, headers, answer checks.
 
     The key lives only in the httpx client's headers (``self._http.headers``, masked in their
@@ -265,7 +267,7 @@ class PageWalker:
             return True
         return False
 
-    def take(self, page: Any, client: _Base) -> list[dict]:
+    def take(self, page: Any, client: ClientBase) -> list[dict]:
         raw = _items(page, client.base_url)
         items = []
         for call in raw:
@@ -307,7 +309,7 @@ class OffsetPager:
             return None
         return self.path, {"limit": self.page_size, "offset": self.offset}
 
-    def take(self, page: Any, client: _Base) -> list[dict]:
+    def take(self, page: Any, client: ClientBase) -> list[dict]:
         raw = _items(page, client.base_url)
         items = []
         for item in raw:

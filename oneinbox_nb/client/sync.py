@@ -15,9 +15,9 @@ from ..exceptions import APIStatusError, OneInboxError
 from . import errors
 from .endpoints import (
     DEFAULT_TIMEOUT,
+    ClientBase,
     OffsetPager,
     PageWalker,
-    _Base,
     agent_path,
     call_path,
     log_request,
@@ -30,7 +30,7 @@ __all__ = ["OneInboxClient"]
 log = logging.getLogger("oneinbox_nb.client")
 
 
-class OneInboxClient(_Base):
+class OneInboxClient(ClientBase):
     """Synchronous OneInbox API client.
 
     Parameters
