@@ -14,9 +14,9 @@ delivered (``on_call``) or in exactly one failure row. How it copes with a misbe
   (``RetryPolicy.budget``, default 120 s) is spent.
 - **Outages and rate-limit storms.** After :data:`OUTAGE_THRESHOLD` connection failures in a row
   across workers (no answer at all), or as many 429 answers in a row as requests may be in flight
-  (and at least :data:`OUTAGE_THRESHOLD`), every worker pauses together; one probe at a time (the
-  paused request itself, sent after a growing delay that honours ``Retry-After``) decides when to
-  resume. Any other answer resumes everyone. A streak that lasts longer than one budget ends the
+  (the concurrency, or the ids if fewer; at least :data:`OUTAGE_THRESHOLD`), every worker pauses
+  together; one probe at a time (the paused request itself, sent after a growing delay that
+  honours ``Retry-After``) decides when to resume. Any other answer resumes everyone. A streak that lasts longer than one budget ends the
   run, whatever the number of ids: the id that met it fails with its error, the ids left are
   listed as ``NotAttempted``.
 - **Run-ending failures.** 401/403, an unresolvable host name or a TLS failure end the run at once:
@@ -149,11 +149,11 @@ class BulkRun:
         self.ended_by: str | None = None
         self.outages = 0
         self.probes = 0
-        self.storm_threshold = max(OUTAGE_THRESHOLD, concurrency)
+        self.storm_threshold = max(OUTAGE_THRESHOLD, min(concurrency, remaining))
         self._refused_in_a_row = 0
         self._throttled_in_a_row = 0
         self._trouble_since: float | None = None
-        self._last_trouble: OneInboxError | None = None
+        self._last_trouble: tuple[OneInboxError, str] | None = None
         self._wait_asked: float | None = None
         self._paused = False
         self._resumed = asyncio.Event()
@@ -174,7 +174,7 @@ class BulkRun:
         if self.ended is not None:
             raise RunEnded
 
-    async def gate(self, call_id: str) -> bool:
+    async def gate(self) -> bool:
         """Wait until a request may go; True when it goes as the paused run's probe."""
         while True:
             self.check()
@@ -183,9 +183,9 @@ class BulkRun:
             if not self._probing:
                 self._probing = True
                 delay = self._probe_delay()
-                if self._out_of_budget(delay):
+                if self._out_of_budget(delay) and self._last_trouble is not None:
                     self._probing = False
-                    self.end(self._last_trouble, call_id)  # the probe could only land too late
+                    self.end(*self._last_trouble)  # the probe could only land too late
                     continue
                 try:
                     await asyncio.sleep(delay)
@@ -232,7 +232,7 @@ class BulkRun:
             self._refused_in_a_row += 1
         if self._trouble_since is None:
             self._trouble_since = time.monotonic()
-        self._last_trouble = error
+        self._last_trouble = (error, call_id)
         if throttled:
             self._wait_asked = getattr(error, "retry_after", None)
         if not self.paused and (
@@ -253,7 +253,7 @@ async def get_one(client: AsyncOneInboxClient, call_id: str, run: BulkRun) -> di
     started: float | None = None
     attempt = 0
     while True:
-        probe = await run.gate(call_id)
+        probe = await run.gate()
         if started is None:
             started = time.monotonic()
         await run.limit.acquire()
