@@ -37,16 +37,25 @@ class OneInboxClient(ClientBase):
     ----------
     api_key
         Secret key (``oi_sk_...``); defaults to ``ONEINBOX_API_KEY``. Never shown in reprs,
-        errors or logs.
+        errors or logs; kept only in the httpx client's headers (``vars(client)`` and a traceback
+        that shows locals never print it). :attr:`api_key` gives it back, masked.
     base_url
         API root; defaults to ``ONEINBOX_BASE_URL`` or ``https://api.oneinbox.ai``. User-info and
-        query are dropped (a key pasted there is never sent nor shown).
+        query are dropped (a key pasted there is never sent nor shown); a key in the path is a
+        :class:`~oneinbox_nb.exceptions.ConfigurationError`.
     timeout
         Seconds (or an ``httpx.Timeout``) per request.
     transport
         An ``httpx.BaseTransport`` to use instead of the network, e.g. ``httpx.MockTransport``.
     retry
         A :class:`RetryPolicy`; the default tries four times within 120 s.
+    sleep
+        How to wait between tries (a test passes a recorder).
+
+    Notes
+    -----
+    Each request is one DEBUG line on the ``oneinbox_nb.client`` logger: method, path, status
+    (or the transport failure's type) and milliseconds; ``oneinbox-nb -v`` shows them.
 
     Examples
     --------
