@@ -323,3 +323,24 @@ def test_progress_false_is_silent(load_test_calls, capsys):
         oi.fetch_calls(client=client_for(api), cache=False, progress=False)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_fetch_and_the_rooms_carved_from_it_import_no_private_name():
+    """Issue 18: fetch reads no ``client._api_key`` and nothing imports another module's ``_name``."""
+    import ast
+    from pathlib import Path
+
+    package = Path(oi.__file__).parent
+    files = [package / n for n in ("fetch.py", "cache.py", "matching.py", "config.py")]
+    files += sorted((package / "client").glob("*.py"))
+    found = []
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                parts = (node.module or "").split(".") + [a.name for a in node.names]
+                found += [f"{path.name}: {p}" for p in parts if p.startswith("_")]
+            if isinstance(node, ast.Attribute) and node.attr in ("_api_key", "_headers"):
+                if not (isinstance(node.value, ast.Name) and node.value.id == "self"):
+                    found.append(f"{path.name}: {ast.unparse(node)}")
+    assert found == []
