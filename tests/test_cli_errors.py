@@ -221,9 +221,13 @@ def test_timeout(cache, capsys, monkeypatch):
     )
 
 
-def test_wrong_key_is_401(cache, capsys, api, monkeypatch):
+@pytest.mark.parametrize("by_id", [False, True], ids=["listing", "ids"])
+def test_wrong_key_is_401(cache, capsys, api, monkeypatch, tmp_path, by_id):
     monkeypatch.setenv("ONEINBOX_API_KEY", KEY)
-    assert main(["fetch", "--no-progress"]) == 1
+    path = tmp_path / "ids.txt"
+    path.write_text(f"not-an-id\n{CALL}\n")
+    ids = ["--ids", str(path)] if by_id else []  # by id: the first valid id is the check
+    assert main(["fetch", *ids, "--no-progress"]) == 1
     line = one_line(capsys)
     assert line == (
         f"oneinbox-nb fetch: the API key was rejected by {api.base_url} (401): check "
