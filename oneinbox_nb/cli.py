@@ -220,7 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--failures", type=Path, default=None, help="write failed ids and errors to this CSV"
     )
-    p.add_argument("--sample", action="store_true", help="fetch from the embedded sample API")
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="fetch from the embedded sample API (stored only with --cache-dir)",
+    )
     p.add_argument("--no-progress", action="store_true")
 
     p = _subcommand(
@@ -562,7 +566,9 @@ def _cmd_fetch(args) -> int:
             until=args.until,
             where={k: parse_value(v) for k, v in args.where} or None,
             concurrency=args.concurrency,
-            cache=args.cache_dir or True,
+            # the sample API listens on a new port each time: its calls go to a store only when
+            # --cache-dir names one (a store per port would only pile up)
+            cache=args.cache_dir or api is None,
             refresh=args.refresh,
             progress=not args.no_progress,
         )

@@ -437,6 +437,10 @@ def test_fetch_sample_needs_no_key_and_refuses_a_base_url(cache, capsys, monkeyp
     monkeypatch.delenv("ONEINBOX_API_KEY", raising=False)
     assert main(["fetch", "--sample", "--no-progress"]) == 0
     assert "listing: " in capsys.readouterr().out
+    assert not list((cache / "cache").glob("*.sqlite3"))  # a new port each time: not stored
+    assert main(["fetch", "--sample", "--cache-dir", str(cache / "kept"), "--no-progress"]) == 0
+    assert len(list((cache / "kept").glob("127.0.0.1_*.sqlite3"))) == 1
+    capsys.readouterr()
     assert main(["fetch", "--sample", "--base-url", "http://127.0.0.1:9", "--no-progress"]) == 1
     assert "--sample asks for the embedded sample API; drop --base-url" in one_line(capsys)
 
