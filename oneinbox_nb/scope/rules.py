@@ -23,6 +23,7 @@ __all__ = [
     "MIN_CALLS",
     "PARAMETERS",
     "RUN_KEY",
+    "SAMPLE_KEY_PREFIX",
     "SOURCE_KINDS",
     "TRAFFIC",
     "ScopeError",
@@ -30,6 +31,7 @@ __all__ = [
     "carries",
     "decoded",
     "id_list",
+    "is_sample_key",
     "parse_run_key",
     "parse_traffic",
     "parse_utc",
@@ -50,6 +52,11 @@ MIN_CALLS = 20
 
 TRAFFIC = ("production", "load_test", "all")
 """The values of :attr:`Scope.traffic`."""
+
+SAMPLE_KEY_PREFIX = "oi_sk_sample_"
+"""How every key the sample server mints begins (:mod:`oneinbox_nb.sample`; ``oneinbox-nb serve``
+prints it, ``make demo`` hands it to its reports). Data read with such a key is sample data, however
+the server was reached: the label comes from the key the client holds, never from the answers."""
 
 SOURCE_KINDS = ("api", "sample", "dataset")
 """The values of :attr:`SourceLabel.kind`."""
@@ -130,6 +137,11 @@ class SourceLabel:
 
     def __str__(self) -> str:
         return self.text
+
+
+def is_sample_key(key: str | None) -> bool:
+    """Whether ``key`` is one the sample server minted (see :data:`SAMPLE_KEY_PREFIX`)."""
+    return isinstance(key, str) and key.startswith(SAMPLE_KEY_PREFIX)
 
 
 def source_label(value: Any, spell: Callable[[str], str]) -> SourceLabel | None:
