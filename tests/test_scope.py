@@ -389,3 +389,27 @@ def test_windows_are_half_open(account):
     assert created.max() < pd.Timestamp("2026-12-01T09:02Z")
     # call 1 was created at 30 Nov 09:01 (= since: in), call 2 at 1 Dec 09:02 (= until: out)
     assert _ids(scope.select(account)) == [_n(1)]
+
+
+# -- command-line flags -------------------------------------------------------------------------
+
+
+def test_cli_flags_build_the_same_scope():
+    import argparse
+
+    from oneinbox_nb.scope import add_arguments, scope_from_arguments
+
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--run-id", "lt-41,lt-42", "--run-id", "7", "--agent", "Ava", "--since", "2026-11-14"]
+    )
+    assert scope_from_arguments(args) == Scope.parse(
+        run_ids=["lt-41", "lt-42", 7], agents=["Ava"], since="2026-11-14"
+    )
+    assert scope_from_arguments(parser.parse_args([])) == Scope()
+    with pytest.raises(ScopeError) as caught:
+        scope_from_arguments(parser.parse_args(["--traffic", "prod"]))
+    assert str(caught.value).startswith("--traffic must be one of")
+    with pytest.raises(ScopeError, match=r"^--since 'soon' is not a date"):
+        scope_from_arguments(parser.parse_args(["--since", "soon"]))

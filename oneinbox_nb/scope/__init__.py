@@ -45,11 +45,13 @@ The same scope selects from frames (:meth:`Scope.select`), gives the filters of
 calls.
 
 Layout: ``rules.py`` (the traffic rule, the minimum, source labels, reading one value),
-``value.py`` (the :class:`Scope` value and :func:`resolve_agents`), ``words.py`` (its sentence).
+``value.py`` (the :class:`Scope` value and :func:`resolve_agents`), ``words.py`` (its sentence),
+``arguments.py`` (the same scope as command-line flags).
 """
 
 from __future__ import annotations
 
+from .arguments import add_arguments, scope_from_arguments
 from .rules import (
     INTERFACES,
     MIN_CALLS,
@@ -76,8 +78,10 @@ __all__ = [
     "Scope",
     "ScopeError",
     "SourceLabel",
+    "add_arguments",
     "is_sample_key",
     "parse_scope",
     "resolve_agents",
+    "scope_from_arguments",
     "traffic_kind",
 ]
