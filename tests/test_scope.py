@@ -413,3 +413,13 @@ def test_cli_flags_build_the_same_scope():
     assert str(caught.value).startswith("--traffic must be one of")
     with pytest.raises(ScopeError, match=r"^--since 'soon' is not a date"):
         scope_from_arguments(parser.parse_args(["--since", "soon"]))
+
+
+def test_the_baseline_of_chosen_calls_is_their_run(account):
+    chosen = Scope.parse(call_ids=[_n(101)], run_id="lt-42")
+    assert _ids(chosen.select(account)) == [_n(101)]
+    baseline = chosen.baseline()
+    assert baseline == Scope.parse(run_id="lt-42") and baseline.call_ids == ()
+    assert sorted(_ids(baseline.select(account))) == [_n(100), _n(101), _n(102)]
+    # chosen calls alone: compared with production
+    assert Scope.parse(call_ids=[_n(1)]).baseline() == Scope()

@@ -180,6 +180,14 @@ class Scope:
         """This scope with its :attr:`source` set (a SourceLabel, a DataSource or a kind)."""
         return replace(self, source=source_label(source, spelling("python")))
 
+    def baseline(self) -> Scope:
+        """What chosen calls are compared against: this scope without its ``call_ids`` (their
+        run, agents and window), e.g. a postmortem's "the run's other calls"; select it and
+        drop the chosen calls so the two populations never mix. A scope of chosen calls alone
+        has the production traffic of the same window as its baseline."""
+        traffic = None if self.traffic == "all" and not self.run_ids else self.traffic
+        return replace(self, call_ids=(), traffic=traffic)
+
     # -- reading --------------------------------------------------------------------------------
 
     @property
