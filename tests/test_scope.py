@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import oneinbox_nb as oi
 from oneinbox_nb.exceptions import OneInboxError
@@ -423,3 +425,49 @@ def test_the_baseline_of_chosen_calls_is_their_run(account):
     assert sorted(_ids(baseline.select(account))) == [_n(100), _n(101), _n(102)]
     # chosen calls alone: compared with production
     assert Scope.parse(call_ids=[_n(1)]).baseline() == Scope()
+
+
+def test_one_side_of_a_comparison_by_prefix():
+    params = {"a_since": "2026-11-23", "a_until": "2026-11-30", "b_run_id": "lt-42", "since": 1}
+    a = Scope.parse(Scope.parameters_of(params, prefix="a_"), interface="notebook")
+    b = Scope.parse(Scope.parameters_of(params, prefix="b_"), interface="notebook")
+    assert (a.traffic, a.since, a.until) == (
+        "production",
+        datetime(2026, 11, 23, tzinfo=timezone.utc),
+        datetime(2026, 11, 30, tzinfo=timezone.utc),
+    )
+    assert b.run_ids == ("lt-42",) and b.traffic == "load_test"
+
+
+# -- property: payloads and frames follow one rule -----------------------------------------------
+
+RUN_VALUES = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=False, width=32),
+    st.sampled_from(["lt-1", "1", " ", "", "1.0", "true"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    runs=st.lists(st.tuples(st.booleans(), RUN_VALUES), min_size=1, max_size=8),
+    traffic=st.sampled_from(["production", "load_test", "all"]),
+    chosen=st.lists(st.sampled_from(["1", "lt-1", "true", "1.5"]), max_size=2),
+)
+def test_payloads_and_frames_agree_on_any_run_value(runs, traffic, chosen):
+    calls = []
+    for i, (has_key, value) in enumerate(runs):
+        call = _call(i, day=i % 3)
+        call["metadata"] = {RUN_KEY: value} if has_key else {"other": value}
+        calls.append(call)
+    if chosen and traffic == "production":
+        traffic = "all"
+    scope = Scope.parse(traffic=traffic, run_ids=chosen or None)
+    frames = to_frames(calls)
+    by_payload = [c["id"] for c in calls if scope.matches(c)]
+    assert by_payload == _ids(scope.select(frames))
+    load_tests = Scope.parse(traffic="load_test")
+    expected = ["load_test" if load_tests.matches(c) else "production" for c in calls]
+    assert traffic_kind(frames.calls).tolist() == expected

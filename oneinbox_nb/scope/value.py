@@ -162,9 +162,17 @@ class Scope:
         return cls(**fields)
 
     @staticmethod
-    def parameters_of(params: Mapping[str, Any]) -> dict[str, Any]:
-        """The entries of ``params`` (e.g. a notebook's parameters) that :meth:`parse` reads."""
-        return {name: value for name, value in params.items() if name in ALIASES}
+    def parameters_of(params: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
+        """The entries of ``params`` (e.g. a notebook's parameters) that :meth:`parse` reads.
+
+        ``prefix`` picks one side of a comparison: ``parameters_of(params, prefix="a_")`` reads
+        ``a_since``, ``a_run_id``, ... as ``since``, ``run_id``, ...
+        """
+        out = {}
+        for name, value in params.items():
+            if name.startswith(prefix) and name[len(prefix) :] in ALIASES:
+                out[name[len(prefix) :]] = value
+        return out
 
     @classmethod
     def for_production(cls, **kwargs: Any) -> Scope:
