@@ -158,7 +158,7 @@ def test_errors_use_the_words_of_the_interface(interface, spelled):
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"since": "yesterday-ish"}, "since= 'yesterday-ish' is not a date or time"),
+        ({"since": "yesterday-ish"}, "since='yesterday-ish' is not a date or time"),
         ({"since": "2026-12-02", "until": "2026-12-01"}, "since= (2026-12-02 00:00 UTC) must be"),
         ({"run_id": "lt-1", "traffic": "production"}, "names load-test runs but traffic="),
         ({"window": 3}, "window= is not a scope parameter"),
@@ -295,7 +295,7 @@ def test_an_unknown_name_lists_the_agents():
     with pytest.raises(ScopeError) as caught:
         resolve_agents(Scope.parse(agent="Zed"), AGENTS, interface="notebook")
     assert str(caught.value) == (
-        f"-p agent= 'Zed' names no agent of this account; the agents are: Ava ({AVA}), Max ({MAX})"
+        f"-p agent='Zed' names no agent of this account; the agents are: Ava ({AVA}), Max ({MAX})"
     )
     with pytest.raises(ScopeError, match="the agents are: none"):
         resolve_agents(Scope.parse(agent="Zed"), {})

@@ -228,3 +228,29 @@ def test_a_report_on_a_sample_server_started_elsewhere_says_sample_data(monkeypa
     header = re.search(r'<header class="oi-report-header".*?</header>', page, re.DOTALL).group(0)
     assert f"<dt>Data source</dt><dd>sample data served at {api.base_url}</dd>" in header
     assert "OneInbox API at" not in page and key not in page
+
+
+def test_a_source_parses_a_scope_and_fetches_it():
+    from oneinbox_nb.scope import Scope, ScopeError, traffic_kind
+
+    with open_source(scenario="mixed_account", n=64) as source:
+        scope = source.scope({"agent": "ava", "traffic": "all"}, interface="notebook")
+        ava = {a["id"] for a in source.client.list_agents() if a["name"] == "Ava"}
+        assert set(scope.agents) == ava and scope.source == source.label and scope.is_sample
+        with pytest.raises(ScopeError) as caught:
+            source.scope(agent_id="Zed", interface="cli")
+        assert str(caught.value).startswith("--agent 'Zed' names no agent of this account")
+        assert "Ava (" in str(caught.value) and "Max (" in str(caught.value)
+
+        everything = source.fetch(progress=False).frames
+        runs = source.fetch(scope=Scope.parse(traffic="load_test", agent="Ava"), progress=False)
+        assert len(runs.calls) == 40  # 5/16 of 64 in each of the two runs
+        assert set(traffic_kind(runs.frames.calls)) == {"load_test"}
+        chosen = Scope.parse(traffic="load_test").select(everything)
+        assert sorted(runs.frames.calls["call_id"]) == sorted(chosen.calls["call_id"])
+        one = everything.calls["call_id"].iloc[0]
+        assert [
+            c["id"] for c in source.fetch(scope=Scope.parse(call_id=one), progress=False).calls
+        ] == [one]
+        with pytest.raises(ConfigurationError, match="a scope or ids and filters, not both"):
+            source.fetch([one], scope=scope)

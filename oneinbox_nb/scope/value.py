@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..frames import CallFrames
+from ..frames.build import agent_names
 from ..matching import value_key
 from . import words
 from .rules import (
@@ -24,6 +25,7 @@ from .rules import (
     parse_traffic,
     parse_utc,
     run_column,
+    said,
     source_label,
     spelling,
     traffic_kind,
@@ -211,6 +213,11 @@ class Scope:
 
         return self.source.text if self.source is not None else UNKNOWN
 
+    @property
+    def needs_agent_names(self) -> bool:
+        """True when some of :attr:`agents` are names, not ids (see :func:`resolve_agents`)."""
+        return any(not _looks_like_id(agent) for agent in self.agents)
+
     def matches(self, call: Mapping[str, Any]) -> bool:
         """Whether one call payload (a dict from the API) is in the scope.
 
@@ -280,8 +287,8 @@ class Scope:
         return kwargs
 
     def _check_agents_are_ids(self) -> None:
-        names = [a for a in self.agents if not _looks_like_id(a)]
-        if names:
+        if self.needs_agent_names:
+            names = [a for a in self.agents if not _looks_like_id(a)]
             raise ScopeError(
                 f"agent {names[0]!r} is a name; resolve names to ids first with "
                 "oneinbox_nb.scope.resolve_agents(scope, agents) (agents from GET /v1/agents)"
@@ -409,14 +416,20 @@ def _created(value: Any) -> datetime | None:
 # --------------------------------------------------------------------------------------------------
 
 
-def resolve_agents(scope: Scope, agents: Mapping[str, str], *, interface: str = "python") -> Scope:
+def resolve_agents(
+    scope: Scope,
+    agents: Mapping[str, str] | Iterable[Mapping[str, Any]],
+    *,
+    interface: str = "python",
+) -> Scope:
     """``scope`` with its agent names replaced by ids, looked up in ``agents``.
 
     Parameters
     ----------
     scope : Scope
-    agents : mapping of str to str
-        Agent id -> name, from ``GET /v1/agents`` (``FetchResult.agents`` holds it).
+    agents : mapping of str to str, or iterable of dict
+        Agent id -> name (``FetchResult.agents`` holds it), or the agent dicts of
+        ``GET /v1/agents`` (``OneInboxClient.list_agents()``).
     interface : {"python", "notebook", "cli"}, default "python"
         How the error spells the parameter.
 
@@ -432,6 +445,7 @@ def resolve_agents(scope: Scope, agents: Mapping[str, str], *, interface: str = 
         A name matches no agent (the message lists the agents), or matches several.
     """
     spell = spelling(interface)
+    agents = agent_names(agents)
     by_name: dict[str, list[str]] = {}
     for agent_id, name in agents.items():
         if isinstance(name, str) and name.strip():
@@ -448,12 +462,12 @@ def resolve_agents(scope: Scope, agents: Mapping[str, str], *, interface: str = 
                 f"{name} ({agent_id})" for agent_id, name in sorted(agents.items(), key=_by_name)
             )
             raise ScopeError(
-                f"{spell('agent')} {given!r} names no agent of this account; the agents are: "
+                f"{said(spell, 'agent', given)} names no agent of this account; the agents are: "
                 f"{listed or 'none (GET /v1/agents listed no agents)'}"
             )
         if len(found) > 1:
             raise ScopeError(
-                f"{spell('agent')} {given!r} names {len(found)} agents ({', '.join(found)}); "
+                f"{said(spell, 'agent', given)} names {len(found)} agents ({', '.join(found)}); "
                 "give the id of the one you mean"
             )
         if found[0] not in ids:
