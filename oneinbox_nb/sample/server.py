@@ -49,6 +49,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..scope import SAMPLE_KEY_PREFIX
 from .clock import anchor
 from .generator import generate
 from .queries import UUID_CANONICAL, canonical_id, encode_cursor, query_filters, uuid_error
@@ -124,7 +125,11 @@ class SampleAPI:
         self.agents = agents_for(self.calls)
         self._agent_bodies = {a["id"]: orjson.dumps(a) for a in self.agents}
         self.scenario = scenario
-        self.api_key = api_key or "oi_sk_sample_" + secrets.token_hex(16)
+        self.api_key = api_key or SAMPLE_KEY_PREFIX + secrets.token_hex(16)
+        self.accounts = {key: list(calls) for key, calls in (accounts or {}).items()}
+        if self.api_key in self.accounts:
+            raise ValueError("accounts must use keys other than api_key")
+        self._tenants = [Account(key, calls) for key, calls in self.accounts.items()]
         self.latency_ms = float(latency_ms)
         self.max_concurrency = max_concurrency
         self.retry_after = retry_after
@@ -137,10 +142,6 @@ class SampleAPI:
         )
         self._fault_rng = Random(fault_seed)
         self._auth = f"Bearer {self.api_key}".encode()
-        self.accounts = {key: list(calls) for key, calls in (accounts or {}).items()}
-        self._tenants = [Account(key, calls) for key, calls in self.accounts.items()]
-        if any(t.auth == self._auth for t in self._tenants):
-            raise ValueError("accounts must use keys other than api_key")
         self._store = CallStore(self.calls)
         self._requested_port = port
         self.port: int | None = None
