@@ -471,3 +471,13 @@ def test_payloads_and_frames_agree_on_any_run_value(runs, traffic, chosen):
     load_tests = Scope.parse(traffic="load_test")
     expected = ["load_test" if load_tests.matches(c) else "production" for c in calls]
     assert traffic_kind(frames.calls).tolist() == expected
+
+
+def test_runs_and_one_scope_per_run(account):
+    everything = Scope.parse(traffic="all")
+    assert everything.runs(account) == ["lt-42", "7"]
+    per_run = everything.per_run(account)
+    assert per_run == [Scope.parse(run_id="lt-42"), Scope.parse(run_id="7")]
+    assert [len(s.select(account)) for s in per_run] == [3, 2]
+    assert Scope().runs(account) == [] and Scope().per_run(account) == []
+    assert Scope.parse(agent="Max", traffic="load_test").runs(account) == ["7"]

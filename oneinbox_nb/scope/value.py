@@ -347,6 +347,18 @@ class Scope:
         ids = frames.calls.loc[keep.to_numpy(), "call_id"].dropna().tolist()
         return frames.select(ids) if ids else CallFrames.empty()
 
+    def runs(self, frames: CallFrames) -> list[str]:
+        """The load-test run ids among this scope's calls in ``frames``, in order of appearance."""
+        return words.runs_in(self.select(frames).calls, self.run_key)
+
+    def per_run(self, frames: CallFrames) -> list[Scope]:
+        """One scope per load-test run among this scope's calls: how a load-test question
+        (knee, correlation) answers frames that hold several runs instead of pooling them."""
+        return [
+            replace(self, run_ids=(run,), traffic="load_test", call_ids=())
+            for run in self.runs(frames)
+        ]
+
     # -- saying it ------------------------------------------------------------------------------
 
     def sentence(self, frames: CallFrames) -> str:
