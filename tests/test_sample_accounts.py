@@ -214,3 +214,28 @@ def test_the_client_reads_an_account_and_its_names_make_a_scope(account):
         fetched = fetch_calls(client=client, cache=False, progress=False, **runs.fetch_kwargs())
     assert sorted(c["id"] for c in fetched.calls) == sorted(runs.select(frames).calls["call_id"])
     assert len(fetched.calls) == 100  # 5/16 of 160 in each of the two runs
+
+
+def test_a_scope_selects_the_same_calls_from_frames_and_from_a_dataset(account, tmp_path):
+    """The store side: Dataset.frames(**scope.dataset_kwargs()) then scope.select()."""
+    from oneinbox_nb import open_dataset, sync
+
+    with OneInboxClient(account.api_key, account.base_url) as client:
+        sync(tmp_path / "ds", client=client, progress=False)
+        names = {a["id"]: a["name"] for a in client.list_agents()}
+    frames = to_frames(account.calls, agents=names)
+    ds = open_dataset(tmp_path / "ds")
+    runs = sorted({c["metadata"]["run_id"] for c in account.calls if c["metadata"].get("run_id")})
+    scopes = [
+        Scope(),
+        Scope.parse(traffic="all", since="2026-11-13", until="2026-11-19T12:00Z"),
+        Scope.parse(run_id=runs[0]),
+        Scope.parse(run_ids=runs),
+        resolve_agents(Scope.parse(agent="Max"), names),
+        Scope.parse(call_ids=[c["id"] for c in account.calls[::9]]),
+    ]
+    for scope in scopes:
+        expected = sorted(scope.select(frames).calls["call_id"])
+        assert expected, scope
+        from_ds = scope.select(ds.frames(**scope.dataset_kwargs()))
+        assert sorted(from_ds.calls["call_id"]) == expected, scope
