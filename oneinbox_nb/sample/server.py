@@ -49,7 +49,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..scope import SAMPLE_KEY_PREFIX
 from .clock import anchor
 from .generator import generate
 from .queries import UUID_CANONICAL, canonical_id, encode_cursor, query_filters, uuid_error
@@ -125,7 +124,8 @@ class SampleAPI:
         self.agents = agents_for(self.calls)
         self._agent_bodies = {a["id"]: orjson.dumps(a) for a in self.agents}
         self.scenario = scenario
-        self.api_key = api_key or SAMPLE_KEY_PREFIX + secrets.token_hex(16)
+        # the prefix is oneinbox_nb.scope.SAMPLE_KEY_PREFIX: clients label such keys' data sample
+        self.api_key = api_key or "oi_sk_sample_" + secrets.token_hex(16)
         self.accounts = {key: list(calls) for key, calls in (accounts or {}).items()}
         if self.api_key in self.accounts:
             raise ValueError("accounts must use keys other than api_key")
