@@ -42,7 +42,13 @@ the words of the interface it came from (``run_ids=`` in Python, ``-p run_ids=``
 The same scope selects from frames (:meth:`Scope.select`), gives the filters of
 :func:`oneinbox_nb.fetch_calls` (:meth:`Scope.fetch_kwargs`) and of
 :meth:`oneinbox_nb.Dataset.frames` (:meth:`Scope.dataset_kwargs`), so all three select the same
-calls.
+calls; ``DataSource.scope(...)`` and ``DataSource.fetch(scope=...)`` (:mod:`oneinbox_nb.source`)
+parse and fetch one on an opened source. Load-test questions on frames holding several runs answer
+:meth:`Scope.per_run`; chosen calls are compared against :meth:`Scope.baseline`, never mixed with it.
+
+**Sample data says so.** A scope whose :attr:`Scope.source` is sample data (:class:`SourceLabel`
+kind ``"sample"``: the embedded sample API, a sample server started elsewhere, a key that begins
+with :data:`SAMPLE_KEY_PREFIX`) opens its sentence with "Sample data: ".
 
 Layout: ``rules.py`` (the traffic rule, the minimum, source labels, reading one value),
 ``value.py`` (the :class:`Scope` value and :func:`resolve_agents`), ``words.py`` (its sentence),
