@@ -130,7 +130,8 @@ class DataSource:
             Call ids; each ends up in ``result.calls`` or ``result.failures``.
         scope : Scope, optional
             Fetch its calls (:meth:`Scope.fetch_kwargs <oneinbox_nb.scope.Scope.fetch_kwargs>`);
-            agent names are resolved first, as :meth:`scope` does. Not with ``ids`` or
+            agent names are resolved first, as :meth:`scope` does. A scope with call ids fetches
+            those ids (select the frames with the scope for the rest). Not with ``ids`` or
             ``filters``.
         progress : bool, default True
             Show a progress bar.

@@ -256,6 +256,8 @@ class Scope:
         -------
         dict
             ``fetch_calls(**scope.fetch_kwargs())`` (``ids`` is the first positional argument).
+            A scope with ``call_ids`` gives the ids alone (every id asked for is fetched or
+            listed as a failure); :meth:`select` the fetched frames to apply the rest.
 
         Raises
         ------
