@@ -231,6 +231,7 @@ def test_agents_select_by_name_on_frames(account):
     chosen = Scope.parse(agent="Max").select(account)
     assert sorted(_ids(chosen)) == [_n(0), _n(3), _n(6)]  # production by default
     assert set(chosen.calls["agent_name"]) == {"Max"}
+    assert _ids(Scope.parse(agent=" max ").select(account)) == _ids(chosen)
 
 
 def test_select_keeps_row_order_and_empty_is_empty(account):

@@ -304,8 +304,9 @@ class Scope:
         if self.agents:
             ids = calls["agent_id"].astype("string").isin(self.agents).fillna(False)
             names = calls.get("agent_name")
-            if names is not None:
-                ids |= names.astype("string").isin(self.agents).fillna(False)
+            if names is not None:  # names as resolve_agents reads them: case and spaces aside
+                wanted = {agent.strip().casefold() for agent in self.agents}
+                ids |= names.astype("string").str.strip().str.casefold().isin(wanted).fillna(False)
             keep &= ids.astype(bool)
         kinds = traffic_kind(calls, run_key=self.run_key)
         if self.traffic != "all":
@@ -331,8 +332,8 @@ class Scope:
     def select(self, frames: CallFrames) -> CallFrames:
         """The calls of ``frames`` in this scope (every table), rows in their original order.
 
-        Agents match ``calls.agent_id`` or ``calls.agent_name``; everything else as
-        :meth:`matches`.
+        Agents match ``calls.agent_id``, or ``calls.agent_name`` whatever the case (as
+        :func:`resolve_agents` reads names); everything else as :meth:`matches`.
 
         Parameters
         ----------
