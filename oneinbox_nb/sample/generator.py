@@ -101,12 +101,16 @@ def generate(
 
     Parameters
     ----------
-    scenario : {"call", "production", "load_test"}
+    scenario : {"call", "production", "load_test", "mixed_account", "second_account"}
         ``"call"``: one rich call (greeting, 8 turns with a knowledge-base turn, tool turns and a tool
         error). ``"production"``: a week of traffic (default 600 calls) across four agents and three
         provider setups. ``"load_test"``: one load-test run (default 1,000 calls) whose
         ``metadata.concurrency_at_dispatch`` ramps from 1 to about 100, with latency growing past a
-        knee (see :func:`truth`).
+        knee (see :func:`truth`). ``"mixed_account"``: an account of two agents, Ava and Max
+        (default 3,200 calls): 6/16 of them two weeks of production, 5/16 each in two load-test runs
+        of Ava a week apart; Ava's TTS provider moves from cartesia to elevenlabs (+150 ms) between
+        the runs (``truth()["runs"]``, ``truth()["tts_switch"]``). ``"second_account"``: another
+        account, two weeks of production of agents Lena and Sam (default 1,600 calls).
     seed : int, default 0
         Seed of every random choice, including ids and timestamps.
     n : int, optional
