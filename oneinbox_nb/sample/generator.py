@@ -167,7 +167,9 @@ def truth(
     dict
         ``scenario``, ``seed``, ``n_calls``, ``reference_end``, ``time_range`` (first and last
         ``created_at``), ``agents`` (id -> name, topic, provider setup, providers), ``status_counts``,
-        ``knee_concurrency`` and ``run_id`` (load_test; else None), ``max_concurrency``,
+        ``knee_concurrency`` and ``run_id`` (load_test; else None), ``runs`` (mixed_account: run
+        id -> ``started_at``, ``n_calls``) and ``tts_switch`` (mixed_account: ``at``, ``agent``,
+        ``from`` and the regression's fields), ``max_concurrency``,
         ``absurd_values`` (``(call_id, "latency.events[i]")``), ``absurd_events`` (dicts with
         call_id, index, turn, type, ms), ``aggregate_mismatches`` (``(call_id, component)``),
         ``old_schema_calls``, ``credits_mismatches``, ``bad_tool_arguments`` and ``tool_errors``
