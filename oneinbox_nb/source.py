@@ -3,7 +3,8 @@
 Every entry point (this module, the notebooks, reports, dashboards and the CLI) applies the same
 rule, :func:`choose_source`:
 
-- ``source="sample"`` (``--sample`` on the command line): the embedded sample API;
+- ``source="sample"`` (``--sample`` on the command line): the embedded sample API, started here;
+  with a ``base_url``, a sample server started elsewhere (``oneinbox-nb serve``, ``make demo``);
 - ``source="api"``: the OneInbox API, which needs ``ONEINBOX_API_KEY``;
 - ``source="auto"`` (the default): the OneInbox API when a ``base_url`` is given or
   ``ONEINBOX_API_KEY`` is set (at ``base_url``, else ``ONEINBOX_BASE_URL``, else
@@ -15,6 +16,12 @@ line opens the source::
 
     source = open_source(base_url, source=source, scenario=scenario, seed=seed)
 
+**Sample data is labelled as such however it is served.** :attr:`DataSource.label` (a
+:class:`~oneinbox_nb.scope.SourceLabel`) and every description say "sample data" for the embedded
+sample API, for ``source="sample"`` with a ``base_url``, and for any server read with a key the sample
+server minted (it begins ``oi_sk_sample_``, :data:`~oneinbox_nb.scope.SAMPLE_KEY_PREFIX`); the
+sample server's answers themselves look like the real API's.
+
 The key comes from ``ONEINBOX_API_KEY`` only (never from a parameter, so it is never written into a
 notebook or a report). :meth:`DataSource.fetch` is :func:`~oneinbox_nb.fetch_calls` with the right
 client and cache.
@@ -24,14 +31,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from .client import OneInboxClient
 from .config import API_KEY_ENV, BASE_URL_ENV, resolve_base_url, scrub
+from .display import count
 from .exceptions import ConfigurationError, MissingAPIKeyError
 from .fetch import FetchResult, fetch_calls
+from .scope import Scope, SourceLabel, is_sample_key, resolve_agents
 
 __all__ = ["SOURCES", "DataSource", "choose_source", "describe_source", "open_source"]
 
@@ -51,31 +60,79 @@ class DataSource:
         ``"OneInbox API at https://api.oneinbox.ai"``. Never holds the key.
     is_sample : bool
         True when the calls come from the embedded sample API this object started.
+    label : SourceLabel
+        What reports call the data: kind ``"sample"`` (``label.text == "sample data"``) for the
+        embedded sample API and for sample servers started elsewhere, else ``"api"``.
     cache : bool
         Whether :meth:`fetch` uses the user's call store: True for a real API, False for the
         sample and for any loopback URL (a sample server started elsewhere: its port changes every
         run, so its stored calls would never be read again).
     """
 
-    def __init__(self, client: OneInboxClient, *, description: str, sample_api: Any = None) -> None:
+    def __init__(
+        self,
+        client: OneInboxClient,
+        *,
+        description: str,
+        sample_api: Any = None,
+        sample_data: bool = False,
+    ) -> None:
         self.client = client
         self.description = description
         self._sample_api = sample_api
         self.cache = sample_api is None and not _is_loopback(client.base_url)
+        kind = "sample" if sample_data or sample_api is not None else "api"
+        self.label = SourceLabel(kind, description)
 
     @property
     def is_sample(self) -> bool:
         return self._sample_api is not None
 
+    def scope(
+        self,
+        params: Mapping[str, Any] | None = None,
+        /,
+        *,
+        interface: str = "python",
+        **kwargs: Any,
+    ) -> Scope:
+        """The :class:`~oneinbox_nb.scope.Scope` these parameters describe, on this source.
+
+        :meth:`Scope.parse <oneinbox_nb.scope.Scope.parse>` with this source's :attr:`label`;
+        agent names are resolved to ids through ``GET /v1/agents`` (asked only when a name is
+        given).
+
+        Raises
+        ------
+        ScopeError
+            A malformed value, or an agent name this account does not have (the message lists
+            its agents).
+        """
+        scope = Scope.parse(params, interface=interface, **kwargs).with_source(self.label)
+        if scope.needs_agent_names:
+            scope = resolve_agents(scope, self.client.list_agents(), interface=interface)
+        return scope
+
     def fetch(
-        self, ids: Iterable[str] | None = None, *, progress: bool = True, **filters: Any
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        scope: Scope | None = None,
+        progress: bool = True,
+        **filters: Any,
     ) -> FetchResult:
-        """Fetch calls with this source's client: by id, or every call matching ``filters``.
+        """Fetch calls with this source's client: by id, every call matching ``filters``, or
+        the calls of a ``scope``.
 
         Parameters
         ----------
         ids : iterable of str, optional
             Call ids; each ends up in ``result.calls`` or ``result.failures``.
+        scope : Scope, optional
+            Fetch its calls (:meth:`Scope.fetch_kwargs <oneinbox_nb.scope.Scope.fetch_kwargs>`);
+            agent names are resolved first, as :meth:`scope` does. A scope with call ids fetches
+            those ids (select the frames with the scope for the rest). Not with ``ids`` or
+            ``filters``.
         progress : bool, default True
             Show a progress bar.
         **filters
@@ -96,6 +153,19 @@ class DataSource:
                 "DataSource.fetch sets client and cache itself; call oneinbox_nb.fetch_calls "
                 "directly to choose them"
             )
+        if scope is not None:
+            if ids is not None or any(
+                k in filters for k in ("agent_id", "since", "until", "where")
+            ):
+                raise ConfigurationError(
+                    "DataSource.fetch takes a scope or ids and filters, not both: put the ids, "
+                    "agents and window in the scope"
+                )
+            if scope.needs_agent_names:
+                scope = resolve_agents(scope, self.client.list_agents())
+            selection = scope.fetch_kwargs()
+            ids = selection.pop("ids", None)
+            filters = {**filters, **selection}
         return fetch_calls(ids, client=self.client, cache=self.cache, progress=progress, **filters)
 
     def close(self) -> None:
@@ -145,7 +215,8 @@ def choose_source(base_url: str | None = None, source: str = "auto") -> str:
         An API root given explicitly; it means the OneInbox API.
     source : {"auto", "api", "sample"}, default "auto"
         ``"auto"``: the API when ``base_url`` is given or ``ONEINBOX_API_KEY`` is set, else the
-        sample. ``"api"`` and ``"sample"`` choose directly.
+        sample. ``"api"`` and ``"sample"`` choose directly (``"sample"`` with a ``base_url``: a
+        sample server already running there).
 
     Returns
     -------
@@ -155,20 +226,20 @@ def choose_source(base_url: str | None = None, source: str = "auto") -> str:
     Raises
     ------
     ConfigurationError
-        An unknown ``source``, or ``source="sample"`` together with a ``base_url``.
+        An unknown ``source``.
     MissingAPIKeyError
         ``source="auto"`` with ``ONEINBOX_BASE_URL`` set but no ``ONEINBOX_API_KEY``.
+
+    Notes
+    -----
+    ``source="sample"`` with a ``base_url`` is ``"sample"`` too: a sample server started elsewhere,
+    read with ``ONEINBOX_API_KEY`` (see :func:`open_source`).
     """
     if source not in SOURCES:
         raise ConfigurationError(
             f"source must be one of {', '.join(repr(s) for s in SOURCES)}, got {source!r}"
         )
     if source == "sample":
-        if base_url is not None:
-            raise ConfigurationError(
-                "source='sample' starts the embedded sample API itself; drop base_url, or use "
-                "source='api' to read the API at base_url"
-            )
         return "sample"
     if source == "api" or base_url is not None or os.environ.get(API_KEY_ENV, "").strip():
         return "api"
@@ -187,7 +258,15 @@ def _sample_description(
     names = _scenario_names(scenario)
     shown = names if isinstance(names, str) else " + ".join(names)
     size = "" if n is None else f", n {n}"
-    return f"embedded sample API ({shown}, seed {seed}{size}){why}"
+    return f"embedded sample API ({shown}, seed {seed}{size}): sample data{why}"
+
+
+def _served_sample(base_url: str) -> str:
+    return f"sample data served at {base_url}"
+
+
+def _environment_key() -> str:
+    return os.environ.get(API_KEY_ENV, "").strip()
 
 
 def describe_source(
@@ -203,19 +282,25 @@ def describe_source(
     Returns
     -------
     str
-        ``"OneInbox API at https://api.oneinbox.ai"`` or ``"embedded sample API (production, seed
-        0)"`` followed by why the sample was chosen. Never holds the key.
+        ``"OneInbox API at https://api.oneinbox.ai"``; ``"embedded sample API (production, seed
+        0): sample data, asked for explicitly"`` (or why the sample was chosen); ``"sample data
+        served at http://127.0.0.1:8765"`` for a sample server started elsewhere (``source="sample"``
+        with a ``base_url``, or a key the sample server minted). Never holds the key.
     """
-    if choose_source(base_url, source) == "sample":
+    chosen = choose_source(base_url, source)
+    if chosen == "sample" and base_url is None:
         why = (
-            ": generated calls, asked for explicitly"
+            ", asked for explicitly"
             if source == "sample"
-            else f": generated calls, because {API_KEY_ENV} is not set"
+            else f", generated because {API_KEY_ENV} is not set"
         )
         return _sample_description(scenario, seed, n, why=why)
     url = resolve_base_url(base_url)
-    secret = os.environ.get(API_KEY_ENV, "").strip()
-    return f"OneInbox API at {scrub(url, secret) if secret else scrub(url)}"
+    secret = _environment_key()
+    shown = scrub(url, secret) if secret else scrub(url)
+    if chosen == "sample" or is_sample_key(secret):
+        return _served_sample(shown)
+    return f"OneInbox API at {shown}"
 
 
 def open_source(
@@ -238,6 +323,8 @@ def open_source(
     source : {"auto", "api", "sample"}, default "auto"
         See :func:`choose_source`: ``"auto"`` reads the OneInbox API when ``ONEINBOX_API_KEY`` is
         set (or ``base_url`` given), else starts the embedded sample API on ``127.0.0.1``.
+        ``"sample"`` with a ``base_url`` reads a sample server running there (key from
+        ``ONEINBOX_API_KEY``), labelled sample data.
     scenario : str or sequence of str, default "production"
         Sample only: ``"call"``, ``"production"``, ``"load_test"`` or several of them (their calls
         are served together, e.g. ``("load_test", "production")``).
@@ -266,10 +353,14 @@ def open_source(
     ValueError
         An unknown sample scenario (the message lists the valid ones).
     """
-    if choose_source(base_url, source) == "api":
+    chosen = choose_source(base_url, source)
+    if chosen == "api" or base_url is not None:
         client = OneInboxClient(base_url=base_url)
         # a key pasted into the URL must not reach the description either
-        where = scrub(client.base_url, client._api_key.reveal())
+        secret = _environment_key()
+        where = scrub(client.base_url, secret) if secret else scrub(client.base_url)
+        if chosen == "sample" or is_sample_key(secret):
+            return DataSource(client, description=_served_sample(where), sample_data=True)
         return DataSource(client, description=f"OneInbox API at {where}")
 
     from . import sample
@@ -282,7 +373,8 @@ def open_source(
         api.stop()
         raise
     if calls is not None:
-        described = f"embedded sample API ({len(calls):,} given calls)"
+        noun = "call" if len(calls) == 1 else "calls"
+        described = f"embedded sample API ({count(len(calls))} given {noun}): sample data"
     else:
         described = describe_source(None, source, scenario=names, seed=seed, n=n)
     return DataSource(client, description=described, sample_api=api)

@@ -123,6 +123,7 @@ LAYERS = [
     "client",
     "cache",
     "frames",
+    "scope",
     "fetch",
     "redact",
     "analysis",

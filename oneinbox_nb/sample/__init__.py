@@ -9,9 +9,16 @@ what was planted in them, and :func:`serve` answers the real endpoints on a loop
     with serve("load_test") as api:
         client = OneInboxClient(api.api_key, api.base_url)
 
-Layout: ``generator.py`` (scenarios, calls, truth), ``dialogue.py`` (agents and what they say),
-``clock.py`` (anchoring and reading timestamps), ``server.py`` (the HTTP server, its faults and handlers) and
-``queries.py`` (reading a request: UUIDs, list filters, cursors).
+The sample can also play a real account: ``"mixed_account"`` is two weeks of production for agents
+Ava and Max plus two load-test runs of Ava a week apart, with Ava's TTS provider switched between
+them (``truth()["runs"]``, ``truth()["tts_switch"]``); ``"second_account"`` is another account
+(agents Lena and Sam). ``serve("mixed_account", accounts={other_key: "second_account"})`` answers
+each key with its own calls and agents, as the real API does, and no answer says "sample".
+
+Layout: ``generator.py`` (calls, truth), ``scenarios.py`` (how each scenario dispatches its calls),
+``dialogue.py`` (agents and what they say), ``clock.py`` (anchoring and reading timestamps),
+``server.py`` (the HTTP server, its faults and handlers), ``store.py`` (what it serves: calls,
+agents, accounts) and ``queries.py`` (reading a request: UUIDs, list filters, cursors).
 """
 
 from __future__ import annotations

@@ -52,12 +52,24 @@ from .scenarios import REFERENCE_END, _Dispatch, _iso, _Scenarios
 
 __all__ = ["COMPONENTS", "REFERENCE_END", "REGRESSIONS", "SCENARIOS", "generate", "truth"]
 
-SCENARIOS: tuple[str, ...] = ("call", "production", "load_test")
+SCENARIOS: tuple[str, ...] = ("call", "production", "load_test", "mixed_account", "second_account")
 """The scenario names :func:`generate` accepts."""
 
 
-DEFAULT_N = {"call": 1, "production": 600, "load_test": 1000}
-DEFAULT_TURNS = {"call": (8, 8), "production": None, "load_test": (4, 8)}
+DEFAULT_N = {
+    "call": 1,
+    "production": 600,
+    "load_test": 1000,
+    "mixed_account": 3200,
+    "second_account": 1600,
+}
+DEFAULT_TURNS = {
+    "call": (8, 8),
+    "production": None,
+    "load_test": (4, 8),
+    "mixed_account": None,
+    "second_account": None,
+}
 OLD_SCHEMA_UNTIL = datetime(2026, 11, 15, tzinfo=timezone.utc)  # support agent's worker upgrade
 AREA_CODES = ("206", "312", "415", "503", "512", "608", "617", "702", "720", "919")
 CARRIER_CENTS_PER_MIN = {"outbound": 2.2, "inbound": 1.3}
@@ -89,12 +101,16 @@ def generate(
 
     Parameters
     ----------
-    scenario : {"call", "production", "load_test"}
+    scenario : {"call", "production", "load_test", "mixed_account", "second_account"}
         ``"call"``: one rich call (greeting, 8 turns with a knowledge-base turn, tool turns and a tool
         error). ``"production"``: a week of traffic (default 600 calls) across four agents and three
         provider setups. ``"load_test"``: one load-test run (default 1,000 calls) whose
         ``metadata.concurrency_at_dispatch`` ramps from 1 to about 100, with latency growing past a
-        knee (see :func:`truth`).
+        knee (see :func:`truth`). ``"mixed_account"``: an account of two agents, Ava and Max
+        (default 3,200 calls): 6/16 of them two weeks of production, 5/16 each in two load-test runs
+        of Ava a week apart; Ava's TTS provider moves from cartesia to elevenlabs (+150 ms) between
+        the runs (``truth()["runs"]``, ``truth()["tts_switch"]``). ``"second_account"``: another
+        account, two weeks of production of agents Lena and Sam (default 1,600 calls).
     seed : int, default 0
         Seed of every random choice, including ids and timestamps.
     n : int, optional
@@ -151,7 +167,9 @@ def truth(
     dict
         ``scenario``, ``seed``, ``n_calls``, ``reference_end``, ``time_range`` (first and last
         ``created_at``), ``agents`` (id -> name, topic, provider setup, providers), ``status_counts``,
-        ``knee_concurrency`` and ``run_id`` (load_test; else None), ``max_concurrency``,
+        ``knee_concurrency`` and ``run_id`` (load_test; else None), ``runs`` (mixed_account: run
+        id -> ``started_at``, ``n_calls``) and ``tts_switch`` (mixed_account: ``at``, ``agent``,
+        ``from`` and the regression's fields), ``max_concurrency``,
         ``absurd_values`` (``(call_id, "latency.events[i]")``), ``absurd_events`` (dicts with
         call_id, index, turn, type, ms), ``aggregate_mismatches`` (``(call_id, component)``),
         ``old_schema_calls``, ``credits_mismatches``, ``bad_tool_arguments`` and ``tool_errors``
@@ -529,8 +547,9 @@ class _Builder(_Scenarios, _Plants):
             evs, response = _turn_events(
                 rng, turn, (setup.stt_ms, llm_ms, setup.tts_ms), d.speed, old
             )
-            if self.regression is not None:
-                evs = self.regression.apply(evs)
+            regression = d.regression or self.regression
+            if regression is not None:
+                evs = regression.apply(evs)
                 response = sum(ms for _, typ, ms in evs if typ != "stt") if turn.index else 0.0
             events.extend(evs)
             if turn.index:
@@ -556,8 +575,9 @@ class _Builder(_Scenarios, _Plants):
     ) -> dict[str, Any]:
         setup = d.agent.setup
         names = dict(setup.providers)
-        if self.regression is not None:
-            names.update(self.regression.providers)
+        regression = d.regression or self.regression
+        if regression is not None:
+            names.update(regression.providers)
         providers = {
             "stt": names["stt"],
             "llm_ttft": names["llm"],
@@ -675,7 +695,7 @@ class _Builder(_Scenarios, _Plants):
     def run(self) -> _Result:
         getattr(self, f"plan_{self.scenario}")()
         self.calls = [self.build(d) for d in self.dispatches]
-        if self.scenario == "production":
+        if self.scenario in ("production", "mixed_account", "second_account"):
             self.concurrency_from_timeline()
         self.plant_faults()
         statuses = Counter(c["status"] for c in self.calls)
@@ -700,7 +720,8 @@ class _Builder(_Scenarios, _Plants):
             else:
                 end = REFERENCE_END + timedelta(hours=1)
             heappush(ends, end)
-            call["metadata"]["concurrency_at_dispatch"] = len(ends)
+            if "run_id" not in call["metadata"]:  # a load tester stamps its own level
+                call["metadata"]["concurrency_at_dispatch"] = len(ends)
 
 
 def _build(
