@@ -37,7 +37,8 @@ from .client.loop import fewer_gc_passes, run_sync
 from .exceptions import CacheError, ConfigurationError, OneInboxError
 from .frames import CallFrames, to_frames
 from .frames.build import agent_names as agent_map
-from .matching import call_matcher
+from .matching import call_matcher, utc_window
+from .scope import Scope, resolve_agents
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm as Tqdm
@@ -80,6 +81,12 @@ class FetchResult:
         empty when the endpoint failed (the names are then ``<NA>``; one warning says why).
     corrupt_cache_entries
         ``(call_id, reason)`` for store entries that were unusable and fetched again.
+    scope
+        The :class:`~oneinbox_nb.scope.Scope` the calls were fetched for, so an answer built on
+        them can say which calls it is about (:meth:`~oneinbox_nb.scope.Scope.sentence`): the
+        ``scope=`` given (agent names resolved to ids), else one saying the ids or the
+        ``agent_id``/``since``/``until`` asked for (traffic ``"all"``); None when ``status`` or
+        ``where`` chose the calls, which a scope cannot say.
     """
 
     calls: list[dict]
@@ -91,6 +98,7 @@ class FetchResult:
     corrupt_cache_entries: list[tuple[str, str]] = field(default_factory=list)
     revalidated: int = 0
     agents: dict[str, str] = field(default_factory=dict)
+    scope: Scope | None = None
 
     @cached_property
     def frames(self) -> CallFrames:
@@ -144,7 +152,7 @@ def _as_async_client(
     )
 
 
-def _check_options(ids: Any, concurrency: Any, filters: tuple) -> None:
+def _check_options(ids: Any, concurrency: Any, filters: tuple, scope: Any = None) -> None:
     if (
         isinstance(concurrency, bool)
         or not isinstance(concurrency, int)
@@ -158,6 +166,16 @@ def _check_options(ids: Any, concurrency: Any, filters: tuple) -> None:
             "pass either ids or filters (agent_id, status, since, until, where), not both: every id "
             "given is fetched and accounted for; filter the resulting frames instead"
         )
+    if scope is not None:
+        if not isinstance(scope, Scope):
+            raise ConfigurationError(
+                f"scope must be a oneinbox_nb.Scope (Scope.parse(...)), not {type(scope).__name__}"
+            )
+        if ids is not None or any(v is not None for v in filters[:1] + filters[2:]):
+            raise ConfigurationError(
+                "pass either a scope or ids and filters, not both: put the call ids, agents and "
+                "window (agent_id, since, until, where) in the scope"
+            )
 
 
 async def fetch_calls_async(
@@ -169,20 +187,26 @@ async def fetch_calls_async(
     since: Any = None,
     until: Any = None,
     where: Mapping[str, Any] | Callable[[dict], bool] | None = None,
+    scope: Scope | None = None,
     concurrency: int = 32,
     cache: bool | str | Path | CallCache | None = True,
     refresh: bool = False,
     progress: bool = True,
 ) -> FetchResult:
     """The coroutine behind :func:`fetch_calls`, for code already running in an event loop."""
-    _check_options(ids, concurrency, (agent_id, status, since, until, where))
-    keep = call_matcher(since, until, where) if ids is None else None
+    _check_options(ids, concurrency, (agent_id, status, since, until, where), scope)
     if isinstance(ids, str):
         ids = [ids]
     started = time.monotonic()
     http, owned = _as_async_client(client, concurrency)
     store = open_store(cache, http.base_url)
     try:
+        if scope is not None:
+            scope = await _resolved(http, scope)
+            selection = scope.fetch_kwargs()
+            ids = selection.pop("ids", None)
+            agent_id, since, until, where = (selection.get(k) for k in _SCOPE_FILTERS)
+        keep = call_matcher(since, until, where) if ids is None else None
         with fewer_gc_passes():  # the calls pile up: see oneinbox_nb.client.loop
             if ids is None:
                 result = await _list(http, store, agent_id, status, keep, progress)
@@ -199,7 +223,73 @@ async def fetch_calls_async(
     result.elapsed_s = time.monotonic() - started
     if store is not None:
         result.corrupt_cache_entries = list(store.corrupt)
+    if scope is not None:
+        _keep_in_scope(result, scope)
+    result.scope = scope or _scope_of(ids, agent_id, status, since, until, where)
     return result
+
+
+#: The filters of :meth:`Scope.fetch_kwargs <oneinbox_nb.scope.Scope.fetch_kwargs>`, in order.
+_SCOPE_FILTERS = ("agent_id", "since", "until", "where")
+
+
+async def _resolved(http: AsyncOneInboxClient, scope: Scope) -> Scope:
+    """``scope`` with agent names turned into ids through ``GET /v1/agents`` (once, if needed)."""
+    if not scope.needs_agent_names:
+        return scope
+    listed = [agent async for agent in http.iter_agents(retry=AGENTS_RETRY)]
+    return resolve_agents(scope, listed)
+
+
+def _keep_in_scope(result: FetchResult, scope: Scope) -> None:
+    """Calls fetched by id but outside the rest of ``scope`` (its traffic, runs, agents or window)
+    move to ``result.failures`` as ``OutOfScope`` rows, so every id stays accounted for."""
+    kept, outside = [], []
+    for call in result.calls:
+        if scope.matches(call):
+            kept.append(call)
+        else:
+            outside.append(
+                {
+                    "call_id": str(call.get("id")),
+                    "error_type": "OutOfScope",
+                    "status_code": None,
+                    "error": f"fetched, but {_why_outside(scope, call)}; widen the scope to keep it",
+                }
+            )
+    if outside:
+        result.calls = kept
+        result.failures = _failures_frame(result.failures.to_dict("records") + outside)
+
+
+def _why_outside(scope: Scope, call: dict) -> str:
+    """Which rule of ``scope`` leaves ``call`` out, in words (each rule tried on its own)."""
+    rules = [
+        (Scope(agents=scope.agents, traffic="all"), "its agent is not one of the scope's"),
+        (Scope(traffic=scope.traffic, run_key=scope.run_key), f"it is not {scope.traffic} traffic"),
+        (
+            Scope(run_ids=scope.run_ids, traffic="all", run_key=scope.run_key),
+            "it belongs to none of the scope's runs",
+        ),
+    ]
+    for rule, words in rules:
+        if not rule.matches(call):
+            return words.replace("load_test", "load-test")
+    return "its created_at is outside the scope's window"
+
+
+def _scope_of(
+    ids: Any, agent_id: Any, status: Any, since: Any, until: Any, where: Any
+) -> Scope | None:
+    """The scope that ids or filters (without ``scope=``) fetched, when a scope can say it."""
+    if status is not None or where is not None:
+        return None
+    if ids is not None:
+        return Scope(call_ids=tuple(dict.fromkeys(str(i) for i in ids)), traffic="all")
+    start, end = utc_window(since, until)
+    if start is not None and end is not None and start >= end:
+        return None  # an empty window: a Scope needs since before until
+    return Scope(traffic="all", agents=(agent_id,) if agent_id else (), since=start, until=end)
 
 
 async def _agent_names(
@@ -361,12 +451,13 @@ def fetch_calls(
     since: Any = None,
     until: Any = None,
     where: Mapping[str, Any] | Callable[[dict], bool] | None = None,
+    scope: Scope | None = None,
     concurrency: int = 32,
     cache: bool | str | Path | CallCache | None = True,
     refresh: bool = False,
     progress: bool = True,
 ) -> FetchResult:
-    """Fetch many calls: by id, or every call matching filters.
+    """Fetch many calls: by id, every call matching filters, or the calls of a scope.
 
     Parameters
     ----------
@@ -377,27 +468,31 @@ def fetch_calls(
     client
         A :class:`~oneinbox_nb.OneInboxClient` or :class:`~oneinbox_nb.AsyncOneInboxClient`; by
         default one is built from ``ONEINBOX_API_KEY`` / ``ONEINBOX_BASE_URL``. Its
-        :class:`~oneinbox_nb.RetryPolicy` sets the retry budget per id (``budget``, 120 s): each id
-        is retried by time alone (:meth:`~oneinbox_nb.RetryPolicy.budget_only`), and an outage or
-        a rate-limit storm longer than one budget ends the run (see
-        :mod:`oneinbox_nb.client.bulk`).
+        :class:`~oneinbox_nb.RetryPolicy` ``budget`` (120 s) is the retry budget per id; an
+        outage or a rate-limit storm longer than one budget ends the run
+        (:mod:`oneinbox_nb.client.bulk`).
     agent_id, status
         Without ``ids``: server-side filters of the list endpoints.
     since, until, where
-        Without ``ids``: filters the API does not have, applied client-side while paging:
-        ``created_at`` in ``[since, until)`` (RFC 3339 text, a date, a datetime or a pandas
-        Timestamp; without an offset it is UTC; see :func:`oneinbox_nb.matching.utc_time`), and
-        ``where``, either a dict matched for equality
-        against metadata keys or dotted paths (``{"run_id": "lt-42"}``,
-        ``{"analysis.sentiment": "negative"}``) or a function ``call -> bool``. Every page is
-        still downloaded; only matching calls are kept.
+        Without ``ids``: filters the API does not have, applied client-side while paging (every
+        page is still downloaded): ``created_at`` in ``[since, until)`` (read by
+        :func:`oneinbox_nb.matching.utc_time`; without an offset it is UTC), and ``where``, a
+        dict matched by value against metadata keys or dotted paths (``{"run_id": "lt-42"}``,
+        ``{"analysis.sentiment": "negative"}``) or a function ``call -> bool``.
+    scope
+        A :class:`~oneinbox_nb.scope.Scope`: fetch its calls, selected with the same rules as
+        :meth:`Scope.select <oneinbox_nb.scope.Scope.select>` on frames
+        (:meth:`~oneinbox_nb.scope.Scope.fetch_kwargs`, :meth:`~oneinbox_nb.scope.Scope.matches`);
+        agent names are resolved through ``GET /v1/agents`` first. A scope with call ids fetches
+        those ids; one fetched but outside the rest of the scope is a failure row of type
+        ``OutOfScope``. Not with ``ids``, ``agent_id``, ``since``, ``until`` or ``where``.
     concurrency
-        Most requests in flight; lowered automatically while the API answers 429.
+        Most requests in flight, 1 to 1000; lowered automatically while the API answers 429.
     cache
-        True for the user store (one SQLite file per API under the user cache directory), a
-        directory, a :class:`~oneinbox_nb.cache.CallCache`, or False. Settled calls (see
-        :func:`~oneinbox_nb.cache.is_settled`) are served from it; others are fetched again. A
-        store that cannot be used is one :class:`~oneinbox_nb.cache.StoreWarning`, not an error.
+        True for the user store (one SQLite file per API), a directory, a
+        :class:`~oneinbox_nb.cache.CallCache`, or False. Settled calls
+        (:func:`~oneinbox_nb.cache.is_settled`) are served from it; a store that cannot be used
+        is one :class:`~oneinbox_nb.cache.StoreWarning`, not an error.
     refresh
         Fetch every id again even when the store holds it settled.
     progress
@@ -406,7 +501,7 @@ def fetch_calls(
     Returns
     -------
     FetchResult
-        ``.calls``, ``.failures``, ``.frames`` (built on first access) and the counts
+        ``.calls``, ``.failures``, ``.frames`` (built on first access), ``.scope`` and the counts
         ``from_cache``, ``fetched`` and ``revalidated``.
 
     Raises
@@ -414,28 +509,18 @@ def fetch_calls(
     ConfigurationError
         Bad options (the message says which; ``since`` after ``until`` included); nothing is
         fetched.
+    ScopeError
+        An agent name of ``scope`` names no agent of the account (the message lists them).
 
     Notes
     -----
-    Works in plain scripts, inside ``asyncio.run`` and in notebook cells: when an event loop is
-    already running, the fetch runs on its own loop in a worker thread and the caller waits for
-    it. Ctrl-C (or a kernel interrupt) stops it promptly; what was already stored is kept, so
-    running it again resumes. From async code, ``await fetch_calls_async(...)`` instead.
+    Works in scripts, inside ``asyncio.run`` and in notebook cells (a running loop means the
+    fetch runs on its own loop in a worker thread). Ctrl-C stops it promptly; what was stored is
+    kept, so running it again resumes. From async code, ``await fetch_calls_async(...)``.
     """
-    coro = fetch_calls_async(
-        ids,
-        client=client,
-        agent_id=agent_id,
-        status=status,
-        since=since,
-        until=until,
-        where=where,
-        concurrency=concurrency,
-        cache=cache,
-        refresh=refresh,
-        progress=progress,
-    )
-    return run_sync(coro)
+    options = {"client": client, "agent_id": agent_id, "status": status, "since": since}
+    options.update(until=until, where=where, scope=scope, concurrency=concurrency, cache=cache)
+    return run_sync(fetch_calls_async(ids, refresh=refresh, progress=progress, **options))
 
 
 def load_call(call_id: str, client: OneInboxClient | None = None) -> CallFrames:

@@ -129,10 +129,10 @@ class DataSource:
         ids : iterable of str, optional
             Call ids; each ends up in ``result.calls`` or ``result.failures``.
         scope : Scope, optional
-            Fetch its calls (:meth:`Scope.fetch_kwargs <oneinbox_nb.scope.Scope.fetch_kwargs>`);
-            agent names are resolved first, as :meth:`scope` does. A scope with call ids fetches
-            those ids (select the frames with the scope for the rest). Not with ``ids`` or
-            ``filters``.
+            Fetch its calls, as :func:`~oneinbox_nb.fetch_calls` ``scope=`` does (agent names
+            resolved first; ``result.scope`` is it, labelled with this source when it had no
+            source). Not with ``ids`` or the filters ``agent_id``, ``since``, ``until``,
+            ``where``.
         progress : bool, default True
             Show a progress bar.
         **filters
@@ -153,20 +153,11 @@ class DataSource:
                 "DataSource.fetch sets client and cache itself; call oneinbox_nb.fetch_calls "
                 "directly to choose them"
             )
-        if scope is not None:
-            if ids is not None or any(
-                k in filters for k in ("agent_id", "since", "until", "where")
-            ):
-                raise ConfigurationError(
-                    "DataSource.fetch takes a scope or ids and filters, not both: put the ids, "
-                    "agents and window in the scope"
-                )
-            if scope.needs_agent_names:
-                scope = resolve_agents(scope, self.client.list_agents())
-            selection = scope.fetch_kwargs()
-            ids = selection.pop("ids", None)
-            filters = {**filters, **selection}
-        return fetch_calls(ids, client=self.client, cache=self.cache, progress=progress, **filters)
+        if scope is not None and scope.source is None:
+            scope = scope.with_source(self.label)
+        return fetch_calls(
+            ids, client=self.client, cache=self.cache, progress=progress, scope=scope, **filters
+        )
 
     def close(self) -> None:
         """Close the client and stop the sample server if this source started one."""
