@@ -482,3 +482,49 @@ def test_runs_and_one_scope_per_run(account):
     assert [len(s.select(account)) for s in per_run] == [3, 2]
     assert Scope().runs(account) == [] and Scope().per_run(account) == []
     assert Scope.parse(agent="Max", traffic="load_test").runs(account) == ["7"]
+
+
+# -- one date parser ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2026-12-01t09:30z", datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)),
+        ("2026-12-31T23:59:60Z", datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+        ("2026-12-01T10:00+01:00", datetime(2026, 12, 1, 9, tzinfo=timezone.utc)),
+        (pd.Timestamp("2026-12-01 09:00"), datetime(2026, 12, 1, 9, tzinfo=timezone.utc)),
+    ],
+)
+def test_scope_dates_are_read_by_the_one_utc_parser(given, expected):
+    from oneinbox_nb.matching import utc_time
+
+    assert Scope.parse(since=given).since == expected == utc_time(given, "since")
+
+
+@pytest.mark.parametrize(
+    ("interface", "value", "start"),
+    [
+        ("python", 1_700_000_000, "since=1700000000 is not a date or time"),
+        ("notebook", "0001-01-01T00:00+01:00", "-p since='0001-01-01T00:00+01:00' is not a date"),
+        ("cli", "soon", "--since 'soon' is not a date or time"),
+    ],
+)
+def test_a_date_that_is_not_one_is_a_scope_error_in_the_interface_words(interface, value, start):
+    with pytest.raises(ScopeError) as caught:
+        Scope.parse(since=value, interface=interface)
+    assert str(caught.value).startswith(start) and "\n" not in str(caught.value)
+
+
+def test_since_after_until_is_one_line_whichever_way_the_scope_is_built():
+    late, early = (
+        datetime(2026, 12, 2, tzinfo=timezone.utc),
+        datetime(2026, 12, 1, tzinfo=timezone.utc),
+    )
+    for build in (
+        lambda: Scope(since=late, until=early),
+        lambda: Scope.parse(since="2026-12-02t00:00z", until="2026-12-01", interface="cli"),
+    ):
+        with pytest.raises(ScopeError, match="must be before") as caught:
+            build()
+        assert "\n" not in str(caught.value) and "2026-12-02 00:00 UTC" in str(caught.value)

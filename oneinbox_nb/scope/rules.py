@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..exceptions import OneInboxError
-from ..matching import value_key
+from ..exceptions import ConfigurationError, OneInboxError
+from ..matching import utc_time, value_key
 
 __all__ = [
     "ALIASES",
@@ -273,22 +273,20 @@ def id_list(value: Any, name: str, spell: Callable[[str], str]) -> tuple[str, ..
 
 
 def parse_utc(value: Any, name: str, spell: Callable[[str], str]) -> datetime | None:
-    """The project's UTC rule for a user-given time (naive means UTC); the one place to switch
-    to :mod:`oneinbox_nb.matching`'s parser when it has one."""
+    """A user-given date or time as aware UTC, read by :func:`oneinbox_nb.matching.utc_time`
+    (the project's one parser: lower-case ``t``/``z``, leap seconds; naive means UTC); a value
+    that is not one is a :class:`ScopeError` spelled as the interface spells ``name``. None and
+    blank text mean "not given"."""
     value = decoded(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
+        return utc_time(value, name)
+    except ConfigurationError as error:
         raise ScopeError(
-            f"{said(spell, name, value)} is not a date or time; use e.g. '2026-11-20' or "
-            "'2026-11-20T09:00Z'"
-        ) from exc
-    if stamp is pd.NaT:
-        raise ScopeError(f"{said(spell, name, value)} is not a date or time")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+            f"{said(spell, name, value)} is not a date or time (or lies outside the years 1 to 9999 "
+            "in UTC); use e.g. '2026-11-20' or '2026-11-20T09:00Z' (without an offset it is UTC)"
+        ) from error
 
 
 def parse_traffic(value: Any, spell: Callable[[str], str]) -> str | None:
