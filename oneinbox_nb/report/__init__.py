@@ -167,16 +167,73 @@ def build(
     """
     import nbformat
 
-    from .. import __version__
-
     path = resolve_notebook(notebook)
-    name = path.stem
     source_nb = nbformat.read(path, as_version=4)
     # secrets and non-literals are refused first (parameterize), then names the notebook lacks
     run_nb = parameterize(source_nb, {**parameters, "redact": bool(redact)}, name=path.name)
-    check_parameters(source_nb, parameters, name=name)
-    _source_line({**_default_parameters(source_nb), **parameters})  # a bad source fails here
+    check_parameters(source_nb, parameters, name=path.stem)
+    shown_parameters = {**_default_parameters(source_nb), **parameters}
+    _source_line(shown_parameters)  # a bad source fails here
+    target = _report_target(out, path.stem)
 
+    with tempfile.TemporaryDirectory(prefix="oneinbox-report-") as scratch:
+        _execute(run_nb, name=path.name, timeout=timeout, kernel_name=kernel_name, cwd=scratch)
+
+    options = {"title": title, "hide_code": hide_code, "save_notebook": save_notebook}
+    _write_report(run_nb, target, path.name, shown_parameters, bool(redact), **options)
+    return target
+
+
+def _write_report(
+    run_nb: Any,
+    target: Path,
+    notebook_name: str,
+    parameters: dict[str, Any],
+    redact: bool,
+    *,
+    title: str | None,
+    hide_code: bool,
+    save_notebook: bool,
+) -> None:
+    """The second half of :func:`build`: stamp the executed notebook, render it with its header
+    and footer, scrub secrets and write the HTML (and the notebook) atomically."""
+    import nbformat
+
+    from .. import __version__
+
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run_nb.metadata["oneinbox_nb"] = {
+        "report": {
+            "notebook": notebook_name,
+            "parameters": {k: v for k, v in parameters.items() if k != "redact"},
+            "redact": redact,
+            "generated_at": generated_at,
+            "version": str(__version__),
+        }
+    }
+    html_nb, title = _titled(run_nb, title, Path(notebook_name).stem)
+    header, footer = _header_html(
+        title=title,
+        parameters={**parameters, "redact": redact},
+        generated_at=generated_at,
+        redact=redact,
+        notebook_name=notebook_name,
+    )
+    page = export_html(
+        html_nb, hide_code=hide_code, title=title, header_html=header, footer_html=footer
+    )
+    files = [(target, _scrub_secrets(page).encode("utf-8"))]
+    if save_notebook:
+        files.append(
+            (target.with_suffix(".ipynb"), _scrub_secrets(nbformat.writes(run_nb)).encode("utf-8"))
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(files)
+
+
+def _report_target(out: str | os.PathLike[str] | None, name: str) -> Path:
+    """The HTML file :func:`build` writes: ``out`` (a directory gets ``<name>.html``), by default
+    ``reports/<name>.html`` under the current directory; never a ``.ipynb``."""
     target = Path(out) if out is not None else Path.cwd() / "reports" / f"{name}.html"
     if target.is_dir():
         target = target / f"{name}.html"
@@ -185,51 +242,18 @@ def build(
         raise ConfigurationError(
             f"out={os.fspath(target)!r} names a notebook; the report is HTML (e.g. {target.stem}.html)"
         )
-
-    with tempfile.TemporaryDirectory(prefix="oneinbox-report-") as scratch:
-        _execute(run_nb, name=path.name, timeout=timeout, kernel_name=kernel_name, cwd=scratch)
-
-    generated_at = datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-    shown_parameters = {**_default_parameters(source_nb), **parameters}
-    run_nb.metadata["oneinbox_nb"] = {
-        "report": {
-            "notebook": path.name,
-            "parameters": {k: v for k, v in shown_parameters.items() if k != "redact"},
-            "redact": bool(redact),
-            "generated_at": generated_at,
-            "version": str(__version__),
-        }
-    }
-
-    html_nb = run_nb
-    heading = _first_heading(run_nb)
-    if title is None and heading is not None:
-        title = _plain_heading(heading[1])
-        # the header shows the title: drop the heading line from the page so it is not shown twice
-        html_nb = copy.deepcopy(run_nb)
-        cell = html_nb.cells[heading[0]]
-        lines = _source_text(cell).splitlines()
-        first = next(i for i, line in enumerate(lines) if re.match(r"^\s{0,3}#{1,6}\s+", line))
-        cell.source = "\n".join(lines[:first] + lines[first + 1 :])
-    title = title or name
-    header, footer = _header_html(
-        title=title,
-        parameters={**shown_parameters, "redact": bool(redact)},
-        generated_at=generated_at,
-        redact=redact,
-        notebook_name=path.name,
-    )
-    page = _scrub_secrets(
-        export_html(
-            html_nb, hide_code=hide_code, title=title, header_html=header, footer_html=footer
-        )
-    )
-
-    files = [(target, page.encode("utf-8"))]
-    if save_notebook:
-        files.append(
-            (target.with_suffix(".ipynb"), _scrub_secrets(nbformat.writes(run_nb)).encode("utf-8"))
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(files)
     return target
+
+
+def _titled(run_nb: Any, title: str | None, name: str) -> tuple[Any, str]:
+    """The notebook to render and the report's title: without ``title``, the first markdown
+    heading becomes it and leaves the page (a copy), so it is not shown twice; else ``name``."""
+    heading = _first_heading(run_nb)
+    if title is not None or heading is None:
+        return run_nb, title or name
+    html_nb = copy.deepcopy(run_nb)
+    cell = html_nb.cells[heading[0]]
+    lines = _source_text(cell).splitlines()
+    first = next(i for i, line in enumerate(lines) if re.match(r"^\s{0,3}#{1,6}\s+", line))
+    cell.source = "\n".join(lines[:first] + lines[first + 1 :])
+    return html_nb, _plain_heading(heading[1]) or name

@@ -8,6 +8,7 @@ the inline matplotlib backend; a cell that raises, times out or kills the kernel
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,47 @@ def _kernel_config():
     return config
 
 
+def _kernel_env() -> dict[str, str]:
+    """The kernel's environment: this process's, with the inline matplotlib backend and, from a
+    source checkout (not installed), this same ``oneinbox_nb`` first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    # Figures must reach the notebook as PNG outputs, whatever backend the caller's shell selects.
+    env["MPLBACKEND"] = INLINE_MPL_BACKEND
+    package_root = Path(__file__).resolve().parents[2]
+    if package_root.name not in ("site-packages", "dist-packages"):
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if str(package_root) not in paths:
+            env["PYTHONPATH"] = os.pathsep.join([str(package_root), *paths])
+    return env
+
+
+def _failure_maker(nb: NotebookNode, name: str) -> Callable[..., NotebookExecutionError]:
+    """A function ``(index, cell, ename, evalue, traceback="")`` building the scrubbed
+    :class:`~oneinbox_nb.exceptions.NotebookExecutionError` of a failed cell of ``nb``."""
+    env_key = _environment_key()
+    injected = next((i for i, c in enumerate(nb.cells) if INJECTED_TAG in _tags(c)), None)
+
+    def clean(text: str) -> str:
+        return scrub(text, env_key) if env_key else scrub(text)
+
+    def failure(
+        index: int, cell: Any, ename: str, evalue: str, traceback: str = ""
+    ) -> NotebookExecutionError:
+        # report the cell's position in the notebook file, not counting the injected cell
+        if injected is not None and index > injected:
+            index -= 1
+        return NotebookExecutionError(
+            name,
+            cell_index=index,
+            ename=clean(ename),
+            evalue=clean(evalue),
+            source=clean(_source_text(cell)),
+            traceback=clean(traceback),
+        )
+
+    return failure
+
+
 def _execute(
     nb: NotebookNode, *, name: str, timeout: int | None, kernel_name: str, cwd: str
 ) -> NotebookNode:
@@ -63,35 +105,8 @@ def _execute(
         resources={"metadata": {"path": cwd}},
         config=_kernel_config(),
     )
-    env = dict(os.environ)
-    # Figures must reach the notebook as PNG outputs, whatever backend the caller's shell selects.
-    env["MPLBACKEND"] = INLINE_MPL_BACKEND
-    # From a source checkout (not installed), let the kernel import this same oneinbox_nb.
-    package_root = Path(__file__).resolve().parents[2]
-    if package_root.name not in ("site-packages", "dist-packages"):
-        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        if str(package_root) not in paths:
-            env["PYTHONPATH"] = os.pathsep.join([str(package_root), *paths])
-    env_key = _environment_key()
-    injected = next((i for i, c in enumerate(nb.cells) if INJECTED_TAG in _tags(c)), None)
-
-    def failure(
-        index: int, cell: Any, ename: str, evalue: str, traceback: str = ""
-    ) -> NotebookExecutionError:
-        def clean(text: str) -> str:
-            return scrub(text, env_key) if env_key else scrub(text)
-
-        # report the cell's position in the notebook file, not counting the injected cell
-        if injected is not None and index > injected:
-            index -= 1
-        return NotebookExecutionError(
-            name,
-            cell_index=index,
-            ename=clean(ename),
-            evalue=clean(evalue),
-            source=clean(_source_text(cell)),
-            traceback=clean(traceback),
-        )
+    env = _kernel_env()
+    failure = _failure_maker(nb, name)
 
     try:
         with client.setup_kernel(cwd=cwd, env=env):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from heapq import heappop, heappush
 from random import Random
@@ -187,6 +187,37 @@ def truth(
 class _Result:
     calls: list[Call]
     truth: dict[str, Any]
+
+
+@dataclass
+class _Ending:
+    """How one sample call went: what :meth:`_Builder.build` fills from its status."""
+
+    started: datetime | None
+    ended: datetime | None = None
+    duration: float | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    latency: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None
+    end_reason: str | None = None
+    transcript: str | None = None
+
+
+def _cost(
+    d: _Dispatch, status: str, duration: float | None, ended: datetime | None
+) -> tuple[int | None, float | None]:
+    """``cost_cents`` and ``credits_used``: carrier minutes for phone calls, nothing for web
+    calls; unknown while running, and ``cost_cents`` unknown until the carrier reports (10 min)."""
+    if status in ("queued", "initiated", "in_progress"):
+        return None, None
+    if d.type == "web" or duration is None:
+        cost_cents: int | None = 0
+    else:
+        cost_cents = round(math.ceil(duration / 60) * CARRIER_CENTS_PER_MIN[d.type])
+    credits = None if duration is None else duration / 60
+    if ended is not None and REFERENCE_END - ended < timedelta(minutes=10) and d.type != "web":
+        cost_cents = None  # the carrier has not reported yet
+    return cost_cents, credits
 
 
 class _Builder(_Scenarios, _Plants):
@@ -354,6 +385,7 @@ class _Builder(_Scenarios, _Plants):
         return round(ring * 10), round(active * 10), round(greeting * 10)
 
     def build(self, d: _Dispatch) -> Call:
+        """One call payload for dispatch ``d`` (draws from :attr:`rng` in a fixed order)."""
         rng = self.rng
         agent = d.agent
         call_id = self.uuid4()
@@ -366,7 +398,6 @@ class _Builder(_Scenarios, _Plants):
         ctx = call_variables(rng, agent.key)
         variables = {k: v for k, v in ctx.items() if not k.startswith("_")}
         phone = d.caller_metadata.pop("_from", None) or self.phone()
-        status = d.status
         if old:
             self.truth["old_schema_calls"].append(call_id)
 
@@ -376,129 +407,23 @@ class _Builder(_Scenarios, _Plants):
             from_number, to_number, room_name = phone, agent.number, None
         else:
             from_number, to_number, room_name = None, None, f"web-{self.hex(12)}"
-        direction = "outbound" if d.type == "outbound" else "inbound"
-        twilio_sid = f"CA{self.hex(32)}" if d.type != "web" and status != "queued" else None
+        twilio_sid = f"CA{self.hex(32)}" if d.type != "web" and d.status != "queued" else None
 
-        ring, answer, greet = self.connect(d)
-        connect = {
-            "setup_ms": (ring + answer + greet) / 10,
-            "dispatch_to_answer_ms": ring / 10,
-            "answer_to_active_ms": answer / 10,
-            "active_to_greeting_ms": greet / 10,
-        }
-        started: datetime | None = d.created + timedelta(milliseconds=(ring + answer) / 10)
-        ended: datetime | None = None
-        duration: float | None = None
-        messages: list[dict[str, Any]] = []
-        latency: dict[str, Any] | None = None
-        analysis: dict[str, Any] | None = None
-        end_reason: str | None = None
-        transcript: str | None = None
-
-        if status == "queued":
-            started = None
-        elif status == "in_progress":
-            pass
-        elif status == "failed":
-            if d.type == "outbound" or rng.random() < 0.5:
-                # never answered (or never connected): no conversation at all
-                started = None
-                ended = d.created + timedelta(
-                    seconds=rng.uniform(18, 32) if d.type == "outbound" else rng.uniform(0.5, 4)
-                )
-                duration = None
-            else:
-                messages = [{"role": "agent", "content": agent.greeting.format(**ctx)}]
-                duration = round(rng.uniform(2.5, 9.0), 1)
-                end_reason = "silence_timeout"
-            analysis = {
-                "outcome": "Not Connected",
-                "summary": "The call did not connect to the customer.",
-                "sentiment": "neutral",
-                "extracted_data": {
-                    "post_call": {
-                        "entities": {},
-                        "key_points": [],
-                        "action_items": [],
-                        "follow_up_needed": d.type == "outbound",
-                    }
-                },
-            }
-        else:
-            if d.voicemail:
-                d.n_turns = 0
-                d.outcome = "Voicemail"
-            elif d.outcome is None:
-                weights = agent.outcomes
-                u = rng.random() * sum(weights.values())
-                for outcome, w in weights.items():
-                    d.outcome = outcome
-                    if u < w:
-                        break
-                    u -= w
-            plan = self.plan_turns(d)
-            messages = self.messages(call_id, d, plan, ctx)
-            if d.voicemail:
-                vm = agent.voicemail.format(**ctx)
-                messages = [{"role": "agent", "content": vm}]
-                plan[0].agent_words = vm.count(" ") + 1
-            latency, responses, duration = self.latency(call_id, d, plan, connect, old)
-            end_reason = self.end_reason(d, duration)
-            analysis = self.analysis(d, plan, ctx, responses)
-            if rng.random() < 0.5:
-                transcript = "\n".join(
-                    f"{'Agent' if m['role'] == 'agent' else 'User'}: {m['content']}"
-                    for m in messages
-                    if m["role"] in ("agent", "user")
-                )
-        if duration is not None and started is not None:
-            ended = started + timedelta(seconds=duration)
-        elif duration is not None:
-            ended = d.created + timedelta(seconds=duration)
-        if ended is not None and ended > REFERENCE_END:
-            # still running at "now": messages, latency and analysis are filled only at the end
-            status = d.status = "in_progress" if started is not None else "initiated"
-            ended = duration = latency = analysis = end_reason = transcript = None
-            messages = []
+        end = self.ending(call_id, d, ctx, old)
+        status = d.status  # "in_progress" or "initiated" when still running at "now"
         if status == "completed":
             for key, value in self._pending:
                 self.truth[key].append(value)
-
-        # cost: carrier minutes for phone calls, nothing for web calls; unknown while running
-        cost_cents: int | None
-        credits: float | None
-        if status in ("queued", "initiated", "in_progress"):
-            cost_cents, credits = None, None
-        else:
-            if d.type == "web":
-                cost_cents = 0
-            elif duration is None:
-                cost_cents = 0
-            else:
-                cost_cents = round(math.ceil(duration / 60) * CARRIER_CENTS_PER_MIN[d.type])
-            credits = None if duration is None else duration / 60
-            if (
-                ended is not None
-                and REFERENCE_END - ended < timedelta(minutes=10)
-                and d.type != "web"
-            ):
-                cost_cents = None  # the carrier has not reported yet
-
-        updated = d.created
-        if ended is not None:
-            updated = ended + timedelta(seconds=rng.uniform(1.5, 9.0) if analysis else 0.2)
-            if updated > REFERENCE_END:  # ended moments ago: the analysis is not in yet
-                updated, analysis = ended, None
-        elif started is not None:
-            updated = started
-
+        cost_cents, credits = _cost(d, status, end.duration, end.ended)
+        updated = self.updated(d, end)
         metadata = dict(d.caller_metadata)
         metadata["concurrency_at_dispatch"] = d.concurrency
 
         recording = None
-        if status == "completed" or (status == "failed" and messages):
+        if status == "completed" or (status == "failed" and end.messages):
             expires = int((updated + timedelta(hours=4)).timestamp())
             recording = f"https://media.oneinbox.ai/recordings/{call_id}.mp3?expires={expires}&sig={self.hex(64)}"
+        analysis = end.analysis
         outcome = analysis["outcome"] if analysis else None
         call: Call = {
             "id": call_id,
@@ -508,21 +433,21 @@ class _Builder(_Scenarios, _Plants):
             "from_number": from_number,
             "to_number": to_number,
             "room_name": room_name,
-            "direction": direction,
+            "direction": "outbound" if d.type == "outbound" else "inbound",
             "twilio_call_sid": twilio_sid,
             "scheduled_at": _iso(d.scheduled, old) if d.scheduled else None,
             "variables": variables,
-            "started_at": _iso(started, old) if started else None,
-            "ended_at": _iso(ended, old) if ended else None,
-            "duration_seconds": duration,
-            "end_reason": end_reason,
+            "started_at": _iso(end.started, old) if end.started else None,
+            "ended_at": _iso(end.ended, old) if end.ended else None,
+            "duration_seconds": end.duration,
+            "end_reason": end.end_reason,
             "outcome": outcome,
-            "transcript": transcript,
-            "messages": messages,
+            "transcript": end.transcript,
+            "messages": end.messages,
             "recording_url": recording,
             "ai_summary": analysis["summary"] if analysis and outcome != "Not Connected" else None,
             "analysis": analysis,
-            "latency": latency,
+            "latency": end.latency,
             "cost_cents": cost_cents,
             "credits_used": credits,
             "kb_snapshot": None,
@@ -531,6 +456,108 @@ class _Builder(_Scenarios, _Plants):
             "updated_at": _iso(updated, old),
         }
         return call
+
+    def ending(self, call_id: str, d: _Dispatch, ctx: dict[str, Any], old: bool) -> _Ending:
+        """How the call went, by its status: connection times, then nothing (queued, running),
+        a call that did not connect (failed) or a conversation; a call still running at
+        :data:`REFERENCE_END` becomes ``in_progress``/``initiated`` with nothing filled yet."""
+        ring, answer, greet = self.connect(d)
+        connect = {
+            "setup_ms": (ring + answer + greet) / 10,
+            "dispatch_to_answer_ms": ring / 10,
+            "answer_to_active_ms": answer / 10,
+            "active_to_greeting_ms": greet / 10,
+        }
+        end = _Ending(started=d.created + timedelta(milliseconds=(ring + answer) / 10))
+        if d.status == "queued":
+            end.started = None
+        elif d.status == "failed":
+            self.not_connected(d, ctx, end)
+        elif d.status != "in_progress":
+            self.conversation(call_id, d, ctx, connect, old, end)
+        if end.duration is not None:
+            end.ended = (end.started or d.created) + timedelta(seconds=end.duration)
+        if end.ended is not None and end.ended > REFERENCE_END:
+            # still running at "now": messages, latency and analysis are filled only at the end
+            d.status = "in_progress" if end.started is not None else "initiated"
+            return _Ending(started=end.started)
+        return end
+
+    def not_connected(self, d: _Dispatch, ctx: dict[str, Any], end: _Ending) -> None:
+        """A failed call: never answered (no conversation), or a greeting into silence."""
+        rng = self.rng
+        if d.type == "outbound" or rng.random() < 0.5:
+            end.started = None
+            end.ended = d.created + timedelta(
+                seconds=rng.uniform(18, 32) if d.type == "outbound" else rng.uniform(0.5, 4)
+            )
+        else:
+            end.messages = [{"role": "agent", "content": d.agent.greeting.format(**ctx)}]
+            end.duration = round(rng.uniform(2.5, 9.0), 1)
+            end.end_reason = "silence_timeout"
+        end.analysis = {
+            "outcome": "Not Connected",
+            "summary": "The call did not connect to the customer.",
+            "sentiment": "neutral",
+            "extracted_data": {
+                "post_call": {
+                    "entities": {},
+                    "key_points": [],
+                    "action_items": [],
+                    "follow_up_needed": d.type == "outbound",
+                }
+            },
+        }
+
+    def conversation(
+        self,
+        call_id: str,
+        d: _Dispatch,
+        ctx: dict[str, Any],
+        connect: dict[str, float],
+        old: bool,
+        end: _Ending,
+    ) -> None:
+        """An answered call (or a voicemail): outcome, turns, messages, latency, analysis."""
+        rng = self.rng
+        if d.voicemail:
+            d.n_turns = 0
+            d.outcome = "Voicemail"
+        elif d.outcome is None:
+            weights = d.agent.outcomes
+            u = rng.random() * sum(weights.values())
+            for outcome, w in weights.items():
+                d.outcome = outcome
+                if u < w:
+                    break
+                u -= w
+        plan = self.plan_turns(d)
+        end.messages = self.messages(call_id, d, plan, ctx)
+        if d.voicemail:
+            vm = d.agent.voicemail.format(**ctx)
+            end.messages = [{"role": "agent", "content": vm}]
+            plan[0].agent_words = vm.count(" ") + 1
+        end.latency, responses, end.duration = self.latency(call_id, d, plan, connect, old)
+        end.end_reason = self.end_reason(d, end.duration)
+        end.analysis = self.analysis(d, plan, ctx, responses)
+        if rng.random() < 0.5:
+            end.transcript = "\n".join(
+                f"{'Agent' if m['role'] == 'agent' else 'User'}: {m['content']}"
+                for m in end.messages
+                if m["role"] in ("agent", "user")
+            )
+
+    def updated(self, d: _Dispatch, end: _Ending) -> datetime:
+        """``updated_at``: a few seconds after the end (the analysis lands then); an analysis
+        not in yet at :data:`REFERENCE_END` is dropped from ``end``."""
+        if end.ended is not None:
+            updated = end.ended + timedelta(
+                seconds=self.rng.uniform(1.5, 9.0) if end.analysis else 0.2
+            )
+            if updated > REFERENCE_END:  # ended moments ago: the analysis is not in yet
+                updated, end.analysis = end.ended, None
+            return updated
+        return end.started if end.started is not None else d.created
 
     def latency(
         self, call_id: str, d: _Dispatch, plan: list[_Turn], connect: dict[str, float], old: bool
