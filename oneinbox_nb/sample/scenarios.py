@@ -85,25 +85,21 @@ class _Scenarios:
             self.dispatches.append(d)
 
     def plan_production(self) -> None:
-        rng = self.rng
+        """A week of production: ~25 % outbound reminder campaigns in bursts, the rest organic
+        traffic by day and UTC hour, the newest few still running at :data:`REFERENCE_END`."""
         n = self.n
         week_start = REFERENCE_END - timedelta(days=7)
-        day_weights = [1.0, 0.45, 0.35, 1.1, 1.0, 1.0, 1.0]  # Fri 13th .. Thu 19th
-        # calls per UTC hour: US business hours peak
-        # fmt: off
-        hour_weights = [
-            3, 2, 1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 2.0,
-            3, 4, 5, 6, 6.5, 6.5, 6, 6, 5.5, 5, 4.5, 4,
-        ]
-        # fmt: on
-        day_cum = list(accumulate(day_weights))
-        hour_cum = list(accumulate(hour_weights))
         n_live = 0 if n < 20 else max(2, round(n * 0.006))
         n_campaign = round(n * 0.25) if n >= 20 else 0
-        n_organic = n - n_campaign
-        dispatches: list[_Dispatch] = []
+        dispatches = self.campaign_dispatches(week_start, n_campaign)
+        dispatches += self.organic_dispatches(week_start, n - n_campaign)
+        dispatches.sort(key=lambda d: d.created)
+        self.dispatches = self.settle_production(dispatches, n_live)
 
-        # outbound appointment-reminder campaigns: bursts of ~25 calls on weekday mornings
+    def campaign_dispatches(self, week_start: datetime, n_campaign: int) -> list[_Dispatch]:
+        """Outbound appointment-reminder campaigns: bursts of ~25 calls on weekday mornings."""
+        rng = self.rng
+        dispatches: list[_Dispatch] = []
         n_bursts = max(1, round(n_campaign / 25)) if n_campaign else 0
         weekdays = [0, 3, 4, 5, 6]
         for b in range(n_bursts):
@@ -119,7 +115,21 @@ class _Scenarios:
                 d.caller_metadata = {"campaign": campaign, "crm_id": f"crm_{self.hex(10)}"}
                 dispatches.append(d)
                 t += timedelta(seconds=rng.expovariate(1 / 7.0))
+        return dispatches
 
+    def organic_dispatches(self, week_start: datetime, n_organic: int) -> list[_Dispatch]:
+        """Organic production calls: day of the week, UTC hour (US business hours peak), agent
+        and call type drawn from fixed weights."""
+        rng = self.rng
+        day_weights = [1.0, 0.45, 0.35, 1.1, 1.0, 1.0, 1.0]  # Fri 13th .. Thu 19th
+        # fmt: off
+        hour_weights = [
+            3, 2, 1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 2.0,
+            3, 4, 5, 6, 6.5, 6.5, 6, 6, 5.5, 5, 4.5, 4,
+        ]
+        # fmt: on
+        day_cum = list(accumulate(day_weights))
+        hour_cum = list(accumulate(hour_weights))
         mix = (
             ("orders", 0.35, (("inbound", 0.6), ("web", 0.4))),
             ("support", 0.30, (("inbound", 0.6), ("web", 0.4))),
@@ -127,6 +137,7 @@ class _Scenarios:
             ("appointments", 0.10, (("inbound", 1.0),)),
         )
         agent_cum = list(accumulate(w for _, w, _ in mix))
+        dispatches: list[_Dispatch] = []
         for _ in range(n_organic):
             day = bisect_right(day_cum, rng.random() * day_cum[-1])
             hour = bisect_right(hour_cum, rng.random() * hour_cum[-1])
@@ -153,9 +164,12 @@ class _Scenarios:
             else:
                 d.caller_metadata = {"source": rng.choice(("ivr", "main-line", "transfer"))}
             dispatches.append(d)
+        return dispatches
 
-        dispatches.sort(key=lambda d: d.created)
-        # the newest few are still running (or waiting) at REFERENCE_END
+    def settle_production(self, dispatches: list[_Dispatch], n_live: int) -> list[_Dispatch]:
+        """The newest ``n_live`` still running (the very newest queued) at
+        :data:`REFERENCE_END`; the rest failed, voicemail or completed; speeds and turns."""
+        rng = self.rng
         for i, d in enumerate(dispatches[len(dispatches) - n_live :]):
             queued = i == n_live - 1
             d.status = "queued" if queued else "in_progress"
@@ -173,7 +187,7 @@ class _Scenarios:
                     d.voicemail = True
             d.speed = _Speed(call=_lognormal(rng, 1.0, 0.2))
             d.n_turns = self.n_user_turns()
-        self.dispatches = dispatches
+        return dispatches
 
     def plan_mixed_account(self) -> None:
         """Two weeks of production (Ava, Max) and two load-test runs of Ava a week apart, with
