@@ -12,8 +12,10 @@ the assembly of four rooms, each with its own tests:
 - :mod:`oneinbox_nb.client.loop`: running the coroutine from a script, ``asyncio.run`` or a
   notebook cell, and the garbage-collector setting of a long run.
 
-What is left here: the ids checked and deduplicated, the store asked first, agent names, and the
-:class:`FetchResult`. Ctrl-C cancels the run promptly wherever it runs; what was already stored is
+What is left here: a :class:`~oneinbox_nb.scope.Scope` turned into ids or filters (agent names
+resolved; calls fetched by id but outside the scope set apart as ``OutOfScope`` rows), the ids
+checked and deduplicated, the store asked first, agent names, and the :class:`FetchResult`, which
+carries the scope it was fetched for. Ctrl-C cancels the run promptly wherever it runs; what was already stored is
 kept, so running it again resumes.
 """
 

@@ -12,7 +12,11 @@ turns those dicts into DataFrames. The package has one room per concern:
   lives only in their httpx headers (masked in repr); see :class:`.errors.KeyRedactor`.
 - :mod:`.bulk`: many ``GET /v1/calls/{id}`` at once (an adaptive bound, a pause gate for outages
   and rate-limit storms, a retry budget per id), the engine of :func:`oneinbox_nb.fetch_calls`.
-- :mod:`.loop`: running a coroutine from sync code, ``asyncio.run`` or a notebook cell.
+- :mod:`.loop`: running a coroutine from sync code, ``asyncio.run`` or a notebook cell, and the
+  garbage-collector setting of a long run.
+
+Which calls to fetch (ids, filters, a :class:`~oneinbox_nb.scope.Scope`), the store and agent names
+are assembled above this package, in :mod:`oneinbox_nb.fetch`.
 """
 
 from __future__ import annotations

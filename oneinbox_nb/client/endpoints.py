@@ -45,7 +45,7 @@ __all__ = [
 log = logging.getLogger("oneinbox_nb.client")
 
 #: Call statuses after which a call no longer moves on: the documented completed and failed, plus
-#: the values clients defend against (api-facts.md). Its payload may still be filled in for a few
+#: the values the vendor's public dashboard client defends against. Its payload may still be filled in for a few
 #: minutes after it ends (see :func:`oneinbox_nb.cache.is_settled`).
 TERMINAL_STATUSES = frozenset({"completed", "failed", "no_answer", "busy", "canceled", "cancelled"})
 

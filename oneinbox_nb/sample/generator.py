@@ -1,12 +1,15 @@
 """A deterministic generator of OneInbox call payloads.
 
-:func:`generate` returns a list of ``CallResponse`` dicts shaped like the real API's (see
-``docs/api-facts.md``); :func:`truth` returns what the generator planted in them (the load-test knee,
+:func:`generate` returns a list of ``CallResponse`` dicts shaped like the real API's (the
+contract in ``oneinbox_nb/openapi/get-call.yaml``, from the vendor's API reference, and the keys the
+vendor's public dashboard client ``saaniya-afreen/oneinbox-dashboard`` reads); :func:`truth` returns what the generator planted in them (the load-test knee,
 the deliberately broken values) so that tests can check an analysis finds it.
 
 Everything is derived from ``random.Random`` seeded by the scenario name and ``seed``: ids,
 timestamps (on a fixed week ending :data:`REFERENCE_END`), words and latencies. Latency components are
-log-normal, calibrated to the published numbers in ``docs/calibration.md``:
+log-normal, calibrated to published numbers (Hamming's 2M+ production calls, Twilio's latency guide,
+the Daily/Pipecat maintainers, the Bolna and Agora ConvoAI docs, LiveKit measurements, the Okareo and
+Coval load-test write-ups):
 
 ======================  ==========  ======================================================
 component               median      notes
@@ -707,7 +710,7 @@ class _Builder(_Scenarios, _Plants):
             "sentiment": sentiment,
             "extracted_data": {
                 "post_call": {
-                    # a key -> value object, as the platform sends it (api-facts.md)
+                    # a key -> value object, as the vendor's dashboard client reads it
                     "entities": {"person": ctx["_full_name"], id_key: ctx[id_key]},
                     "key_points": key_points[:5],
                     "action_items": actions,

@@ -4,7 +4,9 @@
 returns a :class:`SampleAPI`, usable as a context manager; leaving the block stops the server and
 frees the port. :func:`run` serves in the foreground until Ctrl-C (the CLI's ``serve`` command).
 
-Endpoints, as the real API has them (``docs/api-facts.md``)::
+Endpoints, as the real API has them (the vendor's API reference, whose ``GET /v1/calls/{call_id}``
+is ``oneinbox_nb/openapi/get-call.yaml``, and the vendor's public dashboard client
+``saaniya-afreen/oneinbox-dashboard``)::
 
     GET /v1/calls/{call_id}   200 CallResponse | 404 {"detail": "Call not found"} | 422 (not a UUID)
     GET /v1/calls             {"items", "total", "limit", "offset"}; agent_id, status, limit, offset

@@ -31,7 +31,8 @@ over time) leave load tests out: ``Scope()`` and :meth:`Scope.for_production` ha
 **One parser.** :meth:`Scope.parse` (also :func:`parse_scope`) builds a scope from Python keywords,
 from notebook parameters and from command-line values alike: a value may be a list, a
 comma-separated string or JSON text (``'["lt-41", "lt-42"]'``, as ``oneinbox-nb report -p`` reads
-it); dates go through one UTC parser. A bad value raises :class:`ScopeError`, a one-line message in
+it); dates go through the project's one UTC parser, :func:`oneinbox_nb.matching.utc_time`
+(lower-case ``t``/``z`` and leap seconds included). A bad value raises :class:`ScopeError`, a one-line message in
 the words of the interface it came from (``run_ids=`` in Python, ``-p run_ids=`` for a notebook,
 ``--run-ids`` on the command line).
 
@@ -39,8 +40,9 @@ the words of the interface it came from (``run_ids=`` in Python, ``-p run_ids=``
 >>> scope.sentence(frames)                                       # doctest: +SKIP
 '1,000 calls of load-test run lt-42, 14–15 Nov 2026, agent Ava'
 
-The same scope selects from frames (:meth:`Scope.select`), gives the filters of
-:func:`oneinbox_nb.fetch_calls` (:meth:`Scope.fetch_kwargs`) and of
+The same scope selects from frames (:meth:`Scope.select`), from the API
+(``fetch_calls(scope=...)``, whose ``FetchResult.scope`` carries it; the filters are
+:meth:`Scope.fetch_kwargs`) and gives those of
 :meth:`oneinbox_nb.Dataset.frames` (:meth:`Scope.dataset_kwargs`), so all three select the same
 calls; ``DataSource.scope(...)`` and ``DataSource.fetch(scope=...)`` (:mod:`oneinbox_nb.source`)
 parse and fetch one on an opened source. Load-test questions on frames holding several runs answer

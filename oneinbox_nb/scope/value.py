@@ -257,7 +257,8 @@ class Scope:
         dict
             ``fetch_calls(**scope.fetch_kwargs())`` (``ids`` is the first positional argument).
             A scope with ``call_ids`` gives the ids alone (every id asked for is fetched or
-            listed as a failure); :meth:`select` the fetched frames to apply the rest.
+            listed as a failure); ``fetch_calls(scope=...)`` applies the rest itself (calls
+            outside it become ``OutOfScope`` failures), else :meth:`select` the fetched frames.
 
         Raises
         ------
