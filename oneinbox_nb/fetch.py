@@ -86,7 +86,8 @@ class FetchResult:
     scope
         The :class:`~oneinbox_nb.scope.Scope` the calls were fetched for, so an answer built on
         them can say which calls it is about (:meth:`~oneinbox_nb.scope.Scope.sentence`): the
-        ``scope=`` given (agent names resolved to ids), else one saying the ids or the
+        ``scope=`` given (agent names resolved to ids; a ``status`` filter beside it narrows the
+        calls further and is not in it), else one saying the ids or the
         ``agent_id``/``since``/``until`` asked for (traffic ``"all"``); None when ``status`` or
         ``where`` chose the calls, which a scope cannot say.
     """

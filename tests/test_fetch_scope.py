@@ -121,3 +121,10 @@ def test_a_scope_with_ids_or_filters_is_refused_before_any_request():
         oi.fetch_calls(["x"], client=client, scope=Scope())
     with pytest.raises(ConfigurationError, match="scope must be a oneinbox_nb.Scope"):
         oi.fetch_calls(client=client, scope={"traffic": "all"})
+
+
+def test_a_data_source_labels_the_scope_it_fetched(account):
+    source, everything = account
+    result = source.fetch(scope=Scope.parse(traffic="load_test"), progress=False)
+    assert result.scope.source == source.label and result.scope.is_sample
+    assert result.scope.sentence(everything).startswith("Sample data: 40 calls of load-test runs")
