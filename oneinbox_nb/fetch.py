@@ -198,6 +198,7 @@ async def fetch_calls_async(
 ) -> FetchResult:
     """The coroutine behind :func:`fetch_calls`, for code already running in an event loop."""
     _check_options(ids, concurrency, (agent_id, status, since, until, where), scope)
+    keep = call_matcher(since, until, where) if ids is None else None  # bad dates: before any I/O
     if isinstance(ids, str):
         ids = [ids]
     started = time.monotonic()
@@ -209,7 +210,7 @@ async def fetch_calls_async(
             selection = scope.fetch_kwargs()
             ids = selection.pop("ids", None)
             agent_id, since, until, where = (selection.get(k) for k in _SCOPE_FILTERS)
-        keep = call_matcher(since, until, where) if ids is None else None
+            keep = call_matcher(since, until, where) if ids is None else None
         with fewer_gc_passes():  # the calls pile up: see oneinbox_nb.client.loop
             if ids is None:
                 result = await _list(http, store, agent_id, status, keep, progress)
