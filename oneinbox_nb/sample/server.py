@@ -155,6 +155,9 @@ class SampleAPI:
         The scenario name(s) the calls came from; None for ``calls=``.
     agents : list of dict
         The ``GET /v1/agents`` items: the sample agents that made the calls.
+    live : LiveLoadTest or None
+        The run being played, for a server started by :func:`~oneinbox_nb.sample.live.serve_live`
+        (``calls`` are then its payloads once settled); None otherwise.
     """
 
     def __init__(
@@ -171,6 +174,7 @@ class SampleAPI:
         drop_rate: float = 0.0,
         truncate_rate: float = 0.0,
         fault_seed: int = 0,
+        store: Any = None,
     ) -> None:
         for name, rate in (
             ("error_rate", error_rate),
@@ -208,7 +212,9 @@ class SampleAPI:
         )
         self._fault_rng = Random(fault_seed)
         self._auth = f"Bearer {self.api_key}".encode()
-        self._store = _Store(self.calls)
+        # a live run (sample/live.py) answers from its own store, with the same interface
+        self.live = store
+        self._store = store if store is not None else _Store(self.calls)
         self._requested_port = port
         self.port: int | None = None
         self._lock = threading.Lock()
