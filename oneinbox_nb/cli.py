@@ -292,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--notebook", default=None, help="open this notebook (default: the notebook list)"
     )
     p.add_argument("--sample", action="store_true", help="use the embedded sample API")
+    _add_check_parser(sub)
+    _add_watch_parser(sub)
     return parser
 
 
@@ -630,6 +632,173 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _add_check_parser(sub) -> None:
+    p = _subcommand(
+        sub,
+        "check",
+        "a release gate: thresholds on a run, a candidate run against a baseline",
+        "Judge a load-test run against thresholds (k6 style, each with its interval) and/or a "
+        "candidate run against a baseline run (compare's intervals, family-wise 5%). Exit "
+        "status: 0 pass; 1 a threshold breached or a metric clearly increased; 2 a usage or API "
+        "error, an unknown run, or not enough calls to tell (never a pass). A run still in "
+        "progress is judged on its calls so far, and the output says so.",
+        [
+            "oneinbox-nb check --run lt-42 -t 'response_ms: p(95)<1500' -t 'failure_rate: rate<2%'",
+            "oneinbox-nb check --run lt-42 --thresholds slo.toml --junit junit.xml",
+            "oneinbox-nb check --baseline-run lt-41 --candidate-run lt-42 --fail-on increase "
+            "--summary summary.md --report compare.html",
+        ],
+    )
+    p.add_argument("--run", dest="run_id", default=None, help="the run the thresholds judge")
+    p.add_argument(
+        "-t",
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="'<metric>: <statistic><op><limit>', e.g. 'response_ms: p(95)<1500'; repeatable",
+    )
+    p.add_argument("--thresholds", type=Path, default=None, metavar="FILE", help="a TOML file")
+    p.add_argument("--baseline-run", default=None)
+    p.add_argument("--candidate-run", default=None)
+    p.add_argument("--fail-on", default="increase", choices=["increase", "decrease", "change"])
+    p.add_argument("--metric", action="append", default=None, help="a compared metric; repeatable")
+    p.add_argument("--junit", type=Path, default=None, metavar="FILE", help="write JUnit XML")
+    p.add_argument("--summary", type=Path, default=None, metavar="FILE", help="write Markdown")
+    p.add_argument(
+        "--report", type=Path, default=None, metavar="FILE", help="write the 05_compare HTML"
+    )
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--key", default="run_id", help="the metadata key naming runs")
+    p.add_argument("--base-url", default=None, help=f"API root (default: {BASE_URL_ENV})")
+    p.add_argument("--sample", action="store_true", help="use the embedded sample API")
+
+
+def _cmd_check(args) -> int:
+    """Exit 0/1 from the gate; every error (usage, API, unknown run) is one line and exit 2."""
+    from .gate import check
+    from .source import open_source
+    from .thresholds import load_thresholds
+
+    try:
+        thresholds = list(args.threshold)
+        if args.thresholds is not None:
+            thresholds = load_thresholds(args.thresholds) + thresholds
+        with open_source(
+            args.base_url, source="sample" if args.sample else "auto", scenario="load_test"
+        ) as source:
+            if not source.is_sample:
+                _preflight(args.base_url)
+            result = check(
+                thresholds,
+                run_id=args.run_id,
+                baseline_run=args.baseline_run,
+                candidate_run=args.candidate_run,
+                fail_on=args.fail_on,
+                metrics=args.metric,
+                client=source.client,
+                key=args.key,
+                n_boot=args.n_boot,
+                seed=args.seed,
+            )
+        print(result)
+        if args.junit is not None:
+            args.junit.write_text(result.junit_xml(), encoding="utf-8")
+        if args.summary is not None:
+            args.summary.write_text(result.markdown(), encoding="utf-8")
+        if args.report is not None and result.baseline_run is not None:
+            from .report import build
+
+            build(
+                "05_compare",
+                args.report,
+                a_run_id=result.baseline_run,
+                b_run_id=result.run_id,
+                **({"source": "sample"} if args.sample else {"base_url": args.base_url}),
+            )
+        return result.exit_code
+    except OneInboxError as error:
+        text = _message(error, "check", _base_url_of(args))
+        secret = os.environ.get(API_KEY_ENV, "").strip()
+        text = scrub(text, secret) if secret else scrub(text)
+        print(_one_line(f"oneinbox-nb check: {text}"), file=sys.stderr)
+        return 2
+
+
+def _add_watch_parser(sub) -> None:
+    p = _subcommand(
+        sub,
+        "watch",
+        "follow a load test live: per-component p50/p95, the knee, thresholds",
+        "Follow a run on the API as it happens, in a live table: one line per component (p50 and "
+        "p95 of the last --window ended calls, with their dispatch concurrency), the knee with "
+        "its interval, and each threshold with a check mark or a cross. Ends with the final "
+        "summary when the run is over (no new or changed call for --quiet-period seconds) or on "
+        "Ctrl-C; the calls seen stay in the local store, and watching again resumes. Exit status: "
+        "0, 1 when a threshold is breached at the end, 2 on an error.",
+        [
+            "oneinbox-nb watch lt-42",
+            "oneinbox-nb watch lt-42 -t 'response_ms: p(95)<1500' --abort-on-fail",
+            "oneinbox-nb watch lt-42 --thresholds slo.toml --interval 2",
+        ],
+    )
+    p.add_argument("run_id", help="the run to follow (metadata run_id)")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
+    p.add_argument("-t", "--threshold", action="append", default=[], metavar="EXPR")
+    p.add_argument("--thresholds", type=Path, default=None, metavar="FILE", help="a TOML file")
+    p.add_argument("--abort-on-fail", action="store_true", help="stop at the first clear breach")
+    p.add_argument("--quiet-period", type=float, default=120.0, help="seconds (default 120)")
+    p.add_argument("--start-timeout", type=float, default=300.0, help="seconds (default 300)")
+    p.add_argument("--window", type=int, default=200, help="ended calls behind p50/p95")
+    p.add_argument("--cache-dir", type=Path, default=None, help="store root (default: user cache)")
+    p.add_argument("--key", default="run_id", help="the metadata key naming runs")
+    p.add_argument("--base-url", default=None, help=f"API root (default: {BASE_URL_ENV})")
+
+
+def _cmd_watch(args) -> int:
+    """The live table (rich) until the run ends or Ctrl-C/SIGTERM, then the final summary."""
+    import signal
+
+    from .client import OneInboxClient
+    from .thresholds import load_thresholds
+    from .watch import LiveRun, live_table
+
+    def stop(signum, frame):  # SIGTERM ends the watch as Ctrl-C does
+        raise KeyboardInterrupt
+
+    try:
+        thresholds = list(args.threshold)
+        if args.thresholds is not None:
+            thresholds = load_thresholds(args.thresholds) + thresholds
+        _preflight(args.base_url)
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            code = live_table(
+                LiveRun(
+                    args.run_id,
+                    client=OneInboxClient(base_url=args.base_url),
+                    interval=args.interval,
+                    quiet_period=args.quiet_period,
+                    start_timeout=args.start_timeout,
+                    thresholds=thresholds,
+                    abort_on_fail=args.abort_on_fail,
+                    cache=args.cache_dir if args.cache_dir is not None else True,
+                    key=args.key,
+                    window=args.window,
+                )
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return code
+    except OneInboxError as error:
+        text = _message(error, "watch", _base_url_of(args))
+        secret = os.environ.get(API_KEY_ENV, "").strip()
+        text = scrub(text, secret) if secret else scrub(text)
+        print(_one_line(f"oneinbox-nb watch: {text}"), file=sys.stderr)
+        return 2
+
+
 COMMANDS = {
     "demo": _cmd_demo,
     "serve": _cmd_serve,
@@ -638,6 +807,8 @@ COMMANDS = {
     "sync": _cmd_sync,
     "report": _cmd_report,
     "dashboard": _cmd_dashboard,
+    "check": _cmd_check,
+    "watch": _cmd_watch,
 }
 
 

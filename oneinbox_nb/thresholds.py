@@ -79,6 +79,7 @@ _COLUMNS = [
     "ci_high",
     "n_calls",
     "verdict",
+    "shown",
     "summary",
 ]
 
@@ -435,7 +436,8 @@ def evaluate(
         interval), ``n_calls`` (calls with values), ``verdict`` (``"pass"``, ``"breach"``,
         ``"clear breach"``, ``"not enough calls (n)"``, ``"no values"``; a knee threshold on a
         run whose latency never left its baseline passes when the highest concurrency tested
-        meets the limit, else reads ``"no knee up to concurrency N"``) and
+        meets the limit, else reads ``"no knee up to concurrency N"``), ``shown`` (the
+        estimate and interval as readers see them, ``"unknown"`` without one) and
         ``summary`` (a sentence for readers, numbers through :mod:`oneinbox_nb.display`).
 
     Raises
@@ -462,6 +464,7 @@ def evaluate(
                 "ci_high": high,
                 "n_calls": n,
                 "verdict": verdict,
+                "shown": _value_text(threshold, estimate, low, high, ci),
                 "summary": _summary(threshold, estimate, low, high, verdict, ci, note),
             }
         )
@@ -469,6 +472,15 @@ def evaluate(
     return out.astype(
         {"limit": float, "estimate": float, "ci_low": float, "ci_high": float, "n_calls": np.int64}
     )
+
+
+def _value_text(threshold: Threshold, estimate: float, low: float, high: float, ci: float) -> str:
+    if not math.isfinite(estimate):
+        return display.UNKNOWN
+    value = f"{threshold.statistic} {_shown(threshold, estimate)}"
+    if math.isfinite(low) and math.isfinite(high):
+        value += f" ({ci:.0%} CI {_shown(threshold, low)}–{_shown(threshold, high)})"
+    return value
 
 
 def _summary(
@@ -485,10 +497,7 @@ def _summary(
         return f"{threshold.text}: {verdict}"
     if not math.isfinite(estimate):  # the knee: none in the tested range
         return f"{threshold.text}: {verdict}: {note or 'no knee found'}"
-    value = f"{threshold.statistic} {_shown(threshold, estimate)}"
-    if math.isfinite(low) and math.isfinite(high):
-        value += f" ({ci:.0%} CI {_shown(threshold, low)}–{_shown(threshold, high)})"
-    return f"{threshold.text}: {verdict}: {value}, limit {limit}"
+    return f"{threshold.text}: {verdict}: {_value_text(threshold, estimate, low, high, ci)}, limit {limit}"
 
 
 def state_symbol(verdict: str) -> str:

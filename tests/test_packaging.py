@@ -138,6 +138,9 @@ TOP = {
     "dashboard",
     "cli",
     "demo",
+    "thresholds",
+    "gate",
+    "watch",
     "__main__",
     "__init__",
 }
