@@ -25,16 +25,24 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = frozenset({"analysis", "display", "plots", "report", "sample", "widgets"})
 
 
+# Functions of the top layer that load on first access too (they need analysis).
+_LAZY_NAMES = {"GateResult": "gate", "LiveRun": "live", "check": "gate", "watch": "live"}
+
+
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_SUBMODULES)
+    return sorted(set(globals()) | _LAZY_SUBMODULES | set(_LAZY_NAMES))
 
 
 __all__ = [
@@ -42,11 +50,14 @@ __all__ = [
     "CallFrames",
     "Dataset",
     "FetchResult",
+    "GateResult",
+    "LiveRun",
     "OneInboxClient",
     "OneInboxError",
     "RetryPolicy",
     "SyncResult",
     "__version__",
+    "check",
     "compact",
     "fetch_calls",
     "fetch_calls_async",
@@ -54,4 +65,5 @@ __all__ = [
     "open_dataset",
     "sync",
     "to_frames",
+    "watch",
 ]

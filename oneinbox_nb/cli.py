@@ -761,8 +761,8 @@ def _cmd_watch(args) -> int:
     import signal
 
     from .client import OneInboxClient
+    from .live import LiveRun, live_table
     from .thresholds import load_thresholds
-    from .watch import LiveRun, live_table
 
     def stop(signum, frame):  # SIGTERM ends the watch as Ctrl-C does
         raise KeyboardInterrupt

@@ -140,7 +140,7 @@ TOP = {
     "demo",
     "thresholds",
     "gate",
-    "watch",
+    "live",
     "__main__",
     "__init__",
 }

@@ -39,14 +39,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import analysis, display
-from .cache import CallCache, source_name
-from .client import TERMINAL_STATUSES, OneInboxClient
-from .client.retry import is_retryable
-from .exceptions import CacheError, OneInboxError
-from .frames import CallFrames, to_frames
-from .matching import same_value
-from .thresholds import Threshold, as_thresholds, evaluate
+from .. import analysis, display
+from ..cache import CallCache, source_name
+from ..client import TERMINAL_STATUSES, OneInboxClient
+from ..client.retry import is_retryable
+from ..exceptions import CacheError, OneInboxError
+from ..frames import CallFrames, to_frames
+from ..matching import same_value
+from ..thresholds import Threshold, as_thresholds, evaluate
 
 __all__ = [
     "LOOKBACK_S",
@@ -56,7 +56,6 @@ __all__ = [
     "START_TIMEOUT_S",
     "LiveRun",
     "WatchError",
-    "live_table",
     "watch",
 ]
 
@@ -590,71 +589,3 @@ def watch(
     )
     live.refresh()
     return live
-
-
-# --------------------------------------------------------------------------------------------------
-# the terminal view (oneinbox-nb watch)
-# --------------------------------------------------------------------------------------------------
-
-
-def _table(live: LiveRun) -> Any:
-    from rich.table import Table
-
-    table = Table(
-        title=f"{live.scope_text}: {display.count(live.n_calls)} calls, "
-        f"{display.count(live.in_flight)} in flight, {display.count(live.completed)} completed, "
-        f"{display.count(live.failed)} failed",
-        caption=live.reason or f"refresh {live.refreshes}, every {live.interval:g} s",
-    )
-    for name in ("metric", "p50", "p95", "calls", "concurrency"):
-        table.add_column(name, justify="left" if name == "metric" else "right")
-    for row in live.rolling().itertuples():
-        span = (
-            f"{display.concurrency(row.concurrency_low)}–{display.concurrency(row.concurrency_high)}"
-            if math.isfinite(row.concurrency_low)
-            else display.UNKNOWN
-        )
-        table.add_row(
-            row.metric, display.ms(row.p50), display.ms(row.p95), display.count(row.n_calls), span
-        )
-    from rich.console import Group
-
-    from .thresholds import state_symbol
-
-    judged = Table(show_header=False, box=None, pad_edge=False)
-    judged.add_column("", width=1)
-    judged.add_column("what", no_wrap=True)
-    judged.add_column("state")
-    judged.add_row("", "knee", live.knee_text())
-    for row in live.threshold_state.itertuples():
-        judged.add_row(state_symbol(row.verdict), row.threshold, f"{row.verdict}: {row.shown}")
-    return Group(table, judged)
-
-
-def live_table(live: LiveRun, *, console: Any = None) -> int:
-    """Follow ``live`` in a live terminal table (``rich``) until the run is over or Ctrl-C.
-
-    Prints the final summary (:meth:`LiveRun.summary`) at the end either way.
-
-    Returns
-    -------
-    int
-        0, or 1 when a threshold is breached at the end (130 after Ctrl-C).
-    """
-    from rich.console import Console
-    from rich.live import Live
-
-    console = console or Console()
-    interrupted = False
-    with Live(_table(live), console=console, auto_refresh=False, transient=False) as view:
-        try:
-            live.run(on_update=lambda run: view.update(_table(run), refresh=True))
-        except KeyboardInterrupt:
-            interrupted = True
-        view.update(_table(live), refresh=True)
-    console.print()
-    console.print(live.summary(), markup=False, highlight=False)
-    if interrupted:
-        return 130
-    verdicts = list(live.threshold_state.get("verdict", []))
-    return 1 if any("breach" in v for v in verdicts) else 0
