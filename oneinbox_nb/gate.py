@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -36,6 +36,7 @@ from . import analysis, display
 from .client import TERMINAL_STATUSES, OneInboxClient
 from .exceptions import ConfigurationError
 from .frames import CallFrames
+from .scope import Scope
 from .thresholds import Threshold, as_thresholds, evaluate
 
 __all__ = ["DEFAULT_METRICS", "FAIL_ON", "GateError", "GateResult", "check"]
@@ -318,6 +319,7 @@ def _comparison(
 def check(
     thresholds: Iterable[Threshold | str] | str | Threshold = (),
     *,
+    scope: Scope | None = None,
     run_id: str | None = None,
     baseline_run: str | None = None,
     candidate_run: str | None = None,
@@ -337,6 +339,9 @@ def check(
     thresholds : str, Threshold or iterable of them
         See :mod:`oneinbox_nb.thresholds` (``"response_ms: p(95)<1500"``...); judged on
         ``run_id``, or on ``candidate_run`` when comparing.
+    scope : Scope, optional
+        Judge only the calls of this :class:`oneinbox_nb.Scope` (its agents, window...); a scope
+        of one run names the run the thresholds judge.
     run_id : str, optional
         The run the thresholds judge (``metadata[key]``). Not with ``candidate_run``.
     baseline_run, candidate_run : str, optional
@@ -374,6 +379,8 @@ def check(
         The API could not be read (from :func:`oneinbox_nb.fetch_calls`).
     """
     parsed = as_thresholds(thresholds)
+    if scope is not None and run_id is None and candidate_run is None and len(scope.run_ids) == 1:
+        run_id = scope.run_ids[0]
     if fail_on not in FAIL_ON:
         raise GateError(f"fail_on {fail_on!r} is not one of: {', '.join(FAIL_ON)}")
     if (baseline_run is None) != (candidate_run is None):
@@ -394,16 +401,21 @@ def check(
             f"unknown metric {unknown[0]!r}; valid: {', '.join(analysis.COMPARE_METRICS)}"
         )
     everything = _load(frames, client, key)
+    if scope is not None:  # the scope's other conditions; its runs are chosen below
+        everything = replace(scope, run_ids=(), traffic="load_test").select(everything)
     run_flag = "--candidate-run" if candidate_run is not None else "--run"
     candidate = _select(everything, judged, key, run_flag)
-    parts = [f"run {judged} ({display.count(len(candidate.calls))} calls)"]
+    parts = [Scope.for_runs([judged], run_key=key).sentence(candidate)]
     notes = [n for n in [_progress_note(candidate, judged)] if n]
     threshold_rows = evaluate(parsed, candidate, n_boot=n_boot, seed=seed)
     comparison = pd.DataFrame(columns=_COMPARISON_COLUMNS)
     ci = 1 - alpha
     if baseline_run is not None:
         baseline = _select(everything, baseline_run, key, "--baseline-run")
-        parts.insert(0, f"baseline {baseline_run} ({display.count(len(baseline.calls))} calls)")
+        parts = [
+            "candidate: " + parts[0],
+            "baseline: " + Scope.for_runs([baseline_run], run_key=key).sentence(baseline),
+        ]
         notes += [n for n in [_progress_note(baseline, baseline_run)] if n]
         comparison, ci = _comparison(baseline, candidate, names, fail_on, n_boot, alpha, seed)
     outcomes = [

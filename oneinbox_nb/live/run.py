@@ -45,7 +45,7 @@ from ..client import TERMINAL_STATUSES, OneInboxClient
 from ..client.retry import is_retryable
 from ..exceptions import CacheError, OneInboxError
 from ..frames import CallFrames, to_frames
-from ..matching import same_value
+from ..scope import Scope
 from ..thresholds import Threshold, as_thresholds, evaluate
 
 __all__ = [
@@ -113,28 +113,21 @@ class _Known:
     ended: float
 
 
-def _matcher(scope: Any, key: str) -> tuple[Callable[[Mapping[str, Any]], bool], str, float]:
-    """A call predicate, the scope's words and its ``since`` (epoch seconds, or -inf)."""
+def _as_scope(scope: Scope | str | None, key: str) -> Scope:
+    """The scope watched: a run id is that run's load-test calls; None is every call."""
+    if isinstance(scope, Scope):
+        return scope
     if scope is None:
-        return (lambda call: True), "all calls", -math.inf
-    if isinstance(scope, str):
-        run_ids: tuple[Any, ...] = (scope,)
-        since = -math.inf
-    else:  # a oneinbox_nb.scope.Scope (duck-typed: run_ids, since)
-        run_ids = tuple(getattr(scope, "run_ids", ()) or ())
-        raw = getattr(scope, "since", None)
-        since = _epoch(raw.isoformat() if hasattr(raw, "isoformat") else raw) if raw else -math.inf
-        key = getattr(scope, "run_key", key)
+        return Scope.parse(traffic="all", run_key=key)
+    return Scope.for_runs([scope], run_key=key)
 
-    def keep(call: Mapping[str, Any]) -> bool:
-        metadata = call.get("metadata")
-        run = metadata.get(key) if isinstance(metadata, Mapping) else None
-        if run_ids and not any(same_value(run, wanted) for wanted in run_ids):
-            return False
-        return not math.isfinite(since) or _epoch(call.get("created_at")) >= since
 
-    words = ", ".join(f"run {r}" for r in run_ids) if run_ids else "all calls"
-    return keep, words, since
+def _scope_words(scope: Scope) -> str:
+    if scope.run_ids:
+        return ", ".join(f"run {r}" for r in scope.run_ids)
+    return {"all": "all calls", "production": "production calls"}.get(
+        scope.traffic, "load-test calls"
+    )
 
 
 class LiveRun:
@@ -142,8 +135,10 @@ class LiveRun:
 
     Attributes
     ----------
+    scope : Scope
+        What is watched (:class:`oneinbox_nb.Scope`; a run id becomes that run's scope).
     scope_text : str
-        What is watched (``"run lt-42"``).
+        Its short name (``"run lt-42"``); :meth:`summary` opens with the scope's sentence.
     n_calls, in_flight, completed, failed : int
         Calls seen so far; not yet ended; ended ``completed``; ended otherwise.
     over : bool
@@ -157,7 +152,7 @@ class LiveRun:
 
     def __init__(
         self,
-        scope: Any = None,
+        scope: Scope | str | None = None,
         *,
         client: OneInboxClient | None = None,
         interval: float = 5.0,
@@ -181,7 +176,10 @@ class LiveRun:
         self.key = key
         self.window = int(window)
         self._clock = clock
-        self._keep, self.scope_text, self._since = _matcher(scope, key)
+        self.scope = _as_scope(scope, key)
+        self._keep = self.scope.matches
+        self.scope_text = _scope_words(self.scope)
+        self._since = self.scope.since.timestamp() if self.scope.since else -math.inf
         self._store = self._open_store(cache)
         self._known: dict[str, _Known] = {}
         self._chunks: list[CallFrames] = []
@@ -506,12 +504,15 @@ class LiveRun:
         return self
 
     def summary(self) -> str:
-        """Lines for readers: calls, the rolling table, the knee and each threshold."""
+        """Lines for readers: the population, calls, the rolling table, the knee, each threshold."""
         lines = [
+            self.scope.sentence(self.frames)
+            if self.n_calls
+            else f"{self.scope_text}: no calls yet",
             f"{self.scope_text}: {display.count(self.n_calls)} calls "
             f"({display.count(self.in_flight)} in flight, {display.count(self.completed)} "
             f"completed, {display.count(self.failed)} failed)"
-            + (f"; {self.reason}" if self.reason else "")
+            + (f"; {self.reason}" if self.reason else ""),
         ]
         for row in self.rolling().itertuples():
             lines.append(f"  {row.metric}: p50 {display.ms(row.p50)}, p95 {display.ms(row.p95)}")
@@ -527,7 +528,7 @@ class LiveRun:
 
 
 def watch(
-    scope: Any = None,
+    scope: Scope | str | None = None,
     *,
     interval: float = 5.0,
     client: OneInboxClient | None = None,
@@ -543,9 +544,10 @@ def watch(
 
     Parameters
     ----------
-    scope : str or Scope, optional
-        A run id (``metadata[key]``), a :class:`oneinbox_nb.scope.Scope` (its ``run_ids`` and
-        ``since``), or None for every call.
+    scope : Scope or str, optional
+        A :class:`oneinbox_nb.Scope` (calls kept by :meth:`~oneinbox_nb.Scope.matches`, the
+        listing walked down to its ``since``), a run id (``Scope.for_runs([run_id])``), or None
+        for every call.
     interval : float, default 5
         Seconds between refreshes in :meth:`LiveRun.run`.
     client : OneInboxClient, optional
