@@ -38,7 +38,7 @@ from .generator import REFERENCE_END, generate, truth
 from .queries import canonical_id
 from .server import SampleAPI
 
-__all__ = ["LiveClock", "LiveLoadTest", "serve_live"]
+__all__ = ["LiveClock", "LiveLoadTest", "open_live", "serve_live"]
 
 #: Run-seconds between a call's end and its cost being filled in, by default.
 DEFAULT_SETTLE_S = 30.0
@@ -353,3 +353,36 @@ def serve_live(
     api.start()
     live.clock.start()
     return api
+
+
+def open_live(
+    *, n: int = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
+) -> tuple[Any, LiveLoadTest]:
+    """A live sample run as a data source, for notebooks: ``(DataSource, LiveLoadTest)``.
+
+    Parameters
+    ----------
+    n, seed, speed
+        As for :func:`serve_live`.
+    played : float, default 0
+        Share of the run already played when it opens (0 to 1).
+    **options
+        Other keywords of :func:`serve_live`.
+
+    Returns
+    -------
+    tuple
+        A :class:`oneinbox_nb.source.DataSource` whose ``client`` reads the run (close it to stop
+        the server) and the :class:`LiveLoadTest` (its ``run_id``, ``clock``, ``truth``).
+    """
+    from ..client import OneInboxClient
+    from ..source import DataSource
+
+    if not 0 <= played <= 1:
+        raise ValueError(f"played must be a share between 0 and 1, got {played!r}")
+    api = serve_live(n=n, seed=seed, speed=speed, **options)
+    live = api.live
+    live.clock.advance(live.duration_s * played)
+    client = OneInboxClient(api.api_key, api.base_url)
+    described = f"embedded sample API playing a live load test ({n:,} calls, seed {seed})"
+    return DataSource(client, description=described, sample_api=api), live
