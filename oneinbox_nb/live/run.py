@@ -27,6 +27,7 @@ The run is **over** when no call of the scope was new or changed for ``quiet_per
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -111,6 +112,12 @@ class _Known:
     settled: bool
     concurrency: float
     ended: float
+
+
+@functools.cache
+def _no_calls() -> CallFrames:
+    """Empty frames, built once (the other side of ``compare_values``)."""
+    return CallFrames.empty()
 
 
 def _as_scope(scope: Scope | str | None, key: str) -> Scope:
@@ -357,14 +364,14 @@ class LiveRun:
             )
         ended = [str(c["id"]) for c in calls if _ended(c) and str(c["id"]) not in self._values_of]
         if ended:
-            self._add_values(chunk.select(ended), ended)
+            self._add_values(chunk, ended)
 
     def _add_values(self, frames: CallFrames, ended: list[str]) -> None:
-        """Each newly ended call's per-turn values, for the rolling window."""
+        """Each newly ended call's per-turn values (of ``frames``), for the rolling window."""
         per_call: dict[str, dict[str, np.ndarray]] = {c: {} for c in ended}
         for metric in ROLLING_METRICS:
-            values = analysis.compare_values(frames, CallFrames.empty(), metric=metric)
-            values = values[values["group"] == "a"]
+            values = analysis.compare_values(frames, _no_calls(), metric=metric)
+            values = values[(values["group"] == "a").to_numpy() & values["call_id"].isin(per_call)]
             for call_id, part in values.groupby("call_id", sort=False)["value"]:
                 per_call[str(call_id)][metric] = part.to_numpy(dtype=float)
         for call_id in ended:
