@@ -649,81 +649,40 @@ def _add_check_parser(sub) -> None:
             "--summary summary.md --report compare.html",
         ],
     )
-    p.add_argument("--run", dest="run_id", default=None, help="the run the thresholds judge")
-    p.add_argument(
-        "-t",
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="EXPR",
-        help="'<metric>: <statistic><op><limit>', e.g. 'response_ms: p(95)<1500'; repeatable",
-    )
-    p.add_argument("--thresholds", type=Path, default=None, metavar="FILE", help="a TOML file")
-    p.add_argument("--baseline-run", default=None)
-    p.add_argument("--candidate-run", default=None)
-    p.add_argument("--fail-on", default="increase", choices=["increase", "decrease", "change"])
-    p.add_argument("--metric", action="append", default=None, help="a compared metric; repeatable")
-    p.add_argument("--junit", type=Path, default=None, metavar="FILE", help="write JUnit XML")
-    p.add_argument("--summary", type=Path, default=None, metavar="FILE", help="write Markdown")
-    p.add_argument(
-        "--report", type=Path, default=None, metavar="FILE", help="write the 05_compare HTML"
-    )
-    p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--key", default="run_id", help="the metadata key naming runs")
-    p.add_argument("--base-url", default=None, help=f"API root (default: {BASE_URL_ENV})")
-    p.add_argument("--sample", action="store_true", help="use the embedded sample API")
+    from .gate import add_arguments
+
+    add_arguments(p)
 
 
 def _cmd_check(args) -> int:
-    """Exit 0/1 from the gate; every error (usage, API, unknown run) is one line and exit 2."""
+    """Exit 0/1 from the gate; an error (usage, API, unknown run) exits 2 (see main)."""
     from .gate import check
     from .source import open_source
-    from .thresholds import load_thresholds
+    from .thresholds import from_arguments
 
-    try:
-        thresholds = list(args.threshold)
-        if args.thresholds is not None:
-            thresholds = load_thresholds(args.thresholds) + thresholds
-        with open_source(
-            args.base_url, source="sample" if args.sample else "auto", scenario="load_test"
-        ) as source:
-            if not source.is_sample:
-                _preflight(args.base_url)
-            result = check(
-                thresholds,
-                run_id=args.run_id,
-                baseline_run=args.baseline_run,
-                candidate_run=args.candidate_run,
-                fail_on=args.fail_on,
-                metrics=args.metric,
-                client=source.client,
-                key=args.key,
-                n_boot=args.n_boot,
-                seed=args.seed,
-            )
-        print(result)
-        if args.junit is not None:
-            args.junit.write_text(result.junit_xml(), encoding="utf-8")
-        if args.summary is not None:
-            args.summary.write_text(result.markdown(), encoding="utf-8")
-        if args.report is not None and result.baseline_run is not None:
-            from .report import build
+    thresholds = from_arguments(args)
+    source = "sample" if args.sample else "auto"
+    with open_source(args.base_url, source=source, scenario="load_test") as data:
+        if not data.is_sample:
+            _preflight(args.base_url)
+        result = check(
+            thresholds, run_id=args.run_id, baseline_run=args.baseline_run,
+            candidate_run=args.candidate_run, fail_on=args.fail_on, metrics=args.metric,
+            client=data.client, key=args.key, n_boot=args.n_boot, seed=args.seed,
+        )  # fmt: skip
+    print(result)
+    if args.junit is not None:
+        args.junit.write_text(result.junit_xml(), encoding="utf-8")
+    if args.summary is not None:
+        args.summary.write_text(result.markdown(), encoding="utf-8")
+    if args.report is not None and result.baseline_run is not None:
+        from .report import build
 
-            build(
-                "05_compare",
-                args.report,
-                a_run_id=result.baseline_run,
-                b_run_id=result.run_id,
-                **({"source": "sample"} if args.sample else {"base_url": args.base_url}),
-            )
-        return result.exit_code
-    except OneInboxError as error:
-        text = _message(error, "check", _base_url_of(args))
-        secret = os.environ.get(API_KEY_ENV, "").strip()
-        text = scrub(text, secret) if secret else scrub(text)
-        print(_one_line(f"oneinbox-nb check: {text}"), file=sys.stderr)
-        return 2
+        where = {"source": "sample"} if args.sample else {"base_url": args.base_url}
+        build(
+            "05_compare", args.report, a_run_id=result.baseline_run, b_run_id=result.run_id, **where
+        )
+    return result.exit_code
 
 
 def _add_watch_parser(sub) -> None:
@@ -736,24 +695,16 @@ def _add_watch_parser(sub) -> None:
         "its interval, and each threshold with a check mark or a cross. Ends with the final "
         "summary when the run is over (no new or changed call for --quiet-period seconds) or on "
         "Ctrl-C; the calls seen stay in the local store, and watching again resumes. Exit status: "
-        "0, 1 when a threshold is breached at the end, 2 on an error.",
+        "0, 1 when a threshold is breached at the end, 2 on an error, 130 after Ctrl-C.",
         [
             "oneinbox-nb watch lt-42",
             "oneinbox-nb watch lt-42 -t 'response_ms: p(95)<1500' --abort-on-fail",
             "oneinbox-nb watch lt-42 --thresholds slo.toml --interval 2",
         ],
     )
-    p.add_argument("run_id", help="the run to follow (metadata run_id)")
-    p.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
-    p.add_argument("-t", "--threshold", action="append", default=[], metavar="EXPR")
-    p.add_argument("--thresholds", type=Path, default=None, metavar="FILE", help="a TOML file")
-    p.add_argument("--abort-on-fail", action="store_true", help="stop at the first clear breach")
-    p.add_argument("--quiet-period", type=float, default=120.0, help="seconds (default 120)")
-    p.add_argument("--start-timeout", type=float, default=300.0, help="seconds (default 300)")
-    p.add_argument("--window", type=int, default=200, help="ended calls behind p50/p95")
-    p.add_argument("--cache-dir", type=Path, default=None, help="store root (default: user cache)")
-    p.add_argument("--key", default="run_id", help="the metadata key naming runs")
-    p.add_argument("--base-url", default=None, help=f"API root (default: {BASE_URL_ENV})")
+    from .live.terminal import add_arguments
+
+    add_arguments(p)
 
 
 def _cmd_watch(args) -> int:
@@ -762,41 +713,28 @@ def _cmd_watch(args) -> int:
 
     from .client import OneInboxClient
     from .live import LiveRun, live_table
-    from .thresholds import load_thresholds
+    from .thresholds import from_arguments
 
     def stop(signum, frame):  # SIGTERM ends the watch as Ctrl-C does
         raise KeyboardInterrupt
 
+    thresholds = from_arguments(args)
+    _preflight(args.base_url)
+    options = ("interval", "quiet_period", "start_timeout", "abort_on_fail", "key", "window")
+    run = LiveRun(
+        args.run_id, client=OneInboxClient(base_url=args.base_url), thresholds=thresholds,
+        cache=args.cache_dir if args.cache_dir is not None else True,
+        **{name: getattr(args, name) for name in options},
+    )  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        thresholds = list(args.threshold)
-        if args.thresholds is not None:
-            thresholds = load_thresholds(args.thresholds) + thresholds
-        _preflight(args.base_url)
-        previous = signal.signal(signal.SIGTERM, stop)
-        try:
-            code = live_table(
-                LiveRun(
-                    args.run_id,
-                    client=OneInboxClient(base_url=args.base_url),
-                    interval=args.interval,
-                    quiet_period=args.quiet_period,
-                    start_timeout=args.start_timeout,
-                    thresholds=thresholds,
-                    abort_on_fail=args.abort_on_fail,
-                    cache=args.cache_dir if args.cache_dir is not None else True,
-                    key=args.key,
-                    window=args.window,
-                )
-            )
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        return code
-    except OneInboxError as error:
-        text = _message(error, "watch", _base_url_of(args))
-        secret = os.environ.get(API_KEY_ENV, "").strip()
-        text = scrub(text, secret) if secret else scrub(text)
-        print(_one_line(f"oneinbox-nb watch: {text}"), file=sys.stderr)
-        return 2
+        return live_table(run)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# commands whose exit status 1 means "failed the gate": their errors exit 2
+_ERROR_STATUS = {"check": 2, "watch": 2}
 
 
 COMMANDS = {
@@ -854,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret = os.environ.get(API_KEY_ENV, "").strip()
         text = scrub(text, secret) if secret else scrub(text)
         print(_one_line(f"oneinbox-nb {args.command}: {text}"), file=sys.stderr)
-        return 1
+        return _ERROR_STATUS.get(args.command, 1)
     except KeyboardInterrupt:
         print(f"oneinbox-nb {args.command}: interrupted", file=sys.stderr)
         return 130
