@@ -167,3 +167,15 @@ def test_cli_check_exit_codes_and_files(tmp_path, capsys):
             assert "valid metrics: response_ms" in capsys.readouterr().err
             assert main(["check", "--run", a, "-t", "response_ms: p(95)<1500sec"]) == 2
             assert "unknown unit 'sec'" in capsys.readouterr().err
+
+
+def test_a_scope_names_the_run_and_narrows_the_calls(slow_llm):
+    from oneinbox_nb import Scope
+
+    frames = to_frames(slow_llm.calls)
+    run = slow_llm.b["run_id"]
+    by_scope = check("llm_ttft_ms: p(50)<100", scope=Scope.for_runs([run]), frames=frames)
+    by_id = check("llm_ttft_ms: p(50)<100", run_id=run, frames=frames)
+    assert by_scope.run_id == run
+    assert by_scope.thresholds["estimate"].tolist() == by_id.thresholds["estimate"].tolist()
+    assert by_scope.population.startswith(f"400 calls of load-test run {run}")

@@ -147,3 +147,16 @@ def test_lost_connections_are_retried_without_losing_calls(tmp_path):
         )
         ids = list(run.frames.calls["call_id"])
         assert len(ids) == len(set(ids)) == 300
+
+
+def test_watch_takes_a_scope(tmp_path):
+    from oneinbox_nb import Scope
+
+    with serve_live(n=120, seed=8, speed=0) as api:
+        client = OneInboxClient(api.api_key, api.base_url)
+        api.live.clock.advance(api.live.duration_s)
+        run = watch(Scope.for_runs([api.live.run_id]), client=client, cache=False)
+        assert run.n_calls == 120 and run.scope.run_ids == (api.live.run_id,)
+        assert run.summary().startswith(f"120 calls of load-test run {api.live.run_id}")
+        everything = watch(None, client=client, cache=False)
+        assert everything.n_calls == 120 and everything.scope_text == "all calls"
