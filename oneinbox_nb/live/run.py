@@ -15,7 +15,9 @@ refresh walks the listing again. Requests follow the client's :class:`~oneinbox_
 refresh that still fails changes nothing and the next one starts over.
 
 The frames grow by appending the frames of the new calls and replacing those of changed calls
-(cost in proportion to the calls that changed). The rolling statistics use the last ``window``
+(cost in proportion to the calls that changed): a call that has just ended gets its frames at
+once (its turns feed the rolling statistics); other new or changed calls (queued, in progress, a
+cost filled in) are kept as payloads and framed together when the frames are next read. The rolling statistics use the last ``window``
 ended calls; the knee and the thresholds are recomputed on all calls when the ended calls have
 grown by a tenth since they were last computed, and at the end, so their cost per call stays
 constant.
@@ -27,7 +29,6 @@ The run is **over** when no call of the scope was new or changed for ``quiet_per
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
@@ -71,7 +72,7 @@ LOOKBACK_S = 60.0
 #: Seconds after its end (on the API's clock: the newest ``created_at`` listed) after which an
 #: ended call whose cost is still missing is taken as settled (as the call store does).
 SETTLE_S = 600.0
-#: The metrics of the rolling table (per-turn; the component rule of :mod:`oneinbox_nb.analysis`).
+#: The metrics of the rolling table (per answered turn; see :meth:`LiveRun.rolling`).
 ROLLING_METRICS: tuple[str, ...] = (
     "response_ms",
     "eou_delay_ms",
@@ -112,12 +113,6 @@ class _Known:
     settled: bool
     concurrency: float
     ended: float
-
-
-@functools.cache
-def _no_calls() -> CallFrames:
-    """Empty frames, built once (the other side of ``compare_values``)."""
-    return CallFrames.empty()
 
 
 def _as_scope(scope: Scope | str | None, key: str) -> Scope:
@@ -191,6 +186,7 @@ class LiveRun:
         self._known: dict[str, _Known] = {}
         self._chunks: list[CallFrames] = []
         self._chunk_ids: list[set[str]] = []
+        self._pending: dict[str, dict] = {}  # latest payloads not yet in a chunk
         self._frames: CallFrames | None = CallFrames.empty()
         self._recent: deque[tuple[float, dict[str, np.ndarray]]] = deque()
         self._recent_calls: deque[str] = deque()
@@ -256,6 +252,9 @@ class LiveRun:
     def frames(self) -> CallFrames:
         """The frames of every call seen, each call once (its latest version)."""
         if self._frames is None:
+            if self._pending:
+                self._append(to_frames(list(self._pending.values())))
+                self._pending.clear()
             parts = []
             for chunk, ids in zip(self._chunks, self._chunk_ids, strict=True):
                 if len(ids) == len(chunk.calls):
@@ -337,14 +336,25 @@ class LiveRun:
         self._check_over(now)
         return self.last_refresh
 
-    def _take(self, new: list[dict], changed: list[dict]) -> None:
-        calls = new + changed
-        chunk = to_frames(calls)
-        ids = {str(c["id"]) for c in calls}
+    def _append(self, chunk: CallFrames) -> None:
+        """Add the frames of some calls; older rows of the same calls stop counting."""
+        ids = set(chunk.calls["call_id"])
         for old in self._chunk_ids:
             old -= ids
         self._chunks.append(chunk)
-        self._chunk_ids.append(set(chunk.calls["call_id"]))
+        self._chunk_ids.append(ids)
+
+    def _take(self, new: list[dict], changed: list[dict]) -> None:
+        """Take calls in: a call that has just ended gets its frames (and rolling values) now;
+        the other new or changed calls wait in ``_pending`` until the frames are next read."""
+        calls = new + changed
+        ended = [c for c in calls if _ended(c) and str(c["id"]) not in self._values_of]
+        ended_ids = {str(c["id"]) for c in ended}
+        for call in calls:
+            if str(call["id"]) in ended_ids:
+                self._pending.pop(str(call["id"]), None)
+            else:
+                self._pending[str(call["id"])] = call
         self._frames = None
         for call in calls:
             metadata = call.get("metadata") if isinstance(call.get("metadata"), dict) else {}
@@ -362,18 +372,30 @@ class LiveRun:
                 if _ended(call)
                 else math.nan,
             )
-        ended = [str(c["id"]) for c in calls if _ended(c) and str(c["id"]) not in self._values_of]
         if ended:
-            self._add_values(chunk, ended)
+            chunk = to_frames(ended)
+            self._append(chunk)
+            self._add_values(chunk, list(ended_ids))
 
     def _add_values(self, frames: CallFrames, ended: list[str]) -> None:
-        """Each newly ended call's per-turn values (of ``frames``), for the rolling window."""
+        """Each newly ended call's per-turn values (of ``frames``), for the rolling window.
+
+        One :func:`analysis.turn_latency` pass: answered turns (>= 1) without a flagged value;
+        the response from complete turns only. (A turn with a flagged value of one component is
+        left out of every component here, a little stricter than ``analysis``' rule; the knee and
+        the thresholds use ``analysis`` itself on every call.)
+        """
         per_call: dict[str, dict[str, np.ndarray]] = {c: {} for c in ended}
-        for metric in ROLLING_METRICS:
-            values = analysis.compare_values(frames, _no_calls(), metric=metric)
-            values = values[(values["group"] == "a").to_numpy() & values["call_id"].isin(per_call)]
-            for call_id, part in values.groupby("call_id", sort=False)["value"]:
-                per_call[str(call_id)][metric] = part.to_numpy(dtype=float)
+        turns = analysis.turn_latency(frames, include_flagged=False)
+        turns = turns[(turns["turn"] >= 1).to_numpy(dtype=bool)]
+        for call_id, rows in turns.groupby("call_id", sort=False):
+            if call_id not in per_call:
+                continue
+            for metric in ROLLING_METRICS:
+                values = rows[metric].to_numpy(dtype=float)
+                if metric == "response_ms":
+                    values = values[rows["complete"].to_numpy(dtype=bool)]
+                per_call[str(call_id)][metric] = values[np.isfinite(values)]
         for call_id in ended:
             self._values_of.add(call_id)
             self._recent.append((self._known[call_id].concurrency, per_call[call_id]))
