@@ -47,25 +47,38 @@ def _stored(api, store: Path) -> list[dict]:
         return [c for c in cache.load_all() if c["metadata"].get("run_id") == api.live.run_id]
 
 
+def _wait_for_stored(api, store: Path, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.exists() and len(_stored(api, store)) >= n:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"fewer than {n} calls stored after {timeout} s")
+
+
 def test_sigkill_sigterm_and_ctrl_c_lose_nothing(tmp_path):
     store = tmp_path / "store"
     with serve_live(n=300, seed=6, knee=40, speed=0) as api:
         live = api.live
         live.clock.advance(live.duration_s * 0.4)
-        killed = _watch(api, store)
-        time.sleep(8)  # a few refreshes
+        killed = _watch(api, store, "--quiet-period", "600")
+        _wait_for_stored(api, store, 1)  # its first refresh is in the store
+        time.sleep(2)  # a few refreshes
         killed.send_signal(signal.SIGKILL)
         killed.communicate(timeout=30)
         assert killed.returncode == -signal.SIGKILL
         assert len(_stored(api, store)) > 0
         live.clock.advance(live.duration_s * 0.3)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            stopped = _watch(api, store)
-            time.sleep(8)
+            before = len(_stored(api, store))
+            stopped = _watch(api, store, "--quiet-period", "600")
+            _wait_for_stored(api, store, before + 1)  # watching (the newer calls are stored)
+            time.sleep(2)
             stopped.send_signal(sig)
             out, err = stopped.communicate(timeout=120)
             assert stopped.returncode == 130, err
             assert f"run {live.run_id}: " in out and "stopped (Ctrl-C)" in out
+            live.clock.advance(live.duration_s * 0.1)
         live.clock.advance(live.duration_s)
         last = _watch(api, store)
         out, err = last.communicate(timeout=300)
