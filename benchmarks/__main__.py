@@ -13,6 +13,7 @@ from . import (
     compare_runs,
     dataset_scale,
     frames_build,
+    live,
     outage,
     parquet_read,
     rate_limited,
@@ -33,6 +34,7 @@ BENCHMARKS = {
     "notebooks": time_bounds.run_notebooks,
     "bootstrap": bootstrap.run,
     "compare": compare_runs.run,
+    "live": live.run,
 }
 
 

@@ -26,16 +26,24 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = frozenset({"analysis", "display", "plots", "report", "sample", "widgets"})
 
 
+# Functions of the top layer that load on first access too (they need analysis).
+_LAZY_NAMES = {"GateResult": "gate", "LiveRun": "live", "check": "gate", "watch": "live"}
+
+
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_SUBMODULES)
+    return sorted(set(globals()) | _LAZY_SUBMODULES | set(_LAZY_NAMES))
 
 
 __all__ = [
@@ -43,6 +51,8 @@ __all__ = [
     "CallFrames",
     "Dataset",
     "FetchResult",
+    "GateResult",
+    "LiveRun",
     "OneInboxClient",
     "OneInboxError",
     "RetryPolicy",
@@ -50,6 +60,7 @@ __all__ = [
     "ScopeError",
     "SyncResult",
     "__version__",
+    "check",
     "compact",
     "fetch_calls",
     "fetch_calls_async",
@@ -58,4 +69,5 @@ __all__ = [
     "sync",
     "to_frames",
     "traffic_kind",
+    "watch",
 ]

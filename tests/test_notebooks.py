@@ -44,6 +44,7 @@ EXPLORERS = {
     "04_postmortem": "TurnExplorer",
     "06_fleet": None,  # a static fleet overview: no explorer
     "05_compare": "CompareExplorer",
+    "07_live": "LiveExplorer",
 }
 CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2

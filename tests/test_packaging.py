@@ -139,6 +139,9 @@ TOP = {
     "dashboard",
     "cli",
     "demo",
+    "thresholds",
+    "gate",
+    "live",
     "__main__",
     "__init__",
 }

@@ -58,6 +58,7 @@ def _parameters(api) -> dict[str, dict]:
         "04_postmortem": {"call_ids": [done]},
         "05_compare": _two_sides(api.calls),
         "06_fleet": {},  # no dataset: it syncs the account by the source rule
+        "07_live": {"run_id": run_id},  # a finished run: one refresh shows it
     }
 
 

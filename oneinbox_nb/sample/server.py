@@ -85,6 +85,9 @@ class SampleAPI:
     accounts : dict of str to list of dict
         Other accounts on the same server: their key -> their calls (each key sees only its own
         calls and agents). Empty unless given.
+    live : LiveLoadTest or None
+        The run being played, for a server started by :func:`~oneinbox_nb.sample.live.serve_live`
+        (``calls`` are then its payloads once settled); None otherwise.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class SampleAPI:
         truncate_rate: float = 0.0,
         fault_seed: int = 0,
         accounts: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+        store: Any = None,
     ) -> None:
         for name, rate in (
             ("error_rate", error_rate),
@@ -144,7 +148,9 @@ class SampleAPI:
         )
         self._fault_rng = Random(fault_seed)
         self._auth = f"Bearer {self.api_key}".encode()
-        self._store = CallStore(self.calls)
+        # a live run (sample/live.py) answers from its own store, with CallStore's interface
+        self.live = store
+        self._store = store if store is not None else CallStore(self.calls)
         self._requested_port = port
         self.port: int | None = None
         self._lock = threading.Lock()

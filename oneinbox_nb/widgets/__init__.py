@@ -17,6 +17,8 @@ Layout, one room per question::
                                      metric vs concurrency, percentile bands, the knee
       compare.py   CompareExplorer   "what changed between these two runs, periods or agents?"
                                      both sides' distributions, the differences, the table
+      live.py      LiveExplorer      "how is this load test doing right now?" (a watched run,
+                                     redrawn on a timer)
       _base.py     the _Explorer contract (below), the styled HTML table under a figure
       _views.py    pure logic: call list and search, turn bounds, transcript HTML, day range
 
@@ -47,6 +49,7 @@ from __future__ import annotations
 from ._views import CALL_ORDERS
 from .compare import CompareExplorer
 from .cost import COST_METRICS, CostExplorer
+from .live import LiveExplorer
 from .load import LOAD_TEST_PERCENTILES, LoadTestExplorer
 from .turn import TurnExplorer
 
@@ -56,6 +59,7 @@ __all__ = [
     "LOAD_TEST_PERCENTILES",
     "CompareExplorer",
     "CostExplorer",
+    "LiveExplorer",
     "LoadTestExplorer",
     "TurnExplorer",
 ]

@@ -1,0 +1,87 @@
+"""The terminal view of a :class:`~oneinbox_nb.live.LiveRun` (``oneinbox-nb watch``), with ``rich``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from .. import display
+from ..thresholds import add_arguments as add_threshold_arguments
+from ..thresholds import failed, state_symbol
+from .run import LiveRun
+
+__all__ = ["add_arguments", "live_table"]
+
+
+def add_arguments(parser: Any) -> None:
+    """The options of ``oneinbox-nb watch`` (see ``oneinbox_nb/cli.py``)."""
+    add = parser.add_argument
+    add("run_id", help="the run to follow (metadata run_id)")
+    add("--interval", type=float, default=5.0, help="seconds between refreshes")
+    add("--abort-on-fail", action="store_true", help="stop at the first clear breach")
+    add("--quiet-period", type=float, default=120.0, help="seconds (default 120)")
+    add("--start-timeout", type=float, default=300.0, help="seconds (default 300)")
+    add("--window", type=int, default=200, help="ended calls behind p50/p95")
+    add("--cache-dir", type=Path, default=None, help="store root (default: user cache)")
+    add_threshold_arguments(parser)
+
+
+def _table(live: LiveRun) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{live.scope_text}: {display.count(live.n_calls)} calls, "
+        f"{display.count(live.in_flight)} in flight, {display.count(live.completed)} completed, "
+        f"{display.count(live.failed)} failed",
+        caption=live.reason or f"refresh {live.refreshes}, every {live.interval:g} s",
+    )
+    for name in ("metric", "p50", "p95", "calls", "concurrency"):
+        table.add_column(name, justify="left" if name == "metric" else "right")
+    for row in live.rolling().itertuples():
+        span = (
+            f"{display.concurrency(row.concurrency_low)}–{display.concurrency(row.concurrency_high)}"
+            if math.isfinite(row.concurrency_low)
+            else display.UNKNOWN
+        )
+        table.add_row(
+            row.metric, display.ms(row.p50), display.ms(row.p95), display.count(row.n_calls), span
+        )
+    from rich.console import Group
+
+    judged = Table(show_header=False, box=None, pad_edge=False)
+    judged.add_column("", width=1)
+    judged.add_column("what", no_wrap=True)
+    judged.add_column("state")
+    judged.add_row("", "knee", live.knee_text())
+    for row in live.threshold_state.itertuples():
+        judged.add_row(state_symbol(row.verdict), row.threshold, f"{row.verdict}: {row.shown}")
+    return Group(table, judged)
+
+
+def live_table(live: LiveRun, *, console: Any = None) -> int:
+    """Follow ``live`` in a live terminal table (``rich``) until the run is over or Ctrl-C.
+
+    Prints the final summary (:meth:`LiveRun.summary`) at the end either way.
+
+    Returns
+    -------
+    int
+        0, or 1 when a threshold is breached at the end (130 after Ctrl-C).
+    """
+    from rich.console import Console
+    from rich.live import Live
+
+    console = console or Console()
+    interrupted = False
+    with Live(_table(live), console=console, auto_refresh=False, transient=False) as view:
+        try:
+            live.run(on_update=lambda run: view.update(_table(run), refresh=True))
+        except KeyboardInterrupt:
+            interrupted = True
+        view.update(_table(live), refresh=True)
+    console.print()
+    console.print(live.summary(), markup=False, highlight=False)
+    if interrupted:
+        return 130
+    return 1 if failed(list(live.threshold_state.get("verdict", []))) else 0

@@ -1,0 +1,149 @@
+"""`oneinbox-nb watch` in a terminal: the live table in tmux; SIGKILL, SIGTERM and Ctrl-C lose nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from oneinbox_nb.cache import CallCache, source_name
+from oneinbox_nb.sample.live import serve_live
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(api, store: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEINBOX_")}
+    env.update(
+        ONEINBOX_API_KEY=api.api_key,
+        ONEINBOX_BASE_URL=api.base_url,
+        ONEINBOX_NB_CACHE_DIR=str(store),
+        PYTHONPATH=str(ROOT),
+        COLUMNS="120",
+    )
+    return env
+
+
+def _watch(api, store: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "oneinbox_nb", "watch", api.live.run_id, "--interval", "0.5"]
+    return subprocess.Popen(
+        [*command, "--quiet-period", "4", *extra],
+        env=_env(api, store),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stored(api, store: Path) -> list[dict]:
+    with CallCache(store, source=source_name(api.base_url)) as cache:
+        return [c for c in cache.load_all() if c["metadata"].get("run_id") == api.live.run_id]
+
+
+def _wait_for_stored(api, store: Path, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.exists() and len(_stored(api, store)) >= n:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"fewer than {n} calls stored after {timeout} s")
+
+
+def test_sigkill_sigterm_and_ctrl_c_lose_nothing(tmp_path):
+    store = tmp_path / "store"
+    with serve_live(n=300, seed=6, knee=40, speed=0) as api:
+        live = api.live
+        live.clock.advance(live.duration_s * 0.4)
+        killed = _watch(api, store, "--quiet-period", "600")
+        _wait_for_stored(api, store, 1)  # its first refresh is in the store
+        time.sleep(2)  # a few refreshes
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate(timeout=30)
+        assert killed.returncode == -signal.SIGKILL
+        assert len(_stored(api, store)) > 0
+        live.clock.advance(live.duration_s * 0.3)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            before = len(_stored(api, store))
+            stopped = _watch(api, store, "--quiet-period", "600")
+            _wait_for_stored(api, store, before + 1)  # watching (the newer calls are stored)
+            time.sleep(2)
+            stopped.send_signal(sig)
+            out, err = stopped.communicate(timeout=120)
+            assert stopped.returncode == 130, err
+            assert f"run {live.run_id}: " in out and "stopped (Ctrl-C)" in out
+            live.clock.advance(live.duration_s * 0.1)
+        live.clock.advance(live.duration_s)
+        last = _watch(api, store)
+        out, err = last.communicate(timeout=300)
+        assert last.returncode == 0, err
+        assert f"run {live.run_id}: 300 calls" in out and "quiet for 4 s" in out
+    stored = _stored(api, store)
+    assert sorted(c["id"] for c in stored) == sorted(c["id"] for c in live.calls)
+
+
+def _line(screen: str, text: str) -> str:
+    """The screen line holding ``text``, stripped ("" when none)."""
+    return next((line.strip() for line in screen.splitlines() if text in line), "")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_the_live_table_in_tmux(tmp_path):
+    session = f"oneinbox-watch-{uuid.uuid4().hex[:8]}"
+    with serve_live(n=300, seed=7, knee=40, speed=0) as api:
+        api.live.clock.advance(api.live.duration_s * 0.6)
+        env = _env(api, tmp_path / "store")
+        command = (
+            f"{sys.executable} -m oneinbox_nb watch {api.live.run_id} --interval 0.5 "
+            "--quiet-period 600 -t 'response_ms: p(95)<100' -t 'failure_rate: rate<90%'"
+        )
+        exports = " ".join(
+            f"{k}={v!s}" for k, v in env.items() if k.startswith(("ONEINBOX", "PYTHON"))
+        )
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "45",
+             f"env {exports} {command}; sleep 30"],
+            check=True,
+        )  # fmt: skip
+        try:
+            screens = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                screen = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-t", session],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                if _line(screen, "response_ms: p(95)<100").startswith("✗"):
+                    screens.append(screen)
+                    if len(screens) == 1:
+                        api.live.clock.advance(api.live.duration_s * 0.4)  # more calls arrive
+                    elif screens[0] != screens[-1]:
+                        break
+            assert screens, "the live table never showed the thresholds"
+            screen = screens[-1]
+            for metric in ("response_ms", "eou_delay_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms"):
+                assert metric in screen
+            assert "knee" in screen
+            assert "clear breach" in _line(screen, "response_ms: p(95)<100")
+            assert _line(screen, "failure_rate: rate<90%").startswith("✓")
+            assert screens[0] != screens[-1], "the table did not redraw with new numbers"
+            subprocess.run(["tmux", "send-keys", "-t", session, "C-c"], check=True)
+            time.sleep(3)
+            final = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-S", "-60", "-t", session],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert f"run {api.live.run_id}: " in final and "stopped (Ctrl-C)" in final
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", session], check=False)

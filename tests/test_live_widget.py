@@ -1,0 +1,80 @@
+"""The live explorer (oneinbox_nb/widgets/live.py) redraws a watched run in place."""
+
+from __future__ import annotations
+
+import asyncio
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from oneinbox_nb import OneInboxClient, watch  # noqa: E402
+from oneinbox_nb.sample.live import serve_live  # noqa: E402
+from oneinbox_nb.widgets import LiveExplorer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch):
+    monkeypatch.delenv("ONEINBOX_API_KEY", raising=False)
+    monkeypatch.delenv("ONEINBOX_BASE_URL", raising=False)
+
+
+def test_ticks_redraw_with_new_numbers():
+    with serve_live(n=400, seed=1, knee=45, speed=0) as api:
+        live = api.live
+        client = OneInboxClient(api.api_key, api.base_url)
+        live.clock.advance(live.duration_s * 0.5)
+        run = watch(live.run_id, client=client, cache=False, thresholds=["response_ms: p(95)<100"])
+        explorer = LiveExplorer(run, interval=None)
+        assert explorer.error is None
+        before = (explorer.table.value, explorer.status.value, explorer.result.copy())
+        assert f"{run.n_calls:,} calls" in before[1]
+        live.clock.advance(live.duration_s * 0.3)
+        explorer.tick()
+        assert explorer.error is None and explorer.ticks == 1
+        assert explorer.table.value != before[0] and explorer.status.value != before[1]
+        assert explorer.result.equals(run.rolling())
+        assert "✗ response_ms: p(95)&lt;100: clear breach" in explorer.judged.value
+        assert "knee: " in explorer.judged.value
+        assert explorer.figure is not None and len(explorer.axes["p95"].lines) == 5
+        # paused: no request, same numbers
+        explorer.controls["pause"].value = True
+        seen = run.refreshes
+        live.clock.advance(live.duration_s * 0.1)
+        explorer.tick()
+        assert run.refreshes == seen and explorer.error is None
+        explorer.controls["pause"].value = False
+        explorer.controls["refresh"].click()
+        assert run.refreshes == seen + 1 and explorer.error is None
+
+
+def test_the_timer_refreshes_on_the_event_loop():
+    with serve_live(n=200, seed=2, speed=0) as api:
+        client = OneInboxClient(api.api_key, api.base_url)
+        api.live.clock.advance(api.live.duration_s * 0.5)
+        run = watch(api.live.run_id, client=client, cache=False)
+
+        async def main():
+            explorer = LiveExplorer(run, interval=0.05)
+            await asyncio.sleep(1.0)
+            explorer.stop()
+            return explorer
+
+        explorer = asyncio.run(main())
+        assert explorer.ticks >= 2 and explorer.error is None
+
+
+def test_a_failed_refresh_is_kept_on_error_and_shown():
+    with serve_live(n=100, seed=3, speed=0) as api:
+        client = OneInboxClient(api.api_key, api.base_url)
+        api.live.clock.advance(api.live.duration_s)
+        run = watch(api.live.run_id, client=client, cache=False)
+        explorer = LiveExplorer(run, interval=None)
+    # the server is gone: the refresh fails, what was seen stays
+    client.retry = type(client.retry)(max_attempts=1)
+    n = run.n_calls
+    explorer.tick()
+    assert explorer.error is not None and run.n_calls == n
+    assert type(explorer.error).__name__ in explorer.message.value
