@@ -28,18 +28,24 @@ from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import TABLES, to_frames
 from ..frames.build import agent_names
+from .account import SAMPLE_ACCOUNT, account_of, describe_account, same_account
 from .read import _arrow, _utc, open_dataset
 from .store import (
     DATE_COLUMN,
+    EXTRA_JSON,
     PART_COLUMN,
     ROW_COLUMN,
+    VERSION,
+    DatasetError,
     Store,
     _atomic_write,
     _part_name,
+    arrow_schema,
+    extras_text,
     to_arrow,
 )
 
-__all__ = ["SyncResult", "compact", "sync"]
+__all__ = ["SyncResult", "compact", "migrate", "sync"]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +153,7 @@ def sync(
     until: Any = None,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
+    merge: bool = False,
 ) -> SyncResult:
     """Bring an organisation's calls into the local dataset at ``path`` (created if needed).
 
@@ -169,6 +176,9 @@ def sync(
         Show a tqdm progress bar of the calls listed.
     chunk_size : int, default 2000
         Calls per written part: the memory/file-count trade-off.
+    merge : bool, default False
+        Allow syncing into a dataset that holds another account's calls (see
+        :mod:`oneinbox_nb.dataset.account`); the dataset then records both accounts.
 
     Returns
     -------
@@ -177,7 +187,10 @@ def sync(
     Raises
     ------
     ConfigurationError
-        Bad arguments, no API key, or ``path`` is a non-empty directory that is not a dataset.
+        Bad arguments, no API key, or ``path`` is a file or a non-empty directory that is not a
+        dataset.
+    DatasetError
+        The dataset holds another account's calls (and ``merge`` is False), or has an old format.
     OneInboxError
         The listing failed after the client's retries; what was committed before stays.
     """
@@ -197,6 +210,13 @@ def sync(
     known = _stored_versions(store)
     own_client = client is None
     http = OneInboxClient() if own_client else client
+    try:
+        names = _agent_names(http)  # agent id -> name, one GET /v1/agents walk per sync
+        account = _claim(store, account_of(http, names), merge)
+    except BaseException:
+        if own_client:
+            http.close()
+        raise
     counts = {"listed": 0, "new": 0, "changed": 0, "unchanged": 0, "out_of_range": 0, "parts": 0}
     bar = _progress(progress)
     chunk: list[dict] = []
@@ -204,14 +224,10 @@ def sync(
     part = store.next_part()
     writer = _Writer(store)
 
-    names: dict[str, str] | None = None  # agent id -> name, one GET /v1/agents walk per sync
-
     def flush() -> None:
-        nonlocal chunk, replaced, part, names
+        nonlocal chunk, replaced, part
         if not chunk:
             return
-        if names is None:
-            names = _agent_names(http)
         frames = to_frames(chunk, agents=names)
         writer.submit(
             {name: to_arrow(name, f) for name, f in frames.tables.items()}, replaced, part
@@ -253,6 +269,8 @@ def sync(
         writer.finish()
     finally:
         writer.stop()
+        if counts["parts"] or not store.marker().get("account"):
+            _record(store, account)
         if listing is not None:
             listing.close()
         if bar is not None:
@@ -385,6 +403,34 @@ class _Writer:
         self._raise()
 
 
+def _claim(store: Store, account: dict[str, Any], merge: bool) -> dict[str, Any]:
+    """The account to record after this sync; :class:`DatasetError` if the dataset holds another
+    account's calls and ``merge`` is False."""
+    info = store.marker()
+    held = info.get("account")
+    if not held or same_account(held, account):
+        return {**account, "merged": held.get("merged", [])} if held else account
+    if not merge:
+        raise DatasetError(
+            f"dataset {str(store.root)!r} holds the calls of another account "
+            f"({describe_account(held)}), not of this one ({describe_account(account)}); sync "
+            "into another directory, or pass merge=True (--merge) to add these calls to it"
+        )
+    merged = [a for a in held.get("merged", []) if not same_account(a, account)]
+    return {**held, "merged": [*merged, {k: v for k, v in account.items() if k != "merged"}]}
+
+
+def _record(store: Store, account: dict[str, Any]) -> None:
+    """Write the account, the time of this sync and the number of calls into the marker."""
+    info = store.marker()
+    info.update(
+        account=account,
+        last_sync=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        n_calls=store.count_calls(),
+    )
+    store.write_marker(info)
+
+
 def _progress(enabled: bool) -> Any:
     if not enabled:
         return None
@@ -420,6 +466,7 @@ def write_calls(path: str | os.PathLike[str], chunks: Iterable[list[dict]]) -> i
         if chunk:
             store.write_part(to_frames(chunk))
             n += len(chunk)
+    _record(store, dict(SAMPLE_ACCOUNT))
     return n
 
 
@@ -493,3 +540,65 @@ def _numbers(n: int, value: int | None = None) -> Any:
     if value is None:
         return pa.array(np.arange(n, dtype=np.int64))
     return pa.array(np.full(n, value, dtype=np.int64))
+
+
+def migrate(path: str | os.PathLike[str]) -> int:
+    """Convert a dataset of format version 1 to the open format (version 2), in place.
+
+    Version 1 stored each part's ``meta_*``/``var_*``/``analysis_*`` columns as they came, so files
+    differed in schema. Each file is rewritten with :func:`~oneinbox_nb.dataset.store.arrow_schema`
+    (through a temporary file and a rename); the marker's version changes last, so an
+    interrupted migration is finished by running it again.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    int
+        Files rewritten (0 when the dataset already has the open format).
+
+    Raises
+    ------
+    ConfigurationError
+        ``path`` is not a call dataset.
+    """
+    import pyarrow.parquet as pq
+
+    store = Store(path, migrating=True)
+    if store.version == VERSION:
+        return 0
+    store.sweep()
+    rewritten = 0
+    for name in TABLES:
+        for file in store.files(name):
+            table = _open_format(name, pq.read_table(file, partitioning=None))
+            _atomic_write(Path(file), lambda tmp, t=table: pq.write_table(t, tmp))
+            rewritten += 1
+    info = store.marker()
+    info["version"] = VERSION
+    store.write_marker(info)
+    return rewritten
+
+
+def _open_format(name: str, table: Any) -> Any:
+    """A table read from a file of either format, with the schema of the open format."""
+    import pandas as pd
+    import pyarrow as pa
+
+    schema = arrow_schema(name)
+    if name == "calls" and "metadata" not in table.column_names:
+        extras = [c for c in table.column_names if c.startswith(tuple(EXTRA_JSON))]
+        frame = table.select(extras).to_pandas(types_mapper=pd.ArrowDtype)
+        for column, texts in extras_text(frame).items():
+            if column in table.column_names:
+                table = table.drop_columns([column])
+            table = table.append_column(column, pa.array(texts, type=pa.string()))
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, type=f.type)
+        for f in schema
+    ]
+    return pa.table(columns, schema=schema)
