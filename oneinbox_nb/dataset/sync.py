@@ -408,8 +408,11 @@ def _claim(store: Store, account: dict[str, Any], merge: bool) -> dict[str, Any]
     account's calls and ``merge`` is False."""
     info = store.marker()
     held = info.get("account")
-    if not held or same_account(held, account):
-        return {**account, "merged": held.get("merged", [])} if held else account
+    if not held:
+        return account
+    if same_account(held, account):  # the newest key's fingerprint, every agent seen
+        agents = sorted({*held.get("agent_ids", ()), *account.get("agent_ids", ())})
+        return {**account, "agent_ids": agents, "merged": held.get("merged", [])}
     if not merge:
         raise DatasetError(
             f"dataset {str(store.root)!r} holds the calls of another account "
