@@ -14,7 +14,7 @@ import pytest
 from oneinbox_nb import OneInboxClient, analysis, compact, open_dataset, sync, to_frames
 from oneinbox_nb.dataset import store as store_module
 from oneinbox_nb.dataset.history import write_history
-from oneinbox_nb.dataset.store import Store
+from oneinbox_nb.dataset.store import DatasetError, Store
 from oneinbox_nb.exceptions import APIConnectionError, ConfigurationError
 from oneinbox_nb.frames import TABLES
 from oneinbox_nb.sample import generate, truth
@@ -144,7 +144,7 @@ def test_sync_killed_midway_and_rerun_loses_and_duplicates_nothing(
     with serve(calls=calls) as api:
         monkeypatch.setattr(store_module, "_atomic_write", dying)
         with pytest.raises(KeyboardInterrupt):
-            _sync(api, path, chunk_size=60)
+            _sync(api, path, chunk_size=60, workers=0)  # the writes of this process die
         monkeypatch.setattr(store_module, "_atomic_write", real)
         result = _sync(api, path, chunk_size=60)
     assert result.new + result.unchanged == len(calls)
@@ -179,6 +179,33 @@ def test_listing_failure_keeps_the_parts_already_handed_to_the_writer(calls, tmp
         result = _sync(api, path, chunk_size=60)
     assert (result.unchanged, result.new, result.changed) == (120, len(calls) - 120, 0)
     _assert_frames_equal(open_dataset(path).frames(), _named(_ordered(calls)))
+
+
+def test_a_killed_writer_process_is_one_error_and_a_rerun_completes(calls, tmp_path):
+    """The worker process that frames and writes (workers=1) is killed after two chunks were
+    handed over: the sync stops with a DatasetError, and a re-run loses and duplicates nothing."""
+    psutil = pytest.importorskip("psutil")
+    path = tmp_path / "ds"
+
+    class Killing(OneInboxClient):
+        def iter_calls(self, **kwargs):
+            for i, call in enumerate(super().iter_calls(**kwargs)):
+                if i == 130:
+                    for child in psutil.Process().children(recursive=True):
+                        if "forkserver" in " ".join(child.cmdline()):
+                            child.kill()
+                yield call
+
+    with serve(calls=calls) as api:
+        with Killing(api.api_key, api.base_url) as client:
+            with pytest.raises(DatasetError, match="run the sync again"):
+                sync(path, client=client, progress=False, chunk_size=60)
+        result = _sync(api, path, chunk_size=60)
+    assert result.new + result.unchanged == len(calls) and result.changed == 0
+    dataset = open_dataset(path)
+    _assert_frames_equal(dataset.frames(), _named(_ordered(calls)))
+    counts = dataset.sql("SELECT count(*) AS n, count(DISTINCT call_id) AS d FROM calls_raw")
+    assert counts["n"].iloc[0] == counts["d"].iloc[0] == len(calls)
 
 
 def test_sync_filters_by_created_at(calls, tmp_path):

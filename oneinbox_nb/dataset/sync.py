@@ -24,6 +24,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import TABLES, to_frames
@@ -74,6 +76,9 @@ class SyncResult:
         Parts committed.
     seconds : float
         Wall time.
+    worker_peak_rss : int or None
+        Peak resident memory (bytes) of the worker process that framed and wrote the chunks
+        (``workers=1``, Linux); None otherwise.
     """
 
     path: Path
@@ -84,6 +89,7 @@ class SyncResult:
     out_of_range: int
     parts: int
     seconds: float
+    worker_peak_rss: int | None = None
 
     @property
     def written(self) -> int:
@@ -154,6 +160,7 @@ def sync(
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
     merge: bool = False,
+    workers: int = 1,
 ) -> SyncResult:
     """Bring an organisation's calls into the local dataset at ``path`` (created if needed).
 
@@ -179,6 +186,10 @@ def sync(
     merge : bool, default False
         Allow syncing into a dataset that holds another account's calls (see
         :mod:`oneinbox_nb.dataset.account`); the dataset then records both accounts.
+    workers : {1, 0}, default 1
+        1: turn chunks into frames and write them in one worker process (``forkserver``, else
+        ``spawn``), so that this process lists and parses the next pages meanwhile (two cores);
+        chunks cross as JSON bytes. 0: in a thread of this process (one core).
 
     Returns
     -------
@@ -203,6 +214,8 @@ def sync(
         )
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigurationError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if workers not in (0, 1) or isinstance(workers, bool):
+        raise ConfigurationError(f"workers must be 0 or 1, got {workers!r}")
     keep = _in_range(_utc(since, "since"), _utc(until, "until"))
     started = time.perf_counter()
     store = Store(path, create=True)
@@ -222,16 +235,13 @@ def sync(
     chunk: list[dict] = []
     replaced = 0
     part = store.next_part()
-    writer = _Writer(store)
+    writer = _ProcessWriter(store, names) if workers else _Writer(store, names)
 
     def flush() -> None:
         nonlocal chunk, replaced, part
         if not chunk:
             return
-        frames = to_frames(chunk, agents=names)
-        writer.submit(
-            {name: to_arrow(name, f) for name, f in frames.tables.items()}, replaced, part
-        )
+        writer.submit(chunk, replaced, part)
         for call in chunk:
             known[str(call.get("id"))] = _micros(call.get("updated_at"))
         counts["parts"] += 1
@@ -277,7 +287,12 @@ def sync(
             bar.close()
         if own_client:
             http.close()
-    return SyncResult(path=Path(path), seconds=time.perf_counter() - started, **counts)
+    return SyncResult(
+        path=Path(path),
+        seconds=time.perf_counter() - started,
+        worker_peak_rss=getattr(writer, "peak_rss", None),
+        **counts,
+    )
 
 
 class _Prefetch:
@@ -358,11 +373,12 @@ class _Writer:
     :meth:`submit` or by :meth:`finish`; later parts are then dropped, not written.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, names: dict[str, str]) -> None:
         import queue
         import threading
 
         self._store = store
+        self._names = names
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._stopped = False
@@ -386,8 +402,11 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
-    def submit(self, tables: dict[str, Any], replaced: int, part: int) -> None:
+    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
+        """Frame ``chunk`` here, queue its tables for writing as part ``part``."""
         self._raise()
+        frames = to_frames(chunk, agents=self._names)
+        tables = {name: to_arrow(name, f) for name, f in frames.tables.items()}
         self._queue.put((tables, replaced, part))
 
     def stop(self) -> None:
@@ -401,6 +420,97 @@ class _Writer:
         """Wait for every submitted part to be committed; raise the thread's error if any."""
         self.stop()
         self._raise()
+
+
+class _ProcessWriter:
+    """Frame and write parts in one worker process, in the order submitted (``workers=1``).
+
+    A chunk crosses as JSON bytes (``orjson``), not pickled dicts; the worker parses it, builds
+    its frames and writes and commits the part (:meth:`Store.write_part`: marker last), while this
+    process lists and parses the next pages. At most two chunks wait for the worker (memory:
+    three chunks' bytes and one chunk's frames, in two processes). The first error of the worker
+    is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
+    cancelled. A worker killed mid-part leaves only uncommitted files, which the next sync sweeps.
+    """
+
+    def __init__(self, store: Store, names: dict[str, str]) -> None:
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._root = str(store.root)
+        self._names = names
+        self._pending: deque = deque()
+        self.peak_rss: int | None = None
+        self._failed = False
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+        self._pending.append(self._pool.submit(_worker_peak))  # start it while pages are listed
+
+    def _collect(self, keep: int) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        while len(self._pending) > keep:
+            try:
+                peak = self._pending.popleft().result()  # the worker's error, raised here
+            except BrokenProcessPool as exc:
+                self._failed = True
+                raise DatasetError(
+                    f"the process writing dataset {self._root!r} stopped ({exc}); run the sync "
+                    "again: committed parts stay, the rest is listed and written again"
+                ) from None
+            except BaseException:
+                self._failed = True
+                raise
+            if peak is not None:
+                self.peak_rss = max(self.peak_rss or 0, peak)
+
+    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
+        payload = orjson.dumps(chunk)
+        self._collect(keep=1)
+        job = _write_chunk, self._root, payload, self._names, replaced, part
+        self._pending.append(self._pool.submit(*job))
+
+    def finish(self) -> None:
+        """Wait for every submitted part to be committed; raise the worker's error if any."""
+        self._collect(keep=0)
+
+    def stop(self) -> None:
+        """Let the submitted parts finish (each commits whole; after a worker error, only the one
+        being written), then end the worker."""
+        self._pool.shutdown(wait=True, cancel_futures=self._failed)
+
+
+def _context() -> Any:
+    """``forkserver`` (the server imports the framing code once), else ``spawn``."""
+    import multiprocessing
+
+    try:
+        context = multiprocessing.get_context("forkserver")
+    except ValueError:  # Windows
+        return multiprocessing.get_context("spawn")
+    context.set_forkserver_preload(["oneinbox_nb.dataset.store"])
+    return context
+
+
+def _worker_peak() -> int | None:
+    """This process's peak resident memory in bytes (``VmHWM``; None where unknown)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _write_chunk(
+    root: str, payload: bytes, names: dict[str, str], replaced: int, part: int
+) -> int | None:
+    """In the worker: parse a chunk's JSON, build its frames, write and commit it as ``part``;
+    returns the worker's peak memory."""
+    frames = to_frames(orjson.loads(payload), agents=names)
+    Store(root).write_part(frames, replaced=replaced, part=part)
+    return _worker_peak()
 
 
 def _claim(store: Store, account: dict[str, Any], merge: bool) -> dict[str, Any]:
@@ -526,8 +636,6 @@ def compact(path: str | os.PathLike[str]) -> int:
         "written_at": datetime.now(timezone.utc).isoformat(),
         "files": files,
     }
-    import orjson
-
     _atomic_write(
         store.root / "_commits" / f"{_part_name(part)}.json",
         lambda tmp: Path(tmp).write_bytes(orjson.dumps(body)),
