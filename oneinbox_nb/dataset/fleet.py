@@ -210,17 +210,16 @@ class FleetQueries:
         pcts = _percentiles(percentiles)
         keys = self._keys(by, allowed=_BY)
         where = self._traffic(traffic)
-        _period(freq)  # validates freq
-        if by == "provider":
-            values = self._provider_values(freq, where)
-        else:
-            values = self._component_values(freq, where, by == "agent_id")
+        period = _period(freq)
+        values = self._turn_values(where, by) + (
+            "" if by == "provider" else f" UNION ALL {self._response_values(where, by)}"
+        )
         stats = self._q("value", [p / 100 for p in pcts])
         sql = f"""
-            SELECT period{keys.select}, component, count(*) AS count, {stats} AS q,
+            SELECT {period} AS period{keys.select}, component, count(*) AS count, {stats} AS q,
                    avg(value) AS mean
             FROM ({values}) x
-            GROUP BY period{keys.group}, component
+            GROUP BY {"date" if freq == "day" else period}{keys.group}, component
         """
         out = self._frame(sql, ["period", *keys.names], lists={"q": map(percentile_label, pcts)})
         order = {c: i for i, c in enumerate((*COMPONENTS, "response_ms"))}
@@ -286,29 +285,40 @@ class FleetQueries:
 
     # ---------------------------------------------------------------------------------------------
 
-    def _turn_values(self, where: str, *, agent: bool = False, provider: bool = False) -> str:
-        """Per-turn component values by the component rule: ``call_id, date, component, value``
-        (and ``agent_id``, or ``provider``), of the calls that ``where`` keeps."""
+    @staticmethod
+    def _scope(where: str, by: str | None, alias: str) -> tuple[str, str]:
+        """``(join, condition)`` restricting ``alias``'s rows to the calls ``where`` keeps (and
+        bringing their ``agent_id`` or providers as ``c.*``): a semi-join when only the traffic
+        matters, nothing when every call counts."""
+        if by == "agent_id":
+            calls = "call_id, agent_id"
+        elif by == "provider":
+            calls = "call_id, provider_stt, provider_llm, provider_tts"
+        elif where == TRAFFIC["all"]:
+            return "", "true"
+        else:
+            return "", f"{alias}.call_id IN (SELECT call_id FROM calls WHERE {where})"
+        join = f"JOIN (SELECT {calls} FROM calls WHERE {where}) c ON {alias}.call_id = c.call_id"
+        return join, "true"
+
+    def _turn_values(self, where: str, by: str | None) -> str:
+        """Per-turn component values by the component rule: ``date, component, value`` (and
+        ``agent_id`` or ``provider``) of the calls that ``where`` keeps."""
         from ..analysis import COMPONENTS
 
+        provider = by == "provider"
         kinds = ("eou_delay", "stt", "llm_ttft", "tts_ttfb") if provider else COMPONENTS
-        extra = ", c.agent_id AS agent_id" if agent else ""
+        join, condition = self._scope(where, by, "v")
+        key = ", c.agent_id" if by == "agent_id" else ""
         if provider:
             fallback = " ".join(
                 f"WHEN '{component}' THEN c.provider_{column}"
                 for component, column in (("stt", "stt"), ("llm_ttft", "llm"), ("tts_ttfb", "tts"))
             )
-            extra = (
-                f", coalesce(a.provider, CASE v.component {fallback} END, 'unknown') AS provider"
-            )
-        calls = "provider_stt, provider_llm, provider_tts" if provider else "agent_id"
-        join = (
-            "LEFT JOIN components a ON v.call_id = a.call_id AND v.component = a.component"
-            if provider
-            else ""
-        )
+            key = f", coalesce(a.provider, CASE v.component {fallback} END, 'unknown') AS provider"
+            join += " LEFT JOIN components a ON v.call_id = a.call_id AND v.component = a.component"
         return f"""
-            SELECT v.call_id, v.date, v.component, v.value{extra}
+            SELECT v.date, v.component, v.value{key}
             FROM (
                 SELECT call_id, date, type AS component, sum(ms) AS value
                 FROM events
@@ -317,36 +327,28 @@ class FleetQueries:
                 GROUP BY call_id, date, turn, type
                 HAVING max(CASE WHEN {_flagged_event()} THEN 1 ELSE 0 END) = 0
             ) v
-            JOIN (SELECT call_id, {calls} FROM calls WHERE {where}) c ON v.call_id = c.call_id
             {join}
+            WHERE {condition}
         """
 
-    def _component_values(self, freq: str, where: str, agent: bool) -> str:
+    def _response_values(self, where: str, by: str | None) -> str:
+        """Complete, unflagged turns' ``response_ms``: ``date, component, value`` (and
+        ``agent_id``) of the calls that ``where`` keeps."""
         from ..analysis import RESPONSE_COMPONENTS
 
         flagged_response = " OR ".join(
             f"coalesce(t.{c}_ms < 0 OR t.{c}_ms > {ABSURD_MS!r}, false)"
             for c in RESPONSE_COMPONENTS
         )
-        extra = ", c.agent_id AS agent_id" if agent else ""
+        join, condition = self._scope(where, by, "t")
+        key = ", c.agent_id" if by == "agent_id" else ""
         return f"""
-            SELECT {_period(freq, "u.")} AS period, u.component, u.value
-                   {", u.agent_id" if agent else ""}
-            FROM ({self._turn_values(where, agent=agent)}) u
-            UNION ALL
-            SELECT {_period(freq, "t.")} AS period, 'response_ms' AS component,
-                   t.response_ms AS value{extra}
+            SELECT t.date, 'response_ms' AS component, t.response_ms AS value{key}
             FROM turns t
-            JOIN (SELECT call_id, agent_id FROM calls WHERE {where}) c ON t.call_id = c.call_id
+            {join}
             WHERE t.turn >= 1 AND t.response_ms IS NOT NULL
               AND coalesce(t.complete, false) AND NOT coalesce(t.flagged, false)
-              AND NOT ({flagged_response})
-        """
-
-    def _provider_values(self, freq: str, where: str) -> str:
-        return f"""
-            SELECT {_period(freq, "u.")} AS period, u.component, u.value, u.provider
-            FROM ({self._turn_values(where, provider=True)}) u
+              AND NOT ({flagged_response}) AND {condition}
         """
 
     class _Keys:
