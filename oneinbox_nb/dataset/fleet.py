@@ -95,12 +95,21 @@ class FleetQueries:
         Takes a SQL string and returns a pandas DataFrame (the engine's answer).
     engine : {"duckdb", "spark"}
         Which dialect to write.
+    counts : callable, optional
+        Returns the dataset's number of ``production`` and ``load_test`` calls when it knows them
+        without a query (from its commit markers), else None; then a query counts them.
     """
 
-    def __init__(self, run: Callable[[str], pd.DataFrame], engine: str) -> None:
+    def __init__(
+        self,
+        run: Callable[[str], pd.DataFrame],
+        engine: str,
+        counts: Callable[[], dict[str, int] | None] | None = None,
+    ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"invalid engine {engine!r}; valid values: {', '.join(ENGINES)}")
         self._run = run
+        self._counts = counts
         self.engine = engine
 
     def _q(self, x: str, qs: Sequence[float]) -> str:
@@ -123,8 +132,12 @@ class FleetQueries:
         left = 0
         if traffic != "all":
             other = "load_test" if traffic == "production" else "production"
-            found = self._run(f"SELECT count(*) AS n FROM calls WHERE {TRAFFIC[other]}")
-            left = int(found["n"].iloc[0])
+            known = self._counts() if self._counts is not None else None
+            if known is not None:
+                left = known[other]
+            else:
+                found = self._run(f"SELECT count(*) AS n FROM calls WHERE {TRAFFIC[other]}")
+                left = int(found["n"].iloc[0])
         kinds = {"production": "production", "load_test": "load-test", "all": "all"}
         sentence = f"{kinds[traffic]} calls"
         if traffic != "all":
@@ -210,7 +223,8 @@ class FleetQueries:
         pcts = _percentiles(percentiles)
         keys = self._keys(by, allowed=_BY)
         where = self._traffic(traffic)
-        period = _period(freq)
+        _period(freq)  # validates freq
+        period = "day" if freq == "day" else "CAST(date_trunc('week', day) AS DATE)"
         values = self._turn_values(where, by) + (
             "" if by == "provider" else f" UNION ALL {self._response_values(where, by)}"
         )
@@ -219,7 +233,7 @@ class FleetQueries:
             SELECT {period} AS period{keys.select}, component, count(*) AS count, {stats} AS q,
                    avg(value) AS mean
             FROM ({values}) x
-            GROUP BY {"date" if freq == "day" else period}{keys.group}, component
+            GROUP BY {period}{keys.group}, component
         """
         out = self._frame(sql, ["period", *keys.names], lists={"q": map(percentile_label, pcts)})
         order = {c: i for i, c in enumerate((*COMPONENTS, "response_ms"))}
@@ -302,8 +316,8 @@ class FleetQueries:
         return join, "true"
 
     def _turn_values(self, where: str, by: str | None) -> str:
-        """Per-turn component values by the component rule: ``date, component, value`` (and
-        ``agent_id`` or ``provider``) of the calls that ``where`` keeps."""
+        """Per-turn component values by the component rule: ``day`` (a DATE), ``component``,
+        ``value`` (and ``agent_id`` or ``provider``) of the calls that ``where`` keeps."""
         from ..analysis import COMPONENTS
 
         provider = by == "provider"
@@ -317,22 +331,23 @@ class FleetQueries:
             )
             key = f", coalesce(a.provider, CASE v.component {fallback} END, 'unknown') AS provider"
             join += " LEFT JOIN components a ON v.call_id = a.call_id AND v.component = a.component"
+        # the traffic's semi-join filters the events before they are summed per turn
+        inner = condition.replace("v.call_id", "call_id")
         return f"""
-            SELECT v.date, v.component, v.value{key}
+            SELECT v.day, v.component, v.value{key}
             FROM (
-                SELECT call_id, date, type AS component, sum(ms) AS value
+                SELECT call_id, {_period("day")} AS day, type AS component, sum(ms) AS value
                 FROM events
                 WHERE type IN ({_list(kinds)}) AND turn IS NOT NULL
-                  AND NOT coalesce(duplicate, false)
-                GROUP BY call_id, date, turn, type
+                  AND NOT coalesce(duplicate, false) AND {inner}
+                GROUP BY call_id, {_period("day")}, turn, type
                 HAVING max(CASE WHEN {_flagged_event()} THEN 1 ELSE 0 END) = 0
             ) v
             {join}
-            WHERE {condition}
         """
 
     def _response_values(self, where: str, by: str | None) -> str:
-        """Complete, unflagged turns' ``response_ms``: ``date, component, value`` (and
+        """Complete, unflagged turns' ``response_ms``: ``day, component, value`` (and
         ``agent_id``) of the calls that ``where`` keeps."""
         from ..analysis import RESPONSE_COMPONENTS
 
@@ -343,7 +358,8 @@ class FleetQueries:
         join, condition = self._scope(where, by, "t")
         key = ", c.agent_id" if by == "agent_id" else ""
         return f"""
-            SELECT t.date, 'response_ms' AS component, t.response_ms AS value{key}
+            SELECT {_period("day", "t.")} AS day, 'response_ms' AS component,
+                   t.response_ms AS value{key}
             FROM turns t
             {join}
             WHERE t.turn >= 1 AND t.response_ms IS NOT NULL

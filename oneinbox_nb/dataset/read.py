@@ -412,11 +412,20 @@ class Dataset:
                 except duckdb.Error as exc:
                     raise engine_error(exc, self.path, "the fleet query") from None
 
-            return FleetQueries(run, "duckdb")
+            return FleetQueries(run, "duckdb", self._traffic_counts)
         session = spark or self._spark or _local_spark()
         self._spark = session
         self._spark_views(session)
-        return FleetQueries(lambda q: session.sql(q).toPandas(), "spark")
+        return FleetQueries(lambda q: session.sql(q).toPandas(), "spark", self._traffic_counts)
+
+    def _traffic_counts(self) -> dict[str, int] | None:
+        """Production and load-test calls from the commit markers (each part counts its
+        load-test calls); None when a call may be in several parts or a marker lacks the count."""
+        if self._dedup or any("n_load_test" not in c for c in self._live):
+            return None
+        load = sum(int(c["n_load_test"]) for c in self._live)
+        total = sum(int(c["n_calls"]) for c in self._live)
+        return {"production": total - load, "load_test": load}
 
     def _spark_views(self, session: Any) -> None:
         from pyspark.sql.types import StringType, StructField, StructType

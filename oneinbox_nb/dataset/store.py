@@ -532,6 +532,7 @@ class Store:
         commit = {
             "part": part,
             "n_calls": calls.num_rows,
+            "n_load_test": calls.num_rows - calls.column("meta_run_id").null_count,
             "replaced": int(replaced),
             "max_updated_at": updated.max().isoformat() if len(updated) else None,
             "written_at": datetime.now(timezone.utc).isoformat(),

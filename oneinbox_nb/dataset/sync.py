@@ -609,7 +609,7 @@ def compact(path: str | os.PathLike[str]) -> int:
     part = store.next_part()
     files: dict[str, list[str]] = {}
     days = dataset.dates
-    n_calls = 0
+    n_calls = n_load_test = 0
     for name in TABLES:
         for day in days:
             source = dataset._pruned(con, name, [day])
@@ -620,6 +620,7 @@ def compact(path: str | os.PathLike[str]) -> int:
                 continue
             if name == "calls":
                 n_calls += table.num_rows
+                n_load_test += table.num_rows - table.column("meta_run_id").null_count
             table = table.drop_columns([PART_COLUMN, ROW_COLUMN])
             table = table.append_column(PART_COLUMN, _numbers(table.num_rows, part))
             table = table.append_column(ROW_COLUMN, _numbers(table.num_rows))
@@ -630,6 +631,7 @@ def compact(path: str | os.PathLike[str]) -> int:
     body = {
         "part": part,
         "n_calls": n_calls,
+        "n_load_test": n_load_test,
         "replaced": 0,
         "replaces": [c["part"] for c in live],
         "run_ids": None if None in run_ids else sorted({r for ids in run_ids for r in ids}),
