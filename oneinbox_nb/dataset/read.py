@@ -217,7 +217,6 @@ class Dataset:
             duckdb = _import_duckdb()
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET parquet_metadata_cache = true")
             for name in TABLES:
                 source = self._source(name, self._files(name), con)
                 con.execute(f"CREATE VIEW {name}_raw AS SELECT * FROM {source}")
