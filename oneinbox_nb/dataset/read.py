@@ -588,6 +588,9 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
     ------
     ConfigurationError
         ``path`` is not a call dataset.
+    DatasetError
+        The dataset has format version 1 (convert it with
+        :func:`~oneinbox_nb.dataset.migrate`) or a newer one than this oneinbox_nb reads.
     """
     return Dataset(path)
 

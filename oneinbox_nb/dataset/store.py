@@ -31,8 +31,8 @@ A dataset of format version 1 (``meta_*`` columns per file) is refused with
 
 Account
 -------
-``_oneinbox_dataset.json`` records where the calls came from (see :func:`account_of` in
-:mod:`oneinbox_nb.dataset.sync`): ``account`` (``base_url``, ``key_fingerprint``, ``agent_ids``,
+``_oneinbox_dataset.json`` records where the calls came from (see
+:mod:`oneinbox_nb.dataset.account`): ``account`` (``base_url``, ``key_fingerprint``, ``agent_ids``,
 ``kind`` ``"api"`` or ``"sample"``), ``last_sync`` (UTC, ISO 8601) and ``n_calls``.
 
 Crash safety

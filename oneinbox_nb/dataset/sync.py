@@ -189,7 +189,9 @@ def sync(
     workers : {1, 0}, default 1
         1: turn chunks into frames and write them in one worker process (``forkserver``, else
         ``spawn``), so that this process lists and parses the next pages meanwhile (two cores);
-        chunks cross as JSON bytes. 0: in a thread of this process (one core).
+        chunks cross as JSON bytes. As with any :mod:`multiprocessing` worker, a script that
+        calls sync must do so under ``if __name__ == "__main__":`` (notebooks and ``python -c``
+        need nothing). 0: in a thread of this process (one core).
 
     Returns
     -------
@@ -423,12 +425,15 @@ class _Writer:
 
 
 class _ProcessWriter:
-    """Frame and write parts in one worker process, in the order submitted (``workers=1``).
+    """Frame and write parts in one worker process and in this one (``workers=1``).
 
     A chunk crosses as JSON bytes (``orjson``), not pickled dicts; the worker parses it, builds
     its frames and writes and commits the part (:meth:`Store.write_part`: marker last), while this
-    process lists and parses the next pages. At most two chunks wait for the worker (memory:
-    three chunks' bytes and one chunk's frames, in two processes). The first error of the worker
+    process lists and parses the next pages. Building frames costs more than listing on a fast
+    link, so when the worker is still busy with the previous chunk, this process frames and
+    writes the next one itself: both cores work, and at most one chunk waits for the worker
+    (memory: a chunk's bytes and a chunk's frames in each process). Parts are independent, each
+    committed by its own marker, so their order does not matter. The first error of the worker
     is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
     cancelled. A worker killed mid-part leaves only uncommitted files, which the next sync sweeps.
     """
@@ -437,6 +442,7 @@ class _ProcessWriter:
         from collections import deque
         from concurrent.futures import ProcessPoolExecutor
 
+        self._store = store
         self._root = str(store.root)
         self._names = names
         self._pending: deque = deque()
@@ -452,11 +458,7 @@ class _ProcessWriter:
             try:
                 peak = self._pending.popleft().result()  # the worker's error, raised here
             except BrokenProcessPool as exc:
-                self._failed = True
-                raise DatasetError(
-                    f"the process writing dataset {self._root!r} stopped ({exc}); run the sync "
-                    "again: committed parts stay, the rest is listed and written again"
-                ) from None
+                raise self._broken(exc) from None
             except BaseException:
                 self._failed = True
                 raise
@@ -464,10 +466,28 @@ class _ProcessWriter:
                 self.peak_rss = max(self.peak_rss or 0, peak)
 
     def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
-        payload = orjson.dumps(chunk)
         self._collect(keep=1)
-        job = _write_chunk, self._root, payload, self._names, replaced, part
-        self._pending.append(self._pool.submit(*job))
+        if self._pending and not self._pending[-1].done():
+            # the worker is busy with the previous chunk: frame and write this one here meanwhile
+            frames = to_frames(chunk, agents=self._names)
+            self._store.write_part(frames, replaced=replaced, part=part)
+            return
+        from concurrent.futures.process import BrokenProcessPool
+
+        job = _write_chunk, self._root, orjson.dumps(chunk), self._names, replaced, part
+        try:
+            self._pending.append(self._pool.submit(*job))
+        except BrokenProcessPool as exc:
+            raise self._broken(exc) from None
+
+    def _broken(self, exc: BaseException) -> DatasetError:
+        self._failed = True
+        return DatasetError(
+            f"the process writing dataset {self._root!r} stopped ({exc}); run the sync again: "
+            "committed parts stay, the rest is listed and written again (from a script, call "
+            "sync under `if __name__ == '__main__':`, as the worker imports the script, or pass "
+            "workers=0)"
+        )
 
     def finish(self) -> None:
         """Wait for every submitted part to be committed; raise the worker's error if any."""
