@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", default=None, help="created_at before which to stop (ISO, UTC)")
     p.add_argument("--sample", action="store_true", help="sync from the embedded sample API")
     p.add_argument("--compact", action="store_true", help="compact the dataset afterwards")
+    p.add_argument(
+        "--merge", action="store_true", help="add calls of another account to this dataset"
+    )
     p.add_argument("--no-progress", action="store_true")
     # --- end sync ---
 
@@ -658,6 +661,7 @@ def _cmd_sync(args) -> int:
             since=args.since,
             until=args.until,
             progress=not args.no_progress,
+            merge=args.merge,
         )
     finally:
         client.close()

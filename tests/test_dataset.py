@@ -14,7 +14,7 @@ import pytest
 from oneinbox_nb import OneInboxClient, analysis, compact, open_dataset, sync, to_frames
 from oneinbox_nb.dataset import store as store_module
 from oneinbox_nb.dataset.history import write_history
-from oneinbox_nb.dataset.store import Store
+from oneinbox_nb.dataset.store import DatasetError, Store
 from oneinbox_nb.exceptions import APIConnectionError, ConfigurationError
 from oneinbox_nb.frames import TABLES
 from oneinbox_nb.sample import generate, truth
@@ -144,7 +144,7 @@ def test_sync_killed_midway_and_rerun_loses_and_duplicates_nothing(
     with serve(calls=calls) as api:
         monkeypatch.setattr(store_module, "_atomic_write", dying)
         with pytest.raises(KeyboardInterrupt):
-            _sync(api, path, chunk_size=60)
+            _sync(api, path, chunk_size=60, workers=0)  # the writes of this process die
         monkeypatch.setattr(store_module, "_atomic_write", real)
         result = _sync(api, path, chunk_size=60)
     assert result.new + result.unchanged == len(calls)
@@ -179,6 +179,33 @@ def test_listing_failure_keeps_the_parts_already_handed_to_the_writer(calls, tmp
         result = _sync(api, path, chunk_size=60)
     assert (result.unchanged, result.new, result.changed) == (120, len(calls) - 120, 0)
     _assert_frames_equal(open_dataset(path).frames(), _named(_ordered(calls)))
+
+
+def test_a_killed_writer_process_is_one_error_and_a_rerun_completes(calls, tmp_path):
+    """The worker process that frames and writes (workers=1) is killed after two chunks were
+    handed over: the sync stops with a DatasetError, and a re-run loses and duplicates nothing."""
+    psutil = pytest.importorskip("psutil")
+    path = tmp_path / "ds"
+
+    class Killing(OneInboxClient):
+        def iter_calls(self, **kwargs):
+            for i, call in enumerate(super().iter_calls(**kwargs)):
+                if i == 130:
+                    for child in psutil.Process().children(recursive=True):
+                        if "forkserver" in " ".join(child.cmdline()):
+                            child.kill()
+                yield call
+
+    with serve(calls=calls) as api:
+        with Killing(api.api_key, api.base_url) as client:
+            with pytest.raises(DatasetError, match="run the sync again"):
+                sync(path, client=client, progress=False, chunk_size=60)
+        result = _sync(api, path, chunk_size=60)
+    assert result.new + result.unchanged == len(calls) and result.changed == 0
+    dataset = open_dataset(path)
+    _assert_frames_equal(dataset.frames(), _named(_ordered(calls)))
+    counts = dataset.sql("SELECT count(*) AS n, count(DISTINCT call_id) AS d FROM calls_raw")
+    assert counts["n"].iloc[0] == counts["d"].iloc[0] == len(calls)
 
 
 def test_sync_filters_by_created_at(calls, tmp_path):
@@ -249,47 +276,143 @@ def _close(got: pd.Series, expected: pd.Series) -> None:
     )
 
 
+def _turn_values(frames) -> pd.DataFrame:
+    """The component rule, written out on the frames: per (call, turn, type) the sum of the
+    non-duplicate events; a turn with a flagged event of that type gives no value."""
+    from oneinbox_nb.frames import ABSURD_MS
+
+    ev = frames.events.astype({"type": object})
+    ev = ev[ev["type"].isin(analysis.COMPONENTS) & ev["turn"].notna() & ~ev["duplicate"]]
+    ms = ev["ms"].astype(float)
+    bad = ms.isna() | (ms < 0) | (ms > ABSURD_MS) | ev["has_problem"].fillna(False).astype(bool)
+    ev = ev.assign(value=ms, bad=bad.to_numpy())
+    per_turn = ev.groupby(["call_id", "turn", "type"], observed=True, sort=False).agg(
+        value=("value", "sum"), bad=("bad", "any")
+    )
+    per_turn = per_turn[~per_turn["bad"]].reset_index()
+    day = frames.calls.set_index("call_id")["created_at"].dt.floor("D")
+    per_turn["day"] = per_turn["call_id"].map(day).to_numpy()
+    return per_turn.rename(columns={"type": "component"})
+
+
+def _reference(frames) -> pd.DataFrame:
+    """Daily count, p50, p95, mean per component by the rule (response_ms from analysis: its rule
+    did not change)."""
+    values = _turn_values(frames)
+    rows = [
+        {
+            "period": day,
+            "component": component,
+            "count": len(group),
+            "p50": np.percentile(group["value"], 50),
+            "p95": np.percentile(group["value"], 95),
+            "mean": group["value"].mean(),
+        }
+        for (day, component), group in values.groupby(["day", "component"])
+    ]
+    response = analysis.latency_percentiles(frames, by="day", percentiles=(50, 95))
+    response = response[(response["component"] == "response_ms") & (response["count"] > 0)]
+    response = response.rename(columns={"day": "period"})[
+        ["period", "component", "count", "p50", "p95", "mean"]
+    ]
+    out = pd.concat([pd.DataFrame(rows), response], ignore_index=True)
+    order = {c: i for i, c in enumerate((*analysis.COMPONENTS, "response_ms"))}
+    out["_o"] = out["component"].map(order)
+    return out.sort_values(["period", "_o"], kind="stable").drop(columns="_o")
+
+
+def test_daily_latency_follows_the_component_rule(synced, calls):
+    """Per-turn values: kb and tool sum in their turn, both llm_ttft steps of a kb turn sum, a turn
+    without the component gives no value, a turn flagged for it is left out."""
+    frames = to_frames(calls)
+    got = open_dataset(synced).latency(freq="day", traffic="all")
+    expected = _reference(frames)
+    assert got["period"].tolist() == expected["period"].tolist()
+    assert got["component"].tolist() == expected["component"].tolist()
+    assert got["count"].tolist() == expected["count"].tolist()
+    for column in ("p50", "p95", "mean"):
+        _close(got[column], expected[column])
+    # the rule matters on these calls: kb turns have two llm_ttft events, summed into one value
+    per_event = frames.events[frames.events["type"] == "llm_ttft"]
+    assert got[got["component"] == "llm_ttft"]["count"].sum() < len(per_event)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="analysis.latency_percentiles counts per event until the analysis branch (the "
+    "component rule, per turn) is merged; remove this marker then",
+)
 def test_daily_latency_equals_analysis(synced, calls):
     frames = to_frames(calls)
-    got = open_dataset(synced).latency(freq="day")
+    got = open_dataset(synced).latency(freq="day", traffic="all")
     expected = analysis.latency_percentiles(frames, by="day", percentiles=(50, 95))
-    assert got["period"].tolist() == list(expected["day"])
+    expected = expected[expected["count"] > 0]
     assert got["component"].tolist() == expected["component"].tolist()
     assert got["count"].tolist() == expected["count"].tolist()
     for column in ("p50", "p95", "mean"):
         _close(got[column], expected[column])
 
 
-def test_latency_by_agent_and_provider_equals_analysis(synced, calls):
+def test_fleet_leaves_load_tests_out_by_default_and_says_so(synced, calls):
+    dataset = open_dataset(synced)
+    production = [c for c in calls if "run_id" not in (c["metadata"] or {})]
+    n_load = len(calls) - len(production)
+    assert n_load == 120
+    volume = dataset.call_volume(freq="week")
+    assert volume["n_calls"].sum() == len(production)
+    assert volume.attrs["traffic"] == "production" and volume.attrs["n_left_out"] == n_load
+    assert volume.attrs["scope"] == "production calls; 120 load-test calls left out"
+    runs = dataset.call_volume(freq="week", traffic="load_test")
+    assert runs["n_calls"].sum() == n_load and runs.attrs["n_left_out"] == len(production)
+    # counted from the commit markers above; by a query when they cannot tell
+    from oneinbox_nb.dataset.fleet import FleetQueries
+
+    queried = FleetQueries(dataset.sql, "duckdb").call_volume(freq="week")
+    assert queried.attrs == volume.attrs
+    got = dataset.latency(freq="week")
+    expected = _reference(to_frames(production))
+    counts = expected.groupby("component")["count"].sum()
+    assert got.groupby("component")["count"].sum().to_dict() == counts.to_dict()
+    assert dataset.cost(freq="week", by=None)["n_calls"].sum() == len(production)
+    with pytest.raises(ValueError, match="valid values: production, load_test, all"):
+        dataset.latency(traffic="loadtest")
+
+
+def test_latency_by_agent_and_provider_follows_the_rule(synced, calls):
     frames = to_frames(calls)
     dataset = open_dataset(synced)
-    got = dataset.latency(by="agent_id")
-    expected = analysis.latency_percentiles(frames, by=["day", "agent_id"], percentiles=(50, 95))
-    # analysis also lists groups whose every value was left out (count 0, n_excluded > 0)
-    expected = expected[expected["count"] > 0]
-    key = ["period", "agent_id", "component"]
-    merged = got.merge(expected.rename(columns={"day": "period"}), on=key, how="outer")
-    assert len(merged) == len(got) == len(expected)
-    assert (merged["count_x"] == merged["count_y"]).all()
-    _close(merged["p95_x"], merged["p95_y"])
-
-    got = dataset.latency(by="provider")
-    expected = analysis.latency_percentiles(frames, by=["day", "provider"], percentiles=(50, 95))
-    expected = expected[expected["component"].isin(["eou_delay", "stt", "llm_ttft", "tts_ttfb"])]
-    expected = expected.assign(provider=expected["provider"].fillna("unknown"))
+    values = _turn_values(frames)
+    agents = frames.calls.set_index("call_id")["agent_id"].astype(object)
+    values["agent_id"] = values["call_id"].map(agents).to_numpy()
+    got = dataset.latency(by="agent_id", traffic="all")
+    got = got[got["component"] != "response_ms"]
+    expected = values.groupby(["day", "agent_id", "component"])["value"]
+    assert len(got) == expected.ngroups
     merged = got.merge(
-        expected.rename(columns={"day": "period"}),
-        on=["period", "provider", "component"],
-        how="outer",
+        expected.agg(["count", lambda v: np.percentile(v, 95)]).reset_index(),
+        left_on=["period", "agent_id", "component"],
+        right_on=["day", "agent_id", "component"],
     )
-    assert len(merged) == len(got) == len(expected)
+    assert len(merged) == len(got)
     assert (merged["count_x"] == merged["count_y"]).all()
-    _close(merged["p50_x"], merged["p50_y"])
+    _close(merged["p95"], merged["<lambda_0>"])
+
+    got = dataset.latency(by="provider", traffic="all")
+    assert set(got["component"]) == {"eou_delay", "stt", "llm_ttft", "tts_ttfb"}
+    mine = values[values["component"].isin(got["component"].unique())]
+    assert got["count"].sum() == len(mine)
+    llm = got[got["component"] == "llm_ttft"].groupby("provider")["count"].sum()
+    providers = frames.calls.set_index("call_id")["provider_llm"].astype(object)
+    server = frames.components[frames.components["component"] == "llm_ttft"]
+    providers.update(server.set_index("call_id")["provider"].astype(object).dropna())
+    llm_values = mine[mine["component"] == "llm_ttft"]
+    want = llm_values["call_id"].map(providers).fillna("unknown").value_counts()
+    assert llm.to_dict() == want.to_dict()
 
 
 def test_daily_cost_per_agent_equals_analysis(synced, calls):
     frames = to_frames(calls)
-    got = open_dataset(synced).cost(freq="day", by="agent_id")
+    got = open_dataset(synced).cost(freq="day", by="agent_id", traffic="all")
     day = frames.calls["created_at"].dt.floor("D")
     for period, rows in got.groupby("period"):
         expected = analysis.cost_by(
@@ -308,7 +431,7 @@ def test_volume_and_failure_rates_per_day_and_week(synced, calls):
     created = pd.to_datetime(pd.Series([c["created_at"] for c in calls]), utc=True)
     monday = created.dt.floor("D") - pd.to_timedelta(created.dt.day_of_week, unit="D")
     for freq, periods in (("day", created.dt.floor("D")), ("week", monday)):
-        got = dataset.call_volume(freq=freq)
+        got = dataset.call_volume(freq=freq, traffic="all")
         expected = pd.DataFrame({"period": periods, "failed": status == "failed"}).groupby("period")
         assert got["period"].tolist() == list(expected.size().index)
         assert got["n_calls"].tolist() == expected.size().tolist()

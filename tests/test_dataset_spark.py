@@ -77,3 +77,29 @@ def test_spark_and_duckdb_agree(dataset, spark):
         ("cost", {"freq": "day", "by": "agent_id"}),
     ]:
         _same(getattr(duck, name)(**kwargs), getattr(sparky, name)(**kwargs))
+
+
+def test_spark_reads_a_mixed_dataset_as_it_is(tmp_path, spark):
+    """Production and load-test parts (different metadata keys): plain ``read.parquet``, no
+    ``mergeSchema``, reads every table with every column."""
+    from oneinbox_nb.dataset.store import arrow_schema
+    from oneinbox_nb.frames import TABLES
+
+    path = tmp_path / "mixed"
+    truth = write_history(path, days=5, calls_per_day=40, pool=60, seed=1, load_test_calls=150)
+    duck = open_dataset(path)
+    for name in TABLES:
+        frame = spark.read.parquet(str(path / name))
+        assert frame.columns == [*arrow_schema(name).names, "date"], name
+        expected = duck.sql(f"SELECT count(*) AS n FROM {name}_raw")["n"].iloc[0]
+        assert frame.count() == expected, name
+    calls = spark.read.parquet(str(path / "calls"))
+    assert calls.where("meta_run_id IS NOT NULL").count() == truth["load_test_calls"]
+    with_script = calls.where("get_json_object(metadata, '$.script') IS NOT NULL").count()
+    assert with_script == truth["load_test_calls"]
+    campaigns = duck.sql(
+        "SELECT count(*) AS n FROM calls WHERE json_extract_string(metadata, '$.campaign') "
+        "IS NOT NULL"
+    )["n"].iloc[0]
+    assert campaigns > 0
+    assert calls.where("get_json_object(metadata, '$.campaign') IS NOT NULL").count() == campaigns

@@ -5,12 +5,26 @@
 * :func:`open_dataset` returns a :class:`Dataset`: selected calls as CallFrames, SQL over the
   tables, and fleet questions (volume, latency percentiles, cost, failures) on DuckDB or Spark
   (:mod:`.read`, :mod:`.fleet`).
-* :func:`compact` rewrites a dataset with one version per call.
+* :func:`compact` rewrites a dataset with one version per call; :func:`migrate` converts a dataset
+  of format version 1 to the open format (:mod:`.store`).
+* A dataset knows its account (:mod:`.account`); :func:`default_dataset_path` is where an
+  account's dataset lives unless told otherwise.
 """
 
 from __future__ import annotations
 
+from .account import default_dataset_path
 from .read import Dataset, open_dataset
-from .sync import SyncResult, compact, sync
+from .store import DatasetError
+from .sync import SyncResult, compact, migrate, sync
 
-__all__ = ["Dataset", "SyncResult", "compact", "open_dataset", "sync"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "SyncResult",
+    "compact",
+    "default_dataset_path",
+    "migrate",
+    "open_dataset",
+    "sync",
+]

@@ -2,9 +2,11 @@
 
 The queries are written once, in the SQL that both engines share (``TRY_CAST``, ``date_trunc``,
 ``CASE``, ``NULLIF``, ``coalesce``, window-free aggregates); the only dialect difference, the exact
-percentile function, is filled in per engine (DuckDB ``quantile_cont``, Spark ``percentile``; both
-interpolate linearly between order statistics, as :func:`numpy.percentile` and
-:mod:`oneinbox_nb.analysis` do). Why plain SQL rather than Ibis: four aggregate queries with one
+percentile function, is filled in per engine: one list-valued aggregate per query, DuckDB
+``quantile_cont(x, [0.5, 0.95])``, Spark ``percentile(x, array(0.5, 0.95))`` (both interpolate
+linearly between order statistics, as :func:`numpy.percentile` and :mod:`oneinbox_nb.analysis`
+do), so every percentile of a group comes from one sort of its values and each table is scanned
+once. Why plain SQL rather than Ibis: four aggregate queries with one
 dialect difference do not justify a dependency that pins both backends' versions; the test
 ``tests/test_dataset_spark.py`` runs every query on both engines and compares the numbers.
 
@@ -13,25 +15,38 @@ Every query reads the views ``calls``, ``events`` and ``turns`` (de-duplicated b
 (the hive partition, ``unknown`` when missing), and aggregates inside the engine: nothing but the
 result reaches pandas.
 
-Exclusion rules (as :func:`oneinbox_nb.analysis.latency_percentiles`)
---------------------------------------------------------------------
-* Component values are the events whose ``type`` is one of :data:`~oneinbox_nb.analysis.COMPONENTS`,
-  without duplicates (``events.duplicate``) and flagged ones: ``ms`` missing, negative or above
-  :data:`~oneinbox_nb.frames.ABSURD_MS`, or ``has_problem``.
+Which values count (the component rule, as :mod:`oneinbox_nb.analysis`)
+----------------------------------------------------------------------
+* A component's values come from TURNS that have at least one event of that component (``type``
+  one of :data:`~oneinbox_nb.analysis.COMPONENTS`): the turn's value is the sum of its events of
+  that type that are not duplicates (``events.duplicate``): ``kb`` and ``tool`` sum, and so do the
+  two ``llm_ttft`` steps of a knowledge-base turn. A turn without that component's events gives no
+  value (never 0); events without a turn number belong to no turn. A turn flagged for that
+  component (one of its events has ``ms`` missing, negative or above
+  :data:`~oneinbox_nb.frames.ABSURD_MS`, or ``has_problem``) is left out.
 * ``response_ms`` values are the complete, unflagged turns ``>= 1`` (``turns.complete`` and not
-  ``turns.flagged``) with a ``response_ms`` whose response components' sums are neither negative nor
-  absurd.
+  ``turns.flagged``) with a ``response_ms`` whose response components' sums are neither negative
+  nor absurd: interrupted turns never count as fast.
+
+Traffic (the traffic rule)
+--------------------------
+A call is a load-test call when its metadata carries the run key ``run_id`` (the stored column
+``calls.meta_run_id``, see :mod:`oneinbox_nb.dataset.store`), otherwise production. Every fleet
+function takes ``traffic``: ``"production"`` (the default: load-test calls left out),
+``"load_test"`` or ``"all"``. Results say which in ``attrs``: ``traffic``, ``n_left_out`` (calls of
+the dataset left out by the traffic rule) and ``scope`` (a sentence: ``"production calls; 1,000
+load-test calls left out"``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
 
 from ..frames import ABSURD_MS
 
-__all__ = ["ENGINES", "FREQS", "FleetQueries"]
+__all__ = ["ENGINES", "FREQS", "TRAFFIC", "FleetQueries"]
 
 #: Query engines: ``duckdb`` (embedded, the default) and ``spark`` (a ``SparkSession``).
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -39,7 +54,14 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 #: Period lengths of the fleet time series.
 FREQS: tuple[str, ...] = ("day", "week")
 
-_QUANTILE = {"duckdb": "quantile_cont({x}, {q})", "spark": "percentile({x}, {q})"}
+#: Which calls each ``traffic`` value keeps (a condition on ``calls``).
+TRAFFIC: dict[str, str] = {
+    "production": "meta_run_id IS NULL",
+    "load_test": "meta_run_id IS NOT NULL",
+    "all": "true",
+}
+
+_QUANTILES = {"duckdb": "quantile_cont({x}, [{q}])", "spark": "percentile({x}, array({q}))"}
 _BY = ("agent_id", "provider")
 
 
@@ -73,20 +95,62 @@ class FleetQueries:
         Takes a SQL string and returns a pandas DataFrame (the engine's answer).
     engine : {"duckdb", "spark"}
         Which dialect to write.
+    counts : callable, optional
+        Returns the dataset's number of ``production`` and ``load_test`` calls when it knows them
+        without a query (from its commit markers), else None; then a query counts them.
     """
 
-    def __init__(self, run: Callable[[str], pd.DataFrame], engine: str) -> None:
+    def __init__(
+        self,
+        run: Callable[[str], pd.DataFrame],
+        engine: str,
+        counts: Callable[[], dict[str, int] | None] | None = None,
+    ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"invalid engine {engine!r}; valid values: {', '.join(ENGINES)}")
         self._run = run
+        self._counts = counts
         self.engine = engine
 
-    def _q(self, x: str, q: float) -> str:
-        return _QUANTILE[self.engine].format(x=x, q=repr(float(q)))
+    def _q(self, x: str, qs: Sequence[float]) -> str:
+        """One list-valued percentile aggregate of ``x`` at the fractions ``qs``."""
+        return _QUANTILES[self.engine].format(x=x, q=", ".join(repr(float(q)) for q in qs))
+
+    @staticmethod
+    def _traffic(traffic: str) -> str:
+        if traffic not in TRAFFIC:
+            raise ValueError(
+                f"invalid traffic {traffic!r}; valid values: {', '.join(TRAFFIC)} (a load-test "
+                "call is one whose metadata has run_id)"
+            )
+        return TRAFFIC[traffic]
+
+    def _scoped(self, out: pd.DataFrame, traffic: str) -> pd.DataFrame:
+        """``out`` with ``attrs`` saying which calls it is about (see the module docstring)."""
+        from .. import display
+
+        left = 0
+        if traffic != "all":
+            other = "load_test" if traffic == "production" else "production"
+            known = self._counts() if self._counts is not None else None
+            if known is not None:
+                left = known[other]
+            else:
+                found = self._run(f"SELECT count(*) AS n FROM calls WHERE {TRAFFIC[other]}")
+                left = int(found["n"].iloc[0])
+        kinds = {"production": "production", "load_test": "load-test", "all": "all"}
+        sentence = f"{kinds[traffic]} calls"
+        if traffic != "all":
+            other_kind = "load-test" if traffic == "production" else "production"
+            sentence += f"; {display.count(left)} {other_kind} calls left out"
+        out.attrs.update(traffic=traffic, n_left_out=left, scope=sentence)
+        return out
 
     # ---------------------------------------------------------------------------------------------
 
-    def call_volume(self, *, freq: str = "day", by: str | None = None) -> pd.DataFrame:
+    def call_volume(
+        self, *, freq: str = "day", by: str | None = None, traffic: str = "production"
+    ) -> pd.DataFrame:
         """Calls per period: how many, completed, failed, and the failure rate.
 
         Parameters
@@ -95,13 +159,16 @@ class FleetQueries:
             UTC days, or ISO weeks (starting Monday) of ``created_at``.
         by : {"agent_id"}, optional
             Also group by agent.
+        traffic : {"production", "load_test", "all"}, default "production"
+            Which calls (the traffic rule, see the module docstring).
 
         Returns
         -------
         pandas.DataFrame
             ``period, [agent_id], n_calls, n_completed, n_failed, failure_rate`` (``failed`` status
             over all calls of the group, a share 0-1), sorted; ``period`` is
-            ``datetime64[ns, UTC]`` (NaT for calls without ``created_at``).
+            ``datetime64[ns, UTC]`` (NaT for calls without ``created_at``). ``attrs``: see the
+            module docstring.
         """
         keys = self._keys(by, allowed=("agent_id",))
         sql = f"""
@@ -110,11 +177,12 @@ class FleetQueries:
                    sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS n_completed,
                    sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS n_failed
             FROM calls
+            WHERE {self._traffic(traffic)}
             GROUP BY {_period(freq)}{keys.group}
         """
         out = self._frame(sql, ["period", *keys.names])
         out["failure_rate"] = out["n_failed"] / out["n_calls"]
-        return out
+        return self._scoped(out, traffic)
 
     def latency(
         self,
@@ -122,11 +190,12 @@ class FleetQueries:
         freq: str = "day",
         by: str | None = None,
         percentiles: Sequence[float] = (50, 95),
+        traffic: str = "production",
     ) -> pd.DataFrame:
         """Percentiles of each latency component and of ``response_ms`` per period.
 
-        The same values and exclusions as :func:`oneinbox_nb.analysis.latency_percentiles` with
-        ``by="day"`` (see the module docstring).
+        Per-turn values by the component rule (see the module docstring), as
+        :func:`oneinbox_nb.analysis.latency_percentiles` with ``by="day"``.
 
         Parameters
         ----------
@@ -136,13 +205,16 @@ class FleetQueries:
             aggregate's, else ``calls.provider_stt/llm/tts``); ``kb``, ``tool`` and
             ``response_ms`` have none and are left out.
         percentiles : sequence of float, default (50, 95)
+        traffic : {"production", "load_test", "all"}, default "production"
+            Which calls (the traffic rule).
 
         Returns
         -------
         pandas.DataFrame
-            ``period, [by], component, count, p50, p95, mean`` (ms), sorted by period, key, then
-            components in the order of :data:`~oneinbox_nb.analysis.COMPONENTS` and
-            ``response_ms`` last.
+            ``period, [by], component, count, p50, p95, mean`` (ms; ``count`` in turns), sorted by
+            period, key, then components in the order of
+            :data:`~oneinbox_nb.analysis.COMPONENTS` and ``response_ms`` last. ``attrs``: see the
+            module docstring.
         """
         # imported here so that `import oneinbox_nb` does not load analysis
         from ..analysis import COMPONENTS, percentile_label
@@ -150,25 +222,20 @@ class FleetQueries:
 
         pcts = _percentiles(percentiles)
         keys = self._keys(by, allowed=_BY)
+        where = self._traffic(traffic)
         _period(freq)  # validates freq
-        if by == "provider":
-            values = self._provider_values(freq)
-        else:
-            extra = ", c.agent_id AS agent_id" if by else ""
-            join = "LEFT JOIN calls c ON v.call_id = c.call_id" if by else ""
-            values = f"""
-                SELECT v.period, v.component, v.value{extra}
-                FROM ({self._component_values(freq)}) v {join}
-            """
-        stats = ", ".join(f"{self._q('value', p / 100)} AS q{i}" for i, p in enumerate(pcts))
+        period = "day" if freq == "day" else "CAST(date_trunc('week', day) AS DATE)"
+        values = self._turn_values(where, by) + (
+            "" if by == "provider" else f" UNION ALL {self._response_values(where, by)}"
+        )
+        stats = self._q("value", [p / 100 for p in pcts])
         sql = f"""
-            SELECT period{keys.select}, component, count(*) AS count, {stats},
+            SELECT {period} AS period{keys.select}, component, count(*) AS count, {stats} AS q,
                    avg(value) AS mean
             FROM ({values}) x
-            GROUP BY period{keys.group}, component
+            GROUP BY {period}{keys.group}, component
         """
-        out = self._frame(sql, ["period", *keys.names])
-        out = out.rename(columns={f"q{i}": percentile_label(p) for i, p in enumerate(pcts)})
+        out = self._frame(sql, ["period", *keys.names], lists={"q": map(percentile_label, pcts)})
         order = {c: i for i, c in enumerate((*COMPONENTS, "response_ms"))}
         out = out.sort_values(
             ["period", *keys.names, "component"],
@@ -176,11 +243,12 @@ class FleetQueries:
             na_position="last",
             kind="stable",
         ).reset_index(drop=True)
-        return out[
-            ["period", *keys.names, "component", "count", *map(percentile_label, pcts), "mean"]
-        ]
+        columns = ["period", *keys.names, "component", "count", *map(percentile_label, pcts)]
+        return self._scoped(out[[*columns, "mean"]], traffic)
 
-    def cost(self, *, freq: str = "day", by: str | None = "agent_id") -> pd.DataFrame:
+    def cost(
+        self, *, freq: str = "day", by: str | None = "agent_id", traffic: str = "production"
+    ) -> pd.DataFrame:
         """Calls, minutes, cost and credits per period (and agent).
 
         The columns and rules of :func:`oneinbox_nb.analysis.cost_by`: ``cost_cents`` sums the
@@ -191,13 +259,15 @@ class FleetQueries:
         ----------
         freq : {"day", "week"}
         by : {"agent_id"} or None, default "agent_id"
+        traffic : {"production", "load_test", "all"}, default "production"
+            Which calls (the traffic rule).
 
         Returns
         -------
         pandas.DataFrame
             ``period, [agent_id], n_calls, n_with_cost, minutes, cost_cents (cents),
             credits_used (credits), cents_per_minute, cents_per_credit, mean_cost_cents,
-            p50_cost_cents, p95_cost_cents``, sorted.
+            p50_cost_cents, p95_cost_cents``, sorted. ``attrs``: see the module docstring.
         """
         keys = self._keys(by, allowed=("agent_id",))
         period = _period(freq)
@@ -217,50 +287,84 @@ class FleetQueries:
                      / NULLIF(sum(CASE WHEN {rate_c} THEN credits_used END), 0.0)
                      AS cents_per_credit,
                    avg(CAST(cost_cents AS DOUBLE)) AS mean_cost_cents,
-                   {self._q("CAST(cost_cents AS DOUBLE)", 0.5)} AS p50_cost_cents,
-                   {self._q("CAST(cost_cents AS DOUBLE)", 0.95)} AS p95_cost_cents
+                   {self._q("CAST(cost_cents AS DOUBLE)", [0.5, 0.95])} AS q
             FROM calls
+            WHERE {self._traffic(traffic)}
             GROUP BY {period}{keys.group}
         """
-        return self._frame(sql, ["period", *keys.names])
+        out = self._frame(
+            sql, ["period", *keys.names], lists={"q": ["p50_cost_cents", "p95_cost_cents"]}
+        )
+        return self._scoped(out, traffic)
 
     # ---------------------------------------------------------------------------------------------
 
-    def _component_values(self, freq: str) -> str:
-        from ..analysis import COMPONENTS, RESPONSE_COMPONENTS
+    @staticmethod
+    def _scope(where: str, by: str | None, alias: str) -> tuple[str, str]:
+        """``(join, condition)`` restricting ``alias``'s rows to the calls ``where`` keeps (and
+        bringing their ``agent_id`` or providers as ``c.*``): a semi-join when only the traffic
+        matters, nothing when every call counts."""
+        if by == "agent_id":
+            calls = "call_id, agent_id"
+        elif by == "provider":
+            calls = "call_id, provider_stt, provider_llm, provider_tts"
+        elif where == TRAFFIC["all"]:
+            return "", "true"
+        else:
+            return "", f"{alias}.call_id IN (SELECT call_id FROM calls WHERE {where})"
+        join = f"JOIN (SELECT {calls} FROM calls WHERE {where}) c ON {alias}.call_id = c.call_id"
+        return join, "true"
 
-        period = _period(freq)
-        flagged_response = " OR ".join(
-            f"coalesce({c}_ms < 0 OR {c}_ms > {ABSURD_MS!r}, false)" for c in RESPONSE_COMPONENTS
-        )
+    def _turn_values(self, where: str, by: str | None) -> str:
+        """Per-turn component values by the component rule: ``day`` (a DATE), ``component``,
+        ``value`` (and ``agent_id`` or ``provider``) of the calls that ``where`` keeps."""
+        from ..analysis import COMPONENTS
+
+        provider = by == "provider"
+        kinds = ("eou_delay", "stt", "llm_ttft", "tts_ttfb") if provider else COMPONENTS
+        join, condition = self._scope(where, by, "v")
+        key = ", c.agent_id" if by == "agent_id" else ""
+        if provider:
+            fallback = " ".join(
+                f"WHEN '{component}' THEN c.provider_{column}"
+                for component, column in (("stt", "stt"), ("llm_ttft", "llm"), ("tts_ttfb", "tts"))
+            )
+            key = f", coalesce(a.provider, CASE v.component {fallback} END, 'unknown') AS provider"
+            join += " LEFT JOIN components a ON v.call_id = a.call_id AND v.component = a.component"
+        # the traffic's semi-join filters the events before they are summed per turn
+        inner = condition.replace("v.call_id", "call_id")
         return f"""
-            SELECT call_id, {period} AS period, type AS component, ms AS value
-            FROM events
-            WHERE type IN ({_list(COMPONENTS)}) AND NOT {_flagged_event()}
-              AND NOT coalesce(duplicate, false)
-            UNION ALL
-            SELECT t.call_id, {_period(freq, "t.")} AS period,
-                   'response_ms' AS component, t.response_ms AS value
-            FROM turns t
-            WHERE t.turn >= 1 AND t.response_ms IS NOT NULL
-              AND coalesce(t.complete, false) AND NOT coalesce(t.flagged, false)
-              AND NOT ({flagged_response})
+            SELECT v.day, v.component, v.value{key}
+            FROM (
+                SELECT call_id, {_period("day")} AS day, type AS component, sum(ms) AS value
+                FROM events
+                WHERE type IN ({_list(kinds)}) AND turn IS NOT NULL
+                  AND NOT coalesce(duplicate, false) AND {inner}
+                GROUP BY call_id, {_period("day")}, turn, type
+                HAVING max(CASE WHEN {_flagged_event()} THEN 1 ELSE 0 END) = 0
+            ) v
+            {join}
         """
 
-    def _provider_values(self, freq: str) -> str:
-        fallback = " ".join(
-            f"WHEN '{component}' THEN c.provider_{column}"
-            for component, column in (("stt", "stt"), ("llm_ttft", "llm"), ("tts_ttfb", "tts"))
+    def _response_values(self, where: str, by: str | None) -> str:
+        """Complete, unflagged turns' ``response_ms``: ``day, component, value`` (and
+        ``agent_id``) of the calls that ``where`` keeps."""
+        from ..analysis import RESPONSE_COMPONENTS
+
+        flagged_response = " OR ".join(
+            f"coalesce(t.{c}_ms < 0 OR t.{c}_ms > {ABSURD_MS!r}, false)"
+            for c in RESPONSE_COMPONENTS
         )
+        join, condition = self._scope(where, by, "t")
+        key = ", c.agent_id" if by == "agent_id" else ""
         return f"""
-            SELECT {_period(freq, "e.")} AS period, e.type AS component,
-                   e.ms AS value,
-                   coalesce(a.provider, CASE e.type {fallback} END, 'unknown') AS provider
-            FROM events e
-            LEFT JOIN components a ON e.call_id = a.call_id AND e.type = a.component
-            LEFT JOIN calls c ON e.call_id = c.call_id
-            WHERE e.type IN ('eou_delay', 'stt', 'llm_ttft', 'tts_ttfb')
-              AND NOT {_flagged_event("e.")} AND NOT coalesce(e.duplicate, false)
+            SELECT {_period("day", "t.")} AS day, 'response_ms' AS component,
+                   t.response_ms AS value{key}
+            FROM turns t
+            {join}
+            WHERE t.turn >= 1 AND t.response_ms IS NOT NULL
+              AND coalesce(t.complete, false) AND NOT coalesce(t.flagged, false)
+              AND NOT ({flagged_response}) AND {condition}
         """
 
     class _Keys:
@@ -276,8 +380,14 @@ class FleetQueries:
             raise ValueError(f"invalid by {by!r}; valid values: None, {', '.join(allowed)}")
         return self._Keys([by])
 
-    def _frame(self, sql: str, keys: list[str]) -> pd.DataFrame:
+    def _frame(
+        self, sql: str, keys: list[str], lists: dict[str, Iterable[str]] | None = None
+    ) -> pd.DataFrame:
         out = self._run(sql)
+        for column, names in (lists or {}).items():
+            values = [None if v is None else list(v) for v in out.pop(column)]
+            for i, name in enumerate(names):
+                out[name] = [None if v is None else v[i] for v in values]
         out["period"] = pd.to_datetime(out["period"]).dt.tz_localize("UTC")
         for key in keys[1:]:
             out[key] = out[key].astype(object).where(out[key].notna(), None)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..frames import TABLES, CallFrames, to_frames
+from .account import SAMPLE_ACCOUNT
 from .store import Store, to_arrow
 
 __all__ = ["write_history"]
@@ -190,6 +191,13 @@ def write_history(
         moved = _move(run_frames, last - pd.Timedelta(days=1))
         store.write_part(moved)
         n_calls += len(run_frames.calls)
+    info = store.marker()
+    info.update(
+        account=dict(SAMPLE_ACCOUNT),
+        last_sync=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        n_calls=n_calls,
+    )
+    store.write_marker(info)
     return {
         "n_calls": n_calls,
         "days": (first.strftime("%Y-%m-%d"), (last - pd.Timedelta(days=1)).strftime("%Y-%m-%d")),

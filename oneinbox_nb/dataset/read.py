@@ -18,6 +18,7 @@ and the other tables' rows from that same part.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -29,13 +30,24 @@ import pandas as pd
 from ..exceptions import ConfigurationError
 from ..frames import SCHEMA, TABLES, CallFrames
 from ..frames._columns import _conform
-from ..matching import utc_time
+from ..matching import utc_window
+from .account import describe_account
 from .fleet import ENGINES, FleetQueries
-from .store import DATE_COLUMN, PART_COLUMN, ROW_COLUMN, UNKNOWN_DATE, Store, empty_table
+from .store import (
+    DATE_COLUMN,
+    PART_COLUMN,
+    ROW_COLUMN,
+    UNKNOWN_DATE,
+    DatasetError,
+    Store,
+    arrow_schema,
+    empty_table,
+    extra_columns,
+)
 
 __all__ = ["Dataset", "open_dataset"]
 
-_DUCKDB_MISSING = "the dataset needs DuckDB: pip install 'oneinbox_nb[scale]'"
+_DUCKDB_MISSING = "the dataset needs DuckDB, a dependency of oneinbox_nb: pip install duckdb"
 _SPARK_MISSING = "engine='spark' needs pyspark and Java 17: pip install 'oneinbox_nb[spark]'"
 
 
@@ -47,10 +59,47 @@ def _import_duckdb() -> Any:
     return duckdb
 
 
-def _utc(value: Any, name: str) -> pd.Timestamp | None:
-    """``value`` as a UTC timestamp (zone-less taken as UTC), as ``since``/``until`` of a fetch."""
-    stamp = utc_time(value, name)  # the one parser (oneinbox_nb.matching)
-    return None if stamp is None else pd.Timestamp(stamp)
+def utc_window_stamps(since: Any, until: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """``since``/``until`` as UTC timestamps through the one parser (:func:`matching.utc_window`).
+
+    Raises
+    ------
+    ConfigurationError
+        Either is not a time, or ``since`` is after ``until``.
+    """
+    start, end = utc_window(since, until)
+    return (None if start is None else pd.Timestamp(start)), (
+        None if end is None else pd.Timestamp(end)
+    )
+
+
+_FILE = re.compile(r"""["']([^"']+\.parquet)["']""")
+
+
+def engine_error(exc: BaseException, path: Path | None, what: str) -> DatasetError:
+    """A DuckDB error as a :class:`DatasetError` that says what to do.
+
+    A refused file access is the read-only rule; an error naming a Parquet file is a damaged
+    part (the file is named, with how to drop and re-sync it); anything else is the SQL's error.
+    """
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    kind = type(exc).__name__
+    if kind == "PermissionException" or "disabled by configuration" in message:
+        return DatasetError(
+            f"{what}: the dataset is read-only; SQL may read its tables (calls, messages, events, "
+            "turns, components, problems) but not write files, attach databases or read other "
+            f"files. DuckDB said: {message}"
+        )
+    found = _FILE.search(message)
+    if found:
+        file = Path(found.group(1))
+        part = file.stem
+        return DatasetError(
+            f"{what}: part file {str(file)!r} cannot be read ({message}); delete "
+            f"_commits/{part}.json in the dataset and sync again to bring its calls back"
+        )
+    where = f" on dataset {str(path)!r}" if path is not None else ""
+    return DatasetError(f"{what}{where} failed: {message}")
 
 
 def _days(since: pd.Timestamp | None, until: pd.Timestamp | None, known: Iterable[str]) -> list:
@@ -102,6 +151,31 @@ class Dataset:
         return self
 
     @property
+    def account(self) -> dict[str, Any] | None:
+        """The account the calls were synced from (see :mod:`oneinbox_nb.dataset.account`):
+        ``kind`` (``"api"`` or ``"sample"``), ``base_url``, ``key_fingerprint``, ``agent_ids``
+        and ``merged`` (other accounts added with ``merge=True``); None for a dataset that
+        records none."""
+        return self._store.marker().get("account")
+
+    @property
+    def description(self) -> str:
+        """The dataset in one line, for reports: ``dataset history/ (OneInbox API at …, account
+        1a2b…, 3,200 calls, synced 2026-12-07 01:20 UTC)``; sample data says ``sample data``."""
+        from .. import display
+
+        info = self._store.marker()
+        parts = [describe_account(info.get("account"))]
+        merged = (info.get("account") or {}).get("merged") or []
+        if merged:
+            parts[0] += f" and {display.count(len(merged))} more merged"
+        n = info.get("n_calls")
+        parts.append(f"{display.count(n)} calls")
+        synced = info.get("last_sync")
+        parts.append(f"synced {display.when(synced)}" if synced else "never synced")
+        return f"dataset {self.path.name}/ ({', '.join(parts)})"
+
+    @property
     def dates(self) -> list[str]:
         """The UTC days (``YYYY-MM-DD``, and ``unknown``) that hold calls, sorted."""
         days = {Path(f).parent.name.split("=", 1)[1] for f in self._files("calls")}
@@ -125,11 +199,9 @@ class Dataset:
                 done.add(table)
             return f"_{table}_empty"
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        # only calls has columns that differ between files (meta_*, var_*, analysis_*); the other
-        # tables' files all have the same schema, so DuckDB need not read every footer to bind
-        union = "true" if table == "calls" else "false"
+        # every file of a table has one schema (the open format): no union_by_name
         return (
-            f"read_parquet([{listed}], hive_partitioning = true, union_by_name = {union}, "
+            f"read_parquet([{listed}], hive_partitioning = true, "
             f"hive_types = {{'{DATE_COLUMN}': VARCHAR}})"
         )
 
@@ -142,16 +214,25 @@ class Dataset:
         return self._bare_con
 
     def connection(self) -> Any:
-        """The DuckDB connection holding the views (created on first use; time zone UTC)."""
+        """The DuckDB connection holding the views (created on first use; time zone UTC).
+
+        Read-only: once the views exist, DuckDB may open only the dataset's committed files
+        (``allowed_paths``), external access is off (``enable_external_access = false``) and the
+        configuration is locked (``lock_configuration = true``), so ``COPY ... TO``, ``ATTACH``,
+        ``EXPORT DATABASE``, ``INSTALL`` and reading any other file are refused.
+        """
         if self._con is None:
             duckdb = _import_duckdb()
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET parquet_metadata_cache = true")
             for name in TABLES:
                 source = self._source(name, self._files(name), con)
                 con.execute(f"CREATE VIEW {name}_raw AS SELECT * FROM {source}")
             self._views(con.execute)
+            allowed = sorted({f for name in TABLES for f in self._files(name)})
+            con.execute("SET allowed_paths = ?", [allowed])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
             self._con = con
         return self._con
 
@@ -186,8 +267,19 @@ class Dataset:
         Returns
         -------
         pandas.DataFrame
+
+        Raises
+        ------
+        DatasetError
+            The query failed: bad SQL, a part file that cannot be read (named), or a statement
+            that writes or reads outside the dataset (the connection is read-only, see
+            :meth:`connection`).
         """
-        return self.connection().execute(query, params or []).fetchdf()
+        con = self.connection()
+        try:
+            return con.execute(query, params or []).fetchdf()
+        except _import_duckdb().Error as exc:
+            raise engine_error(exc, self.path, "Dataset.sql") from None
 
     # CallFrames ---------------------------------------------------------------------------------
 
@@ -226,7 +318,7 @@ class Dataset:
         ConfigurationError
             ``since``/``until`` is not a time.
         """
-        start, end = _utc(since, "since"), _utc(until, "until")
+        start, end = utc_window_stamps(since, until)
         days = None if start is None and end is None else _days(start, end, self.dates)
         # without duplicates to resolve, no view is needed: only the selected files are opened
         con = self.connection() if self._dedup else self._bare()
@@ -248,11 +340,7 @@ class Dataset:
             }
             if not parts:
                 return CallFrames.empty()
-            source = self._pruned(con, "calls", days, parts)
-            columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-            if "meta_run_id" not in columns:
-                return CallFrames.empty()
-            where.append("CAST(meta_run_id AS VARCHAR) = ?")
+            where.append("meta_run_id = ?")
             params.append(str(run_id))
         if start is not None:
             where.append("created_at >= ?")
@@ -323,11 +411,28 @@ class Dataset:
             raise ValueError(f"invalid engine {engine!r}; valid values: {', '.join(ENGINES)}")
         if engine == "duckdb":
             con = self.connection()
-            return FleetQueries(lambda q: con.execute(q).fetchdf(), "duckdb")
+            duckdb = _import_duckdb()
+
+            def run(query: str) -> pd.DataFrame:
+                try:
+                    return con.execute(query).fetchdf()
+                except duckdb.Error as exc:
+                    raise engine_error(exc, self.path, "the fleet query") from None
+
+            return FleetQueries(run, "duckdb", self._traffic_counts)
         session = spark or self._spark or _local_spark()
         self._spark = session
         self._spark_views(session)
-        return FleetQueries(lambda q: session.sql(q).toPandas(), "spark")
+        return FleetQueries(lambda q: session.sql(q).toPandas(), "spark", self._traffic_counts)
+
+    def _traffic_counts(self) -> dict[str, int] | None:
+        """Production and load-test calls from the commit markers (each part counts its
+        load-test calls); None when a call may be in several parts or a marker lacks the count."""
+        if self._dedup or any("n_load_test" not in c for c in self._live):
+            return None
+        load = sum(int(c["n_load_test"]) for c in self._live)
+        total = sum(int(c["n_calls"]) for c in self._live)
+        return {"production": total - load, "load_test": load}
 
     def _spark_views(self, session: Any) -> None:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -348,11 +453,16 @@ class Dataset:
         self._views(session.sql)
 
     def call_volume(
-        self, *, freq: str = "day", by: str | None = None, engine: str = "duckdb"
+        self,
+        *,
+        freq: str = "day",
+        by: str | None = None,
+        traffic: str = "production",
+        engine: str = "duckdb",
     ) -> pd.DataFrame:
-        """Calls, completed, failed and failure rate per day or week; see
-        :meth:`FleetQueries.call_volume`."""
-        return self.fleet(engine).call_volume(freq=freq, by=by)
+        """Calls, completed, failed and failure rate per day or week (production calls unless
+        ``traffic`` says otherwise); see :meth:`FleetQueries.call_volume`."""
+        return self.fleet(engine).call_volume(freq=freq, by=by, traffic=traffic)
 
     def latency(
         self,
@@ -360,16 +470,26 @@ class Dataset:
         freq: str = "day",
         by: str | None = None,
         percentiles: Sequence[float] = (50, 95),
+        traffic: str = "production",
         engine: str = "duckdb",
     ) -> pd.DataFrame:
-        """Per-component p50/p95 per day or week; see :meth:`FleetQueries.latency`."""
-        return self.fleet(engine).latency(freq=freq, by=by, percentiles=percentiles)
+        """Per-component p50/p95 per day or week, per turn by the component rule (production
+        calls unless ``traffic`` says otherwise); see :meth:`FleetQueries.latency`."""
+        return self.fleet(engine).latency(
+            freq=freq, by=by, percentiles=percentiles, traffic=traffic
+        )
 
     def cost(
-        self, *, freq: str = "day", by: str | None = "agent_id", engine: str = "duckdb"
+        self,
+        *,
+        freq: str = "day",
+        by: str | None = "agent_id",
+        traffic: str = "production",
+        engine: str = "duckdb",
     ) -> pd.DataFrame:
-        """Cost and credits per agent per day or week; see :meth:`FleetQueries.cost`."""
-        return self.fleet(engine).cost(freq=freq, by=by)
+        """Cost and credits per agent per day or week (production calls unless ``traffic`` says
+        otherwise); see :meth:`FleetQueries.cost`."""
+        return self.fleet(engine).cost(freq=freq, by=by, traffic=traffic)
 
     def close(self) -> None:
         """Close the DuckDB connections (a Spark session passed in is left running)."""
@@ -389,9 +509,13 @@ def _pa() -> Any:
 def _arrow(con: Any, query: str, params: Sequence[Any] | None = None) -> Any:
     """A DuckDB query's result as a pyarrow Table (``to_arrow_table`` in DuckDB 2, ``arrow``
     before)."""
-    relation = con.sql(query, params=list(params) if params else None)
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-    return fetch()
+    duckdb = _import_duckdb()
+    try:
+        relation = con.sql(query, params=list(params) if params else None)
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+        return fetch()
+    except duckdb.Error as exc:
+        raise engine_error(exc, None, "reading the dataset") from None
 
 
 def _types_mapper() -> Any:
@@ -422,10 +546,11 @@ def _to_frames(tables: dict[str, Any]) -> CallFrames:
                 table = table.set_column(i, column, table.column(i).dictionary_encode())
         frame = table.to_pandas(types_mapper=_types_mapper())
         if name == "calls":
-            extras = [c for c in frame.columns if c not in SCHEMA[name]]
-            empty = {c for c in extras if frame[c].isna().all()}
-            fixed = [c for c in frame.columns if c in SCHEMA[name]]
-            frame = frame[fixed + sorted(set(extras) - empty)]  # to_frames sorts them too
+            extras = extra_columns(frame)
+            frame = frame[[c for c in frame.columns if c in SCHEMA[name]]]
+            if extras:
+                rebuilt = pd.DataFrame(extras, index=frame.index)
+                frame = pd.concat([frame, rebuilt], axis=1)
         for column, dtype in SCHEMA[name].items():
             if dtype == np.dtype(object) and column in frame:
                 text = frame[column]
@@ -471,24 +596,27 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
     ------
     ConfigurationError
         ``path`` is not a call dataset.
+    DatasetError
+        The dataset has format version 1 (convert it with
+        :func:`~oneinbox_nb.dataset.migrate`) or a newer one than this oneinbox_nb reads.
     """
     return Dataset(path)
 
 
 def _spark_schema(name: str) -> Any:
-    """The Spark schema of a table's fixed columns (extras are not read by Spark)."""
+    """The Spark schema of a table's files: :func:`~oneinbox_nb.dataset.store.arrow_schema`."""
+    import pyarrow as pa
     from pyspark.sql import types as T
 
-    utc = pd.DatetimeTZDtype(unit="ns", tz="UTC")
-    kinds = {
-        pd.Int64Dtype(): T.LongType(),
-        pd.Float64Dtype(): T.DoubleType(),
-        pd.BooleanDtype(): T.BooleanType(),
-        utc: T.TimestampType(),
-    }
-    fields = [
-        T.StructField(column, kinds.get(dtype, T.StringType()))
-        for column, dtype in SCHEMA[name].items()
-    ]
-    extra = [T.StructField(c, T.LongType()) for c in (PART_COLUMN, ROW_COLUMN)]
-    return T.StructType([*fields, *extra])
+    def kind(arrow: Any) -> Any:
+        if pa.types.is_timestamp(arrow):
+            return T.TimestampType()
+        if pa.types.is_int64(arrow):
+            return T.LongType()
+        if pa.types.is_floating(arrow):
+            return T.DoubleType()
+        if pa.types.is_boolean(arrow):
+            return T.BooleanType()
+        return T.StringType()
+
+    return T.StructType([T.StructField(f.name, kind(f.type)) for f in arrow_schema(name)])

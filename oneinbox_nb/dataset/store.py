@@ -13,6 +13,28 @@ Every table is a hive-partitioned Parquet dataset (``date=YYYY-MM-DD``, ``date=u
 without ``created_at``) that DuckDB, Polars, Spark and Dask read as is. Each row carries ``_part``, the
 number of the part that wrote it.
 
+Open format (version 2)
+-----------------------
+Every file of a table has the same schema, :func:`arrow_schema` (the columns of
+:data:`~oneinbox_nb.frames.SCHEMA` in their order, then ``_part`` and ``_row``), whatever the calls
+in it, so Polars ``pl.scan_parquet(path, hive_partitioning=True)``, Spark ``read.parquet`` (no
+``mergeSchema``) and DuckDB ``read_parquet`` (no ``union_by_name``) read every table as it is.
+The flattened ``meta_*``, ``var_*`` and ``analysis_*`` columns of the frames, whose set differs
+from call to call, are stored in ``calls`` as three JSON text columns, ``metadata``, ``variables``
+and ``analysis`` (an object of flattened key -> value per call, null when the call has none; read
+them with ``json_extract``/``->>`` in SQL, ``str.json_decode`` in Polars, ``from_json`` in Spark).
+The metadata keys of :data:`PROMOTED_KEYS` are also their own text columns ``meta_<key>``
+(``meta_run_id`` etc.; null when absent; numbers in decimal, other non-strings as JSON), which the
+traffic rule (a call is a load-test call when ``meta_run_id`` is set) and run filters use.
+A dataset of format version 1 (``meta_*`` columns per file) is refused with
+:class:`DatasetError`; :func:`~oneinbox_nb.dataset.migrate` rewrites it in place.
+
+Account
+-------
+``_oneinbox_dataset.json`` records where the calls came from (see
+:mod:`oneinbox_nb.dataset.account`): ``account`` (``base_url``, ``key_fingerprint``, ``agent_ids``,
+``kind`` ``"api"`` or ``"sample"``), ``last_sync`` (UTC, ISO 8601) and ``n_calls``.
+
 Crash safety
 ------------
 A part is written file by file (each to a temporary name, then renamed), and only then committed by
@@ -38,13 +60,36 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import SCHEMA, TABLES, CallFrames
 
-__all__ = ["DATE_COLUMN", "PART_COLUMN", "ROW_COLUMN", "UNKNOWN_DATE", "Store"]
+__all__ = [
+    "DATE_COLUMN",
+    "EXTRA_JSON",
+    "PART_COLUMN",
+    "PROMOTED_KEYS",
+    "ROW_COLUMN",
+    "UNKNOWN_DATE",
+    "DatasetError",
+    "Store",
+    "arrow_schema",
+]
 
 FORMAT = "oneinbox-dataset"
-VERSION = 1
+VERSION = 2
+
+#: Metadata keys that are also their own text column ``meta_<key>`` of the stored ``calls`` table.
+PROMOTED_KEYS: tuple[str, ...] = ("run_id", "test", "script", "virtual_user")
+
+#: Frames column prefix -> the JSON text column of the stored ``calls`` table that holds them.
+EXTRA_JSON: dict[str, str] = {"meta_": "metadata", "var_": "variables", "analysis_": "analysis"}
+
+
+class DatasetError(OneInboxError):
+    """A dataset cannot be used as asked: another account's, an old format, an unreadable part,
+    or SQL that tries to write or to read outside the dataset."""
+
+
 MARKER = "_oneinbox_dataset.json"
 COMMITS = "_commits"
 PART_COLUMN = "_part"
@@ -84,19 +129,137 @@ def call_dates(created_at: pd.Series) -> np.ndarray:
     return np.where(pd.isna(days), UNKNOWN_DATE, days)
 
 
-def to_arrow(name: str, frame: pd.DataFrame) -> Any:
-    """One table of a CallFrames as an Arrow table ready for Parquet.
+def _arrow_type(dtype: Any) -> Any:
+    import pyarrow as pa
 
-    Labels (categories) become plain strings, ``messages.tool_arguments`` JSON text, timestamps
-    microseconds (what Spark reads).
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return pa.timestamp("us", tz="UTC")
+    if isinstance(dtype, pd.Int64Dtype):
+        return pa.int64()
+    if isinstance(dtype, pd.Float64Dtype):
+        return pa.float64()
+    if isinstance(dtype, pd.BooleanDtype):
+        return pa.bool_()
+    return pa.string()  # strings, labels (categories) and JSON text
+
+
+def arrow_schema(name: str) -> Any:
+    """The one Arrow schema of every Parquet file of table ``name`` (without ``date``).
+
+    Parameters
+    ----------
+    name : str
+        A table of :data:`~oneinbox_nb.frames.TABLES`.
+
+    Returns
+    -------
+    pyarrow.Schema
+        :data:`~oneinbox_nb.frames.SCHEMA`'s columns in order (timestamps ``timestamp[us, UTC]``,
+        ``Int64`` ``int64``, ``Float64`` ``double``, ``boolean`` ``bool``, the rest ``string``);
+        for ``calls`` then the promoted ``meta_<key>`` text columns and the ``metadata``,
+        ``variables``, ``analysis`` JSON text columns; then ``_part`` and ``_row`` (``int64``).
     """
     import pyarrow as pa
 
+    fields = [pa.field(c, _arrow_type(d)) for c, d in SCHEMA[name].items()]
+    if name == "calls":
+        fields += [pa.field(f"meta_{k}", pa.string()) for k in PROMOTED_KEYS]
+        fields += [pa.field(c, pa.string()) for c in EXTRA_JSON.values()]
+    fields += [pa.field(PART_COLUMN, pa.int64()), pa.field(ROW_COLUMN, pa.int64())]
+    return pa.schema(fields)
+
+
+def _plain(values: pd.Series) -> list[Any]:
+    """A column as Python values (int, float, bool, str), missing ones None."""
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value, default=str).decode()
+
+
+def extras_text(frame: pd.DataFrame) -> dict[str, list[str | None]]:
+    """The flattened extra columns of a ``calls`` frame as the promoted and JSON text columns."""
+    n = len(frame)
+    out: dict[str, list[str | None]] = {}
+    for key in PROMOTED_KEYS:
+        column = f"meta_{key}"
+        out[column] = [_text(v) for v in _plain(frame[column])] if column in frame else [None] * n
+    for prefix, target in EXTRA_JSON.items():
+        rows: list[dict[str, Any]] = [{} for _ in range(n)]
+        for column in sorted(c for c in frame.columns if c.startswith(prefix)):
+            key = column[len(prefix) :]
+            for row, value in zip(rows, _plain(frame[column]), strict=True):
+                if value is not None:
+                    row[key] = value
+        out[target] = [
+            orjson.dumps(r, default=str, option=orjson.OPT_SORT_KEYS).decode() if r else None
+            for r in rows
+        ]
+    return out
+
+
+def _typed(values: list[Any]) -> Any:
+    """Values of one flattened column read back from JSON, with the dtype the frames infer:
+    ``boolean``, ``Int64``, ``Float64`` or ``string`` (non-strings among strings as JSON text)."""
+    kinds = {type(v) for v in values} - {type(None)}
+    if kinds == {bool}:
+        return pd.array(values, dtype=pd.BooleanDtype())
+    if kinds and kinds <= {int, float}:
+        if kinds == {int}:
+            try:
+                return pd.array(values, dtype=pd.Int64Dtype())
+            except (OverflowError, TypeError, ValueError):
+                pass
+        return pd.array([None if v is None else float(v) for v in values], dtype=pd.Float64Dtype())
+    return pd.array([_text(v) for v in values], dtype=pd.StringDtype())
+
+
+def extra_columns(calls: pd.DataFrame) -> dict[str, Any]:
+    """The frames' ``meta_*``/``var_*``/``analysis_*`` columns rebuilt from a stored ``calls``
+    table's JSON text columns (the inverse of what :func:`to_arrow` stores), sorted by name.
+
+    Parameters
+    ----------
+    calls : pandas.DataFrame
+        Rows of the stored ``calls`` table, with ``metadata``, ``variables`` and ``analysis``.
+
+    Returns
+    -------
+    dict
+        Column name -> pandas array (``boolean``, ``Int64``, ``Float64`` or ``string``); keys
+        without any value are left out.
+    """
+    n = len(calls)
+    found: dict[str, list[Any]] = {}
+    for prefix, source in EXTRA_JSON.items():
+        if source not in calls:
+            continue
+        for row, text in enumerate(calls[source].tolist()):
+            if text is None or text is pd.NA:
+                continue
+            for key, value in orjson.loads(text).items():
+                found.setdefault(prefix + key, [None] * n)[row] = value
+    return {name: _typed(found[name]) for name in sorted(found)}
+
+
+def to_arrow(name: str, frame: pd.DataFrame) -> Any:
+    """One table of a CallFrames as an Arrow table of :func:`arrow_schema` (without ``_part``,
+    ``_row``), ready for Parquet.
+
+    Labels (categories) become plain strings, ``object`` columns (e.g. ``messages.tool_arguments``)
+    JSON text, timestamps microseconds (what Spark reads); the ``meta_*``/``var_*``/``analysis_*``
+    columns of ``calls`` become the promoted and JSON text columns (see the module docstring).
+    """
+    import pyarrow as pa
+
+    schema = arrow_schema(name)
     columns: dict[str, Any] = {}
-    for column in frame.columns:
+    for column, dtype in SCHEMA[name].items():
         values = frame[column]
-        dtype = SCHEMA[name].get(column)
-        if dtype is not None and dtype == np.dtype(object):
+        if dtype == np.dtype(object):
             columns[column] = pa.array(
                 [None if v is None else orjson.dumps(v, default=str).decode() for v in values],
                 type=pa.string(),
@@ -104,13 +267,11 @@ def to_arrow(name: str, frame: pd.DataFrame) -> Any:
             continue
         if isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype(object)
-        array = pa.array(values, from_pandas=True)
-        if pa.types.is_timestamp(array.type):
-            array = array.cast(pa.timestamp("us", tz="UTC"))
-        elif pa.types.is_large_string(array.type) or pa.types.is_null(array.type):
-            array = array.cast(pa.string())
-        columns[column] = array
-    return pa.table(columns)
+        columns[column] = pa.array(values, from_pandas=True).cast(schema.field(column).type)
+    if name == "calls":
+        for column, texts in extras_text(frame).items():
+            columns[column] = pa.array(texts, type=pa.string())
+    return pa.table(columns, schema=pa.schema(list(schema)[:-2]))
 
 
 def with_part(table: Any, part: int) -> Any:
@@ -125,7 +286,7 @@ def with_part(table: Any, part: int) -> Any:
 
 def empty_table(name: str) -> Any:
     """A table with no rows and the columns of a written file (for views of absent tables)."""
-    return with_part(to_arrow(name, CallFrames.empty().tables[name]), 0)
+    return arrow_schema(name).empty_table()
 
 
 class Store:
@@ -145,9 +306,16 @@ class Store:
         a dataset.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = False, migrating: bool = False
+    ) -> None:
         self.root = Path(path)
         marker = self.root / MARKER
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigurationError(
+                f"{str(self.root)!r} is a file, not a dataset directory; give a new or empty "
+                "directory (or an existing dataset's)"
+            )
         if not marker.is_file():
             if not create:
                 raise ConfigurationError(
@@ -162,9 +330,44 @@ class Store:
                     f"{str(self.root)!r} is a non-empty directory that is not a call dataset; "
                     "choose a new or empty directory"
                 )
-            body = orjson.dumps({"format": FORMAT, "version": VERSION})
-            _atomic_write(marker, lambda tmp: Path(tmp).write_bytes(body))
+            self.write_marker({"format": FORMAT, "version": VERSION})
+        self.version = self._check_version(migrating)
         (self.root / COMMITS).mkdir(parents=True, exist_ok=True)
+
+    def _check_version(self, migrating: bool) -> int:
+        info = self.marker()
+        version = info.get("version")
+        if info.get("format") != FORMAT or not isinstance(version, int):
+            raise DatasetError(
+                f"{str(self.root / MARKER)!r} is not a oneinbox_nb dataset marker; sync into a "
+                "new directory"
+            )
+        if version > VERSION:
+            raise DatasetError(
+                f"dataset {str(self.root)!r} has format version {version}, newer than this "
+                f"oneinbox_nb reads ({VERSION}); upgrade oneinbox_nb"
+            )
+        if version < VERSION and not migrating:
+            raise DatasetError(
+                f"dataset {str(self.root)!r} has format version {version} (before the open "
+                f"format, version {VERSION}); convert it once with "
+                f"oneinbox_nb.dataset.migrate({str(self.root)!r}), or sync into a new directory"
+            )
+        return version
+
+    def marker(self) -> dict[str, Any]:
+        """The dataset's marker ``_oneinbox_dataset.json`` (format, version, account, last sync,
+        calls); ``{}`` when it cannot be read."""
+        try:
+            info = orjson.loads((self.root / MARKER).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def write_marker(self, info: dict[str, Any]) -> None:
+        """Replace the marker atomically with ``info``."""
+        body = orjson.dumps(info)
+        _atomic_write(self.root / MARKER, lambda tmp: Path(tmp).write_bytes(body))
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -277,6 +480,18 @@ class Store:
         tables = {name: to_arrow(name, frame) for name, frame in frames.tables.items()}
         return self.write_tables(tables, replaced=replaced, part=part, extra=extra)
 
+    def count_calls(self) -> int:
+        """Distinct calls in the live parts (from the files' ``call_id`` columns)."""
+        import pyarrow.parquet as pq
+
+        live = self.live()
+        if not self.needs_dedup(live):
+            return sum(int(c.get("n_calls", 0)) for c in live)
+        ids: set[str] = set()
+        for file in self.files("calls", live=live):
+            ids.update(pq.read_table(file, columns=["call_id"]).column("call_id").to_pylist())
+        return len(ids)
+
     def write_tables(
         self,
         tables: dict[str, Any],
@@ -303,7 +518,8 @@ class Store:
             else:
                 found = index.get_indexer(table.column("call_id").to_pandas().astype(object))
                 row_dates = np.where(found >= 0, dates[np.maximum(found, 0)], UNKNOWN_DATE)
-            table = with_part(table, part)
+            table = with_part(table, part).select(arrow_schema(name).names)
+            table = table.cast(arrow_schema(name))
             for day in sorted(set(row_dates.tolist())):
                 rows = np.flatnonzero(row_dates == day)
                 rel = f"{name}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
@@ -311,13 +527,12 @@ class Store:
                 _atomic_write(self.root / rel, lambda tmp, p=piece: pq.write_table(p, tmp))
                 files.setdefault(name, []).append(rel)
         updated = calls.column("updated_at").to_pandas().dropna()
-        run_ids: list[str] | None = []
-        if "meta_run_id" in calls.column_names:
-            found = calls.column("meta_run_id").drop_null().cast("string").unique().to_pylist()
-            run_ids = sorted(found) if len(found) <= MAX_RUN_IDS else None
+        found = calls.column("meta_run_id").drop_null().unique().to_pylist()
+        run_ids = sorted(found) if len(found) <= MAX_RUN_IDS else None
         commit = {
             "part": part,
             "n_calls": calls.num_rows,
+            "n_load_test": calls.num_rows - calls.column("meta_run_id").null_count,
             "replaced": int(replaced),
             "max_updated_at": updated.max().isoformat() if len(updated) else None,
             "written_at": datetime.now(timezone.utc).isoformat(),

@@ -24,22 +24,30 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import TABLES, to_frames
 from ..frames.build import agent_names
-from .read import _arrow, _utc, open_dataset
+from .account import SAMPLE_ACCOUNT, account_of, describe_account, same_account
+from .read import _arrow, open_dataset, utc_window_stamps
 from .store import (
     DATE_COLUMN,
+    EXTRA_JSON,
     PART_COLUMN,
     ROW_COLUMN,
+    VERSION,
+    DatasetError,
     Store,
     _atomic_write,
     _part_name,
+    arrow_schema,
+    extras_text,
     to_arrow,
 )
 
-__all__ = ["SyncResult", "compact", "sync"]
+__all__ = ["SyncResult", "compact", "migrate", "sync"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,9 @@ class SyncResult:
         Parts committed.
     seconds : float
         Wall time.
+    worker_peak_rss : int or None
+        Peak resident memory (bytes) of the worker process that framed and wrote the chunks
+        (``workers=1``, Linux); None otherwise.
     """
 
     path: Path
@@ -78,6 +89,7 @@ class SyncResult:
     out_of_range: int
     parts: int
     seconds: float
+    worker_peak_rss: int | None = None
 
     @property
     def written(self) -> int:
@@ -147,6 +159,8 @@ def sync(
     until: Any = None,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
+    merge: bool = False,
+    workers: int = 1,
 ) -> SyncResult:
     """Bring an organisation's calls into the local dataset at ``path`` (created if needed).
 
@@ -169,6 +183,15 @@ def sync(
         Show a tqdm progress bar of the calls listed.
     chunk_size : int, default 2000
         Calls per written part: the memory/file-count trade-off.
+    merge : bool, default False
+        Allow syncing into a dataset that holds another account's calls (see
+        :mod:`oneinbox_nb.dataset.account`); the dataset then records both accounts.
+    workers : {1, 0}, default 1
+        1: turn chunks into frames and write them in one worker process (``forkserver``, else
+        ``spawn``), so that this process lists and parses the next pages meanwhile (two cores);
+        chunks cross as JSON bytes. As with any :mod:`multiprocessing` worker, a script that
+        calls sync must do so under ``if __name__ == "__main__":`` (notebooks and ``python -c``
+        need nothing). 0: in a thread of this process (one core).
 
     Returns
     -------
@@ -177,7 +200,10 @@ def sync(
     Raises
     ------
     ConfigurationError
-        Bad arguments, no API key, or ``path`` is a non-empty directory that is not a dataset.
+        Bad arguments, no API key, or ``path`` is a file or a non-empty directory that is not a
+        dataset.
+    DatasetError
+        The dataset holds another account's calls (and ``merge`` is False), or has an old format.
     OneInboxError
         The listing failed after the client's retries; what was committed before stays.
     """
@@ -190,32 +216,34 @@ def sync(
         )
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ConfigurationError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    keep = _in_range(_utc(since, "since"), _utc(until, "until"))
+    if workers not in (0, 1) or isinstance(workers, bool):
+        raise ConfigurationError(f"workers must be 0 or 1, got {workers!r}")
+    keep = _in_range(*utc_window_stamps(since, until))
     started = time.perf_counter()
     store = Store(path, create=True)
     store.sweep()
     known = _stored_versions(store)
     own_client = client is None
     http = OneInboxClient() if own_client else client
+    try:
+        names = _agent_names(http)  # agent id -> name, one GET /v1/agents walk per sync
+        account = _claim(store, account_of(http, names), merge)
+    except BaseException:
+        if own_client:
+            http.close()
+        raise
     counts = {"listed": 0, "new": 0, "changed": 0, "unchanged": 0, "out_of_range": 0, "parts": 0}
     bar = _progress(progress)
     chunk: list[dict] = []
     replaced = 0
     part = store.next_part()
-    writer = _Writer(store)
-
-    names: dict[str, str] | None = None  # agent id -> name, one GET /v1/agents walk per sync
+    writer = _ProcessWriter(store, names) if workers else _Writer(store, names)
 
     def flush() -> None:
-        nonlocal chunk, replaced, part, names
+        nonlocal chunk, replaced, part
         if not chunk:
             return
-        if names is None:
-            names = _agent_names(http)
-        frames = to_frames(chunk, agents=names)
-        writer.submit(
-            {name: to_arrow(name, f) for name, f in frames.tables.items()}, replaced, part
-        )
+        writer.submit(chunk, replaced, part)
         for call in chunk:
             known[str(call.get("id"))] = _micros(call.get("updated_at"))
         counts["parts"] += 1
@@ -253,13 +281,20 @@ def sync(
         writer.finish()
     finally:
         writer.stop()
+        if counts["parts"] or not store.marker().get("account"):
+            _record(store, account)
         if listing is not None:
             listing.close()
         if bar is not None:
             bar.close()
         if own_client:
             http.close()
-    return SyncResult(path=Path(path), seconds=time.perf_counter() - started, **counts)
+    return SyncResult(
+        path=Path(path),
+        seconds=time.perf_counter() - started,
+        worker_peak_rss=getattr(writer, "peak_rss", None),
+        **counts,
+    )
 
 
 class _Prefetch:
@@ -340,11 +375,12 @@ class _Writer:
     :meth:`submit` or by :meth:`finish`; later parts are then dropped, not written.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, names: dict[str, str]) -> None:
         import queue
         import threading
 
         self._store = store
+        self._names = names
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._stopped = False
@@ -368,8 +404,11 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
-    def submit(self, tables: dict[str, Any], replaced: int, part: int) -> None:
+    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
+        """Frame ``chunk`` here, queue its tables for writing as part ``part``."""
         self._raise()
+        frames = to_frames(chunk, agents=self._names)
+        tables = {name: to_arrow(name, f) for name, f in frames.tables.items()}
         self._queue.put((tables, replaced, part))
 
     def stop(self) -> None:
@@ -383,6 +422,146 @@ class _Writer:
         """Wait for every submitted part to be committed; raise the thread's error if any."""
         self.stop()
         self._raise()
+
+
+class _ProcessWriter:
+    """Frame and write parts in one worker process and in this one (``workers=1``).
+
+    A chunk crosses as JSON bytes (``orjson``), not pickled dicts; the worker parses it, builds
+    its frames and writes and commits the part (:meth:`Store.write_part`: marker last), while this
+    process lists and parses the next pages. Building frames costs more than listing on a fast
+    link, so when the worker is still busy with the previous chunk, this process frames and
+    writes the next one itself: both cores work, and at most one chunk waits for the worker
+    (memory: a chunk's bytes and a chunk's frames in each process). Parts are independent, each
+    committed by its own marker, so their order does not matter. The first error of the worker
+    is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
+    cancelled. A worker killed mid-part leaves only uncommitted files, which the next sync sweeps.
+    """
+
+    def __init__(self, store: Store, names: dict[str, str]) -> None:
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._store = store
+        self._root = str(store.root)
+        self._names = names
+        self._pending: deque = deque()
+        self.peak_rss: int | None = None
+        self._failed = False
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+        self._pending.append(self._pool.submit(_worker_peak))  # start it while pages are listed
+
+    def _collect(self, keep: int) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        while len(self._pending) > keep:
+            try:
+                peak = self._pending.popleft().result()  # the worker's error, raised here
+            except BrokenProcessPool as exc:
+                raise self._broken(exc) from None
+            except BaseException:
+                self._failed = True
+                raise
+            if peak is not None:
+                self.peak_rss = max(self.peak_rss or 0, peak)
+
+    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
+        self._collect(keep=1)
+        if self._pending and not self._pending[-1].done():
+            # the worker is busy with the previous chunk: frame and write this one here meanwhile
+            frames = to_frames(chunk, agents=self._names)
+            self._store.write_part(frames, replaced=replaced, part=part)
+            return
+        from concurrent.futures.process import BrokenProcessPool
+
+        job = _write_chunk, self._root, orjson.dumps(chunk), self._names, replaced, part
+        try:
+            self._pending.append(self._pool.submit(*job))
+        except BrokenProcessPool as exc:
+            raise self._broken(exc) from None
+
+    def _broken(self, exc: BaseException) -> DatasetError:
+        self._failed = True
+        return DatasetError(
+            f"the process writing dataset {self._root!r} stopped ({exc}); run the sync again: "
+            "committed parts stay, the rest is listed and written again (from a script, call "
+            "sync under `if __name__ == '__main__':`, as the worker imports the script, or pass "
+            "workers=0)"
+        )
+
+    def finish(self) -> None:
+        """Wait for every submitted part to be committed; raise the worker's error if any."""
+        self._collect(keep=0)
+
+    def stop(self) -> None:
+        """Let the submitted parts finish (each commits whole; after a worker error, only the one
+        being written), then end the worker."""
+        self._pool.shutdown(wait=True, cancel_futures=self._failed)
+
+
+def _context() -> Any:
+    """``forkserver`` (the server imports the framing code once), else ``spawn``."""
+    import multiprocessing
+
+    try:
+        context = multiprocessing.get_context("forkserver")
+    except ValueError:  # Windows
+        return multiprocessing.get_context("spawn")
+    context.set_forkserver_preload(["oneinbox_nb.dataset.store"])
+    return context
+
+
+def _worker_peak() -> int | None:
+    """This process's peak resident memory in bytes (``VmHWM``; None where unknown)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _write_chunk(
+    root: str, payload: bytes, names: dict[str, str], replaced: int, part: int
+) -> int | None:
+    """In the worker: parse a chunk's JSON, build its frames, write and commit it as ``part``;
+    returns the worker's peak memory."""
+    frames = to_frames(orjson.loads(payload), agents=names)
+    Store(root).write_part(frames, replaced=replaced, part=part)
+    return _worker_peak()
+
+
+def _claim(store: Store, account: dict[str, Any], merge: bool) -> dict[str, Any]:
+    """The account to record after this sync; :class:`DatasetError` if the dataset holds another
+    account's calls and ``merge`` is False."""
+    info = store.marker()
+    held = info.get("account")
+    if not held:
+        return account
+    if same_account(held, account):  # the newest key's fingerprint, every agent seen
+        agents = sorted({*held.get("agent_ids", ()), *account.get("agent_ids", ())})
+        return {**account, "agent_ids": agents, "merged": held.get("merged", [])}
+    if not merge:
+        raise DatasetError(
+            f"dataset {str(store.root)!r} holds the calls of another account "
+            f"({describe_account(held)}), not of this one ({describe_account(account)}); sync "
+            "into another directory, or pass merge=True (--merge) to add these calls to it"
+        )
+    merged = [a for a in held.get("merged", []) if not same_account(a, account)]
+    return {**held, "merged": [*merged, {k: v for k, v in account.items() if k != "merged"}]}
+
+
+def _record(store: Store, account: dict[str, Any]) -> None:
+    """Write the account, the time of this sync and the number of calls into the marker."""
+    info = store.marker()
+    info.update(
+        account=account,
+        last_sync=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        n_calls=store.count_calls(),
+    )
+    store.write_marker(info)
 
 
 def _progress(enabled: bool) -> Any:
@@ -420,6 +599,7 @@ def write_calls(path: str | os.PathLike[str], chunks: Iterable[list[dict]]) -> i
         if chunk:
             store.write_part(to_frames(chunk))
             n += len(chunk)
+    _record(store, dict(SAMPLE_ACCOUNT))
     return n
 
 
@@ -449,7 +629,7 @@ def compact(path: str | os.PathLike[str]) -> int:
     part = store.next_part()
     files: dict[str, list[str]] = {}
     days = dataset.dates
-    n_calls = 0
+    n_calls = n_load_test = 0
     for name in TABLES:
         for day in days:
             source = dataset._pruned(con, name, [day])
@@ -460,6 +640,7 @@ def compact(path: str | os.PathLike[str]) -> int:
                 continue
             if name == "calls":
                 n_calls += table.num_rows
+                n_load_test += table.num_rows - table.column("meta_run_id").null_count
             table = table.drop_columns([PART_COLUMN, ROW_COLUMN])
             table = table.append_column(PART_COLUMN, _numbers(table.num_rows, part))
             table = table.append_column(ROW_COLUMN, _numbers(table.num_rows))
@@ -470,14 +651,13 @@ def compact(path: str | os.PathLike[str]) -> int:
     body = {
         "part": part,
         "n_calls": n_calls,
+        "n_load_test": n_load_test,
         "replaced": 0,
         "replaces": [c["part"] for c in live],
         "run_ids": None if None in run_ids else sorted({r for ids in run_ids for r in ids}),
         "written_at": datetime.now(timezone.utc).isoformat(),
         "files": files,
     }
-    import orjson
-
     _atomic_write(
         store.root / "_commits" / f"{_part_name(part)}.json",
         lambda tmp: Path(tmp).write_bytes(orjson.dumps(body)),
@@ -493,3 +673,65 @@ def _numbers(n: int, value: int | None = None) -> Any:
     if value is None:
         return pa.array(np.arange(n, dtype=np.int64))
     return pa.array(np.full(n, value, dtype=np.int64))
+
+
+def migrate(path: str | os.PathLike[str]) -> int:
+    """Convert a dataset of format version 1 to the open format (version 2), in place.
+
+    Version 1 stored each part's ``meta_*``/``var_*``/``analysis_*`` columns as they came, so files
+    differed in schema. Each file is rewritten with :func:`~oneinbox_nb.dataset.store.arrow_schema`
+    (through a temporary file and a rename); the marker's version changes last, so an
+    interrupted migration is finished by running it again.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    int
+        Files rewritten (0 when the dataset already has the open format).
+
+    Raises
+    ------
+    ConfigurationError
+        ``path`` is not a call dataset.
+    """
+    import pyarrow.parquet as pq
+
+    store = Store(path, migrating=True)
+    if store.version == VERSION:
+        return 0
+    store.sweep()
+    rewritten = 0
+    for name in TABLES:
+        for file in store.files(name):
+            table = _open_format(name, pq.read_table(file, partitioning=None))
+            _atomic_write(Path(file), lambda tmp, t=table: pq.write_table(t, tmp))
+            rewritten += 1
+    info = store.marker()
+    info["version"] = VERSION
+    store.write_marker(info)
+    return rewritten
+
+
+def _open_format(name: str, table: Any) -> Any:
+    """A table read from a file of either format, with the schema of the open format."""
+    import pandas as pd
+    import pyarrow as pa
+
+    schema = arrow_schema(name)
+    if name == "calls" and "metadata" not in table.column_names:
+        extras = [c for c in table.column_names if c.startswith(tuple(EXTRA_JSON))]
+        frame = table.select(extras).to_pandas(types_mapper=pd.ArrowDtype)
+        for column, texts in extras_text(frame).items():
+            if column in table.column_names:
+                table = table.drop_columns([column])
+            table = table.append_column(column, pa.array(texts, type=pa.string()))
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, type=f.type)
+        for f in schema
+    ]
+    return pa.table(columns, schema=schema)
