@@ -43,6 +43,7 @@ __all__ = [
     "money",
     "money_total",
     "ms",
+    "number",
     "share",
     "table",
     "text",
@@ -102,6 +103,14 @@ def count(value: Any) -> str:
     if is_unknown(value):
         return UNKNOWN
     return f"{round(float(value)):,}"
+
+
+def number(value: Any, *, digits: int = 2) -> str:
+    """A plain decimal (a correlation, a ratio): fixed ``digits``, never scientific (``-0.06``)."""
+    if is_unknown(value):
+        return UNKNOWN
+    shown = f"{float(value):,.{digits}f}"
+    return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
 
 
 def concurrency(value: Any) -> str:
@@ -179,6 +188,7 @@ _FORMATTERS = {
     "share": share,
     "count": count,
     "concurrency": concurrency,
+    "number": number,
     "credits": credits,
     "duration": duration,
     "text": text,
@@ -253,17 +263,21 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~$<>&\"'])")
 _MD_LINE_START = re.compile(r"^(\s*)(\d*)([\-+.=)])")
 
 
-def md(value: Any) -> str:
+def md(value: Any, *, inline: bool = False) -> str:
     """Escape untrusted text for a Markdown cell: no markup, no links, no HTML, no math.
 
     Every Markdown and HTML metacharacter is backslash-escaped (CommonMark allows a backslash before
     any ASCII punctuation), and line breaks become spaces so the text cannot start a heading, list or
     table row of its own; ``-``, ``+``, ``.`` and ``=`` are escaped where they could start a block
-    (at the start of the text, or after its leading digits).
+    (at the start of the text, or after its leading digits). With ``inline`` the text continues a
+    line already started (a part of a sentence), so no block can start there and those four are
+    left alone.
     """
     text = "" if value is None else str(value)
     text = re.sub(r"[\r\n]+", " ", text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    if inline:
+        return text
     return _MD_LINE_START.sub(r"\1\2\\\3", text)
 
 

@@ -126,6 +126,7 @@ LAYERS = [
     "redact",
     "analysis",
     "plots",
+    "stories",
     "widgets",
 ]
 TOP = {

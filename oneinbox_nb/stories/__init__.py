@@ -1,0 +1,44 @@
+"""What each report says, as data: pure story functions and one renderer.
+
+A *story* (:class:`Story`) is everything a report's reader sees besides the figures: the scope
+sentence that opens "In short", the key numbers, sections with captions and tables, and advice.
+Each report's story is built by one pure function from frames, so it is unit-tested without a
+kernel, and notebooks, explorers and the CLI render the same story through :mod:`oneinbox_nb.display`::
+
+    stories/
+      _story.py       Story, Section, Table, Strong; to_markdown / to_html (the one renderer)
+      postmortem.py   notebooks/04_postmortem.ipynb
+
+The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
+``analysis`` and never imports a higher layer.
+"""
+
+from __future__ import annotations
+
+from ._story import (
+    IN_SHORT,
+    MIN_CALLS,
+    Section,
+    Sentence,
+    Story,
+    Strong,
+    Table,
+    scope_sentence,
+    to_html,
+    to_markdown,
+)
+from .postmortem import postmortem
+
+__all__ = [
+    "IN_SHORT",
+    "MIN_CALLS",
+    "Section",
+    "Sentence",
+    "Story",
+    "Strong",
+    "Table",
+    "postmortem",
+    "scope_sentence",
+    "to_html",
+    "to_markdown",
+]
