@@ -176,7 +176,8 @@ def money_total(cents: Any, *, what: str = "calls", missing: str = "not yet bill
     known = [float(v) for v in values if not is_unknown(v)]
     n_missing = len(values) - len(known)
     if not known:
-        return f"{UNKNOWN} ({count(n_missing)} {what} {missing})"
+        noun = what[:-1] if n_missing == 1 and what.endswith("s") else what
+        return f"{UNKNOWN} ({count(n_missing)} {noun} {missing})"
     noun = what[:-1] if len(known) == 1 and what.endswith("s") else what
     shown = f"{money(sum(known))} over {count(len(known))} {noun}"
     return shown + (f"; {count(n_missing)} {missing}" if n_missing else "")

@@ -413,8 +413,9 @@ def test_03_finds_the_planted_knee(runs, sample_facts):
 def test_04_picks_the_call_with_the_worst_turn(runs, sample_facts):
     text = _text(runs["04_postmortem"].nb)
     assert sample_facts["worst_call"] in text
-    assert f"This postmortem covers call {sample_facts['worst_call']} (" in text
-    assert f"run_id = '{sample_facts['run_id']}'" in text  # points at the run it belongs to
+    # the story's sentences are unit-tested in tests/stories/test_postmortem.py; here: it is shown
+    assert f"This postmortem is about call {sample_facts['worst_call']}: " in text
+    assert f"during load-test run {sample_facts['run_id']}; run this postmortem" in text
     committed = nbformat.read(NOTEBOOK_DIR / "04_postmortem.ipynb", as_version=4)
     assert committed.cells[-1].cell_type == "markdown", "ends with what to look at next"
     nb = runs["04_postmortem"].nb
@@ -431,7 +432,7 @@ def test_04_with_call_ids_is_about_those_calls_and_redacted(runs, sample_facts):
     _assert_ran(run)
     assert {"png", "table"} <= _static_kinds(run.nb)
     text = _text(run.nb)
-    assert f"This postmortem covers call {sample_facts['worst_call']} (" in text
+    assert f"This postmortem is about call {sample_facts['worst_call']}: " in text
     payload = sample_facts["worst_payload"]
     unredacted = _text(runs["04_postmortem"].nb)
     for number in (payload["from_number"], payload["to_number"]):
@@ -444,7 +445,7 @@ def test_04_with_a_run_id_reports_the_knee(runs, sample_facts):
     _assert_ran(run)
     assert {"png", "table"} <= _static_kinds(run.nb)
     text = _text(run.nb)
-    assert f"load-test run {sample_facts['run_id']}: 1,000 calls" in text
+    assert f"This postmortem is about load-test run {sample_facts['run_id']} (1,000 calls)" in text
     assert re.search(r"exceeds the low-load baseline .* from concurrency \d+", text)
     assert "Latency degrades from about" in text
 

@@ -86,6 +86,10 @@ class Section:
     tables: tuple[Table, ...] = ()
     bullets: bool = False
 
+    def plain(self) -> str:
+        """The section's sentences as plain text, one a line (for a terminal, unescaped)."""
+        return "\n".join("".join(line) for line in self.lines)
+
 
 @dataclass(frozen=True)
 class Story:
@@ -208,7 +212,7 @@ def _html_table(table: Table) -> str:
         for row in frame.astype(str).to_numpy()
     )
     caption = f"<caption>{_html_sentence(table.caption)}</caption>" if table.caption else ""
-    return f'<table class="oi-story">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table class="dataframe oi-story">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _parts(item: Story | Section | Table | Sentence) -> Iterable[Section | Table | Sentence]:
