@@ -372,7 +372,7 @@ def test_01_shows_the_worst_call_turn_by_turn(runs):
     call = sample.generate("call", seed=0)[0]
     assert call["id"] in text
     assert "update_shipping_address" in text  # the failed tool turn is the slowest one
-    assert "Turn **7**" in text
+    assert "Turn <strong>7</strong>" in text
 
 
 def test_02_lists_the_credits_mismatch(runs):

@@ -7,6 +7,7 @@ kernel, and notebooks, explorers and the CLI render the same story through :mod:
 
     stories/
       _story.py       Story, Section, Table, Strong; to_markdown / to_html (the one renderer)
+      explore_call.py notebooks/01_explore_call.ipynb
       postmortem.py   notebooks/04_postmortem.ipynb
 
 The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
@@ -27,6 +28,7 @@ from ._story import (
     to_html,
     to_markdown,
 )
+from .explore_call import explore_call
 from .postmortem import postmortem
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Story",
     "Strong",
     "Table",
+    "explore_call",
     "postmortem",
     "scope_sentence",
     "to_html",
