@@ -44,6 +44,7 @@ __all__ = [
     "money_total",
     "ms",
     "number",
+    "per_minute",
     "share",
     "table",
     "text",
@@ -103,6 +104,11 @@ def count(value: Any) -> str:
     if is_unknown(value):
         return UNKNOWN
     return f"{round(float(value)):,}"
+
+
+def per_minute(cents: Any) -> str:
+    """A cost per minute given in cents, in the one unit every report uses: ``$0.0176/min``."""
+    return money(cents, decimals=4, per="min")
 
 
 def number(value: Any, *, digits: int = 2) -> str:
@@ -190,6 +196,7 @@ _FORMATTERS = {
     "count": count,
     "concurrency": concurrency,
     "number": number,
+    "per_minute": per_minute,
     "credits": credits,
     "duration": duration,
     "text": text,
@@ -239,12 +246,20 @@ def cents(value: Any) -> str:
 
 
 def delta(value: Any, kind: str = "ms") -> str:
-    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``cents``, ``count``).
+    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``cents``, ``count``,
+    ``credits``).
 
     ``delta(301.4)`` → ``+301 ms``; ``delta(-0.004, "share")`` → ``-0.40%``; a difference that
     rounds to zero has no sign (``delta(0.4)`` → ``0 ms``).
     """
-    formatters = {"ms": ms, "share": share, "money": money, "cents": cents, "count": count}
+    formatters = {
+        "ms": ms,
+        "share": share,
+        "money": money,
+        "cents": cents,
+        "count": count,
+        "credits": credits,
+    }
     if kind not in formatters:
         raise ValueError(f"invalid kind {kind!r}; valid values: {', '.join(formatters)}")
     if is_unknown(value):

@@ -8,6 +8,7 @@ kernel, and notebooks, explorers and the CLI render the same story through :mod:
     stories/
       _story.py       Story, Section, Table, Strong; to_markdown / to_html (the one renderer)
       explore_call.py notebooks/01_explore_call.ipynb
+      costs.py        notebooks/02_costs_and_credits.ipynb
       postmortem.py   notebooks/04_postmortem.ipynb
 
 The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
@@ -28,6 +29,7 @@ from ._story import (
     to_html,
     to_markdown,
 )
+from .costs import costs
 from .explore_call import explore_call
 from .postmortem import postmortem
 
@@ -39,6 +41,7 @@ __all__ = [
     "Story",
     "Strong",
     "Table",
+    "costs",
     "explore_call",
     "postmortem",
     "scope_sentence",

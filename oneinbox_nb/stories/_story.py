@@ -194,7 +194,11 @@ def _html_sentence(parts: Sentence) -> str:
 
 
 def _md_table(table: Table) -> str:
-    frame = table.frame.reset_index() if table.index else table.frame
+    frame = (
+        table.frame.rename_axis(table.frame.index.name or "").reset_index()
+        if table.index
+        else table.frame
+    )
     header = "| " + " | ".join(display.md(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     rows = [
@@ -205,10 +209,19 @@ def _md_table(table: Table) -> str:
 
 
 def _html_table(table: Table) -> str:
-    frame = table.frame.reset_index() if table.index else table.frame
+    frame = (
+        table.frame.rename_axis(table.frame.index.name or "").reset_index()
+        if table.index
+        else table.frame
+    )
     head = "".join(f"<th>{display.html(c)}</th>" for c in frame.columns)
+
+    def cell(i: int, value: Any) -> str:  # the index column is a header column, as pandas draws it
+        tag = "th" if table.index and i == 0 else "td"
+        return f"<{tag}>{display.html(value)}</{tag}>"
+
     body = "".join(
-        "<tr>" + "".join(f"<td>{display.html(v)}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(cell(i, v) for i, v in enumerate(row)) + "</tr>"
         for row in frame.astype(str).to_numpy()
     )
     caption = f"<caption>{_html_sentence(table.caption)}</caption>" if table.caption else ""
