@@ -9,6 +9,7 @@ kernel, and notebooks, explorers and the CLI render the same story through :mod:
       _story.py       Story, Section, Table, Strong; to_markdown / to_html (the one renderer)
       explore_call.py notebooks/01_explore_call.ipynb
       costs.py        notebooks/02_costs_and_credits.ipynb
+      load_test.py    notebooks/03_load_test_correlation.ipynb
       postmortem.py   notebooks/04_postmortem.ipynb
 
 The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
@@ -31,6 +32,7 @@ from ._story import (
 )
 from .costs import costs
 from .explore_call import explore_call
+from .load_test import load_test
 from .postmortem import postmortem
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Table",
     "costs",
     "explore_call",
+    "load_test",
     "postmortem",
     "scope_sentence",
     "to_html",
