@@ -10,6 +10,7 @@ kernel, and notebooks, explorers and the CLI render the same story through :mod:
       explore_call.py notebooks/01_explore_call.ipynb
       costs.py        notebooks/02_costs_and_credits.ipynb
       load_test.py    notebooks/03_load_test_correlation.ipynb
+      compare.py      notebooks/05_compare.ipynb
       postmortem.py   notebooks/04_postmortem.ipynb
 
 The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
@@ -30,6 +31,7 @@ from ._story import (
     to_html,
     to_markdown,
 )
+from .compare import compare
 from .costs import costs
 from .explore_call import explore_call
 from .load_test import load_test
@@ -43,6 +45,7 @@ __all__ = [
     "Story",
     "Strong",
     "Table",
+    "compare",
     "costs",
     "explore_call",
     "load_test",
