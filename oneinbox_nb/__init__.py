@@ -17,6 +17,7 @@ from .dataset import Dataset, SyncResult, compact, open_dataset, sync
 from .exceptions import OneInboxError
 from .fetch import FetchResult, fetch_calls, fetch_calls_async, load_call
 from .frames import CallFrames, to_frames
+from .scope import Scope, ScopeError, traffic_kind
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,8 @@ __all__ = [
     "OneInboxClient",
     "OneInboxError",
     "RetryPolicy",
+    "Scope",
+    "ScopeError",
     "SyncResult",
     "__version__",
     "compact",
@@ -54,4 +57,5 @@ __all__ = [
     "open_dataset",
     "sync",
     "to_frames",
+    "traffic_kind",
 ]

@@ -25,6 +25,7 @@ from .client import OneInboxClient
 from .config import API_KEY_ENV
 from .fetch import fetch_calls
 from .frames import CallFrames
+from .scope import SAMPLE_KEY_PREFIX
 
 __all__ = ["run"]
 
@@ -88,7 +89,8 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
 
     started = time.monotonic()
     out = Path(out)
-    key = "oi_sk_demo_" + secrets.token_hex(12)
+    # a key the sample server mints: every report says "sample data", not "OneInbox API at ..."
+    key = SAMPLE_KEY_PREFIX + "demo_" + secrets.token_hex(12)
     pair = sample.regression_pair(seed=seed + 1)
     # One process per report (nbclient kernels do not share a process safely across threads).
     # The reports that need no analysis start at once; the postmortem follows when the worst call

@@ -3,7 +3,8 @@
 Every entry point (this module, the notebooks, reports, dashboards and the CLI) applies the same
 rule, :func:`choose_source`:
 
-- ``source="sample"`` (``--sample`` on the command line): the embedded sample API;
+- ``source="sample"`` (``--sample`` on the command line): the embedded sample API, started here;
+  with a ``base_url``, a sample server started elsewhere (``oneinbox-nb serve``, ``make demo``);
 - ``source="api"``: the OneInbox API, which needs ``ONEINBOX_API_KEY``;
 - ``source="auto"`` (the default): the OneInbox API when a ``base_url`` is given or
   ``ONEINBOX_API_KEY`` is set (at ``base_url``, else ``ONEINBOX_BASE_URL``, else
@@ -14,6 +15,12 @@ Every notebook's parameters cell starts with ``source = "auto"`` and ``base_url 
 line opens the source::
 
     source = open_source(base_url, source=source, scenario=scenario, seed=seed)
+
+**Sample data is labelled as such however it is served.** :attr:`DataSource.label` (a
+:class:`~oneinbox_nb.scope.SourceLabel`) and every description say "sample data" for the embedded
+sample API, for ``source="sample"`` with a ``base_url``, and for any server read with a key the sample
+server minted (it begins ``oi_sk_sample_``, :data:`~oneinbox_nb.scope.SAMPLE_KEY_PREFIX`); the
+sample server's answers themselves look like the real API's.
 
 The key comes from ``ONEINBOX_API_KEY`` only (never from a parameter, so it is never written into a
 notebook or a report). :meth:`DataSource.fetch` is :func:`~oneinbox_nb.fetch_calls` with the right
@@ -30,8 +37,10 @@ from urllib.parse import urlsplit
 
 from .client import OneInboxClient
 from .config import API_KEY_ENV, BASE_URL_ENV, resolve_base_url, scrub
+from .display import count
 from .exceptions import ConfigurationError, MissingAPIKeyError
 from .fetch import FetchResult, fetch_calls
+from .scope import SourceLabel, is_sample_key
 
 __all__ = ["SOURCES", "DataSource", "choose_source", "describe_source", "open_source"]
 
@@ -51,17 +60,29 @@ class DataSource:
         ``"OneInbox API at https://api.oneinbox.ai"``. Never holds the key.
     is_sample : bool
         True when the calls come from the embedded sample API this object started.
+    label : SourceLabel
+        What reports call the data: kind ``"sample"`` (``label.text == "sample data"``) for the
+        embedded sample API and for sample servers started elsewhere, else ``"api"``.
     cache : bool
         Whether :meth:`fetch` uses the user's call store: True for a real API, False for the
         sample and for any loopback URL (a sample server started elsewhere: its port changes every
         run, so its stored calls would never be read again).
     """
 
-    def __init__(self, client: OneInboxClient, *, description: str, sample_api: Any = None) -> None:
+    def __init__(
+        self,
+        client: OneInboxClient,
+        *,
+        description: str,
+        sample_api: Any = None,
+        sample_data: bool = False,
+    ) -> None:
         self.client = client
         self.description = description
         self._sample_api = sample_api
         self.cache = sample_api is None and not _is_loopback(client.base_url)
+        kind = "sample" if sample_data or sample_api is not None else "api"
+        self.label = SourceLabel(kind, description)
 
     @property
     def is_sample(self) -> bool:
@@ -145,7 +166,8 @@ def choose_source(base_url: str | None = None, source: str = "auto") -> str:
         An API root given explicitly; it means the OneInbox API.
     source : {"auto", "api", "sample"}, default "auto"
         ``"auto"``: the API when ``base_url`` is given or ``ONEINBOX_API_KEY`` is set, else the
-        sample. ``"api"`` and ``"sample"`` choose directly.
+        sample. ``"api"`` and ``"sample"`` choose directly (``"sample"`` with a ``base_url``: a
+        sample server already running there).
 
     Returns
     -------
@@ -155,20 +177,20 @@ def choose_source(base_url: str | None = None, source: str = "auto") -> str:
     Raises
     ------
     ConfigurationError
-        An unknown ``source``, or ``source="sample"`` together with a ``base_url``.
+        An unknown ``source``.
     MissingAPIKeyError
         ``source="auto"`` with ``ONEINBOX_BASE_URL`` set but no ``ONEINBOX_API_KEY``.
+
+    Notes
+    -----
+    ``source="sample"`` with a ``base_url`` is ``"sample"`` too: a sample server started elsewhere,
+    read with ``ONEINBOX_API_KEY`` (see :func:`open_source`).
     """
     if source not in SOURCES:
         raise ConfigurationError(
             f"source must be one of {', '.join(repr(s) for s in SOURCES)}, got {source!r}"
         )
     if source == "sample":
-        if base_url is not None:
-            raise ConfigurationError(
-                "source='sample' starts the embedded sample API itself; drop base_url, or use "
-                "source='api' to read the API at base_url"
-            )
         return "sample"
     if source == "api" or base_url is not None or os.environ.get(API_KEY_ENV, "").strip():
         return "api"
@@ -187,7 +209,15 @@ def _sample_description(
     names = _scenario_names(scenario)
     shown = names if isinstance(names, str) else " + ".join(names)
     size = "" if n is None else f", n {n}"
-    return f"embedded sample API ({shown}, seed {seed}{size}){why}"
+    return f"embedded sample API ({shown}, seed {seed}{size}): sample data{why}"
+
+
+def _served_sample(base_url: str) -> str:
+    return f"sample data served at {base_url}"
+
+
+def _environment_key() -> str:
+    return os.environ.get(API_KEY_ENV, "").strip()
 
 
 def describe_source(
@@ -203,19 +233,25 @@ def describe_source(
     Returns
     -------
     str
-        ``"OneInbox API at https://api.oneinbox.ai"`` or ``"embedded sample API (production, seed
-        0)"`` followed by why the sample was chosen. Never holds the key.
+        ``"OneInbox API at https://api.oneinbox.ai"``; ``"embedded sample API (production, seed
+        0): sample data, asked for explicitly"`` (or why the sample was chosen); ``"sample data
+        served at http://127.0.0.1:8765"`` for a sample server started elsewhere (``source="sample"``
+        with a ``base_url``, or a key the sample server minted). Never holds the key.
     """
-    if choose_source(base_url, source) == "sample":
+    chosen = choose_source(base_url, source)
+    if chosen == "sample" and base_url is None:
         why = (
-            ": generated calls, asked for explicitly"
+            ", asked for explicitly"
             if source == "sample"
-            else f": generated calls, because {API_KEY_ENV} is not set"
+            else f", generated because {API_KEY_ENV} is not set"
         )
         return _sample_description(scenario, seed, n, why=why)
     url = resolve_base_url(base_url)
-    secret = os.environ.get(API_KEY_ENV, "").strip()
-    return f"OneInbox API at {scrub(url, secret) if secret else scrub(url)}"
+    secret = _environment_key()
+    shown = scrub(url, secret) if secret else scrub(url)
+    if chosen == "sample" or is_sample_key(secret):
+        return _served_sample(shown)
+    return f"OneInbox API at {shown}"
 
 
 def open_source(
@@ -238,6 +274,8 @@ def open_source(
     source : {"auto", "api", "sample"}, default "auto"
         See :func:`choose_source`: ``"auto"`` reads the OneInbox API when ``ONEINBOX_API_KEY`` is
         set (or ``base_url`` given), else starts the embedded sample API on ``127.0.0.1``.
+        ``"sample"`` with a ``base_url`` reads a sample server running there (key from
+        ``ONEINBOX_API_KEY``), labelled sample data.
     scenario : str or sequence of str, default "production"
         Sample only: ``"call"``, ``"production"``, ``"load_test"`` or several of them (their calls
         are served together, e.g. ``("load_test", "production")``).
@@ -266,10 +304,14 @@ def open_source(
     ValueError
         An unknown sample scenario (the message lists the valid ones).
     """
-    if choose_source(base_url, source) == "api":
+    chosen = choose_source(base_url, source)
+    if chosen == "api" or base_url is not None:
         client = OneInboxClient(base_url=base_url)
         # a key pasted into the URL must not reach the description either
-        where = scrub(client.base_url, client._api_key.reveal())
+        secret = _environment_key()
+        where = scrub(client.base_url, secret) if secret else scrub(client.base_url)
+        if chosen == "sample" or is_sample_key(secret):
+            return DataSource(client, description=_served_sample(where), sample_data=True)
         return DataSource(client, description=f"OneInbox API at {where}")
 
     from . import sample
@@ -282,7 +324,8 @@ def open_source(
         api.stop()
         raise
     if calls is not None:
-        described = f"embedded sample API ({len(calls):,} given calls)"
+        noun = "call" if len(calls) == 1 else "calls"
+        described = f"embedded sample API ({count(len(calls))} given {noun}): sample data"
     else:
         described = describe_source(None, source, scenario=names, seed=seed, n=n)
     return DataSource(client, description=described, sample_api=api)

@@ -71,7 +71,7 @@ def test_report_is_self_contained_in_a_browser(toy_report, browser):
         assert header.is_visible()
         assert header.locator("h1").inner_text() == "Toy call report"
         assert (
-            "embedded sample API (production, seed 5, n 4): generated calls, because "
+            "embedded sample API (production, seed 5, n 4): sample data, generated because "
             "ONEINBOX_API_KEY is not set" in header.inner_text()
         )
         assert page.locator("table.dataframe").first.is_visible()

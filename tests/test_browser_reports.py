@@ -85,6 +85,7 @@ def test_report_renders_offline_with_visible_figures(demo, browser, name):
         assert header.is_visible()
         text = header.inner_text()
         assert "Made" in text and "Data source" in text and "127.0.0.1" in text
+        assert "sample data served at http://127.0.0.1:" in text  # never "OneInbox API at"
         assert page.locator("table.dataframe").first.is_visible()
         assert page.locator(".jp-CodeCell .jp-InputArea").count() == 0
         body = page.locator("body").inner_text()

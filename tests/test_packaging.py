@@ -123,6 +123,7 @@ LAYERS = [
     "client",
     "cache",
     "frames",
+    "scope",
     "redact",
     "analysis",
     "plots",

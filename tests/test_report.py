@@ -447,8 +447,8 @@ def test_the_header_names_the_source_by_the_rule(monkeypatch):
 
     params = {"source": "auto", "base_url": None, "scenario": "production", "seed": 3}
     assert _source_line(params) == (
-        "embedded sample API (production, seed 3): generated calls, because ONEINBOX_API_KEY is "
-        "not set"
+        "embedded sample API (production, seed 3): sample data, generated because "
+        "ONEINBOX_API_KEY is not set"
     )
     monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED)
     monkeypatch.setenv("ONEINBOX_BASE_URL", "https://eu.example.test")

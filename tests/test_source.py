@@ -24,9 +24,10 @@ def test_sample_source_fetches_the_scenario():
         assert isinstance(source, DataSource)
         assert source.is_sample
         assert source.description == (
-            "embedded sample API (production, seed 0, n 40): generated calls, because "
+            "embedded sample API (production, seed 0, n 40): sample data, generated because "
             "ONEINBOX_API_KEY is not set"
         )
+        assert source.label.kind == "sample" and source.label.text == "sample data"
         assert source.client.base_url.startswith("http://127.0.0.1:")
         result = source.fetch(progress=False)
     assert isinstance(result, FetchResult)
@@ -96,7 +97,7 @@ def test_a_base_url_takes_the_key_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path))
     with sample.serve("production", n=12, api_key=PLANTED_KEY) as api:
         with open_source(api.base_url, scenario="ignored") as source:
-            assert not source.is_sample
+            assert not source.is_sample and source.label.kind == "api"
             assert source.description == f"OneInbox API at {api.base_url}"
             assert PLANTED_KEY not in repr(source) and PLANTED_KEY not in source.description
             assert source.cache is False  # loopback: a port that changes every run
@@ -156,8 +157,8 @@ def test_the_source_rule(monkeypatch):
         choose_source()
     with pytest.raises(ConfigurationError, match="'auto', 'api', 'sample'"):
         choose_source(source="real")
-    with pytest.raises(ConfigurationError, match="drop base_url"):
-        choose_source("https://api.example.test", "sample")
+    # a sample server started elsewhere
+    assert choose_source("http://127.0.0.1:8765", "sample") == "sample"
 
 
 def test_open_source_with_the_key_in_the_environment_reads_the_api(monkeypatch):
@@ -168,3 +169,43 @@ def test_open_source_with_the_key_in_the_environment_reads_the_api(monkeypatch):
             assert not source.is_sample
             assert source.description == f"OneInbox API at {api.base_url}"
             assert [c["id"] for c in source.fetch(progress=False).calls] == [api.calls[0]["id"]]
+
+
+def test_a_sample_server_started_elsewhere_is_sample_data(monkeypatch, tmp_path):
+    """``oneinbox-nb serve`` or ``make demo``: the server answers as the real API does; the
+    client says "sample data" because it was told so or holds a key the sample server minted."""
+    from oneinbox_nb.scope import SAMPLE_KEY_PREFIX, Scope
+    from oneinbox_nb.source import describe_source
+
+    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path))
+    with sample.serve("production", n=6) as api:
+        assert api.api_key.startswith(SAMPLE_KEY_PREFIX)
+        monkeypatch.setenv("ONEINBOX_API_KEY", api.api_key)
+        expected = f"sample data served at {api.base_url}"
+        assert describe_source(api.base_url) == expected  # by the key
+        assert describe_source(api.base_url, "sample") == expected
+        with open_source(api.base_url) as source:
+            assert source.description == expected and source.label.is_sample
+            assert not source.is_sample, "this source did not start the server"
+            assert len(source.fetch(progress=False).calls) == 6
+            scope = Scope().with_source(source)
+            assert scope.source_label == "sample data"
+            assert scope.sentence(source.fetch(progress=False).frames).startswith("Sample data: ")
+        assert api.running
+        # told explicitly, with a key that does not say so
+        with sample.serve("call", api_key=PLANTED_KEY) as other:
+            monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+            with open_source(other.base_url, source="sample") as source:
+                assert source.description == f"sample data served at {other.base_url}"
+                assert source.label.kind == "sample"
+                assert [c["id"] for c in source.fetch(progress=False).calls] == [
+                    other.calls[0]["id"]
+                ]
+    assert PLANTED_KEY not in describe_source(other.base_url, "sample")
+
+
+def test_given_calls_are_labelled_sample_data():
+    calls = sample.generate("call", seed=1)
+    with open_source(source="sample", calls=calls) as source:
+        assert source.description == "embedded sample API (1 given call): sample data"
+        assert source.label.text == "sample data"

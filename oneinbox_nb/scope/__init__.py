@@ -1,0 +1,83 @@
+"""Which calls a question is about: the :class:`Scope` value, and the traffic rule.
+
+Every answer (a report's "In short", a table, an explorer, a CLI line) is about a population of
+calls. A :class:`Scope` names that population once, at the entry point, and travels with the answer
+to its last sentence:
+
+=============  ===========================================================================
+field          meaning
+=============  ===========================================================================
+``source``     where the calls come from (:class:`SourceLabel`: the API, the sample, a dataset)
+``traffic``    ``"production"``, ``"load_test"`` or ``"all"`` (see the traffic rule below)
+``run_ids``    load-test runs (values of the run key, compared as :mod:`oneinbox_nb.matching` does)
+``agents``     agents, by id or by name (:func:`resolve_agents` turns names into ids)
+``since``      first instant, UTC, inclusive (``created_at >= since``)
+``until``      last instant, UTC, exclusive (``created_at < until``)
+``call_ids``   these calls only
+``run_key``    the metadata key that marks a load-test call, :data:`RUN_KEY` unless the account
+               uses another one
+=============  ===========================================================================
+
+**The traffic rule.** A call is a *load-test call* when its metadata carries the run key (a value
+that is neither missing nor blank text); every other call is *production*. :func:`traffic_kind`
+applies it to ``frames.calls``; :meth:`Scope.matches` applies it to call payloads.
+
+**Defaults.** Questions about production (periods, fleet trends, agent and provider changes, costs
+over time) leave load tests out: ``Scope()`` and :meth:`Scope.for_production` have
+``traffic="production"`` and the sentence says "load tests left out". Questions about load
+(knee, correlation, run comparison) take runs: a scope given ``run_ids`` has
+``traffic="load_test"``; a scope given only ``call_ids`` has ``traffic="all"``.
+
+**One parser.** :meth:`Scope.parse` (also :func:`parse_scope`) builds a scope from Python keywords,
+from notebook parameters and from command-line values alike: a value may be a list, a
+comma-separated string or JSON text (``'["lt-41", "lt-42"]'``, as ``oneinbox-nb report -p`` reads
+it); dates go through one UTC parser. A bad value raises :class:`ScopeError`, a one-line message in
+the words of the interface it came from (``run_ids=`` in Python, ``-p run_ids=`` for a notebook,
+``--run-ids`` on the command line).
+
+>>> scope = Scope.parse(run_id="lt-42", agent="Ava")            # doctest: +SKIP
+>>> scope.sentence(frames)                                       # doctest: +SKIP
+'1,000 calls of load-test run lt-42, 14–15 Nov 2026, agent Ava'
+
+The same scope selects from frames (:meth:`Scope.select`), gives the filters of
+:func:`oneinbox_nb.fetch_calls` (:meth:`Scope.fetch_kwargs`) and of
+:meth:`oneinbox_nb.Dataset.frames` (:meth:`Scope.dataset_kwargs`), so all three select the same
+calls.
+
+Layout: ``rules.py`` (the traffic rule, the minimum, source labels, reading one value),
+``value.py`` (the :class:`Scope` value and :func:`resolve_agents`), ``words.py`` (its sentence).
+"""
+
+from __future__ import annotations
+
+from .rules import (
+    INTERFACES,
+    MIN_CALLS,
+    PARAMETERS,
+    RUN_KEY,
+    SAMPLE_KEY_PREFIX,
+    SOURCE_KINDS,
+    TRAFFIC,
+    ScopeError,
+    SourceLabel,
+    is_sample_key,
+    traffic_kind,
+)
+from .value import Scope, parse_scope, resolve_agents
+
+__all__ = [
+    "INTERFACES",
+    "MIN_CALLS",
+    "PARAMETERS",
+    "RUN_KEY",
+    "SAMPLE_KEY_PREFIX",
+    "SOURCE_KINDS",
+    "TRAFFIC",
+    "Scope",
+    "ScopeError",
+    "SourceLabel",
+    "is_sample_key",
+    "parse_scope",
+    "resolve_agents",
+    "traffic_kind",
+]

@@ -1,0 +1,308 @@
+"""The rules a scope follows: the traffic rule, the minimum for a claim, source labels, and how
+one parameter value (from Python, a notebook or the command line) is read.
+
+Pure functions over values and ``frames.calls``; :mod:`oneinbox_nb.scope` draws the whole picture.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ..exceptions import OneInboxError
+from ..matching import value_key
+
+__all__ = [
+    "ALIASES",
+    "INTERFACES",
+    "MIN_CALLS",
+    "PARAMETERS",
+    "RUN_KEY",
+    "SAMPLE_KEY_PREFIX",
+    "SOURCE_KINDS",
+    "TRAFFIC",
+    "ScopeError",
+    "SourceLabel",
+    "carries",
+    "decoded",
+    "id_list",
+    "is_sample_key",
+    "parse_run_key",
+    "parse_traffic",
+    "parse_utc",
+    "run_column",
+    "shown",
+    "source_label",
+    "spelling",
+    "traffic_kind",
+]
+
+RUN_KEY = "run_id"
+"""The metadata key that marks a load-test call unless an account configures another."""
+
+MIN_CALLS = 20
+"""Fewest calls a window, agent, provider, run or side of a comparison needs before a claim
+(a percentile, a change, a percentage) is made about it; below it a reader sees
+"not enough calls (n)". The same minimum as :data:`oneinbox_nb.analysis.compare.MIN_CALLS`."""
+
+TRAFFIC = ("production", "load_test", "all")
+"""The values of :attr:`Scope.traffic`."""
+
+SAMPLE_KEY_PREFIX = "oi_sk_sample_"
+"""How every key the sample server mints begins (:mod:`oneinbox_nb.sample`; ``oneinbox-nb serve``
+prints it, ``make demo`` hands it to its reports). Data read with such a key is sample data, however
+the server was reached: the label comes from the key the client holds, never from the answers."""
+
+SOURCE_KINDS = ("api", "sample", "dataset")
+"""The values of :attr:`SourceLabel.kind`."""
+
+INTERFACES = ("python", "notebook", "cli")
+"""Where a scope's values came from; errors name the value the way that interface spells it."""
+
+#: Parameter names :meth:`Scope.parse` understands, with the field each one fills.
+ALIASES: Mapping[str, str] = {
+    "source": "source",
+    "traffic": "traffic",
+    "run_ids": "run_ids",
+    "run_id": "run_ids",
+    "runs": "run_ids",
+    "run": "run_ids",
+    "agents": "agents",
+    "agent": "agents",
+    "agent_id": "agents",
+    "agent_ids": "agents",
+    "since": "since",
+    "until": "until",
+    "call_ids": "call_ids",
+    "call_id": "call_ids",
+    "run_key": "run_key",
+}
+
+PARAMETERS = tuple(sorted(ALIASES))
+"""Every parameter name :meth:`Scope.parse` accepts (singular and plural spellings)."""
+
+
+class ScopeError(OneInboxError, ValueError):
+    """A scope value (traffic, run, agent, window, call id) is malformed or names nothing known."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Source labels
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceLabel:
+    """Where a scope's calls come from, as readers must be told.
+
+    Attributes
+    ----------
+    kind : {"api", "sample", "dataset"}
+        ``"sample"`` for generated calls however they were served (the embedded sample API, a
+        sample server started by ``make demo``, a dataset synced from one).
+    description : str
+        For people: ``"OneInbox API at https://api.oneinbox.ai"``, ``"dataset history/"``.
+        Never holds the key.
+    account : str, optional
+        An account identity or fingerprint, when known (never the key).
+    """
+
+    kind: str
+    description: str = ""
+    account: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ScopeError(
+                f"source kind must be one of {', '.join(map(repr, SOURCE_KINDS))}, "
+                f"got {self.kind!r}"
+            )
+
+    @property
+    def is_sample(self) -> bool:
+        """True for generated calls."""
+        return self.kind == "sample"
+
+    @property
+    def text(self) -> str:
+        """What a report says its data is: always ``"sample data"`` for generated calls."""
+        if self.is_sample:
+            return "sample data"
+        return self.description or ("a dataset" if self.kind == "dataset" else "the OneInbox API")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def is_sample_key(key: str | None) -> bool:
+    """Whether ``key`` is one the sample server minted (see :data:`SAMPLE_KEY_PREFIX`)."""
+    return isinstance(key, str) and key.startswith(SAMPLE_KEY_PREFIX)
+
+
+def source_label(value: Any, spell: Callable[[str], str]) -> SourceLabel | None:
+    if value is None or isinstance(value, SourceLabel):
+        return value
+    label = getattr(value, "label", None)  # a DataSource or Dataset carries its own
+    if isinstance(label, SourceLabel):
+        return label
+    if isinstance(value, str):
+        kind = value.strip().lower()
+        if kind == "auto":
+            return None  # not chosen yet: the source rule decides when the data is opened
+        if kind in SOURCE_KINDS:
+            return SourceLabel(kind)
+    raise ScopeError(
+        f"{spell('source')} must be one of 'api', 'sample', 'dataset' (or a DataSource), "
+        f"got {shown(value)}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The traffic rule
+# --------------------------------------------------------------------------------------------------
+
+
+def carries(value: Any) -> bool:
+    """Whether one run-key value marks a load-test call: present and not blank text."""
+    key = value_key(value)
+    return key is not None and key.strip() != ""
+
+
+def run_column(run_key: str) -> str:
+    return f"meta_{run_key}"
+
+
+def traffic_kind(calls: pd.DataFrame, *, run_key: str = RUN_KEY) -> pd.Series:
+    """The traffic rule applied to ``frames.calls``: ``"load_test"`` or ``"production"`` per call.
+
+    A call is a load-test call when its metadata carries the run key (column ``meta_<run_key>``
+    holds a value that is neither missing nor blank); every other call is production.
+
+    Parameters
+    ----------
+    calls : pandas.DataFrame
+        ``frames.calls`` (any frame with the ``meta_<run_key>`` column, or without it).
+    run_key : str, default :data:`RUN_KEY`
+        The metadata key that marks a load-test call.
+
+    Returns
+    -------
+    pandas.Series
+        dtype ``string``, same index as ``calls``, named ``"traffic"``.
+    """
+    column = run_column(run_key)
+    if column in calls.columns:
+        loaded = [carries(v) for v in calls[column].tolist()]
+    else:
+        loaded = [False] * len(calls)
+    kinds = ["load_test" if flag else "production" for flag in loaded]
+    return pd.Series(kinds, index=calls.index, dtype="string", name="traffic")
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing values
+# --------------------------------------------------------------------------------------------------
+
+
+def spelling(interface: str) -> Callable[[str], str]:
+    if interface not in INTERFACES:
+        raise ScopeError(
+            f"interface must be one of {', '.join(map(repr, INTERFACES))}, got {interface!r}"
+        )
+    if interface == "cli":
+        return lambda name: "--" + name.replace("_", "-")
+    if interface == "notebook":
+        return lambda name: f"-p {name}="
+    return lambda name: f"{name}="
+
+
+def shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def decoded(value: Any) -> Any:
+    """Text that is a JSON list or string becomes that value (as ``-p NAME=VALUE`` reads it)."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", '"'):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def id_list(value: Any, name: str, spell: Callable[[str], str]) -> tuple[str, ...]:
+    """A tuple of ids from a list, a comma-separated string or JSON text; numbers as value keys."""
+    value = decoded(value)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: Iterable[Any] = value.split(",")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        items = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        items = list(value)
+    else:
+        raise ScopeError(
+            f"{spell(name)} must be an id, a list of ids or ids separated by commas, "
+            f"got {shown(value)}"
+        )
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or isinstance(item, (Mapping, list, tuple, set)):
+            raise ScopeError(
+                f"{spell(name)} holds {shown(item)}, which is not an id; give ids such as 'lt-42'"
+            )
+        key = value_key(item.strip() if isinstance(item, str) else item)
+        if key and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+def parse_utc(value: Any, name: str, spell: Callable[[str], str]) -> datetime | None:
+    """The project's UTC rule for a user-given time (naive means UTC); the one place to switch
+    to :mod:`oneinbox_nb.matching`'s parser when it has one."""
+    value = decoded(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ScopeError(
+            f"{spell(name)} {shown(value)} is not a date or time; use e.g. '2026-11-20' or "
+            "'2026-11-20T09:00Z'"
+        ) from exc
+    if stamp is pd.NaT:
+        raise ScopeError(f"{spell(name)} {shown(value)} is not a date or time")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+def parse_traffic(value: Any, spell: Callable[[str], str]) -> str | None:
+    value = decoded(value)
+    if value is None:
+        return None
+    word = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    word = {"load_tests": "load_test", "loadtest": "load_test", "both": "all"}.get(word, word)
+    if word not in TRAFFIC:
+        raise ScopeError(
+            f"{spell('traffic')} must be one of {', '.join(map(repr, TRAFFIC))}, got {shown(value)}"
+        )
+    return word
+
+
+def parse_run_key(value: Any, spell: Callable[[str], str]) -> str:
+    value = decoded(value)
+    if value is None:
+        return RUN_KEY
+    if not isinstance(value, str) or not value.strip() or "." in value:
+        raise ScopeError(
+            f"{spell('run_key')} must be a top-level metadata key such as 'run_id', "
+            f"got {shown(value)}"
+        )
+    return value.strip()

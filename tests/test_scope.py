@@ -1,0 +1,391 @@
+"""oneinbox_nb.scope: one value says which calls a question is about, from every interface."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+import oneinbox_nb as oi
+from oneinbox_nb.exceptions import OneInboxError
+from oneinbox_nb.frames import to_frames
+from oneinbox_nb.frames.schema import REQUIRED_KEYS
+from oneinbox_nb.scope import (
+    MIN_CALLS,
+    RUN_KEY,
+    Scope,
+    ScopeError,
+    SourceLabel,
+    parse_scope,
+    resolve_agents,
+    traffic_kind,
+)
+
+AVA = "0a7a0000-0000-4000-8000-00000000a7a0"
+MAX = "0a7a0000-0000-4000-8000-000000000b0b"
+AGENTS = {AVA: "Ava", MAX: "Max"}
+START = datetime(2026, 11, 29, 9, tzinfo=timezone.utc)
+
+
+def _call(n: int, *, agent: str = AVA, day: int = 0, run: object = None, **metadata) -> dict:
+    meta = dict(metadata)
+    if run is not None:
+        meta[RUN_KEY] = run
+    created = START + timedelta(days=day, minutes=n)
+    return {
+        **dict.fromkeys(REQUIRED_KEYS),
+        "id": f"00000000-0000-4000-8000-{n:012d}",
+        "agent_id": agent,
+        "status": "completed",
+        "metadata": meta or None,
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _payloads() -> list[dict]:
+    """9 production calls (29 Nov - 7 Dec 2026, Ava and Max), load-test run lt-42 (3 calls,
+    1-2 Dec, Ava), run 7 (2 calls on 4 Dec, a numeric run id, Max) and one production call whose
+    run id is blank (7 Dec)."""
+    calls = [_call(i, agent=AVA if i % 3 else MAX, day=i) for i in range(9)]
+    calls += [_call(100 + i, agent=AVA, day=2 + i // 2, run="lt-42") for i in range(3)]
+    calls += [_call(200 + i, agent=MAX, day=5, run=7, concurrency_at_dispatch=i) for i in range(2)]
+    calls.append(_call(300, agent=AVA, day=8, run="  "))
+    return calls
+
+
+@pytest.fixture(scope="module")
+def account():
+    return to_frames(_payloads(), agents=AGENTS)
+
+
+def _ids(frames) -> list[str]:
+    return frames.calls["call_id"].tolist()
+
+
+# -- the traffic rule ---------------------------------------------------------------------------
+
+
+def test_traffic_rule_is_the_run_key_in_metadata(account):
+    kinds = traffic_kind(account.calls)
+    assert kinds.index.equals(account.calls.index) and kinds.name == "traffic"
+    assert kinds.value_counts().to_dict() == {"production": 10, "load_test": 5}
+    blank = account.calls["call_id"] == "00000000-0000-4000-8000-000000000300"
+    assert kinds[blank].tolist() == ["production"], "a blank run id is no run"
+
+
+def test_traffic_rule_with_another_run_key(account):
+    kinds = traffic_kind(account.calls, run_key="concurrency_at_dispatch")
+    # concurrency_at_dispatch is promoted out of meta_, so no call carries meta_concurrency_...
+    assert set(kinds) == {"production"}
+    assert set(traffic_kind(account.calls.drop(columns=["meta_run_id"]))) == {"production"}
+
+
+def test_empty_calls_give_an_empty_series():
+    kinds = traffic_kind(oi.CallFrames.empty().calls)
+    assert kinds.empty and str(kinds.dtype) == "string"
+
+
+# -- defaults -----------------------------------------------------------------------------------
+
+
+def test_defaults_follow_the_question():
+    assert Scope().traffic == "production"
+    assert Scope.parse().traffic == "production"
+    assert Scope.parse(run_id="lt-42").traffic == "load_test"
+    assert Scope.parse(call_ids="a,b").traffic == "all"
+    assert Scope.for_production(since="2026-12-01").traffic == "production"
+    runs = Scope.for_runs(["lt-41", "lt-42"])
+    assert runs.traffic == "load_test" and runs.run_ids == ("lt-41", "lt-42")
+    assert MIN_CALLS == 20
+    assert oi.Scope is Scope and oi.traffic_kind is traffic_kind
+
+
+def test_scope_is_a_frozen_hashable_value():
+    scope = Scope.parse(run_ids=["lt-42"], agents="Ava")
+    with pytest.raises(AttributeError):
+        scope.traffic = "all"  # type: ignore[misc]
+    assert scope == Scope.parse(run_id="lt-42", agent="Ava")
+    assert len({scope, Scope.parse(run_id="lt-42", agent="Ava")}) == 1
+
+
+# -- one parser, three interfaces -----------------------------------------------------------------
+
+
+def test_python_keywords_lists_and_commas_agree():
+    by_list = Scope.parse(run_ids=["lt-41", "lt-42"], agents=[AVA], since="2026-11-14")
+    by_text = Scope.parse(run_ids="lt-41, lt-42", agent_id=AVA, since="2026-11-14T00:00Z")
+    assert by_list == by_text
+    assert by_list.since == datetime(2026, 11, 14, tzinfo=timezone.utc)
+
+
+def test_notebook_parameters_ignore_what_is_not_scope():
+    params = {"source": "auto", "base_url": None, "run_id": "lt-42", "seed": 0, "call_ids": None}
+    scope = Scope.parse(Scope.parameters_of(params), interface="notebook")
+    assert scope.run_ids == ("lt-42",) and scope.call_ids == () and scope.source is None
+
+
+def test_cli_values_are_json_or_text():
+    scope = parse_scope(
+        {"call_ids": '["c-1", "c-2"]', "run_id": "42", "until": '"2026-12-08"'}, interface="cli"
+    )
+    assert scope.call_ids == ("c-1", "c-2") and scope.run_ids == ("42",)
+    assert scope.until == datetime(2026, 12, 8, tzinfo=timezone.utc)
+    assert parse_scope(run_id=42) == parse_scope(run_id="42") == parse_scope(run_id=42.0)
+
+
+def test_traffic_spellings():
+    assert Scope.parse(traffic="load-test").traffic == "load_test"
+    assert Scope.parse(traffic="Load test").traffic == "load_test"
+    assert Scope.parse(traffic="both").traffic == "all"
+
+
+@pytest.mark.parametrize(
+    ("interface", "spelled"),
+    [("python", "traffic="), ("notebook", "-p traffic="), ("cli", "--traffic")],
+)
+def test_errors_use_the_words_of_the_interface(interface, spelled):
+    with pytest.raises(ScopeError) as caught:
+        Scope.parse(traffic="prod", interface=interface)
+    message = str(caught.value)
+    assert message.startswith(spelled) and "'production', 'load_test', 'all'" in message
+    assert "\n" not in message
+    assert isinstance(caught.value, OneInboxError) and isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"since": "yesterday-ish"}, "since= 'yesterday-ish' is not a date or time"),
+        ({"since": "2026-12-02", "until": "2026-12-01"}, "since= (2026-12-02 00:00 UTC) must be"),
+        ({"run_id": "lt-1", "traffic": "production"}, "names load-test runs but traffic="),
+        ({"window": 3}, "window= is not a scope parameter"),
+        ({"run_id": {"a": 1}}, "run_id= must be an id, a list of ids"),
+        ({"run_ids": [["x"]]}, "which is not an id"),
+        ({"run_key": "meta.run"}, "run_key= must be a top-level metadata key"),
+        ({"source": "warehouse"}, "source= must be one of 'api', 'sample', 'dataset'"),
+        ({"since": "2026-12-01", "source": "api", "traffic": 3}, "traffic= must be one of"),
+    ],
+)
+def test_bad_values_are_one_line_errors(params, expected):
+    with pytest.raises(ScopeError) as caught:
+        Scope.parse(**params)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+# -- selecting ----------------------------------------------------------------------------------
+
+SCOPES = {
+    "production": {},
+    "all": {"traffic": "all"},
+    "load tests": {"traffic": "load_test"},
+    "run lt-42": {"run_id": "lt-42"},
+    "run 7 by number": {"run_ids": [7]},
+    "window": {"since": "2026-12-01", "until": "2026-12-03"},
+    "agent Max by id": {"agent_id": MAX, "traffic": "all"},
+    "chosen calls": {
+        "call_ids": "00000000-0000-4000-8000-000000000001,00000000-0000-4000-8000-000000000101"
+    },
+    "nothing": {"run_id": "lt-42", "agent_id": MAX},
+}
+
+
+def _n(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
+
+
+EXPECTED = {
+    "production": [_n(i) for i in range(9)] + [_n(300)],
+    "all": None,  # every call
+    "load tests": [_n(i) for i in (100, 101, 102, 200, 201)],
+    "run lt-42": [_n(i) for i in (100, 101, 102)],
+    "run 7 by number": [_n(200), _n(201)],
+    "window": [_n(2), _n(3)],
+    "agent Max by id": [_n(i) for i in (0, 3, 6, 200, 201)],
+    "chosen calls": [_n(1), _n(101)],
+    "nothing": [],
+}
+
+
+@pytest.mark.parametrize("name", SCOPES)
+def test_select_on_frames(account, name):
+    chosen = Scope.parse(**SCOPES[name]).select(account)
+    expected = EXPECTED[name] if EXPECTED[name] is not None else _ids(account)
+    assert sorted(_ids(chosen)) == sorted(expected)
+    # every table follows the calls
+    for table in chosen.tables.values():
+        assert set(table["call_id"].dropna()) <= set(expected)
+
+
+@pytest.mark.parametrize("name", SCOPES)
+def test_payloads_and_frames_select_the_same_calls(name):
+    scope = Scope.parse(**SCOPES[name])
+    frames = to_frames(_payloads(), agents=AGENTS)
+    by_payload = [c["id"] for c in _payloads() if scope.matches(c)]
+    assert sorted(by_payload) == sorted(_ids(scope.select(frames)))
+
+
+def test_agents_select_by_name_on_frames(account):
+    chosen = Scope.parse(agent="Max").select(account)
+    assert sorted(_ids(chosen)) == [_n(0), _n(3), _n(6)]  # production by default
+    assert set(chosen.calls["agent_name"]) == {"Max"}
+
+
+def test_select_keeps_row_order_and_empty_is_empty(account):
+    chosen = Scope.parse(traffic="all", agents=[AVA]).select(account)
+    order = account.calls["call_id"].tolist()
+    assert _ids(chosen) == [c for c in order if c in set(_ids(chosen))]
+    empty = Scope.parse(run_id="no-such-run").select(account)
+    assert (
+        len(empty) == 0
+        and list(empty.calls.columns)[:3] == list(oi.CallFrames.empty().calls.columns)[:3]
+    )
+
+
+def test_a_window_leaves_out_calls_without_a_time():
+    calls = _payloads()[:3]
+    calls[1]["created_at"] = "not a time"
+    scope = Scope.parse(since="2026-11-01")
+    assert [c["id"] for c in calls if scope.matches(c)] == [_n(0), _n(2)]
+
+
+def test_fetch_kwargs_carry_the_scope():
+    scope = Scope.parse(agent_id=AVA, since="2026-12-01", run_id="lt-42")
+    kwargs = scope.fetch_kwargs()
+    assert kwargs["agent_id"] == AVA and kwargs["since"] == scope.since
+    assert kwargs["until"] is None and kwargs["where"] == scope.matches
+    assert Scope.parse(call_ids=["c-1"]).fetch_kwargs() == {"ids": ["c-1"]}
+    assert "agent_id" not in Scope.parse(agents=[AVA, MAX]).fetch_kwargs()
+
+
+def test_dataset_kwargs_carry_what_the_dataset_can_select():
+    scope = Scope.parse(agent_id=AVA, since="2026-12-01", run_id="lt-42", call_ids=["c-1"])
+    assert scope.dataset_kwargs() == {
+        "since": datetime(2026, 12, 1, tzinfo=timezone.utc),
+        "until": None,
+        "call_ids": ["c-1"],
+        "run_id": "lt-42",
+        "agent_id": AVA,
+    }
+    assert "run_id" not in Scope.parse(run_ids=["a", "b"]).dataset_kwargs()
+
+
+def test_names_must_be_resolved_before_fetching():
+    with pytest.raises(ScopeError, match="agent 'Ava' is a name; resolve names"):
+        Scope.parse(agent="Ava").fetch_kwargs()
+    with pytest.raises(ScopeError, match="resolve_agents"):
+        Scope.parse(agent="Ava").dataset_kwargs()
+
+
+# -- agent names --------------------------------------------------------------------------------
+
+
+def test_names_resolve_through_the_agent_list():
+    scope = resolve_agents(Scope.parse(agents="ava, Max"), AGENTS)
+    assert scope.agents == (AVA, MAX)
+    assert scope.fetch_kwargs()["where"] is not None
+    unnamed = to_frames(_payloads())  # frames without names: the scope remembers them
+    assert unnamed.calls["agent_name"].isna().all()
+    assert scope.sentence(unnamed).endswith("agents Ava and Max, load tests left out")
+
+
+def test_an_unknown_name_lists_the_agents():
+    with pytest.raises(ScopeError) as caught:
+        resolve_agents(Scope.parse(agent="Zed"), AGENTS, interface="notebook")
+    assert str(caught.value) == (
+        f"-p agent= 'Zed' names no agent of this account; the agents are: Ava ({AVA}), Max ({MAX})"
+    )
+    with pytest.raises(ScopeError, match="the agents are: none"):
+        resolve_agents(Scope.parse(agent="Zed"), {})
+
+
+def test_a_shared_name_asks_for_the_id():
+    with pytest.raises(ScopeError, match="names 2 agents"):
+        resolve_agents(Scope.parse(agent="Ava"), {AVA: "Ava", MAX: "ava"})
+
+
+def test_ids_pass_through_unchanged():
+    scope = resolve_agents(Scope.parse(agent_id=MAX), {AVA: "Ava"})
+    assert scope.agents == (MAX,)
+
+
+# -- the sentence -------------------------------------------------------------------------------
+
+SENTENCES = [
+    ({}, "10 production calls, 29 Nov – 7 Dec 2026, load tests left out"),
+    ({"run_id": "lt-42"}, "3 calls of load-test run lt-42, 1–2 Dec 2026"),
+    (
+        {"run_id": "lt-42", "agent": "Ava"},
+        "3 calls of load-test run lt-42, 1–2 Dec 2026, agent Ava",
+    ),
+    ({"traffic": "load_test"}, "5 calls of load-test runs lt-42 and 7, 1–4 Dec 2026"),
+    (
+        {"traffic": "all"},
+        "15 calls: 10 production and 5 of load-test runs lt-42 and 7, 29 Nov – 7 Dec 2026",
+    ),
+    (
+        {"since": "2026-12-01", "until": "2026-12-03"},
+        "2 production calls, 1–2 Dec 2026, load tests left out",
+    ),
+    ({"agent": "Max", "since": "2026-12-05"}, "1 production call, 5 Dec 2026, agent Max"),
+    ({"run_id": "lt-42", "agent_id": MAX}, "no calls of load-test run lt-42, agent Max"),
+    (
+        {"since": "2026-12-30", "until": "2027-01-03"},
+        "no production calls, 30 Dec 2026 – 2 Jan 2027",
+    ),
+    ({"call_ids": [_n(1)]}, "1 chosen call, 30 Nov 2026"),
+    ({"call_ids": [_n(101)]}, "1 chosen call of load-test run lt-42, 1 Dec 2026"),
+    (
+        {"source": "sample"},
+        "Sample data: 10 production calls, 29 Nov – 7 Dec 2026, load tests left out",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), SENTENCES)
+def test_sentences(account, params, expected):
+    scope = Scope.parse(**params)
+    assert scope.sentence(account) == expected
+    chosen = scope.select(account)
+    if len(chosen):  # (empty frames hold no agent names to show)
+        assert scope.describe(chosen) == expected.replace(", load tests left out", ""), (
+            "on frames already selected, nothing was left out"
+        )
+
+
+def test_counts_go_through_display():
+    calls = [_call(i, day=i // 500) for i in range(1000)]
+    scope = Scope.parse(traffic="all")
+    # minute i of day i // 500: the last call starts 1 Dec 01:39 UTC
+    assert scope.sentence(to_frames(calls)) == "1,000 calls, 29 Nov – 1 Dec 2026"
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+def test_source_labels():
+    assert SourceLabel("sample", "embedded sample API").text == "sample data"
+    api = SourceLabel("api", "OneInbox API at https://api.oneinbox.ai")
+    assert str(api) == "OneInbox API at https://api.oneinbox.ai" and not api.is_sample
+    assert Scope().source_label == "unknown"
+    assert Scope.parse(source="sample").is_sample
+    assert Scope().with_source(api).source_label == api.text
+    assert Scope.parse(source="auto").source is None
+    with pytest.raises(ScopeError, match="source kind must be one of"):
+        SourceLabel("warehouse")
+
+
+def test_a_data_source_gives_its_label():
+    class Opened:
+        label = SourceLabel("sample", "sample API at http://127.0.0.1:1")
+
+    assert Scope.parse(source=Opened()).source_label == "sample data"
+
+
+def test_windows_are_half_open(account):
+    scope = Scope.parse(traffic="all", since="2026-11-30T09:01Z", until="2026-12-01T09:02Z")
+    created = pd.to_datetime(scope.select(account).calls["created_at"], utc=True)
+    assert created.min() >= pd.Timestamp("2026-11-30T09:01Z")
+    assert created.max() < pd.Timestamp("2026-12-01T09:02Z")
+    # call 1 was created at 30 Nov 09:01 (= since: in), call 2 at 1 Dec 09:02 (= until: out)
+    assert _ids(scope.select(account)) == [_n(1)]
