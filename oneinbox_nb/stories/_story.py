@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from .. import display
+from ..scope import MIN_CALLS, Scope
 
 __all__ = [
     "IN_SHORT",
@@ -34,8 +35,6 @@ __all__ = [
 ]
 
 IN_SHORT = "In short"
-MIN_CALLS = 10
-"""Fewer calls than this make no percentile claim: the story says "not enough calls (n)"."""
 
 
 class Strong(str):
@@ -154,28 +153,30 @@ class Story:
         return "\n".join(parts)
 
 
-def scope_sentence(scope: ScopeLike | str | None, frames: Any) -> str:
-    """The sentence that opens a story: ``scope.sentence(frames)``, a given string, or a default.
+def scope_sentence(
+    scope: ScopeLike | str | None, frames: Any, *, default: Scope | None = None, source: Any = None
+) -> str:
+    """The sentence that opens a story, from :meth:`oneinbox_nb.scope.Scope.sentence`.
 
-    The default (no scope given) names the calls and their UTC days: ``"12 calls, 2026-11-19 to
-    2026-11-20 (UTC)"``; one call reads ``"call <id>"``.
+    Parameters
+    ----------
+    scope : Scope, str or None
+        A scope (its sentence on ``frames``), a sentence already made, or None for ``default``.
+    frames : CallFrames
+        The calls the story is about.
+    default : Scope, optional
+        The story's own scope when none is given; None: every call of ``frames``
+        (``Scope(traffic="all")``: ``"3 calls: 2 production and 1 of load-test run lt-1, 19 Nov 2026"``).
+    source : SourceLabel, optional
+        Where the calls came from (``DataSource.label``); sample data then says so first.
     """
     if isinstance(scope, str):
         return scope
-    if scope is not None:
-        return scope.sentence(frames)
-    calls = frames.calls
-    if len(calls) == 1:
-        return f"call {display.text(calls['call_id'].iloc[0])}"
-    created = (
-        pd.to_datetime(calls["created_at"], utc=True) if len(calls) else pd.Series([], dtype=object)
-    )
-    days = ""
-    if len(created) and created.notna().any():
-        first, last = created.min().strftime("%Y-%m-%d"), created.max().strftime("%Y-%m-%d")
-        days = f", {first}" if first == last else f", {first} to {last}"
-        days += " (UTC)"
-    return f"{display.count(len(calls))} calls{days}"
+    if scope is None:
+        scope = default if default is not None else Scope(traffic="all")
+    if source is not None and isinstance(scope, Scope):
+        scope = scope.with_source(source)
+    return scope.sentence(frames)
 
 
 def _md_sentence(parts: Sentence) -> str:

@@ -17,19 +17,24 @@ import pandas as pd
 from .. import analysis
 from .. import display as fmt
 from ..frames import CallFrames
+from ..scope import Scope, traffic_kind
 from ._story import Section, Story, Strong, Table, scope_sentence, sentence
 
-__all__ = ["compare", "production_only", "side_label"]
+__all__ = ["compare", "explained_table", "production_only", "readable_table", "side_label"]
 
 TITLE = "Compare: what changed between a and b"
 
 
 def production_only(frames: CallFrames) -> tuple[CallFrames, int]:
-    """The production calls of ``frames`` (no ``metadata.run_id``) and how many load-test calls were left out."""
-    if "meta_run_id" not in frames.calls:
+    """The production calls of ``frames`` and how many load-test calls were left out.
+
+    The traffic rule (:func:`oneinbox_nb.scope.traffic_kind`): a call whose metadata carries the
+    run key is a load-test call.
+    """
+    load = traffic_kind(frames.calls).eq("load_test").fillna(False).to_numpy(dtype=bool)
+    if not load.any():
         return frames, 0
-    in_run = frames.calls["meta_run_id"].notna()
-    return frames.select(list(frames.calls.loc[~in_run, "call_id"])), int(in_run.sum())
+    return frames.select(list(frames.calls.loc[~load, "call_id"])), int(load.sum())
 
 
 def side_label(filters: Mapping[str, Any]) -> str:
@@ -93,7 +98,9 @@ def _change_line(row: Any) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def _readable(table: pd.DataFrame) -> Table:
+def readable_table(table: pd.DataFrame) -> Table:
+    """:func:`oneinbox_nb.analysis.compare`'s table as a reader sees it: every number through
+    :mod:`oneinbox_nb.display` in its metric's unit (cost per minute in dollars per minute)."""
     rows = list(table.itertuples())
     frame = pd.DataFrame(
         {
@@ -112,7 +119,8 @@ def _readable(table: pd.DataFrame) -> Table:
     return Table(frame, ("Each metric in a and in b, the difference b − a and its 95% interval.",))
 
 
-def _explained(explained: pd.DataFrame, statistic: str) -> Table:
+def explained_table(explained: pd.DataFrame, statistic: str) -> Table:
+    """:func:`oneinbox_nb.analysis.explain_change`'s table as a reader sees it (signed ms, shares)."""
     shown = fmt.table(
         explained, text=["level", "component", "provider"], ms=["a_ms", "b_ms"], share=["share"]
     ).assign(
@@ -194,6 +202,7 @@ def compare(
     n_boot: int = 1000,
     seed: int = 0,
     scope: Any = None,
+    source: Any = None,
 ) -> Story:
     """The compare report's story: side b against side a.
 
@@ -209,6 +218,8 @@ def compare(
         Resamples of each side for the intervals, and their seed.
     scope : Scope, str or None
         Opens "In short"; None: "side a: n calls; side b: m calls".
+    source : SourceLabel or DataSource, optional
+        Where the calls came from; sample data says so first.
 
     Returns
     -------
@@ -256,8 +267,8 @@ def compare(
     )
     knees_section, knees = _knees(a, b, min(n_boot, 200), seed)
     sections = (
-        Section("What changed, metric by metric", tables=(_readable(table),)),
-        Section("Which component moved the response?", tables=(_explained(explained, "p50"), _explained(explained_p95, "p95"))),
+        Section("What changed, metric by metric", tables=(readable_table(table),)),
+        Section("Which component moved the response?", tables=(explained_table(explained, "p50"), explained_table(explained_p95, "p95"))),
         knees_section,
     )  # fmt: skip
     facts = {
@@ -265,9 +276,12 @@ def compare(
         "component": moved["metric"].iloc[0] if len(moved) else "llm_ttft_ms",
         "knees": knees,
     }
-    opening = (
-        scope_sentence(scope, CallFrames.concat([a, b]))
-        if scope is not None
-        else f"side a: {fmt.count(len(a.calls))} calls; side b: {fmt.count(len(b.calls))} calls"
-    )
+    if scope is not None:
+        opening = scope_sentence(scope, CallFrames.concat([a, b]), source=source)
+    else:
+        opening = (
+            f"side a: {fmt.count(len(a.calls))} calls; side b: {fmt.count(len(b.calls))} calls"
+        )
+        if source is not None and Scope().with_source(source).is_sample:
+            opening = f"Sample data: {opening}"
     return Story(TITLE, opening, tuple(in_short), sections=sections, facts=facts)

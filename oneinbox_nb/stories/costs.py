@@ -145,7 +145,7 @@ def _short_failed(frames: CallFrames) -> tuple[Section, pd.Series]:
     ), sf
 
 
-def costs(frames: CallFrames, *, scope: Any = None) -> Story:
+def costs(frames: CallFrames, *, scope: Any = None, source: Any = None) -> Story:
     """The costs report's story.
 
     Parameters
@@ -153,7 +153,9 @@ def costs(frames: CallFrames, *, scope: Any = None) -> Story:
     frames : CallFrames
         The calls of the period (every call in them counts).
     scope : Scope, str or None
-        Opens "In short"; None: the number of calls and their UTC days.
+        Opens "In short"; None: every call of ``frames``, by traffic kind, and their days.
+    source : SourceLabel or DataSource, optional
+        Where the calls came from; sample data says so in the scope sentence.
 
     Returns
     -------
@@ -202,7 +204,9 @@ def costs(frames: CallFrames, *, scope: Any = None) -> Story:
         credits_section,
         short_failed,
     )
-    return Story(TITLE, scope_sentence(scope, frames), tuple(in_short), key_numbers, sections)
+    return Story(
+        TITLE, scope_sentence(scope, frames, source=source), tuple(in_short), key_numbers, sections
+    )
 
 
 def totals(story: Story) -> Table:

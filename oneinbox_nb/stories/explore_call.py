@@ -14,6 +14,7 @@ import pandas as pd
 from .. import analysis
 from .. import display as fmt
 from ..frames import CallFrames
+from ..scope import Scope
 from ._story import Section, Story, Strong, Table, scope_sentence, sentence
 
 __all__ = ["explore_call", "transcript_table"]
@@ -121,7 +122,9 @@ def _turns(call: CallFrames) -> Table:
     return Table(shown.astype(str), index=True)
 
 
-def explore_call(frames: CallFrames, *, call_id: str | None = None, scope: Any = None) -> Story:
+def explore_call(
+    frames: CallFrames, *, call_id: str | None = None, scope: Any = None, source: Any = None
+) -> Story:
     """The one-call report's story.
 
     Parameters
@@ -131,7 +134,9 @@ def explore_call(frames: CallFrames, *, call_id: str | None = None, scope: Any =
     call_id : str, optional
         The call; None: the call of ``frames`` with the slowest turn (``calls.max_response_ms``).
     scope : Scope, str or None
-        Opens "In short" (``scope.sentence(frames)``); None: ``"call <id>"``.
+        Opens "In short" (``scope.sentence(frames)``); None: the call (``"1 chosen call, 19 Nov 2026"``).
+    source : SourceLabel or DataSource, optional
+        Where the calls came from; sample data says so in the scope sentence.
 
     Returns
     -------
@@ -163,7 +168,7 @@ def explore_call(frames: CallFrames, *, call_id: str | None = None, scope: Any =
     )  # fmt: skip
     return Story(
         TITLE,
-        scope_sentence(scope, call),
+        scope_sentence(scope, call, default=Scope(call_ids=(call_id,)), source=source),
         tuple(_in_short(call, call_id, worst_turn, worst)),
         sections=sections,
         facts={"call_id": call_id, "worst_turn": worst_turn},

@@ -15,6 +15,7 @@ import pandas as pd
 from .. import analysis
 from .. import display as fmt
 from ..frames import CallFrames
+from ..scope import Scope
 from ._story import Section, Story, Strong, Table, scope_sentence, sentence
 
 __all__ = ["COMPONENT_METRICS", "load_test"]
@@ -117,6 +118,7 @@ def load_test(
     n_boot: int = 200,
     seed: int = 0,
     scope: Any = None,
+    source: Any = None,
 ) -> Story:
     """The load-test report's story, about one run.
 
@@ -131,6 +133,8 @@ def load_test(
         Bootstrap resamples and seed of the intervals.
     scope : Scope, str or None
         Opens "In short"; None: the run's calls and days.
+    source : SourceLabel or DataSource, optional
+        Where the calls came from; sample data says so in the scope sentence.
 
     Returns
     -------
@@ -229,4 +233,10 @@ def load_test(
         "setup_knee": setup_knee,
         "binned": binned,
     }
-    return Story(TITLE, scope_sentence(scope, run), tuple(in_short), sections=sections, facts=facts)
+    return Story(
+        TITLE,
+        scope_sentence(scope, run, default=Scope.for_runs(run_id), source=source),
+        tuple(in_short),
+        sections=sections,
+        facts=facts,
+    )

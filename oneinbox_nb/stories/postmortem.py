@@ -17,6 +17,7 @@ import pandas as pd
 from .. import analysis
 from .. import display as fmt
 from ..frames import PROBLEMS, CallFrames
+from ..scope import Scope
 from ._story import (
     MIN_CALLS,
     Section,
@@ -479,6 +480,7 @@ def postmortem(
     run_id: Any = None,
     n_boot: int = 200,
     seed: int | None = 0,
+    source: Any = None,
 ) -> Story:
     """The postmortem's story: what happened on the calls in question, and the run as baseline.
 
@@ -495,6 +497,8 @@ def postmortem(
         A load-test run (``metadata.run_id``): its knee, and the comparison baseline of ``call_ids``.
     n_boot, seed : int
         Bootstrap resamples and seed of the knee's interval and of the correlation.
+    source : SourceLabel or DataSource, optional
+        Where the calls came from; sample data says so in the scope sentence.
 
     Returns
     -------
@@ -578,6 +582,6 @@ def postmortem(
         "knee": knee,
     }
     return Story(
-        TITLE, scope_sentence(scope, focus), tuple(in_short), _key_numbers(focus, answered, baseline, run_id),
+        TITLE, scope_sentence(scope, focus, default=Scope.for_runs(run_id) if by_run else Scope(call_ids=focus_ids), source=source), tuple(in_short), _key_numbers(focus, answered, baseline, run_id),
         sections, _advice(focus, slowest, knee), facts,
     )  # fmt: skip

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 
 from .. import analysis, plots
+from .. import display as show
 from ..frames import CallFrames
 from . import _views as views
 from ._base import _Explorer, dropdown, frame_html
@@ -14,7 +13,14 @@ from ._base import _Explorer, dropdown, frame_html
 #: Percentile choices of :class:`LoadTestExplorer`.
 LOAD_TEST_PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
 
-_BIN_FORMATS = {"bin_left": "{:,.1f}", "bin_right": "{:,.1f}", "concurrency_mid": "{:,.1f}"}
+# the bins read as in the load-test report (stories/load_test.py): concurrency whole, times in ms
+_BIN_FORMATS = {
+    "bin_left": show.concurrency,
+    "bin_right": show.concurrency,
+    "concurrency_mid": show.concurrency,
+    **{f"p{q}": show.ms for q in (50, 75, 90, 95, 99)},
+    "baseline_ms": show.ms,
+}
 
 
 class LoadTestExplorer(_Explorer):
@@ -139,7 +145,7 @@ class LoadTestExplorer(_Explorer):
                 ax=axes["scatter"],
             )
         self.knee = knee
-        self.knee_text.value = f"<p><b>{html.escape(str(knee))}</b></p>"
+        self.knee_text.value = f"<p><b>{show.html(str(knee))}</b></p>"
         self.table.value = frame_html(knee.bins, _BIN_FORMATS)
         self._show(fig, axes, knee.bins)
 

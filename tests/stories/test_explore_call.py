@@ -18,7 +18,7 @@ def test_in_short_names_the_call_its_slowest_turn_and_its_cost(rich_frames):
     assert (
         _lines(story)
         == [
-            "call a",
+            "1 chosen call, 19 Nov 2026",
             "Call a (completed, outcome unknown) lasted 1 min 0 s with 2 answered turns (the greeting, "
             f"turn 0, is not counted); agent {AGENT_1}.",
             "Turn 2 was the slowest: 2,400 ms, 38% of it tool. The caller had said: “question 2”",

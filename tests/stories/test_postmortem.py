@@ -15,7 +15,7 @@ def _lines(section) -> list[str]:
 def test_one_call_story_says_what_happened(rich_frames):
     story = postmortem(rich_frames.select(["a"]))
     assert _lines(story.part("In short")) == [
-        "call a",
+        "1 chosen call, 19 Nov 2026",
         "This postmortem is about call a: 1 completed, 0 failed, 2 answered turns (the greeting, "
         "turn 0, is not counted).",
         "The worst answered turn was turn 2 of call a: the caller waited 2,400 ms for the agent to "
@@ -34,7 +34,7 @@ def test_one_call_story_says_what_happened(rich_frames):
 def test_without_call_ids_or_run_the_story_is_about_the_call_with_the_worst_turn(rich_frames):
     story = postmortem(rich_frames)
     assert story.facts["focus_ids"] == ["a"]
-    assert story.scope == "call a"
+    assert story.scope == "1 chosen call, 19 Nov 2026"
 
 
 def test_several_calls_name_their_statuses_and_unknown_costs(rich_frames):
@@ -72,6 +72,7 @@ def test_ten_slowest_turns_say_when_they_come_from_few_calls(run_frames):
 def test_call_ids_and_a_run_keep_the_two_populations_apart(run_frames):
     story = postmortem(run_frames, call_ids=["r0005"], run_id="run-1", n_boot=20)
     lines = _lines(story.part("In short"))
+    assert lines[0] == "1 chosen call of load-test run run-1, 19 Nov 2026"  # the call, not the run
     assert lines[1].startswith("This postmortem is about call r0005: 1 completed")
     assert lines[2].startswith("The worst answered turn of this call was turn ")
     assert lines[3].startswith(

@@ -80,5 +80,6 @@ def test_scope_sentence_uses_a_scope_value_a_string_or_the_calls(rich_frames):
 
     assert scope_sentence(Scope(), rich_frames) == "3 production calls"
     assert scope_sentence("given", rich_frames) == "given"
-    assert scope_sentence(None, rich_frames) == "3 calls, 2026-11-19 (UTC)"
-    assert scope_sentence(None, rich_frames.select(["a"])) == "call a"
+    assert scope_sentence(None, rich_frames) == "3 calls, 19 Nov 2026"
+    assert scope_sentence(None, rich_frames.select(["a"])) == "1 call, 19 Nov 2026"
+    assert scope_sentence(None, rich_frames, source="sample") == "Sample data: 3 calls, 19 Nov 2026"
