@@ -11,6 +11,7 @@ kernel, and notebooks, explorers and the CLI render the same story through :mod:
       costs.py        notebooks/02_costs_and_credits.ipynb
       load_test.py    notebooks/03_load_test_correlation.ipynb
       compare.py      notebooks/05_compare.ipynb
+      fleet.py        notebooks/06_fleet.ipynb (from a dataset's per-day results)
       postmortem.py   notebooks/04_postmortem.ipynb
 
 The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
@@ -34,6 +35,7 @@ from ._story import (
 from .compare import compare
 from .costs import costs
 from .explore_call import explore_call
+from .fleet import fleet
 from .load_test import load_test
 from .postmortem import postmortem
 
@@ -48,6 +50,7 @@ __all__ = [
     "compare",
     "costs",
     "explore_call",
+    "fleet",
     "load_test",
     "postmortem",
     "scope_sentence",
