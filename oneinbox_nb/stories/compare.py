@@ -193,6 +193,38 @@ def _head(
     return sentence(Strong("b"), f" ({side('b', b)}) against ", Strong("a"), f" ({side('a', a)}).")
 
 
+def _in_short(
+    table: pd.DataFrame, explained: pd.DataFrame, head: tuple[str, ...]
+) -> list[tuple[str, ...]]:
+    """The compare story's "In short" after its scope sentence: the clear changes first."""
+    changed = table[table["change"].isin(["increase", "decrease"])]
+    in_short = [head]
+    if changed.empty:
+        in_short.append(
+            sentence(
+                Strong("No clear change"),
+                " in any metric: every interval includes 0 or the difference is below its practical threshold.",
+            )
+        )
+    else:
+        in_short.append(sentence(Strong(f"{fmt.count(len(changed))} clear change(s)"), ":"))
+        in_short += [_change_line(r) for r in changed.itertuples()]
+        if (line := _explain_line(table, explained)) is not None:
+            in_short.append(line)
+    in_short.append(sentence(
+        f"Each of the {fmt.count(len(table))} rows has a 95% interval, so about one in twenty rows of two identical "
+        "systems crosses by chance: read a lone change in a side metric with that in mind."
+    ))  # fmt: skip
+    too_few = table[table["change"].astype(str).str.startswith("too few")]
+    if len(too_few):
+        in_short.append(
+            sentence(
+                f"{fmt.count(len(too_few))} metric(s) had too few calls on one side for an interval: see the table below."
+            )
+        )
+    return in_short
+
+
 def compare(
     a: CallFrames,
     b: CallFrames,
@@ -232,31 +264,7 @@ def compare(
     table = analysis.compare(a, b, n_boot=n_boot, seed=seed)
     explained = analysis.explain_change(a, b, statistic="p50", n_boot=n_boot, seed=seed)
     explained_p95 = analysis.explain_change(a, b, statistic="p95", n_boot=n_boot, seed=seed)
-    changed = table[table["change"].isin(["increase", "decrease"])]
-    in_short = [_head(labels, a, b, left_out)]
-    if changed.empty:
-        in_short.append(
-            sentence(
-                Strong("No clear change"),
-                " in any metric: every interval includes 0 or the difference is below its practical threshold.",
-            )
-        )
-    else:
-        in_short.append(sentence(Strong(f"{fmt.count(len(changed))} clear change(s)"), ":"))
-        in_short += [_change_line(r) for r in changed.itertuples()]
-        if (line := _explain_line(table, explained)) is not None:
-            in_short.append(line)
-    in_short.append(sentence(
-        f"Each of the {fmt.count(len(table))} rows has a 95% interval, so about one in twenty rows of two identical "
-        "systems crosses by chance: read a lone change in a side metric with that in mind."
-    ))  # fmt: skip
-    too_few = table[table["change"].astype(str).str.startswith("too few")]
-    if len(too_few):
-        in_short.append(
-            sentence(
-                f"{fmt.count(len(too_few))} metric(s) had too few calls on one side for an interval: see the table below."
-            )
-        )
+    in_short = _in_short(table, explained, _head(labels, a, b, left_out))
     latency = table[
         table["metric"].str.endswith("_ms")
         & (table["metric"] != "response_ms")

@@ -19,7 +19,7 @@ from .. import display as fmt
 from ..scope import MIN_CALLS, traffic_kind
 from ._story import Section, Story, Strong, Table, not_enough, sentence
 
-__all__ = ["Windows", "fleet", "fleet_windows"]
+__all__ = ["Windows", "change_table", "fleet", "fleet_windows"]
 
 TITLE = "Fleet: months of production at a glance"
 SLOWER = 1.15
@@ -76,6 +76,39 @@ def fleet_windows(
     return Windows(
         start, int(calls[~recent].sum()), int(calls[recent].sum()), int((~recent).sum()), int(recent.sum()), min_calls
     )  # fmt: skip
+
+
+def change_table(rows: Mapping[str, pd.DataFrame], points: Mapping[str, list[int]]) -> pd.DataFrame:
+    """One row per change point: the median daily p50 and p95 over the week before and after it.
+
+    Parameters
+    ----------
+    rows : mapping
+        Component → its daily latency rows (``period, p50, p95``, in time order).
+    points : mapping
+        Component → positions where a new level starts
+        (:func:`oneinbox_nb.dataset.changes.change_points` of its ``p50``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``component, from day, p50 before, p50 after, p95 before, p95 after`` (ms).
+    """
+    found = [
+        {
+            "component": component,
+            "from day": rows[component]["period"][i],
+            **{
+                f"{stat} {side}": rows[component][stat][a:b].median()
+                for stat in ("p50", "p95")
+                for side, a, b in (("before", max(0, i - 7), i), ("after", i, i + 7))
+            },
+        }
+        for component, positions in points.items()
+        for i in positions
+    ]
+    columns = ["component", "from day", "p50 before", "p50 after", "p95 before", "p95 after"]
+    return pd.DataFrame(found, columns=columns)
 
 
 def _agent(value: Any, names: Mapping[str, str]) -> str:
@@ -203,6 +236,31 @@ def _slower_lines(
     return lines
 
 
+def _weekly(weekly: pd.DataFrame) -> Table:
+    shown = pd.DataFrame({
+        "week of": weekly["period"].dt.strftime("%Y-%m-%d"), "calls": weekly["n_calls"].map(fmt.count),
+        "completed": weekly["n_completed"].map(fmt.count), "failed": weekly["n_failed"].map(fmt.count),
+        "failure rate": weekly["failure_rate"].map(fmt.share),
+    })  # fmt: skip
+    return Table(shown, ("Calls per week.",))
+
+
+def _slowest_section(slowest: pd.DataFrame, names: Mapping[str, str], windows: Windows) -> Section:
+    table, passed_over = _slowest(slowest, names)
+    lines = [
+        sentence(
+            f"The recent production calls with the slowest turn ({windows.words().split(';')[0]})."
+        )
+    ]
+    if passed_over:
+        lines.append(
+            sentence(f"{fmt.count(passed_over)} load-test calls among the slowest were left out.")
+        )
+    if table is None:
+        lines.append(("No answered turn in the recent window.",))
+    return Section("The slowest recent calls", tuple(lines), (table,) if table is not None else ())
+
+
 def fleet(
     volume: pd.DataFrame,
     *,
@@ -268,28 +326,14 @@ def fleet(
         *_slower_lines(windows, providers, agents, names),
         sentence("Total cost: ", Strong(fmt.money(cost["cost_cents"].sum())), f"{known}."),
     ]  # fmt: skip
-    weekly_table = pd.DataFrame({
-        "week of": weekly["period"].dt.strftime("%Y-%m-%d"), "calls": weekly["n_calls"].map(fmt.count),
-        "completed": weekly["n_completed"].map(fmt.count), "failed": weekly["n_failed"].map(fmt.count),
-        "failure rate": weekly["failure_rate"].map(fmt.share),
-    })  # fmt: skip
-    slowest_table, passed_over = _slowest(slowest, names)
-    slow_lines = [
-        sentence(
-            f"The recent production calls with the slowest turn ({windows.words().split(';')[0]})."
-        )
-    ]
-    if passed_over:
-        slow_lines.append(
-            sentence(f"{fmt.count(passed_over)} load-test calls among the slowest were left out.")
-        )
-    if slowest_table is None:
-        slow_lines.append(("No answered turn in the recent window.",))
+    slowest_section = _slowest_section(slowest, names, windows)
     sections = (
-        Section("Volume and failures", tables=(Table(weekly_table, ("Calls per week.",)),)),
+        Section("Volume and failures", tables=(_weekly(weekly),)),
         Section("Latency per component per day", tables=(_changes_table(found),)) if len(found) else Section("Latency per component per day", (_change_line(found),)),
         _who_got_slower(windows, providers, agents, names),
         Section("Cost per agent per week", tables=(_cost_table(cost, names),)),
-        Section("The slowest recent calls", tuple(slow_lines), (slowest_table,) if slowest_table is not None else ()),
+        slowest_section,
     )  # fmt: skip
-    return Story(TITLE, scope, tuple(in_short), sections=sections, facts={"windows": windows, "names": names})
+    return Story(
+        TITLE, scope, tuple(in_short), sections=sections, facts={"windows": windows, "names": names}
+    )

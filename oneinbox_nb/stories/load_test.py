@@ -108,6 +108,65 @@ def _choose_run(runs: pd.DataFrame, run_id: Any) -> str:
     return str(run_id)
 
 
+def _setup(
+    run: CallFrames,
+    run_id: str,
+    edges: Any,
+    percentile: float,
+    margin: float,
+    n_boot: int,
+    seed: int,
+) -> tuple[Any, pd.DataFrame]:
+    """The knee of ``connect_setup_ms`` and its bins, in the run's one binning."""
+    setup_knee = analysis.find_knee(
+        run,
+        metric="connect_setup_ms",
+        percentile=percentile,
+        margin=margin,
+        run=run_id,
+        n_boot=n_boot,
+        seed=seed,
+        bins=edges,
+    )
+    setup_bins = analysis.concurrency_bins(
+        run, metric="connect_setup_ms", run=run_id, percentiles=(50, percentile), bins=edges
+    )
+    return setup_knee, setup_bins
+
+
+def _in_short(
+    runs: pd.DataFrame, run_id: str, run: CallFrames, knee: Any, corr: pd.Series, metric: str
+) -> list:
+    """The load-test story's "In short" after its scope sentence."""
+    this = runs.set_index("run_id").loc[run_id]
+    n_other = this["n_calls"] - this["n_completed"] - this["n_failed"]
+    in_short = [
+        sentence(
+            f"Load-test run {run_id}: {fmt.count(this['n_calls'])} calls ({fmt.count(this['n_completed'])} completed + "
+            f"{fmt.count(this['n_failed'])} failed + {fmt.count(n_other)} other), dispatched at concurrency "
+            f"{fmt.concurrency(this['concurrency_min'])} to {fmt.concurrency(this['concurrency_max'])}."
+        ),
+        sentence(Strong(str(knee)), "."),
+        sentence(f"Spearman rho between concurrency and {metric} is {_rho(corr)}."),
+    ]  # fmt: skip
+    worst = analysis.slowest_turns(run, n=1)
+    if len(worst):
+        w = worst.iloc[0]
+        in_short.append(sentence(
+            f"The worst answered turn (the greeting, turn 0, is not counted) was turn {fmt.count(w['turn'])} of call "
+            f"{fmt.text(w['call_id'])}: {fmt.ms(w['response_ms'])}, {fmt.share(w['dominant_share'], digits=0)} of it "
+            f"{fmt.text(w['dominant_component'])}."
+        ))  # fmt: skip
+    in_short.append(sentence(f"Cost of the run: {fmt.money_total(run.calls['cost_cents'])}."))
+    if len(runs) > 1:
+        in_short.append(
+            sentence(
+                f"The source holds {fmt.count(len(runs))} runs; this report is about {run_id} only (run_id picks another)."
+            )
+        )
+    return in_short
+
+
 def load_test(
     frames: CallFrames,
     *,
@@ -168,32 +227,7 @@ def load_test(
     corr = analysis.concurrency_correlation(
         run, metric=metric, run=run_id, n_boot=n_boot, seed=seed
     ).iloc[0]
-    this = runs.set_index("run_id").loc[run_id]
-    n_other = this["n_calls"] - this["n_completed"] - this["n_failed"]
-    in_short = [
-        sentence(
-            f"Load-test run {run_id}: {fmt.count(this['n_calls'])} calls ({fmt.count(this['n_completed'])} completed + "
-            f"{fmt.count(this['n_failed'])} failed + {fmt.count(n_other)} other), dispatched at concurrency "
-            f"{fmt.concurrency(this['concurrency_min'])} to {fmt.concurrency(this['concurrency_max'])}."
-        ),
-        sentence(Strong(str(knee)), "."),
-        sentence(f"Spearman rho between concurrency and {metric} is {_rho(corr)}."),
-    ]  # fmt: skip
-    worst = analysis.slowest_turns(run, n=1)
-    if len(worst):
-        w = worst.iloc[0]
-        in_short.append(sentence(
-            f"The worst answered turn (the greeting, turn 0, is not counted) was turn {fmt.count(w['turn'])} of call "
-            f"{fmt.text(w['call_id'])}: {fmt.ms(w['response_ms'])}, {fmt.share(w['dominant_share'], digits=0)} of it "
-            f"{fmt.text(w['dominant_component'])}."
-        ))  # fmt: skip
-    in_short.append(sentence(f"Cost of the run: {fmt.money_total(run.calls['cost_cents'])}."))
-    if len(runs) > 1:
-        in_short.append(
-            sentence(
-                f"The source holds {fmt.count(len(runs))} runs; this report is about {run_id} only (run_id picks another)."
-            )
-        )
+    in_short = _in_short(runs, run_id, run, knee, corr, metric)
     bins = analysis.concurrency_bins(
         run, metric=metric, run=run_id, percentiles=(50, percentile), bins=edges
     )
@@ -201,19 +235,7 @@ def load_test(
         baseline=["yes" if b else "" for b in knee.bins["baseline"]], above=["yes" if a else "" for a in knee.bins["above"]]
     )  # fmt: skip
     components, binned = _components(run, run_id, edges, percentile, margin)
-    setup_knee = analysis.find_knee(
-        run,
-        metric="connect_setup_ms",
-        percentile=percentile,
-        margin=margin,
-        run=run_id,
-        n_boot=n_boot,
-        seed=seed,
-        bins=edges,
-    )
-    setup_bins = analysis.concurrency_bins(
-        run, metric="connect_setup_ms", run=run_id, percentiles=(50, percentile), bins=edges
-    )
+    setup_knee, setup_bins = _setup(run, run_id, edges, percentile, margin, n_boot, seed)
     knee_line = sentence(
         Strong(str(knee)),
         f". Spearman rho {_rho(corr)} over {fmt.count(corr['n'])} values from {fmt.count(corr['n_calls'])} calls.",

@@ -472,6 +472,48 @@ def _advice(focus: CallFrames, slowest: pd.DataFrame, knee: Any) -> tuple[tuple[
     return tuple(notes) or (("Nothing in the data above stands out.",),)
 
 
+def _run_knee(
+    frames: CallFrames, run_id: Any, n_boot: int, seed: int | None
+) -> tuple[Any, Any, str]:
+    """The run's knee, its concurrency correlation and its label (None, None without a run)."""
+    if run_id is None:
+        return None, None, ""
+    knee = analysis.find_knee(frames, run=run_id, n_boot=n_boot, seed=seed)
+    correlation = analysis.concurrency_correlation(
+        frames, run=run_id, n_boot=n_boot, seed=seed
+    ).iloc[0]
+    runs = (
+        frames.calls["meta_run_id"].astype(str)
+        if "meta_run_id" in frames.calls
+        else pd.Series(dtype=str)
+    )
+    n_run = int((runs == str(run_id)).sum())
+    return knee, correlation, f"load-test run {fmt.text(run_id)} ({fmt.count(n_run)} calls)"
+
+
+def _load_lines(
+    focus: CallFrames, baseline: CallFrames | None, run_id: Any, knee: Any, run_label: str
+) -> list[tuple[str, ...]]:
+    """ "In short" on the run: the baseline's numbers (its own sentence), the knee or the run to ask."""
+    lines = []
+    if baseline is not None:
+        b_p50, b_p95, b_worst = _response_numbers(baseline, answered_turns(baseline))
+        lines.append(
+            sentence(
+                f"For comparison, {_others(baseline, run_id)}: response p50 {b_p50}, p95 {b_p95}, worst {b_worst}."
+            )
+        )
+    if knee is not None:
+        lines.append(sentence(f"Under load, over the whole of {run_label}: {knee}."))
+    elif len(loaded := _dispatched(focus)):
+        row = loaded.iloc[0]
+        lines.append(sentence(
+            f"The call was dispatched at concurrency {fmt.concurrency(row['concurrency_at_dispatch'])} during load-test "
+            f"run {fmt.text(row['meta_run_id'])}; run this postmortem with that run_id for the run's knee."
+        ))  # fmt: skip
+    return lines
+
+
 def postmortem(
     frames: CallFrames,
     *,
@@ -514,74 +556,38 @@ def postmortem(
     slowest = analysis.slowest_turns(focus, n=10)
     worst = None if slowest.empty else slowest.iloc[0]
     label = "the run" if by_run else ("this call" if len(focus_ids) == 1 else "these calls")
-    knee = correlation = None
-    run_label = f"load-test run {fmt.text(run_id)}"
-    if run_id is not None:
-        knee = analysis.find_knee(frames, run=run_id, n_boot=n_boot, seed=seed)
-        correlation = analysis.concurrency_correlation(
-            frames, run=run_id, n_boot=n_boot, seed=seed
-        ).iloc[0]
-        n_run = int(
-            (
-                frames.calls.get("meta_run_id", pd.Series(dtype=object)).astype(str) == str(run_id)
-            ).sum()
-        )
-        run_label = f"load-test run {fmt.text(run_id)} ({fmt.count(n_run)} calls)"
+    knee, correlation, run_label = _run_knee(frames, run_id, n_boot, seed)
     in_short = [
         sentence(f"This postmortem is about {_about(focus, run_id, by_run)}: {status_words(focus.calls['status'])}, {fmt.count(len(answered))} answered turns (the greeting, turn 0, is not counted)."),
         _worst_sentence(worst, answered, "" if by_run or call_ids is None else f"of {label} "),
+        *_load_lines(focus, baseline, run_id, knee, run_label),
+        sentence(f"Cost: {fmt.money_total(focus.calls['cost_cents'])}; {fmt.credits(focus.calls['credits_used'].sum())} credits (1 credit = 1 minute)."),
     ]  # fmt: skip
-    if baseline is not None:
-        b_p50, b_p95, b_worst = _response_numbers(baseline, answered_turns(baseline))
-        in_short.append(
-            sentence(
-                f"For comparison, {_others(baseline, run_id)}: response p50 {b_p50}, p95 {b_p95}, worst {b_worst}."
-            )
-        )
-    if knee is not None:
-        in_short.append(sentence(f"Under load, over the whole of {run_label}: {knee}."))
-    else:
-        loaded = _dispatched(focus)
-        if len(loaded):
-            row = loaded.iloc[0]
-            in_short.append(
-                sentence(
-                    f"The call was dispatched at concurrency {fmt.concurrency(row['concurrency_at_dispatch'])} during load-test run {fmt.text(row['meta_run_id'])}; run this postmortem with that run_id for the run's knee."
-                )
-            )
-    in_short.append(
-        sentence(
-            f"Cost: {fmt.money_total(focus.calls['cost_cents'])}; {fmt.credits(focus.calls['credits_used'].sum())} credits (1 credit = 1 minute)."
-        )
-    )
-    card_caption = sentence(
+    card_ids = list(slowest["call_id"].drop_duplicates().head(3)) if by_run else focus_ids
+    card_caption = (
         "The three calls of the run with the worst turns, one column per call."
         if by_run
         else f"{label.capitalize()}, one column per call."
     )
-    card_ids = list(slowest["call_id"].drop_duplicates().head(3)) if by_run else focus_ids
     sections = (
-        Section(
-            "What happened",
-            tables=(_card(focus.select(card_ids) if card_ids else focus, card_caption),),
-        ),
+        Section("What happened", tables=(_card(focus.select(card_ids) if card_ids else focus, (card_caption,)),)),
         _worst_turns(slowest, label, len(focus_ids)),
         _transcript(focus, worst),
         _percentiles(focus, label),
         _problems(focus),
         _cost(focus),
         _knee(focus, knee, correlation, run_label),
-    )
+    )  # fmt: skip
+    worst_call = (focus_ids[0] if focus_ids else None) if worst is None else worst["call_id"]
     facts = {
         "focus_ids": focus_ids,
         "worst": worst,
-        "worst_call": focus_ids[0]
-        if worst is None and focus_ids
-        else (None if worst is None else worst["call_id"]),
+        "worst_call": worst_call,
         "top": [(r.call_id, int(r.turn)) for r in slowest.head(3).itertuples()],
         "knee": knee,
     }
+    default = Scope.for_runs(run_id) if by_run else Scope(call_ids=focus_ids)
     return Story(
-        TITLE, scope_sentence(scope, focus, default=Scope.for_runs(run_id) if by_run else Scope(call_ids=focus_ids), source=source), tuple(in_short), _key_numbers(focus, answered, baseline, run_id),
-        sections, _advice(focus, slowest, knee), facts,
+        TITLE, scope_sentence(scope, focus, default=default, source=source), tuple(in_short),
+        _key_numbers(focus, answered, baseline, run_id), sections, _advice(focus, slowest, knee), facts,
     )  # fmt: skip

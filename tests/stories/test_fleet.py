@@ -123,3 +123,29 @@ def test_who_got_slower_lists_groups_at_least_15_percent_slower(ratio, listed):
     assert bool(section.tables) is listed
     if listed:
         assert section.tables[0].frame["agent"].tolist() == ["Max"]
+
+
+def test_change_table_takes_the_week_before_and_after_each_point():
+    from oneinbox_nb.stories.fleet import change_table
+
+    rows = {
+        "llm_ttft": pd.DataFrame(
+            {
+                "period": DAYS[:10],
+                "p50": [400.0] * 5 + [600.0] * 5,
+                "p95": [900.0] * 5 + [1500.0] * 5,
+            }
+        )
+    }
+    table = change_table(rows, {"llm_ttft": [5]})
+    assert table.to_dict("records") == [
+        {
+            "component": "llm_ttft",
+            "from day": DAYS[5],
+            "p50 before": 400.0,
+            "p50 after": 600.0,
+            "p95 before": 900.0,
+            "p95 after": 1500.0,
+        }
+    ]
+    assert change_table(rows, {"llm_ttft": []}).columns.tolist()[:2] == ["component", "from day"]
