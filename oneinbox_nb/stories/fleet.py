@@ -19,7 +19,7 @@ from .. import display as fmt
 from ..scope import MIN_CALLS, traffic_kind
 from ._story import Section, Story, Strong, Table, not_enough, sentence
 
-__all__ = ["Windows", "change_table", "fleet", "fleet_windows"]
+__all__ = ["Windows", "change_table", "fleet", "fleet_windows", "in_window"]
 
 TITLE = "Fleet: months of production at a glance"
 SLOWER = 1.15
@@ -76,6 +76,16 @@ def fleet_windows(
     return Windows(
         start, int(calls[~recent].sum()), int(calls[recent].sum()), int((~recent).sum()), int(recent.sum()), min_calls
     )  # fmt: skip
+
+
+def in_window(frame: pd.DataFrame, since: Any = None, until: Any = None) -> pd.DataFrame:
+    """Rows of a fleet result (a ``period`` column, UTC) inside ``[since, until)``; None: open."""
+    keep = pd.Series(True, index=frame.index)
+    if since is not None:
+        keep &= frame["period"] >= pd.Timestamp(since, tz="UTC")
+    if until is not None:
+        keep &= frame["period"] < pd.Timestamp(until, tz="UTC")
+    return frame[keep].reset_index(drop=True)
 
 
 def change_table(rows: Mapping[str, pd.DataFrame], points: Mapping[str, list[int]]) -> pd.DataFrame:

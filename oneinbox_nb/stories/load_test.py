@@ -134,6 +134,23 @@ def _setup(
     return setup_knee, setup_bins
 
 
+def _metric_bins(
+    run: CallFrames, run_id: str, knee: Any, edges: Any, metric: str, percentile: float
+) -> Section:
+    """The metric in the knee's bins, each bin marked as part of the baseline and above the threshold."""
+    bins = analysis.concurrency_bins(
+        run, metric=metric, run=run_id, percentiles=(50, percentile), bins=edges
+    )
+    bins = bins.assign(
+        baseline=["yes" if b else "" for b in knee.bins["baseline"]], above=["yes" if a else "" for a in knee.bins["above"]]
+    )  # fmt: skip
+    caption = sentence(f"{metric} of run {run_id}, per concurrency bin.")
+    return Section(
+        "The metric in concurrency bins",
+        tables=(_bins_table(bins, analysis.percentile_label(percentile), caption),),
+    )
+
+
 def _in_short(
     runs: pd.DataFrame, run_id: str, run: CallFrames, knee: Any, corr: pd.Series, metric: str
 ) -> list:
@@ -213,7 +230,6 @@ def load_test(
     run = frames.select(
         frames.calls.loc[frames.calls["meta_run_id"].astype(str) == run_id, "call_id"]
     )
-    p_label = analysis.percentile_label(percentile)
     knee = analysis.find_knee(
         run,
         metric=metric,
@@ -228,24 +244,14 @@ def load_test(
         run, metric=metric, run=run_id, n_boot=n_boot, seed=seed
     ).iloc[0]
     in_short = _in_short(runs, run_id, run, knee, corr, metric)
-    bins = analysis.concurrency_bins(
-        run, metric=metric, run=run_id, percentiles=(50, percentile), bins=edges
-    )
-    bins = bins.assign(
-        baseline=["yes" if b else "" for b in knee.bins["baseline"]], above=["yes" if a else "" for a in knee.bins["above"]]
-    )  # fmt: skip
     components, binned = _components(run, run_id, edges, percentile, margin)
     setup_knee, setup_bins = _setup(run, run_id, edges, percentile, margin, n_boot, seed)
-    knee_line = sentence(
-        Strong(str(knee)),
-        f". Spearman rho {_rho(corr)} over {fmt.count(corr['n'])} values from {fmt.count(corr['n_calls'])} calls.",
-    )
     sections = (
         Section("The runs found", tables=(_runs_table(runs, run_id),)),
-        Section("The metric in concurrency bins", tables=(_bins_table(bins, p_label, sentence(f"{metric} of run {run_id}, per concurrency bin.")),)),
-        Section("The knee", (knee_line,)),
+        _metric_bins(run, run_id, knee, edges, metric, percentile),
+        Section("The knee", (sentence(Strong(str(knee)), f". Spearman rho {_rho(corr)} over {fmt.count(corr['n'])} values from {fmt.count(corr['n_calls'])} calls."),)),
         Section("Which component degrades?", tables=(components,)),
-        Section("Connecting under load", (sentence(Strong(str(setup_knee))),), (_bins_table(setup_bins, p_label),)),
+        Section("Connecting under load", (sentence(Strong(str(setup_knee))),), (_bins_table(setup_bins, analysis.percentile_label(percentile)),)),
     )  # fmt: skip
     facts = {
         "run_id": run_id,
