@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +40,7 @@ from .config import API_KEY_ENV, BASE_URL_ENV, resolve_base_url, scrub
 from .display import count
 from .exceptions import ConfigurationError, MissingAPIKeyError
 from .fetch import FetchResult, fetch_calls
-from .scope import SourceLabel, is_sample_key
+from .scope import Scope, SourceLabel, is_sample_key, resolve_agents
 
 __all__ = ["SOURCES", "DataSource", "choose_source", "describe_source", "open_source"]
 
@@ -88,15 +88,51 @@ class DataSource:
     def is_sample(self) -> bool:
         return self._sample_api is not None
 
+    def scope(
+        self,
+        params: Mapping[str, Any] | None = None,
+        /,
+        *,
+        interface: str = "python",
+        **kwargs: Any,
+    ) -> Scope:
+        """The :class:`~oneinbox_nb.scope.Scope` these parameters describe, on this source.
+
+        :meth:`Scope.parse <oneinbox_nb.scope.Scope.parse>` with this source's :attr:`label`;
+        agent names are resolved to ids through ``GET /v1/agents`` (asked only when a name is
+        given).
+
+        Raises
+        ------
+        ScopeError
+            A malformed value, or an agent name this account does not have (the message lists
+            its agents).
+        """
+        scope = Scope.parse(params, interface=interface, **kwargs).with_source(self.label)
+        if scope.needs_agent_names:
+            scope = resolve_agents(scope, self.client.list_agents(), interface=interface)
+        return scope
+
     def fetch(
-        self, ids: Iterable[str] | None = None, *, progress: bool = True, **filters: Any
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        scope: Scope | None = None,
+        progress: bool = True,
+        **filters: Any,
     ) -> FetchResult:
-        """Fetch calls with this source's client: by id, or every call matching ``filters``.
+        """Fetch calls with this source's client: by id, every call matching ``filters``, or
+        the calls of a ``scope``.
 
         Parameters
         ----------
         ids : iterable of str, optional
             Call ids; each ends up in ``result.calls`` or ``result.failures``.
+        scope : Scope, optional
+            Fetch its calls (:meth:`Scope.fetch_kwargs <oneinbox_nb.scope.Scope.fetch_kwargs>`);
+            agent names are resolved first, as :meth:`scope` does. A scope with call ids fetches
+            those ids (select the frames with the scope for the rest). Not with ``ids`` or
+            ``filters``.
         progress : bool, default True
             Show a progress bar.
         **filters
@@ -117,6 +153,19 @@ class DataSource:
                 "DataSource.fetch sets client and cache itself; call oneinbox_nb.fetch_calls "
                 "directly to choose them"
             )
+        if scope is not None:
+            if ids is not None or any(
+                k in filters for k in ("agent_id", "since", "until", "where")
+            ):
+                raise ConfigurationError(
+                    "DataSource.fetch takes a scope or ids and filters, not both: put the ids, "
+                    "agents and window in the scope"
+                )
+            if scope.needs_agent_names:
+                scope = resolve_agents(scope, self.client.list_agents())
+            selection = scope.fetch_kwargs()
+            ids = selection.pop("ids", None)
+            filters = {**filters, **selection}
         return fetch_calls(ids, client=self.client, cache=self.cache, progress=progress, **filters)
 
     def close(self) -> None:

@@ -124,7 +124,7 @@ def test_serve_with_an_unknown_scenario(capsys):
     assert main(["serve", "--scenario", "bogus"]) == 1
     assert one_line(capsys) == (
         "oneinbox-nb serve: --scenario 'bogus' is not a sample scenario; choose from call, "
-        "production, load_test (comma-separated for several)"
+        "production, load_test, mixed_account, second_account (comma-separated for several)"
     )
 
 

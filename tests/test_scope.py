@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import oneinbox_nb as oi
 from oneinbox_nb.exceptions import OneInboxError
@@ -156,7 +158,7 @@ def test_errors_use_the_words_of_the_interface(interface, spelled):
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"since": "yesterday-ish"}, "since= 'yesterday-ish' is not a date or time"),
+        ({"since": "yesterday-ish"}, "since='yesterday-ish' is not a date or time"),
         ({"since": "2026-12-02", "until": "2026-12-01"}, "since= (2026-12-02 00:00 UTC) must be"),
         ({"run_id": "lt-1", "traffic": "production"}, "names load-test runs but traffic="),
         ({"window": 3}, "window= is not a scope parameter"),
@@ -293,7 +295,7 @@ def test_an_unknown_name_lists_the_agents():
     with pytest.raises(ScopeError) as caught:
         resolve_agents(Scope.parse(agent="Zed"), AGENTS, interface="notebook")
     assert str(caught.value) == (
-        f"-p agent= 'Zed' names no agent of this account; the agents are: Ava ({AVA}), Max ({MAX})"
+        f"-p agent='Zed' names no agent of this account; the agents are: Ava ({AVA}), Max ({MAX})"
     )
     with pytest.raises(ScopeError, match="the agents are: none"):
         resolve_agents(Scope.parse(agent="Zed"), {})
@@ -389,3 +391,93 @@ def test_windows_are_half_open(account):
     assert created.max() < pd.Timestamp("2026-12-01T09:02Z")
     # call 1 was created at 30 Nov 09:01 (= since: in), call 2 at 1 Dec 09:02 (= until: out)
     assert _ids(scope.select(account)) == [_n(1)]
+
+
+# -- command-line flags -------------------------------------------------------------------------
+
+
+def test_cli_flags_build_the_same_scope():
+    import argparse
+
+    from oneinbox_nb.scope import add_arguments, scope_from_arguments
+
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--run-id", "lt-41,lt-42", "--run-id", "7", "--agent", "Ava", "--since", "2026-11-14"]
+    )
+    assert scope_from_arguments(args) == Scope.parse(
+        run_ids=["lt-41", "lt-42", 7], agents=["Ava"], since="2026-11-14"
+    )
+    assert scope_from_arguments(parser.parse_args([])) == Scope()
+    with pytest.raises(ScopeError) as caught:
+        scope_from_arguments(parser.parse_args(["--traffic", "prod"]))
+    assert str(caught.value).startswith("--traffic must be one of")
+    with pytest.raises(ScopeError, match=r"^--since 'soon' is not a date"):
+        scope_from_arguments(parser.parse_args(["--since", "soon"]))
+
+
+def test_the_baseline_of_chosen_calls_is_their_run(account):
+    chosen = Scope.parse(call_ids=[_n(101)], run_id="lt-42")
+    assert _ids(chosen.select(account)) == [_n(101)]
+    baseline = chosen.baseline()
+    assert baseline == Scope.parse(run_id="lt-42") and baseline.call_ids == ()
+    assert sorted(_ids(baseline.select(account))) == [_n(100), _n(101), _n(102)]
+    # chosen calls alone: compared with production
+    assert Scope.parse(call_ids=[_n(1)]).baseline() == Scope()
+
+
+def test_one_side_of_a_comparison_by_prefix():
+    params = {"a_since": "2026-11-23", "a_until": "2026-11-30", "b_run_id": "lt-42", "since": 1}
+    a = Scope.parse(Scope.parameters_of(params, prefix="a_"), interface="notebook")
+    b = Scope.parse(Scope.parameters_of(params, prefix="b_"), interface="notebook")
+    assert (a.traffic, a.since, a.until) == (
+        "production",
+        datetime(2026, 11, 23, tzinfo=timezone.utc),
+        datetime(2026, 11, 30, tzinfo=timezone.utc),
+    )
+    assert b.run_ids == ("lt-42",) and b.traffic == "load_test"
+
+
+# -- property: payloads and frames follow one rule -----------------------------------------------
+
+RUN_VALUES = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=False, width=32),
+    st.sampled_from(["lt-1", "1", " ", "", "1.0", "true"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    runs=st.lists(st.tuples(st.booleans(), RUN_VALUES), min_size=1, max_size=8),
+    traffic=st.sampled_from(["production", "load_test", "all"]),
+    chosen=st.lists(st.sampled_from(["1", "lt-1", "true", "1.5"]), max_size=2),
+)
+def test_payloads_and_frames_agree_on_any_run_value(runs, traffic, chosen):
+    calls = []
+    for i, (has_key, value) in enumerate(runs):
+        call = _call(i, day=i % 3)
+        call["metadata"] = {RUN_KEY: value} if has_key else {"other": value}
+        calls.append(call)
+    if chosen and traffic == "production":
+        traffic = "all"
+    scope = Scope.parse(traffic=traffic, run_ids=chosen or None)
+    frames = to_frames(calls)
+    by_payload = [c["id"] for c in calls if scope.matches(c)]
+    assert by_payload == _ids(scope.select(frames))
+    load_tests = Scope.parse(traffic="load_test")
+    expected = ["load_test" if load_tests.matches(c) else "production" for c in calls]
+    assert traffic_kind(frames.calls).tolist() == expected
+
+
+def test_runs_and_one_scope_per_run(account):
+    everything = Scope.parse(traffic="all")
+    assert everything.runs(account) == ["lt-42", "7"]
+    per_run = everything.per_run(account)
+    assert per_run == [Scope.parse(run_id="lt-42"), Scope.parse(run_id="7")]
+    assert [len(s.select(account)) for s in per_run] == [3, 2]
+    assert Scope().runs(account) == [] and Scope().per_run(account) == []
+    assert Scope.parse(agent="Max", traffic="load_test").runs(account) == ["7"]

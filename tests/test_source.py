@@ -209,3 +209,48 @@ def test_given_calls_are_labelled_sample_data():
     with open_source(source="sample", calls=calls) as source:
         assert source.description == "embedded sample API (1 given call): sample data"
         assert source.label.text == "sample data"
+
+
+@pytest.mark.notebook
+def test_a_report_on_a_sample_server_started_elsewhere_says_sample_data(monkeypatch, tmp_path):
+    """make demo's path: its own sample servers, reached by base_url with a key they minted."""
+    import re
+
+    from oneinbox_nb import report
+    from oneinbox_nb.scope import SAMPLE_KEY_PREFIX
+
+    key = SAMPLE_KEY_PREFIX + "demo_" + "9" * 24
+    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path / "cache"))
+    with sample.serve("production", n=40, api_key=key) as api:
+        monkeypatch.setenv("ONEINBOX_API_KEY", key)
+        path = report.build("02_costs_and_credits", tmp_path / "costs.html", base_url=api.base_url)
+    page = path.read_text()
+    header = re.search(r'<header class="oi-report-header".*?</header>', page, re.DOTALL).group(0)
+    assert f"<dt>Data source</dt><dd>sample data served at {api.base_url}</dd>" in header
+    assert "OneInbox API at" not in page and key not in page
+
+
+def test_a_source_parses_a_scope_and_fetches_it():
+    from oneinbox_nb.scope import Scope, ScopeError, traffic_kind
+
+    with open_source(scenario="mixed_account", n=64) as source:
+        scope = source.scope({"agent": "ava", "traffic": "all"}, interface="notebook")
+        ava = {a["id"] for a in source.client.list_agents() if a["name"] == "Ava"}
+        assert set(scope.agents) == ava and scope.source == source.label and scope.is_sample
+        with pytest.raises(ScopeError) as caught:
+            source.scope(agent_id="Zed", interface="cli")
+        assert str(caught.value).startswith("--agent 'Zed' names no agent of this account")
+        assert "Ava (" in str(caught.value) and "Max (" in str(caught.value)
+
+        everything = source.fetch(progress=False).frames
+        runs = source.fetch(scope=Scope.parse(traffic="load_test", agent="Ava"), progress=False)
+        assert len(runs.calls) == 40  # 5/16 of 64 in each of the two runs
+        assert set(traffic_kind(runs.frames.calls)) == {"load_test"}
+        chosen = Scope.parse(traffic="load_test").select(everything)
+        assert sorted(runs.frames.calls["call_id"]) == sorted(chosen.calls["call_id"])
+        one = everything.calls["call_id"].iloc[0]
+        assert [
+            c["id"] for c in source.fetch(scope=Scope.parse(call_id=one), progress=False).calls
+        ] == [one]
+        with pytest.raises(ConfigurationError, match="a scope or ids and filters, not both"):
+            source.fetch([one], scope=scope)

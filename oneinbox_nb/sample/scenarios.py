@@ -19,6 +19,26 @@ REFERENCE_END = datetime(2026, 11, 20, tzinfo=timezone.utc)
 
 KNEES = (60, 50, 70, 55, 65, 45, 75)  # load_test knee concurrency by seed % 7 (seed 0 -> 60)
 
+ACCOUNT_DAYS = 14
+"""Days of production in the account scenarios (``mixed_account``, ``second_account``)."""
+
+#: The account scenarios' agents (keys of ``dialogue.AGENTS``) and their call mix:
+#: (agent, share, ((call type, share), ...)).
+ACCOUNT_MIX: dict[str, tuple[tuple[str, float, tuple[tuple[str, float], ...]], ...]] = {
+    "mixed_account": (
+        ("orders", 0.65, (("inbound", 0.6), ("web", 0.4))),  # Ava
+        ("appointments", 0.35, (("inbound", 0.5), ("outbound", 0.5))),  # Max
+    ),
+    "second_account": (
+        ("billing", 0.55, (("inbound", 0.8), ("outbound", 0.2))),  # Lena
+        ("support", 0.45, (("inbound", 0.6), ("web", 0.4))),  # Sam
+    ),
+}
+
+#: When Ava's text-to-speech moves from cartesia to elevenlabs in ``mixed_account``: between the
+#: account's two load-test runs (the first ends 8 days before ``REFERENCE_END``, the second 1 day).
+TTS_SWITCH_BEFORE_END = timedelta(days=4, hours=12)
+
 
 def _iso(moment: datetime, old: bool = False) -> str:
     if old:
@@ -43,6 +63,7 @@ class _Dispatch:
     outcome: str | None = None
     require: tuple[str, ...] = ()
     clean: bool = False  # never receives a deliberate fault
+    regression: Any = None  # a change planted in this call only (the account's TTS switch)
 
 
 class _Scenarios:
@@ -154,24 +175,115 @@ class _Scenarios:
             d.n_turns = self.n_user_turns()
         self.dispatches = dispatches
 
-    def plan_load_test(self) -> None:
-        rng = self.rng
-        n = self.n
+    def plan_mixed_account(self) -> None:
+        """Two weeks of production (Ava, Max) and two load-test runs of Ava a week apart, with
+        Ava's TTS provider switched (cartesia -> elevenlabs, +150 ms) between them."""
+        from .plants import REGRESSIONS
+
+        n_run = (self.n * 5) // 16 if self.n >= 32 else 0
+        self.plan_account(self.n - 2 * n_run)
         knee = KNEES[self.seed % len(KNEES)] if self.knee is None else self.knee
-        # concurrency ramps 1 -> 100; each call arrives when one of ~c in flight would free a slot
+        runs = {}
+        for days in (8, 1):
+            last = (REFERENCE_END - timedelta(days=days)).replace(hour=15, minute=0, second=0)
+            if n_run:
+                run_id, start = self.plan_run(n_run, last, knee, turns=(4, 8))
+                runs[run_id] = {"started_at": _iso(start), "n_calls": n_run}
+        switch = REFERENCE_END - TTS_SWITCH_BEFORE_END
+        for d in self.dispatches:
+            if d.agent.key == "orders" and d.created >= switch:
+                d.regression = REGRESSIONS["tts_switch"]
+        self.dispatches.sort(key=lambda d: d.created)
+        self.truth["knee_concurrency"] = knee if runs else None
+        self.truth["runs"] = runs
+        self.truth["tts_switch"] = {
+            "at": _iso(switch),
+            "agent": "Ava",
+            "from": AGENTS["orders"].setup.tts,
+            **REGRESSIONS["tts_switch"].truth(),
+        }
+
+    def plan_second_account(self) -> None:
+        """Another account: two weeks of production of two other agents (Lena, Sam)."""
+        self.plan_account(self.n)
+        self.dispatches.sort(key=lambda d: d.created)
+
+    def plan_account(self, n: int) -> None:
+        """``n`` production calls over :data:`ACCOUNT_DAYS` days of this scenario's agents, with
+        business-hours peaks, quiet weekends, failures and voicemails as in ``production``."""
+        rng = self.rng
+        start = REFERENCE_END - timedelta(days=ACCOUNT_DAYS)
+        mix = ACCOUNT_MIX[self.scenario]
+        # fmt: off
+        hour_weights = [
+            3, 2, 1.2, 0.7, 0.4, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 2.0,
+            3, 4, 5, 6, 6.5, 6.5, 6, 6, 5.5, 5, 4.5, 4,
+        ]
+        # fmt: on
+        day_cum = list(
+            accumulate(
+                0.4 if (start + timedelta(days=k)).weekday() >= 5 else 1.0
+                for k in range(ACCOUNT_DAYS)
+            )
+        )
+        hour_cum = list(accumulate(hour_weights))
+        agent_cum = list(accumulate(w for _, w, _ in mix))
+        planned = []
+        for _ in range(n):
+            day = bisect_right(day_cum, rng.random() * day_cum[-1])
+            hour = bisect_right(hour_cum, rng.random() * hour_cum[-1])
+            created = start + timedelta(days=day, hours=hour, seconds=rng.random() * 3600)
+            key, _, types = mix[
+                min(len(mix) - 1, bisect_right(agent_cum, rng.random() * agent_cum[-1]))
+            ]
+            u, call_type = rng.random(), types[-1][0]
+            for name, share in types:
+                if u < share:
+                    call_type = name
+                    break
+                u -= share
+            d = _Dispatch(created=created, agent=AGENTS[key], type=call_type, concurrency=1)
+            d.caller_metadata = (
+                {"page": rng.choice(("/help", "/orders", "/account"))}
+                if call_type == "web"
+                else {"campaign": "reminders", "crm_id": f"crm_{self.hex(10)}"}
+                if call_type == "outbound"
+                else {"source": rng.choice(("ivr", "main-line", "transfer"))}
+            )
+            fail = {"outbound": 0.10, "inbound": 0.03, "web": 0.04}[call_type]
+            if rng.random() < fail:
+                d.status = "failed"
+            elif call_type == "outbound" and rng.random() < 0.12:
+                d.voicemail = True
+            d.speed = _Speed(call=_lognormal(rng, 1.0, 0.2))
+            d.n_turns = self.n_user_turns()
+            planned.append(d)
+        self.dispatches.extend(planned)
+
+    def plan_load_test(self) -> None:
+        knee = KNEES[self.seed % len(KNEES)] if self.knee is None else self.knee
+        self.truth["knee_concurrency"] = knee
+        # the run has just finished dispatching: its last calls are still running at REFERENCE_END
+        run_id, start = self.plan_run(self.n, REFERENCE_END - timedelta(seconds=120), knee)
+        self.truth["run_id"] = run_id
+        self.truth["run_started_at"] = _iso(start)
+
+    def plan_run(
+        self, n: int, last_dispatch: datetime, knee: int, *, turns: tuple[int, int] | None = None
+    ) -> tuple[str, datetime]:
+        """One load-test run of the orders agent whose last call is dispatched at ``last_dispatch``:
+        concurrency ramps 1 -> 100, each call arriving when one of ~c in flight would free a slot.
+        Returns the run id and the first dispatch."""
+        rng = self.rng
         mean_duration_s = 70.0
         ramp = []
         for i in range(n):
             target = 1 + 99 * i / max(1, n - 1)
             c = 1 if i == 0 else max(1, min(100, round(target + rng.gauss(0, 1.5))))
             ramp.append((c, mean_duration_s / c * rng.uniform(0.7, 1.3)))
-        # the run has just finished dispatching: its last calls are still running at REFERENCE_END
         span = sum(gap for _, gap in ramp[:-1])
-        start = (REFERENCE_END - timedelta(seconds=120 + span)).replace(microsecond=0)
+        start = (last_dispatch - timedelta(seconds=span)).replace(microsecond=0)
         run_id = f"lt-{start:%Y%m%d}-{self.hex(6)}"
-        self.truth["knee_concurrency"] = knee
-        self.truth["run_id"] = run_id
-        self.truth["run_started_at"] = _iso(start)
         testers = [self.phone() for _ in range(40)]
         t = start
         for i, (c, gap) in enumerate(ramp):
@@ -180,7 +292,7 @@ class _Scenarios:
             if rng.random() < 0.005 + 0.0025 * excess:
                 d.status = "failed"
             d.speed = _Speed.under_load(rng, c, knee)
-            d.n_turns = self.n_user_turns()
+            d.n_turns = rng.randint(*turns) if turns and self.turns is None else self.n_user_turns()
             d.caller_metadata = {
                 "run_id": run_id,
                 "test": "load_test",
@@ -191,6 +303,7 @@ class _Scenarios:
             }
             self.dispatches.append(d)
             t += timedelta(seconds=gap)
+        return run_id, start
 
     def plan_turns(self, d: _Dispatch) -> list[_Turn]:
         rng = self.rng

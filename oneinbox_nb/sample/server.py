@@ -14,7 +14,9 @@ Endpoints, as the real API has them (``docs/api-facts.md``)::
     GET /v1/agents/{agent_id} 200 {id, name, created_at, updated_at, llm, voice, transcriber} | 404 | 422
     GET /v1/health            {"status": "ok"}, without a key
 
-Every other endpoint needs ``Authorization: Bearer <api.api_key>`` (else 401). Calls are listed newest
+Every other endpoint needs ``Authorization: Bearer <api.api_key>`` (else 401). A server may hold
+several accounts (``serve(accounts={key: scenario})``): each key sees only its own calls and agents,
+as on the real API, and nothing in an answer says which server (or that it is a sample) answered. Calls are listed newest
 first. Validation errors are FastAPI-shaped 422s. Unknown paths get a JSON 404.
 
 Faults, all off by default and applied only to ``/v1/calls*``, in this order: ``max_concurrency``
@@ -39,102 +41,25 @@ import threading
 import time
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from .clock import anchor, parse_timestamp
-from .dialogue import AGENTS
-from .generator import agent_id, generate
+from .clock import anchor
+from .generator import generate
 from .queries import UUID_CANONICAL, canonical_id, encode_cursor, query_filters, uuid_error
+from .store import Account, CallStore, agents_for
 
 __all__ = ["SampleAPI", "run", "serve"]
 
 MAX_CALLS_PER_DAY = 5000
+#: Where a request made with another account's key keeps that :class:`Account`.
+_ACCOUNT = web.RequestKey("account", Account)
 _JSON = "application/json"
-
-
-def _parse_time(value: str) -> datetime:
-    # "Z", "+00:00" and zone-less (taken as UTC, as to_frames does) may be mixed in given calls
-    return parse_timestamp(value)
-
-
-def _agents_for(calls: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The sample agents that made ``calls``, as ``GET /v1/agents`` items, sorted by name.
-
-    Agent ids that are not sample agents (in payloads given with ``calls=``) get no item: the API
-    answers 404 for them, as it does for a deleted agent.
-    """
-    profiles = {agent_id(profile.key): profile for profile in AGENTS.values()}
-    used = {str(c.get("agent_id")) for c in calls if c.get("agent_id") is not None}
-    created = [_parse_time(c["created_at"]) for c in calls if c.get("created_at")]
-    since = (min(created) if created else datetime(2026, 1, 1, tzinfo=timezone.utc)) - timedelta(
-        days=30
-    )
-    stamp = since.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return sorted(
-        (
-            {
-                "id": key,
-                "name": profile.name,
-                "created_at": stamp,
-                "updated_at": stamp,
-                "llm": profile.setup.llm,
-                "voice": profile.setup.tts,
-                "transcriber": profile.setup.stt,
-            }
-            for key, profile in profiles.items()
-            if key in used
-        ),
-        key=lambda item: (item["name"], item["id"]),
-    )
-
-
-class _Store:
-    """Pre-serialised calls in list order (created_at descending) with filter indexes."""
-
-    def __init__(self, calls: Sequence[dict[str, Any]]) -> None:
-        order = sorted(
-            range(len(calls)),
-            key=lambda i: (_parse_time(calls[i]["created_at"]), str(calls[i]["id"])),
-            reverse=True,
-        )
-        self.ids: list[str] = [str(calls[i]["id"]) for i in order]
-        self.bodies: list[bytes] = [orjson.dumps(calls[i]) for i in order]
-        self.agent_ids: list[Any] = [calls[i].get("agent_id") for i in order]
-        self.statuses: list[Any] = [calls[i].get("status") for i in order]
-        self.position: dict[str, int] = {}
-        for pos, call_id in enumerate(self.ids):
-            key = canonical_id(call_id)
-            if key in self.position:
-                raise ValueError(f"duplicate call id {call_id!r} in the sample calls")
-            self.position[key] = pos
-            self.position.setdefault(call_id, pos)
-        self._filtered: dict[tuple[str | None, str | None], list[int]] = {}
-        created = [_parse_time(calls[i]["created_at"]) for i in order]
-        self.latest_day = created[0].date() if created else None
-        self.calls_on_latest_day = sum(1 for t in created if t.date() == self.latest_day)
-
-    def filtered(self, agent_id: str | None, status: str | None) -> list[int]:
-        key = (agent_id, status)
-        positions = self._filtered.get(key)
-        if positions is None:
-            positions = [
-                pos
-                for pos in range(len(self.ids))
-                if (agent_id is None or self.agent_ids[pos] == agent_id)
-                and (status is None or self.statuses[pos] == status)
-            ]
-            if len(self._filtered) < 1024:
-                self._filtered[key] = positions
-        return positions
-
-    def page(self, positions: Iterable[int]) -> bytes:
-        return b"[" + b",".join(self.bodies[pos] for pos in positions) + b"]"
 
 
 class SampleAPI:
@@ -155,6 +80,9 @@ class SampleAPI:
         The scenario name(s) the calls came from; None for ``calls=``.
     agents : list of dict
         The ``GET /v1/agents`` items: the sample agents that made the calls.
+    accounts : dict of str to list of dict
+        Other accounts on the same server: their key -> their calls (each key sees only its own
+        calls and agents). Empty unless given.
     """
 
     def __init__(
@@ -171,6 +99,7 @@ class SampleAPI:
         drop_rate: float = 0.0,
         truncate_rate: float = 0.0,
         fault_seed: int = 0,
+        accounts: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     ) -> None:
         for name, rate in (
             ("error_rate", error_rate),
@@ -192,10 +121,15 @@ class SampleAPI:
         ):
             raise ValueError("api_key must be a non-empty string without white space")
         self.calls = list(calls)
-        self.agents = _agents_for(self.calls)
+        self.agents = agents_for(self.calls)
         self._agent_bodies = {a["id"]: orjson.dumps(a) for a in self.agents}
         self.scenario = scenario
+        # the prefix is oneinbox_nb.scope.SAMPLE_KEY_PREFIX: clients label such keys' data sample
         self.api_key = api_key or "oi_sk_sample_" + secrets.token_hex(16)
+        self.accounts = {key: list(calls) for key, calls in (accounts or {}).items()}
+        if self.api_key in self.accounts:
+            raise ValueError("accounts must use keys other than api_key")
+        self._tenants = [Account(key, calls) for key, calls in self.accounts.items()]
         self.latency_ms = float(latency_ms)
         self.max_concurrency = max_concurrency
         self.retry_after = retry_after
@@ -208,7 +142,7 @@ class SampleAPI:
         )
         self._fault_rng = Random(fault_seed)
         self._auth = f"Bearer {self.api_key}".encode()
-        self._store = _Store(self.calls)
+        self._store = CallStore(self.calls)
         self._requested_port = port
         self.port: int | None = None
         self._lock = threading.Lock()
@@ -397,13 +331,32 @@ class SampleAPI:
                 return self._reply(405, {"detail": "Method Not Allowed"}, {"Allow": "GET"})
             if faults and self._faulty:
                 return await self._with_faults(request, handler)
-            if not hmac.compare_digest(
-                request.headers.get("Authorization", "").encode(), self._auth
-            ):
+            if not self._authenticate(request):
                 return self._unauthorized(request)
             return handler(request)
 
         return endpoint
+
+    def _authenticate(self, request: web.Request) -> bool:
+        """Whether the request's key is one of this server's; other accounts are noted on it."""
+        sent = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(sent, self._auth):
+            return True
+        for tenant in self._tenants:
+            if hmac.compare_digest(sent, tenant.auth):
+                request[_ACCOUNT] = tenant
+                return True
+        return False
+
+    def _calls_of(self, request: web.Request) -> Any:
+        tenant = request.get(_ACCOUNT)
+        return self._store if tenant is None else tenant.store
+
+    def _agents_of(self, request: web.Request) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+        tenant = request.get(_ACCOUNT)
+        if tenant is None:
+            return self.agents, self._agent_bodies
+        return tenant.agents, tenant.agent_bodies
 
     def _unauthorized(self, request: web.Request) -> web.Response:
         if "Authorization" not in request.headers:
@@ -446,9 +399,7 @@ class SampleAPI:
                 }
                 headers = {"Retry-After": _seconds(self.retry_after)} if status == 503 else None
                 return self._reply(status, {"detail": detail[status]}, headers)
-            if not hmac.compare_digest(
-                request.headers.get("Authorization", "").encode(), self._auth
-            ):
+            if not self._authenticate(request):
                 return self._unauthorized(request)
             response = handler(request)
             if (
@@ -483,7 +434,7 @@ class SampleAPI:
 
     def _get_call(self, request: web.Request) -> web.Response:
         raw = request.match_info["call_id"]
-        store = self._store
+        store = self._calls_of(request)
         pos = store.position.get(raw)
         if pos is None:
             if not UUID_CANONICAL.match(raw):
@@ -514,40 +465,42 @@ class SampleAPI:
         values, errors = query_filters(request.query, cursor=False)
         if errors:
             return self._reply(422, {"detail": errors})
-        positions = self._store.filtered(values["agent_id"], values["status"])
+        store = self._calls_of(request)
+        positions = store.filtered(values["agent_id"], values["status"])
         limit, offset = values["limit"], values["offset"]
-        items = self._store.page(positions[offset : offset + limit])
+        items = store.page(positions[offset : offset + limit])
         tail = orjson.dumps({"total": len(positions), "limit": limit, "offset": offset})
         return self._reply(200, b'{"items":' + items + b"," + tail[1:])
 
     def _list_calls_cursor(self, request: web.Request) -> web.Response:
-        values, errors = query_filters(request.query, cursor=True, ids=self._store.ids)
+        store = self._calls_of(request)
+        values, errors = query_filters(request.query, cursor=True, ids=store.ids)
         if errors:
             return self._reply(422, {"detail": errors})
-        positions = self._store.filtered(values["agent_id"], values["status"])
+        positions = store.filtered(values["agent_id"], values["status"])
         limit = values["limit"]
         start = 0 if values["after"] is None else bisect_right(positions, values["after"])
         page = positions[start : start + limit]
         has_more = start + limit < len(positions)
-        next_cursor = (
-            encode_cursor(page[-1], self._store.ids[page[-1]]) if has_more and page else None
-        )
+        next_cursor = encode_cursor(page[-1], store.ids[page[-1]]) if has_more and page else None
         tail = orjson.dumps({"next_cursor": next_cursor, "has_more": has_more, "limit": limit})
-        return self._reply(200, b'{"items":' + self._store.page(page) + b"," + tail[1:])
+        return self._reply(200, b'{"items":' + store.page(page) + b"," + tail[1:])
 
     def _list_agents(self, request: web.Request) -> web.Response:
         values, errors = query_filters(request.query, cursor=False)
         if errors:
             return self._reply(422, {"detail": errors})
         limit, offset = values["limit"], values["offset"]
-        page = self.agents[offset : offset + limit]
+        agents, _ = self._agents_of(request)
+        page = agents[offset : offset + limit]
         return self._reply(
-            200, {"items": page, "total": len(self.agents), "limit": limit, "offset": offset}
+            200, {"items": page, "total": len(agents), "limit": limit, "offset": offset}
         )
 
     def _get_agent(self, request: web.Request) -> web.Response:
         raw = request.match_info["agent_id"]
-        body = self._agent_bodies.get(canonical_id(raw.removeprefix("urn:uuid:")))
+        _, bodies = self._agents_of(request)
+        body = bodies.get(canonical_id(raw.removeprefix("urn:uuid:")))
         if body is not None:
             return self._reply(200, body)
         problem = None if UUID_CANONICAL.match(raw) else uuid_error(raw)
@@ -563,8 +516,9 @@ class SampleAPI:
         return self._reply(404, {"detail": "Agent not found"})
 
     def _usage(self, request: web.Request) -> web.Response:
-        used = self._store.calls_on_latest_day
-        day = self._store.latest_day
+        store = self._calls_of(request)
+        used = store.calls_on_latest_day
+        day = store.latest_day
         payload: dict[str, Any] = {
             "max_calls_per_day": MAX_CALLS_PER_DAY,
             "calls_today": used,
@@ -617,6 +571,7 @@ def serve(
     drop_rate: float = 0.0,
     truncate_rate: float = 0.0,
     fault_seed: int = 0,
+    accounts: Mapping[str, str | Sequence[dict[str, Any]]] | None = None,
 ) -> SampleAPI:
     """Start the sample OneInbox API on ``127.0.0.1`` and return it (a context manager).
 
@@ -652,6 +607,10 @@ def serve(
         200 answers) cut short mid-body.
     fault_seed : int, default 0
         Seed of the fault draws: the same request sequence meets the same faults.
+    accounts : mapping of str to (str or sequence of dict), optional
+        Other accounts on the same server, by key: a scenario name (generated with the same
+        ``seed``, ``n``, ``turns`` and ``now``, e.g. ``{"oi_sk_sample_other": "second_account"}``)
+        or payloads. Each key sees only its own calls and agents.
 
     Returns
     -------
@@ -668,6 +627,10 @@ def serve(
         payloads, name = _calls_for(scenario, seed, n, turns, now)
     else:
         payloads, name = list(calls), None
+    others = {
+        key: _calls_for(value, seed, n, turns, now)[0] if isinstance(value, str) else list(value)
+        for key, value in (accounts or {}).items()
+    }
     api = SampleAPI(
         payloads,
         scenario=name,
@@ -680,6 +643,7 @@ def serve(
         drop_rate=drop_rate,
         truncate_rate=truncate_rate,
         fault_seed=fault_seed,
+        accounts=others,
     )
     return api.start()
 

@@ -42,14 +42,22 @@ the words of the interface it came from (``run_ids=`` in Python, ``-p run_ids=``
 The same scope selects from frames (:meth:`Scope.select`), gives the filters of
 :func:`oneinbox_nb.fetch_calls` (:meth:`Scope.fetch_kwargs`) and of
 :meth:`oneinbox_nb.Dataset.frames` (:meth:`Scope.dataset_kwargs`), so all three select the same
-calls.
+calls; ``DataSource.scope(...)`` and ``DataSource.fetch(scope=...)`` (:mod:`oneinbox_nb.source`)
+parse and fetch one on an opened source. Load-test questions on frames holding several runs answer
+:meth:`Scope.per_run`; chosen calls are compared against :meth:`Scope.baseline`, never mixed with it.
+
+**Sample data says so.** A scope whose :attr:`Scope.source` is sample data (:class:`SourceLabel`
+kind ``"sample"``: the embedded sample API, a sample server started elsewhere, a key that begins
+with :data:`SAMPLE_KEY_PREFIX`) opens its sentence with "Sample data: ".
 
 Layout: ``rules.py`` (the traffic rule, the minimum, source labels, reading one value),
-``value.py`` (the :class:`Scope` value and :func:`resolve_agents`), ``words.py`` (its sentence).
+``value.py`` (the :class:`Scope` value and :func:`resolve_agents`), ``words.py`` (its sentence),
+``arguments.py`` (the same scope as command-line flags).
 """
 
 from __future__ import annotations
 
+from .arguments import add_arguments, scope_from_arguments
 from .rules import (
     INTERFACES,
     MIN_CALLS,
@@ -76,8 +84,10 @@ __all__ = [
     "Scope",
     "ScopeError",
     "SourceLabel",
+    "add_arguments",
     "is_sample_key",
     "parse_scope",
     "resolve_agents",
+    "scope_from_arguments",
     "traffic_kind",
 ]

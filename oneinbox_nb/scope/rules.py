@@ -36,6 +36,7 @@ __all__ = [
     "parse_traffic",
     "parse_utc",
     "run_column",
+    "said",
     "shown",
     "source_label",
     "spelling",
@@ -221,6 +222,13 @@ def spelling(interface: str) -> Callable[[str], str]:
     return lambda name: f"{name}="
 
 
+def said(spell: Callable[[str], str], name: str, value: Any) -> str:
+    """A parameter with its value as the interface writes it: ``since='x'`` (Python),
+    ``-p since='x'`` (notebook), ``--since 'x'`` (command line)."""
+    flag = spell(name)
+    return f"{flag}{shown(value)}" if flag.endswith("=") else f"{flag} {shown(value)}"
+
+
 def shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -274,11 +282,11 @@ def parse_utc(value: Any, name: str, spell: Callable[[str], str]) -> datetime | 
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise ScopeError(
-            f"{spell(name)} {shown(value)} is not a date or time; use e.g. '2026-11-20' or "
+            f"{said(spell, name, value)} is not a date or time; use e.g. '2026-11-20' or "
             "'2026-11-20T09:00Z'"
         ) from exc
     if stamp is pd.NaT:
-        raise ScopeError(f"{spell(name)} {shown(value)} is not a date or time")
+        raise ScopeError(f"{said(spell, name, value)} is not a date or time")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.to_pydatetime()
 

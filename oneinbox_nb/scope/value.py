@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..frames import CallFrames
+from ..frames.build import agent_names
 from ..matching import value_key
 from . import words
 from .rules import (
@@ -24,6 +25,7 @@ from .rules import (
     parse_traffic,
     parse_utc,
     run_column,
+    said,
     source_label,
     spelling,
     traffic_kind,
@@ -162,9 +164,17 @@ class Scope:
         return cls(**fields)
 
     @staticmethod
-    def parameters_of(params: Mapping[str, Any]) -> dict[str, Any]:
-        """The entries of ``params`` (e.g. a notebook's parameters) that :meth:`parse` reads."""
-        return {name: value for name, value in params.items() if name in ALIASES}
+    def parameters_of(params: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
+        """The entries of ``params`` (e.g. a notebook's parameters) that :meth:`parse` reads.
+
+        ``prefix`` picks one side of a comparison: ``parameters_of(params, prefix="a_")`` reads
+        ``a_since``, ``a_run_id``, ... as ``since``, ``run_id``, ...
+        """
+        out = {}
+        for name, value in params.items():
+            if name.startswith(prefix) and name[len(prefix) :] in ALIASES:
+                out[name[len(prefix) :]] = value
+        return out
 
     @classmethod
     def for_production(cls, **kwargs: Any) -> Scope:
@@ -180,6 +190,14 @@ class Scope:
         """This scope with its :attr:`source` set (a SourceLabel, a DataSource or a kind)."""
         return replace(self, source=source_label(source, spelling("python")))
 
+    def baseline(self) -> Scope:
+        """What chosen calls are compared against: this scope without its ``call_ids`` (their
+        run, agents and window), e.g. a postmortem's "the run's other calls"; select it and
+        drop the chosen calls so the two populations never mix. A scope of chosen calls alone
+        has the production traffic of the same window as its baseline."""
+        traffic = None if self.traffic == "all" and not self.run_ids else self.traffic
+        return replace(self, call_ids=(), traffic=traffic)
+
     # -- reading --------------------------------------------------------------------------------
 
     @property
@@ -194,6 +212,11 @@ class Scope:
         from ..display import UNKNOWN
 
         return self.source.text if self.source is not None else UNKNOWN
+
+    @property
+    def needs_agent_names(self) -> bool:
+        """True when some of :attr:`agents` are names, not ids (see :func:`resolve_agents`)."""
+        return any(not _looks_like_id(agent) for agent in self.agents)
 
     def matches(self, call: Mapping[str, Any]) -> bool:
         """Whether one call payload (a dict from the API) is in the scope.
@@ -233,6 +256,8 @@ class Scope:
         -------
         dict
             ``fetch_calls(**scope.fetch_kwargs())`` (``ids`` is the first positional argument).
+            A scope with ``call_ids`` gives the ids alone (every id asked for is fetched or
+            listed as a failure); :meth:`select` the fetched frames to apply the rest.
 
         Raises
         ------
@@ -264,8 +289,8 @@ class Scope:
         return kwargs
 
     def _check_agents_are_ids(self) -> None:
-        names = [a for a in self.agents if not _looks_like_id(a)]
-        if names:
+        if self.needs_agent_names:
+            names = [a for a in self.agents if not _looks_like_id(a)]
             raise ScopeError(
                 f"agent {names[0]!r} is a name; resolve names to ids first with "
                 "oneinbox_nb.scope.resolve_agents(scope, agents) (agents from GET /v1/agents)"
@@ -323,6 +348,18 @@ class Scope:
             return frames
         ids = frames.calls.loc[keep.to_numpy(), "call_id"].dropna().tolist()
         return frames.select(ids) if ids else CallFrames.empty()
+
+    def runs(self, frames: CallFrames) -> list[str]:
+        """The load-test run ids among this scope's calls in ``frames``, in order of appearance."""
+        return words.runs_in(self.select(frames).calls, self.run_key)
+
+    def per_run(self, frames: CallFrames) -> list[Scope]:
+        """One scope per load-test run among this scope's calls: how a load-test question
+        (knee, correlation) answers frames that hold several runs instead of pooling them."""
+        return [
+            replace(self, run_ids=(run,), traffic="load_test", call_ids=())
+            for run in self.runs(frames)
+        ]
 
     # -- saying it ------------------------------------------------------------------------------
 
@@ -393,14 +430,20 @@ def _created(value: Any) -> datetime | None:
 # --------------------------------------------------------------------------------------------------
 
 
-def resolve_agents(scope: Scope, agents: Mapping[str, str], *, interface: str = "python") -> Scope:
+def resolve_agents(
+    scope: Scope,
+    agents: Mapping[str, str] | Iterable[Mapping[str, Any]],
+    *,
+    interface: str = "python",
+) -> Scope:
     """``scope`` with its agent names replaced by ids, looked up in ``agents``.
 
     Parameters
     ----------
     scope : Scope
-    agents : mapping of str to str
-        Agent id -> name, from ``GET /v1/agents`` (``FetchResult.agents`` holds it).
+    agents : mapping of str to str, or iterable of dict
+        Agent id -> name (``FetchResult.agents`` holds it), or the agent dicts of
+        ``GET /v1/agents`` (``OneInboxClient.list_agents()``).
     interface : {"python", "notebook", "cli"}, default "python"
         How the error spells the parameter.
 
@@ -416,6 +459,7 @@ def resolve_agents(scope: Scope, agents: Mapping[str, str], *, interface: str = 
         A name matches no agent (the message lists the agents), or matches several.
     """
     spell = spelling(interface)
+    agents = agent_names(agents)
     by_name: dict[str, list[str]] = {}
     for agent_id, name in agents.items():
         if isinstance(name, str) and name.strip():
@@ -432,12 +476,12 @@ def resolve_agents(scope: Scope, agents: Mapping[str, str], *, interface: str = 
                 f"{name} ({agent_id})" for agent_id, name in sorted(agents.items(), key=_by_name)
             )
             raise ScopeError(
-                f"{spell('agent')} {given!r} names no agent of this account; the agents are: "
+                f"{said(spell, 'agent', given)} names no agent of this account; the agents are: "
                 f"{listed or 'none (GET /v1/agents listed no agents)'}"
             )
         if len(found) > 1:
             raise ScopeError(
-                f"{spell('agent')} {given!r} names {len(found)} agents ({', '.join(found)}); "
+                f"{said(spell, 'agent', given)} names {len(found)} agents ({', '.join(found)}); "
                 "give the id of the one you mean"
             )
         if found[0] not in ids:
