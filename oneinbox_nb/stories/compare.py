@@ -10,6 +10,7 @@ load-test calls out by default (the traffic rule: a call is a load-test call whe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -230,6 +231,8 @@ def compare(
     b: CallFrames,
     *,
     labels: Mapping[str, str] | None = None,
+    scopes: Mapping[str, Any] | None = None,
+    pool: CallFrames | None = None,
     left_out: Mapping[str, int] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
@@ -246,6 +249,11 @@ def compare(
         ``{"a": "run lt-1", "b": "created 2026-11-29 to …"}``: how each side was chosen.
     left_out : mapping, optional
         Load-test calls left out of each side (see :func:`production_only`), said in "In short".
+    scopes : mapping, optional
+        ``{"a": Scope, "b": Scope}``: each side's scope; its sentence on the side's calls
+        (``"413 production calls, 29 Nov – 7 Dec 2026, load tests left out"``) is the side's label.
+    pool : CallFrames, optional
+        Every call the sides were selected from, so each sentence can say what its scope left out.
     n_boot, seed : int
         Resamples of each side for the intervals, and their seed.
     scope : Scope, str or None
@@ -264,7 +272,15 @@ def compare(
     table = analysis.compare(a, b, n_boot=n_boot, seed=seed)
     explained = analysis.explain_change(a, b, statistic="p50", n_boot=n_boot, seed=seed)
     explained_p95 = analysis.explain_change(a, b, statistic="p95", n_boot=n_boot, seed=seed)
-    in_short = _in_short(table, explained, _head(labels, a, b, left_out))
+    if scopes:
+        said = {
+            name: scopes[name].sentence(side if pool is None else pool)
+            for name, side in (("a", a), ("b", b))
+        }
+        head = sentence(Strong("b"), f" ({said['b']}) against ", Strong("a"), f" ({said['a']}).")
+    else:
+        head = _head(labels, a, b, left_out)
+    in_short = _in_short(table, explained, head)
     latency = table[
         table["metric"].str.endswith("_ms")
         & (table["metric"] != "response_ms")

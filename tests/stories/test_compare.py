@@ -99,3 +99,16 @@ def test_side_labels_say_how_a_side_was_chosen():
         == "agent Ava, created 2026-11-29 to …"
     )
     assert side_label({}) == "every call"
+
+
+def test_side_scopes_say_each_sides_population():
+    from oneinbox_nb.scope import Scope
+
+    pair = sample.regression_pair(seed=0, regression="slow_llm")
+    frames = to_frames(pair.calls[:40] + sample.generate("production", seed=0, n=40))
+    scopes = {"a": Scope(), "b": Scope(traffic="all")}
+    a, b = scopes["a"].select(frames), scopes["b"].select(frames)
+    story = compare(a, b, scopes=scopes, pool=frames, n_boot=20)
+    head = "".join(story.in_short[0])
+    assert head.startswith("b (80 calls: 40 production and 40 of load-test run ")
+    assert "against a (40 production calls, " in head and head.endswith("load tests left out).")
