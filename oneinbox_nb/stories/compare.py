@@ -273,8 +273,9 @@ def compare(
     explained = analysis.explain_change(a, b, statistic="p50", n_boot=n_boot, seed=seed)
     explained_p95 = analysis.explain_change(a, b, statistic="p95", n_boot=n_boot, seed=seed)
     if scopes:
+        # the opening sentence names the source once; the sides say only their calls
         said = {
-            name: scopes[name].sentence(side if pool is None else pool)
+            name: replace(scopes[name], source=None).sentence(side if pool is None else pool)
             for name, side in (("a", a), ("b", b))
         }
         head = sentence(Strong("b"), f" ({said['b']}) against ", Strong("a"), f" ({said['a']}).")
