@@ -183,6 +183,17 @@ def _knees(a: CallFrames, b: CallFrames, n_boot: int, seed: int) -> tuple[Sectio
     return Section(title, tables=(Table(shown.set_index("group").astype(str), index=True),)), knees
 
 
+def _sides(
+    a: CallFrames, b: CallFrames, scopes: Mapping[str, Any], pool: CallFrames | None
+) -> tuple[str, ...]:
+    """ "b (its scope's sentence) against a (…)": the opening sentence names the source once."""
+    said = {
+        name: replace(scopes[name], source=None).sentence(side if pool is None else pool)
+        for name, side in (("a", a), ("b", b))
+    }
+    return sentence(Strong("b"), f" ({said['b']}) against ", Strong("a"), f" ({said['a']}).")
+
+
 def _head(
     labels: Mapping[str, str], a: CallFrames, b: CallFrames, left_out: Mapping[str, int]
 ) -> tuple[str, ...]:
@@ -272,15 +283,7 @@ def compare(
     table = analysis.compare(a, b, n_boot=n_boot, seed=seed)
     explained = analysis.explain_change(a, b, statistic="p50", n_boot=n_boot, seed=seed)
     explained_p95 = analysis.explain_change(a, b, statistic="p95", n_boot=n_boot, seed=seed)
-    if scopes:
-        # the opening sentence names the source once; the sides say only their calls
-        said = {
-            name: replace(scopes[name], source=None).sentence(side if pool is None else pool)
-            for name, side in (("a", a), ("b", b))
-        }
-        head = sentence(Strong("b"), f" ({said['b']}) against ", Strong("a"), f" ({said['a']}).")
-    else:
-        head = _head(labels, a, b, left_out)
+    head = _sides(a, b, scopes, pool) if scopes else _head(labels, a, b, left_out)
     in_short = _in_short(table, explained, head)
     latency = table[
         table["metric"].str.endswith("_ms")

@@ -253,14 +253,9 @@ def load_test(
         Section("Which component degrades?", tables=(components,)),
         Section("Connecting under load", (sentence(Strong(str(setup_knee))),), (_bins_table(setup_bins, analysis.percentile_label(percentile)),)),
     )  # fmt: skip
-    facts = {
-        "run_id": run_id,
-        "run": run,
-        "edges": edges,
-        "knee": knee,
-        "setup_knee": setup_knee,
-        "binned": binned,
-    }
+    facts = dict(
+        run_id=run_id, run=run, edges=edges, knee=knee, setup_knee=setup_knee, binned=binned
+    )
     return Story(
         TITLE,
         scope_sentence(scope, run, default=Scope.for_runs(run_id), source=source),
