@@ -3,19 +3,24 @@
 A *story* (:class:`Story`) is everything a report's reader sees besides the figures: the scope
 sentence that opens "In short", the key numbers, sections with captions and tables, and advice.
 Each report's story is built by one pure function from frames, so it is unit-tested without a
-kernel, and notebooks, explorers and the CLI render the same story through :mod:`oneinbox_nb.display`::
+kernel; notebooks render it section by section (``stories.to_html(story.part("In short"))``), and
+explorers show the same tables (``stories.compare.readable_table``, ``stories.costs.cost_table``), so a
+number reads the same everywhere. Every sentence and cell is plain text until the renderer escapes
+it for its context through :mod:`oneinbox_nb.display`::
 
     stories/
-      _story.py       Story, Section, Table, Strong; to_markdown / to_html (the one renderer)
+      _story.py       Story, Section, Table, Strong; to_markdown / to_html (the one renderer);
+                      the scope sentence (oneinbox_nb.scope), status words, "not enough calls (n)"
       explore_call.py notebooks/01_explore_call.ipynb
       costs.py        notebooks/02_costs_and_credits.ipynb
-      load_test.py    notebooks/03_load_test_correlation.ipynb
+      load_test.py    notebooks/03_load_test_correlation.ipynb (one run, one binning)
+      postmortem.py   notebooks/04_postmortem.ipynb (the calls in question; the run as baseline)
       compare.py      notebooks/05_compare.ipynb
       fleet.py        notebooks/06_fleet.ipynb (from a dataset's per-day results)
-      postmortem.py   notebooks/04_postmortem.ipynb
 
-The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames`` and
-``analysis`` and never imports a higher layer.
+The package sits above ``plots`` and below ``widgets`` and ``report``: it reads ``frames``,
+``scope`` and ``analysis`` and never imports a higher layer (the dataset's SQL results come in as
+DataFrames).
 """
 
 from __future__ import annotations
