@@ -9,6 +9,7 @@ import ipywidgets as widgets
 from .. import analysis, plots
 from .. import display as show
 from ..frames import CallFrames
+from ..scope import Scope
 from . import _views as views
 from ._base import _Explorer, dropdown, frame_html
 
@@ -131,8 +132,10 @@ class CostExplorer(_Explorer):
             span = first.strftime("%Y-%m-%d")
             span += f" to {last.strftime('%Y-%m-%d')}" if last != first else ""
             span = f", created {span} (UTC)"
+        # the explorer opens with its scope, as the report's "In short" does
+        scope = Scope(traffic="all").sentence(frames) if len(frames.calls) else "no calls"
         caption = (
-            f"<p><b>{show.html(metric)} by {show.html(by)}</b>: "
+            f"<p>{show.html(scope)}</p><p><b>{show.html(metric)} by {show.html(by)}</b>: "
             f"{show.count(len(frames.calls))} calls{show.html(span)}</p>"
         )
         self.table.value = caption + frame_html(table, _COST_FORMATS)

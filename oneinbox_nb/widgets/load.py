@@ -7,6 +7,7 @@ import ipywidgets as widgets
 from .. import analysis, plots
 from .. import display as show
 from ..frames import CallFrames
+from ..scope import Scope
 from . import _views as views
 from ._base import _Explorer, dropdown, frame_html
 
@@ -145,7 +146,9 @@ class LoadTestExplorer(_Explorer):
                 ax=axes["scatter"],
             )
         self.knee = knee
-        self.knee_text.value = f"<p><b>{show.html(str(knee))}</b></p>"
+        # the explorer opens with its scope, as the report's "In short" does
+        scope = Scope.for_runs(run, run_key=self.key).sentence(self.frames)
+        self.knee_text.value = f"<p>{show.html(scope)}</p><p><b>{show.html(str(knee))}</b></p>"
         self.table.value = frame_html(knee.bins, _BIN_FORMATS)
         self._show(fig, axes, knee.bins)
 

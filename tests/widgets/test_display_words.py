@@ -37,3 +37,13 @@ def test_cost_explorer_shows_money_and_cost_per_minute_in_one_unit(production):
     assert ex.error is None
     assert re.search(r">\$\d+\.\d\d<", ex.table.value)  # cost in dollars, not raw cents
     assert re.search(r">\$0\.\d{4}/min<", ex.table.value)  # cost per minute as everywhere
+
+
+def test_explorers_open_with_their_scope(load_test, production):
+    from oneinbox_nb import sample
+
+    run_id = sample.truth("load_test", seed=0, n=400)["run_id"]
+    ex = LoadTestExplorer(load_test)
+    assert ex.knee_text.value.startswith(f"<p>400 calls of load-test run {run_id}, ")
+    cost = CostExplorer(production)
+    assert re.match(r"<p>[\d,]+ calls, ", cost.table.value)
