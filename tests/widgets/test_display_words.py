@@ -29,7 +29,8 @@ def test_load_explorer_bins_read_as_in_the_report(load_test):
     assert ex.error is None
     left = ex.knee.bins["bin_left"].iloc[1]
     assert f">{display.concurrency(left)}<" in ex.table.value
-    assert not re.search(r">\d+\.\d<", ex.table.value)  # no "6.2" concurrency next to "6" in the report
+    # no "6.2" concurrency beside the report's "6"
+    assert not re.search(r">\d+\.\d<", ex.table.value)
 
 
 def test_cost_explorer_shows_money_and_cost_per_minute_in_one_unit(production):
