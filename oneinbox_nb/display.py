@@ -43,6 +43,8 @@ __all__ = [
     "money",
     "money_total",
     "ms",
+    "number",
+    "per_minute",
     "share",
     "table",
     "text",
@@ -102,6 +104,19 @@ def count(value: Any) -> str:
     if is_unknown(value):
         return UNKNOWN
     return f"{round(float(value)):,}"
+
+
+def per_minute(cents: Any) -> str:
+    """A cost per minute given in cents, in the one unit every report uses: ``$0.0176/min``."""
+    return money(cents, decimals=4, per="min")
+
+
+def number(value: Any, *, digits: int = 2) -> str:
+    """A plain decimal (a correlation, a ratio): fixed ``digits``, never scientific (``-0.06``)."""
+    if is_unknown(value):
+        return UNKNOWN
+    shown = f"{float(value):,.{digits}f}"
+    return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
 
 
 def concurrency(value: Any) -> str:
@@ -167,7 +182,8 @@ def money_total(cents: Any, *, what: str = "calls", missing: str = "not yet bill
     known = [float(v) for v in values if not is_unknown(v)]
     n_missing = len(values) - len(known)
     if not known:
-        return f"{UNKNOWN} ({count(n_missing)} {what} {missing})"
+        noun = what[:-1] if n_missing == 1 and what.endswith("s") else what
+        return f"{UNKNOWN} ({count(n_missing)} {noun} {missing})"
     noun = what[:-1] if len(known) == 1 and what.endswith("s") else what
     shown = f"{money(sum(known))} over {count(len(known))} {noun}"
     return shown + (f"; {count(n_missing)} {missing}" if n_missing else "")
@@ -179,6 +195,8 @@ _FORMATTERS = {
     "share": share,
     "count": count,
     "concurrency": concurrency,
+    "number": number,
+    "per_minute": per_minute,
     "credits": credits,
     "duration": duration,
     "text": text,
@@ -228,12 +246,20 @@ def cents(value: Any) -> str:
 
 
 def delta(value: Any, kind: str = "ms") -> str:
-    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``cents``, ``count``).
+    """A signed difference, formatted as ``kind`` (``ms``, ``share``, ``money``, ``cents``, ``count``,
+    ``credits``).
 
     ``delta(301.4)`` → ``+301 ms``; ``delta(-0.004, "share")`` → ``-0.40%``; a difference that
     rounds to zero has no sign (``delta(0.4)`` → ``0 ms``).
     """
-    formatters = {"ms": ms, "share": share, "money": money, "cents": cents, "count": count}
+    formatters = {
+        "ms": ms,
+        "share": share,
+        "money": money,
+        "cents": cents,
+        "count": count,
+        "credits": credits,
+    }
     if kind not in formatters:
         raise ValueError(f"invalid kind {kind!r}; valid values: {', '.join(formatters)}")
     if is_unknown(value):
@@ -253,17 +279,21 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~$<>&\"'])")
 _MD_LINE_START = re.compile(r"^(\s*)(\d*)([\-+.=)])")
 
 
-def md(value: Any) -> str:
+def md(value: Any, *, inline: bool = False) -> str:
     """Escape untrusted text for a Markdown cell: no markup, no links, no HTML, no math.
 
     Every Markdown and HTML metacharacter is backslash-escaped (CommonMark allows a backslash before
     any ASCII punctuation), and line breaks become spaces so the text cannot start a heading, list or
     table row of its own; ``-``, ``+``, ``.`` and ``=`` are escaped where they could start a block
-    (at the start of the text, or after its leading digits).
+    (at the start of the text, or after its leading digits). With ``inline`` the text continues a
+    line already started (a part of a sentence), so no block can start there and those four are
+    left alone.
     """
     text = "" if value is None else str(value)
     text = re.sub(r"[\r\n]+", " ", text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    if inline:
+        return text
     return _MD_LINE_START.sub(r"\1\2\\\3", text)
 
 

@@ -127,7 +127,7 @@ def hostile_reports(tmp_path_factory) -> dict:
                 common = {"base_url": api.base_url, "seed": 0}
                 params = {
                     "call": {"call_id": call_id},
-                    "costs": {},
+                    "costs": {"traffic": "all"},  # every hostile call is in a load-test run
                     "load_test": {"run_id": HOSTILE_RUN},
                     "postmortem": {"call_ids": [call_id], "run_id": HOSTILE_RUN},
                 }

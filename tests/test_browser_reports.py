@@ -91,6 +91,11 @@ def test_report_renders_offline_with_visible_figures(demo, browser, name):
         body = page.locator("body").inner_text()
         for noise in ("VBox(", "IntSlider(", "Loading widgets", "Traceback"):
             assert noise not in body
+        # issue 19: under the title, "In short" opens with the scope sentence (the story's first line)
+        after = [line.strip() for line in body[body.index(text) + len(text) :].splitlines()]
+        after = [line for line in after if line]
+        assert after[0] == "In short", after[:3]
+        assert after[1].startswith("Sample data: "), after[:3]
 
 
 @pytest.mark.browser

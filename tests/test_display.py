@@ -99,6 +99,7 @@ def test_money_total_says_what_it_could_not_include():
     assert display.money_total(cents) == "$2,060.74 over 412 calls; 88 not yet billed"
     assert display.money_total([1074]) == "$10.74 over 1 call"
     assert display.money_total([None, float("nan")]) == "unknown (2 calls not yet billed)"
+    assert display.money_total([None]) == "unknown (1 call not yet billed)"
 
 
 def test_table_formats_named_columns_once():
@@ -201,3 +202,19 @@ def test_delta_rejects_an_unknown_kind():
 def test_cents_keeps_two_decimals_for_sub_dollar_rates():
     assert display.cents(1.9821) == "1.98¢"
     assert display.cents(None) == "unknown"
+
+
+def test_number_is_a_fixed_decimal_never_scientific():
+    assert display.number(-0.0628) == "-0.06"
+    assert display.number(0.4567, digits=3) == "0.457"
+    assert display.number(-0.001) == "0.00"  # no "-0.00"
+    assert display.number(float("nan")) == "unknown"
+    assert display.table(pd.DataFrame({"rho": [-6.28e-02]}), number=["rho"])["rho"].tolist() == [
+        "-0.06"
+    ]
+
+
+def test_md_inline_leaves_block_starters_alone_in_the_middle_of_a_line():
+    assert display.md(". Done", inline=True) == ". Done"
+    assert display.md(". Done") == "\\. Done"
+    assert display.md("<b>", inline=True) == "\\<b\\>"

@@ -128,6 +128,7 @@ LAYERS = [
     "redact",
     "analysis",
     "plots",
+    "stories",
     "widgets",
 ]
 TOP = {

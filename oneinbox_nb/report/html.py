@@ -10,14 +10,22 @@ the last line of defence applied to every file written.
 from __future__ import annotations
 
 import copy
-import html
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import display
 from ..config import scrub
-from ..exceptions import ConfigurationError
-from .notebooks import _INSTALL_HINT, _environment_key, _shown, _source_text
+from ..exceptions import ConfigurationError, OneInboxError
+from .notebooks import (
+    _INSTALL_HINT,
+    _environment_key,
+    _shown,
+    _source_text,
+    applied_parameters,
+    resolve_notebook,
+    sample_only_parameters,
+)
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -337,7 +345,7 @@ def _sanitized_page(page: str, title: str) -> str:
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
-        f"<title>{html.escape(title)}</title>\n{styles}\n</head>\n"
+        f"<title>{display.html(title)}</title>\n{styles}\n</head>\n"
         f'<body class="{body_class.group(1) if body_class else ""}" data-jp-theme-light="true">\n'
         f"{sanitize_html(body.group(2))}\n</body>\n</html>\n"
     )
@@ -392,6 +400,33 @@ def _source_line(parameters: Mapping[str, Any]) -> str:
     return describe_source(parameters.get("base_url"), parameters.get("source", "auto"), **options)
 
 
+def _applied(parameters: Mapping[str, Any], notebook_name: str) -> dict[str, Any]:
+    """The parameters that applied: set ones, and sample-only ones only when the sample was read."""
+    import nbformat
+
+    from ..source import choose_source
+
+    try:
+        path = resolve_notebook(notebook_name.removesuffix(".ipynb"))
+        sample_only = sample_only_parameters(nbformat.read(path, as_version=4))
+    except (OneInboxError, OSError, ValueError):
+        sample_only = set()
+    try:
+        is_sample = (
+            choose_source(parameters.get("base_url"), parameters.get("source", "auto")) == "sample"
+        )
+    except OneInboxError:
+        is_sample = False
+    return applied_parameters(parameters, sample_only=sample_only, is_sample=is_sample)
+
+
+def _value_text(value: Any, redact: bool) -> str:
+    """A parameter value as the table shows it: lists as ``a, b``, everything else as given."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_shown(v, redact) for v in value)
+    return _shown(value, redact)
+
+
 def _header_html(
     *,
     title: str,
@@ -402,8 +437,9 @@ def _header_html(
 ) -> str:
     from .. import __version__
 
-    esc = html.escape
+    esc = display.html
     source = _source_line(parameters)
+    parameters = _applied(parameters, notebook_name)
     if redact:
         from ..redact import DEFAULT_REGION, MASKED
 
@@ -417,7 +453,7 @@ def _header_html(
     else:
         redaction = "OFF: personal data may appear in this report"
     rows = "".join(
-        f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(_shown(v, redact))}</code></td></tr>"
+        f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(_value_text(v, redact))}</code></td></tr>"
         for k, v in parameters.items()
         if k != "redact"
     )

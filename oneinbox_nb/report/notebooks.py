@@ -324,6 +324,28 @@ def _default_parameters(nb: NotebookNode) -> dict[str, Any]:
     return found
 
 
+def sample_only_parameters(nb: NotebookNode) -> set[str]:
+    """Parameters the ``parameters`` cell marks ``# sample only``: they mean nothing on a real account."""
+    cell = next((c for c in nb.cells if PARAMETERS_TAG in _tags(c)), None)
+    if cell is None:
+        return set()
+    found = set()
+    for line in _source_text(cell).splitlines():
+        name, _, comment = line.partition("#")
+        if comment.strip().lower().startswith("sample only") and "=" in name:
+            found.add(name.split("=", 1)[0].strip())
+    return found
+
+
+def applied_parameters(
+    parameters: Mapping[str, Any], *, sample_only: set[str], is_sample: bool
+) -> dict[str, Any]:
+    """The parameters that applied to a run: no unset (None) ones, no sample-only ones off the sample."""
+    return {
+        k: v for k, v in parameters.items() if v is not None and (is_sample or k not in sample_only)
+    }
+
+
 def _source_text(cell: Mapping[str, Any]) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from IPython.display import display
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import display as show
 from ..frames import CallFrames
 from ._views import MUTED, RED, is_missing, looks_like_uuid, short
 
@@ -120,9 +120,7 @@ class _Explorer:
         self.axes = dict(axes or {})
         self.result = result
         self.message.value = (
-            f'<div style="color:{MUTED};font-style:italic">{html.escape(note)}</div>'
-            if note
-            else ""
+            f'<div style="color:{MUTED};font-style:italic">{show.html(note)}</div>' if note else ""
         )
 
     def _fail(self, exc: Exception) -> None:
@@ -135,7 +133,7 @@ class _Explorer:
             view.value = ""
         self.message.value = (
             f'<div style="color:{RED};border-left:3px solid {RED};padding:2px 8px">'
-            f"<b>{html.escape(type(exc).__name__)}</b>: {html.escape(str(exc))}"
+            f"<b>{show.html(type(exc).__name__)}</b>: {show.html(str(exc))}"
             f'<br><span style="color:{MUTED};font-size:90%">the exception is on '
             f"<code>.error</code>; change a control to try again</span></div>"
         )
@@ -203,8 +201,11 @@ _CELL = "padding:2px 10px;white-space:nowrap;border-bottom:1px solid #e5e5e5"
 _HEAD = "padding:2px 10px;border-bottom:1px solid #999;vertical-align:bottom"
 
 
-def format_cell(value: Any, fmt: str) -> str:
-    """A value as table text: unknown as "unknown", dates as days, booleans as a tick."""
+def format_cell(value: Any, fmt: str | Callable[[Any], str]) -> str:
+    """A value as table text: unknown as "unknown", dates as days, booleans as a tick.
+
+    ``fmt`` is a :mod:`oneinbox_nb.display` formatter (or a format string for text).
+    """
     if is_missing(value):
         return "unknown"
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
@@ -213,6 +214,8 @@ def format_cell(value: Any, fmt: str) -> str:
         return value.strftime("%Y-%m-%d")
     if isinstance(value, (bool, np.bool_)):
         return "✓" if value else ""
+    if callable(fmt):
+        return fmt(value)
     try:
         return fmt.format(value)
     except (TypeError, ValueError):
@@ -224,17 +227,21 @@ def _cell_html(value: Any, fmt: str, numeric: bool) -> str:
     align = "right" if numeric else "left"
     style = f"{_CELL};text-align:{align}" + (";color:#888" if shown == "unknown" else "")
     if not numeric and not is_missing(value) and looks_like_uuid(str(value)):
-        full = html.escape(str(value), quote=True)
-        inner = f'<span title="{full}"><code>{html.escape(short(value))}</code></span>'
+        full = show.html(str(value))
+        inner = f'<span title="{full}"><code>{show.html(short(value))}</code></span>'
     else:
-        inner = html.escape(shown)
+        inner = show.html(shown)
     return f'<td style="{style}">{inner}</td>'
 
 
-def frame_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
+def frame_html(
+    frame: pd.DataFrame, formats: Mapping[str, str | Callable[[Any], str]] | None = None
+) -> str:
     """A DataFrame as a styled, escaped HTML table.
 
-    Numeric columns are right-aligned in tabular figures with thousands separators; no cell
+    Numeric columns are right-aligned in tabular figures and read through :mod:`oneinbox_nb.display`
+    (counts, ``*_ms`` columns in ms, other floats as plain decimals) unless ``formats`` names a
+    formatter for the column; no cell
     wraps; UUIDs (agent and call ids) show their first 8 characters with the full id as the
     ``title`` (on hover); a missing value reads "unknown". Every header and value is
     HTML-escaped: ids and names come from the API and are untrusted.
@@ -247,15 +254,17 @@ def frame_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) ->
         if column in formats:
             fmt = formats[column]
         elif pd.api.types.is_integer_dtype(dtype) and numeric:
-            fmt = "{:,}"
+            fmt = show.count
+        elif numeric and str(column).endswith("_ms"):
+            fmt = show.ms
         elif pd.api.types.is_float_dtype(dtype):
-            fmt = "{:,.2f}"
+            fmt = show.number
         else:
             fmt = "{}"
         columns.append((column, fmt, numeric))
     head = "".join(
         f'<th style="{_HEAD};text-align:{"right" if numeric else "left"}">'
-        f"{html.escape(str(column))}</th>"
+        f"{show.html(str(column))}</th>"
         for column, _, numeric in columns
     )
     body = "".join(

@@ -7,7 +7,6 @@ a string, so it can be tested without a kernel. The explorers in :mod:`.turn`, :
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import display as show
 from ..frames import CallFrames
 
 RED = "#b00020"
@@ -41,9 +41,9 @@ def looks_like_uuid(value: str) -> bool:
 
 
 def short(value: Any, width: int = 8) -> str:
-    """None -> "(none)"; UUIDs cut to their first ``width`` characters."""
+    """None -> "unknown"; UUIDs cut to their first ``width`` characters."""
     if is_missing(value):
-        return "(none)"
+        return show.UNKNOWN
     shown = str(value)
     return shown[:width] + "…" if looks_like_uuid(shown) else shown
 
@@ -69,10 +69,10 @@ def call_catalog(frames: CallFrames) -> pd.DataFrame:
     worst = calls["max_response_ms"].astype(float)
     problems = calls["n_problems"].astype(float).fillna(0)
     labels = [
-        f"{short(i)}  ·  agent {n or (short(a) if a else '(none)')}  ·  {s or '(no status)'}"
+        f"{short(i)}  ·  agent {n or (short(a) if a else show.UNKNOWN)}  ·  {s or 'status ' + show.UNKNOWN}"
         f"{'  ·  ' + o if o else ''}  ·  "
-        + (f"worst {w:,.0f} ms (turn {t})" if np.isfinite(w) else "no answered turns")
-        + (f"  ·  {p:,.0f} problems" if p else "")
+        + (f"worst {show.ms(w)} (turn {t})" if np.isfinite(w) else "no answered turns")
+        + (f"  ·  {show.count(p)} problems" if p else "")
         for i, a, n, s, o, w, t, p in zip(
             cols["call_id"],
             cols["agent_id"],
@@ -190,14 +190,14 @@ def _call_head(one: CallFrames, call_id: str) -> str:
         return ""
     row = calls.iloc[0]
     bits = [
-        f"<b>call</b> <code>{html.escape(call_id)}</code>",
+        f"<b>call</b> <code>{show.html(call_id)}</code>",
         "agent "
-        + (f"{html.escape(text(row.get('agent_name')))} " if text(row.get("agent_name")) else "")
-        + f"<code>{html.escape(text(row['agent_id']) or '(none)')}</code>",
-        html.escape(text(row["status"]) or "(no status)"),
+        + (f"{show.html(text(row.get('agent_name')))} " if text(row.get("agent_name")) else "")
+        + f"<code>{show.html(show.text(row['agent_id']))}</code>",
+        "status " + show.html(show.text(row["status"])),
     ]
     if text(row["outcome"]):
-        bits.append(html.escape(text(row["outcome"])))
+        bits.append(show.html(text(row["outcome"])))
     return f'<div style="margin-bottom:4px">{" · ".join(bits)}</div>'
 
 
@@ -205,7 +205,7 @@ def _message_html(row: Any) -> str:
     role = text(row.role)
     label, colour, background = _ROLE_STYLE.get(role, (role or "message", "#444", "#f6f6f6"))
     tool = text(row.tool_name)
-    css = f"oneinbox-{html.escape(role.replace('_', '-')) or 'message'}"
+    css = f"oneinbox-{show.html(role.replace('_', '-')) or 'message'}"
     if role == "tool_call":
         arguments = row.tool_arguments
         if isinstance(arguments, Mapping):
@@ -213,22 +213,22 @@ def _message_html(row: Any) -> str:
         else:
             shown = text(row.tool_arguments_raw)
         body = (
-            f"<code>{html.escape(tool or '(unnamed tool)')}</code>"
-            f"(<code>{html.escape(_clip(shown))}</code>)"
+            f"<code>{show.html(tool or 'unknown tool')}</code>"
+            f"(<code>{show.html(_clip(shown))}</code>)"
         )
     elif role == "tool_result":
-        body = (f"<code>{html.escape(tool)}</code> → " if tool else "") + (
-            f"<code>{html.escape(_clip(text(row.content)))}</code>"
+        body = (f"<code>{show.html(tool)}</code> → " if tool else "") + (
+            f"<code>{show.html(_clip(text(row.content)))}</code>"
         )
     else:
-        body = html.escape(_clip(text(row.content)))
+        body = show.html(_clip(text(row.content)))
     if not pd.isna(row.is_error) and bool(row.is_error):
         colour, background, css = RED, "#fdecea", css + " oneinbox-tool-error"
         label += " (error)"
     return (
         f'<div class="{css}" style="border-left:3px solid {colour};background:{background};'
         f'padding:2px 8px;margin:2px 0"><span style="color:{colour};font-weight:bold">'
-        f"{html.escape(label)}</span> {body}</div>"
+        f"{show.html(label)}</span> {body}</div>"
     )
 
 

@@ -12,13 +12,13 @@ import pandas as pd
 from .. import display, plots
 from ..analysis import COMPARE_METRICS, compare, explain_change, load_test_runs, select_calls
 from ..frames import CallFrames
+from ..stories.compare import explained_table, readable_table
 from ._base import _Explorer, dropdown, frame_html
 from ._views import agent_names
 
 __all__ = ["CompareExplorer"]
 
 _SIDES = ("a", "b")
-_COMPARE_FORMATS = {"a": "{:,.3f}", "b": "{:,.3f}", "diff": "{:+,.3f}", "ratio": "{:,.3f}"}
 
 
 class CompareExplorer(_Explorer):
@@ -171,12 +171,12 @@ class CompareExplorer(_Explorer):
             else:
                 plots.compare_ecdf(a, b, metric=metric, ax=axes["distribution"])
             plots.compare_forest(table, ax=axes["difference"])
-        parts = [frame_html(table, _COMPARE_FORMATS)]
+        parts = [frame_html(readable_table(table).frame)]  # as the compare report reads it
         self.explained = None
         if metric == "response_ms":
             self.explained = explain_change(a, b, n_boot=self.n_boot, seed=0)
             parts.append("<p><b>Which component moved the median response</b></p>")
-            parts.append(frame_html(self.explained))
+            parts.append(frame_html(explained_table(self.explained, "p50").frame))
         self.table.value = "".join(parts)
         reasons = table.loc[table["change"].str.startswith("too few"), "change"]
         self._show(fig, axes, table, str(reasons.iloc[0]) if len(reasons) else "")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 
 import ipywidgets as widgets
 
 from .. import analysis, plots
+from .. import display as show
 from ..frames import CallFrames
+from ..scope import Scope
 from . import _views as views
 from ._base import _Explorer, dropdown, frame_html
 
@@ -19,13 +20,16 @@ COST_METRICS: Mapping[str, str] = {
     "cents per minute": "cents_per_minute",
 }
 
+# every number through oneinbox_nb.display, as the costs report shows it (stories/costs.py)
 _COST_FORMATS = {
-    "minutes": "{:,.1f}",
-    "cost_cents": "{:,.0f}",
-    "credits_used": "{:,.2f}",
-    "mean_cost_cents": "{:,.1f}",
-    "p50_cost_cents": "{:,.1f}",
-    "p95_cost_cents": "{:,.1f}",
+    "minutes": lambda m: show.duration(float(m) * 60),
+    "cost_cents": show.money,
+    "credits_used": show.credits,
+    "cents_per_minute": show.per_minute,
+    "cents_per_credit": lambda c: show.money(c, decimals=4, per="credit"),
+    "mean_cost_cents": show.money,
+    "p50_cost_cents": show.money,
+    "p95_cost_cents": show.money,
 }
 
 
@@ -116,7 +120,7 @@ class CostExplorer(_Explorer):
     def _render(self) -> None:
         by, metric = self.controls["by"].value, self.controls["metric"].value
         first, last = self._day_range()
-        self.days_text.value = html.escape(views.day_range_text(first, last, self._n_days))
+        self.days_text.value = show.html(views.day_range_text(first, last, self._n_days))
         frames = self.selected()
         table = analysis.cost_by(frames, by)
         fig, axes = self._draw((12.0, 4.5), (1, 2), ("bars", "distribution"))
@@ -128,9 +132,11 @@ class CostExplorer(_Explorer):
             span = first.strftime("%Y-%m-%d")
             span += f" to {last.strftime('%Y-%m-%d')}" if last != first else ""
             span = f", created {span} (UTC)"
+        # the explorer opens with its scope, as the report's "In short" does
+        scope = Scope(traffic="all").sentence(frames) if len(frames.calls) else "no calls"
         caption = (
-            f"<p><b>{html.escape(metric)} by {html.escape(by)}</b>: "
-            f"{len(frames.calls):,} calls{html.escape(span)}</p>"
+            f"<p>{show.html(scope)}</p><p><b>{show.html(metric)} by {show.html(by)}</b>: "
+            f"{show.count(len(frames.calls))} calls{show.html(span)}</p>"
         )
         self.table.value = caption + frame_html(table, _COST_FORMATS)
         self._show(fig, axes, table)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 
 from .. import analysis, plots
+from .. import display as show
 from ..frames import CallFrames
+from ..scope import Scope
 from . import _views as views
 from ._base import _Explorer, dropdown, frame_html
 
 #: Percentile choices of :class:`LoadTestExplorer`.
 LOAD_TEST_PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
 
-_BIN_FORMATS = {"bin_left": "{:,.1f}", "bin_right": "{:,.1f}", "concurrency_mid": "{:,.1f}"}
+# the bins read as in the load-test report (stories/load_test.py): concurrency whole, times in ms
+_BIN_FORMATS = {
+    "bin_left": show.concurrency,
+    "bin_right": show.concurrency,
+    "concurrency_mid": show.concurrency,
+    **{f"p{q}": show.ms for q in (50, 75, 90, 95, 99)},
+    "baseline_ms": show.ms,
+}
 
 
 class LoadTestExplorer(_Explorer):
@@ -139,7 +146,9 @@ class LoadTestExplorer(_Explorer):
                 ax=axes["scatter"],
             )
         self.knee = knee
-        self.knee_text.value = f"<p><b>{html.escape(str(knee))}</b></p>"
+        # the explorer opens with its scope, as the report's "In short" does
+        scope = Scope.for_runs(run, run_key=self.key).sentence(self.frames)
+        self.knee_text.value = f"<p>{show.html(scope)}</p><p><b>{show.html(str(knee))}</b></p>"
         self.table.value = frame_html(knee.bins, _BIN_FORMATS)
         self._show(fig, axes, knee.bins)
 

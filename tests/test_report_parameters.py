@@ -1,0 +1,44 @@
+"""The report's parameter table lists only the parameters that applied (issue 19), no kernel."""
+
+from __future__ import annotations
+
+import nbformat
+
+from oneinbox_nb.report.html import _header_html
+from oneinbox_nb.report.notebooks import (
+    applied_parameters,
+    notebooks_dir,
+    sample_only_parameters,
+)
+
+
+def test_sample_only_parameters_are_read_from_the_parameters_cell():
+    nb = nbformat.read(notebooks_dir() / "06_fleet.ipynb", as_version=4)
+    assert {"days", "seed"} <= sample_only_parameters(nb)
+    assert "since" not in sample_only_parameters(nb)
+
+
+def test_unset_and_sample_only_parameters_are_left_out_off_the_sample():
+    given = {"source": "api", "base_url": None, "days": 28, "since": "2026-11-01", "seed": 0}
+    shown = applied_parameters(given, sample_only={"days", "seed"}, is_sample=False)
+    assert shown == {"source": "api", "since": "2026-11-01"}
+    on_sample = applied_parameters(given, sample_only={"days", "seed"}, is_sample=True)
+    assert on_sample == {"source": "api", "days": 28, "since": "2026-11-01", "seed": 0}
+
+
+def test_the_footer_of_a_real_account_report(monkeypatch):
+    monkeypatch.setenv("ONEINBOX_API_KEY", "oi_sk_" + "7" * 32)
+    parameters = {
+        "source": "auto",
+        "base_url": None,
+        "scenario": "call",
+        "seed": 0,
+        "call_id": "abc",
+    }
+    _, footer = _header_html(
+        title="t", parameters=parameters, generated_at="2026-12-07T01:00:00Z", redact=False,
+        notebook_name="01_explore_call.ipynb",
+    )  # fmt: skip
+    assert "<code>call_id</code>" in footer and "<code>source</code>" in footer
+    for left_out in ("base_url", "scenario", "seed", "None"):
+        assert f"<code>{left_out}</code>" not in footer
