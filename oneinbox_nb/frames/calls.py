@@ -28,10 +28,18 @@ from ._columns import (
     _string_array,
     _text,
 )
-from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, COMPONENTS, REQUIRED_KEYS
+from .schema import (
+    _CONNECT,
+    _PROVIDER_SOURCES,
+    _TIMESTAMPS,
+    ABSURD_MS,
+    COMPONENTS,
+    REQUIRED_KEYS,
+)
 
 _LEAF_TYPES = frozenset({str, int, float, bool, _NONE, list})
 _REQUIRED = frozenset(REQUIRED_KEYS)
+_SOURCE_OF = {"meta_": "metadata.", "var_": "variables.", "analysis_": "analysis."}
 
 
 def read_latency(batch: _Batch) -> dict[str, Any]:
@@ -166,7 +174,11 @@ def call_columns(
     )
     for key in ("avg_ms", "p50_ms"):
         cols[f"perceived_{key}"] = _number_column(
-            batch, latency["perceived"][key], f"latency.perceived.{key}"
+            batch,
+            latency["perceived"][key],
+            f"latency.perceived.{key}",
+            negative="negative_ms",
+            absurd=True,
         )
     cols["n_messages"] = messages["_lengths"]
     cols["n_events"] = events["_lengths"]
@@ -182,9 +194,17 @@ def call_columns(
         ("var_", variables, None),
         ("analysis_", analyses, None),
     ):
+        where = _SOURCE_OF[prefix]
         for pos, source in enumerate(sources):
             if source:
-                _flatten_into(extras, pos, source, prefix, skip)
+                for name, value in _flatten_into(extras, pos, source, prefix, skip):
+                    batch.found.add(
+                        pos,
+                        where + name[len(prefix) :],
+                        "flattened_key_collision",
+                        value,
+                        f"another key also flattens to column {name!r}; the first one is kept",
+                    )
     for name in sorted(extras):
         positions, values = extras[name]
         column: list[Any] = [None] * batch.n
@@ -193,7 +213,17 @@ def call_columns(
         if name.startswith("meta_") and _is_key(name[5:]):
             cols[name] = _string_array(_key_text(column))
         else:
-            cols[name] = _infer_extra(column)
+
+            def inexact(pos: int, value: Any, name: str = name) -> None:
+                batch.found.add(
+                    pos,
+                    name,
+                    "number_kept_as_text",
+                    value,
+                    "no numeric column holds this whole number exactly; the column is text",
+                )
+
+            cols[name] = _infer_extra(column, inexact)
     return cols
 
 
@@ -318,12 +348,16 @@ def _number_column(
     *,
     integer: bool = False,
     negative: str | None = None,
+    absurd: bool = False,
 ) -> pd.api.extensions.ExtensionArray:
     """A number column; with ``negative`` (``"negative_ms"`` or ``"negative_value"``) the code a
-    negative value is reported as."""
+    negative value is reported as, with ``absurd`` values over :data:`ABSURD_MS` are reported."""
     data, mask, issues = _numbers(values, integer=integer)
     for pos, code, detail in issues:
         batch.found.add(pos, where, code, values[pos], detail)
+    if absurd:
+        for pos in np.flatnonzero((data > ABSURD_MS) & ~mask):
+            batch.found.add(pos, where, "absurd_ms", values[pos])
     if negative is not None:
         for pos in np.flatnonzero((data < 0) & ~mask):
             if negative == "negative_ms":
@@ -339,23 +373,43 @@ def _flatten_into(
     source: Mapping[str, Any],
     prefix: str,
     skip: str | None = None,
-    depth: int = 0,
-) -> None:
+) -> list[tuple[str, Any]]:
     """Add the leaves of nested ``source`` as ``prefix + dotted.key`` -> (positions, values).
 
-    ``skip`` is a key left out; mappings nested deeper than 32 levels are kept whole (as JSON).
+    ``skip`` is a top-level key left out; mappings nested deeper than :data:`_MAX_DEPTH` levels
+    are kept whole (as JSON). The walk uses its own stack, so any depth is safe. Returns the
+    ``(column, value)`` pairs left out because an earlier key of the same call flattened to the
+    same column (``{"a.b": 1, "a": {"b": 2}}``).
     """
-    for key, value in source.items():
-        if key == skip:
+    collisions: list[tuple[str, Any]] = []
+    stack: list[tuple[Any, str, int]] = [(iter(source.items()), prefix, 0)]
+    while stack:
+        items, at, depth = stack[-1]
+        entry = next(items, None)
+        if entry is None:
+            stack.pop()
             continue
+        key, value = entry
+        if depth == 0 and key == skip:
+            continue
+        if not isinstance(key, str):
+            key = _json_text(key)
         if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
-            if depth < 32:
-                _flatten_into(columns, pos, value, f"{prefix}{key}.", None, depth + 1)
+            if depth < _MAX_DEPTH:
+                stack.append((iter(value.items()), f"{at}{key}.", depth + 1))
                 continue
             value = dict(value)
-        name = f"{prefix}{key}"
+        name = f"{at}{key}"
         slot = columns.get(name)
         if slot is None:
             slot = columns[name] = ([], [])
+        elif slot[0] and slot[0][-1] == pos:
+            collisions.append((name, value))
+            continue
         slot[0].append(pos)
         slot[1].append(value)
+    return collisions
+
+
+#: How deep nested metadata, variables and analysis are flattened into columns.
+_MAX_DEPTH = 32
