@@ -410,23 +410,24 @@ def _infer_extra(values: list[Any], report: Any = None) -> pd.api.extensions.Ext
 
     Whole numbers stay exact: a column of them that does not fit ``Int64``, or whose whole
     numbers mixed with fractions would lose digits in ``Float64``, becomes text (each number in
-    decimal) and ``report(index, value)`` is called for every number that could not be stored as
-    one.
+    decimal, as JSON writes it) and ``report(index, value)`` is called for every whole number
+    beyond ``Int64`` (the only ones no build could store as a number).
     """
     kinds = set(map(type, values)) - {_NONE}
     if float in kinds:  # NaN in a flattened column is a missing value
         values = [None if v is not None and v != v else v for v in values]
     if kinds == {bool}:
         return pd.array(values, dtype=_BOOL)
-    if kinds and kinds <= {int, float}:
+    huge = []
+    if int in kinds:
+        huge = [i for i, v in enumerate(values) if type(v) is int and not -(2**63) <= v < 2**63]
+        if report is not None:
+            for i in huge:
+                report(i, values[i])
+    if kinds and kinds <= {int, float} and not huge:
         data, mask, issues = _numbers(values, integer=kinds == {int}, bounded=False)
         if not issues and (kinds == {int} or not _inexact(values)):
             return _masked(data, mask)
-        if report is not None:
-            for i, value in enumerate(values):
-                if type(value) is int and not _exact_in(value, kinds):
-                    report(i, value)
-        return _string_array([v if v is None else _json_text(v) for v in values])
     if kinds <= {str}:
         return _string_array(values)
     return _string_array([v if v is None or isinstance(v, str) else _json_text(v) for v in values])

@@ -16,7 +16,7 @@ import pandas as pd
 from ._batch import _Batch
 from ._columns import _flatten_lists, _label_field, _masked, _numbers, _recode
 from .problems import _NO_VALUE
-from .schema import _LABELS, ABSURD_MS, EVENT_TYPES, RESPONSE_COMPONENTS, TURN_STATUSES
+from .schema import _LABELS, ABSURD_MS, EVENT_TYPES, MAX_TURN, RESPONSE_COMPONENTS, TURN_STATUSES
 
 
 def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
@@ -91,6 +91,10 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
     turn, turn_mask, issues = _numbers(raw_turns, integer=True)
     for i, code, detail in issues:
         add(i, code, raw_turns[i], f"turn: {detail}" if detail else "turn")
+    beyond = ~turn_mask & ((turn > MAX_TURN) | (turn < -MAX_TURN))
+    for i in np.flatnonzero(beyond):
+        add(i, "out_of_range", raw_turns[i], f"turn beyond {MAX_TURN:,}; the event is in no turn")
+    turn_mask |= beyond
     for i in np.flatnonzero(~turn_mask & (turn < 0)):
         add(i, "negative_turn", raw_turns[i])
 

@@ -164,9 +164,9 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "number_kept_as_text",
         "warning",
         ("calls",),
-        "a whole number in metadata, variables or analysis that no numeric column holds exactly "
-        "(beyond Int64, or beyond 2**53 next to fractions)",
-        "the column is text with each number in decimal; convert it with int() where needed",
+        "a whole number in metadata, variables or analysis beyond Int64, so its column is text",
+        "the column holds each number in decimal (as do columns whose whole numbers beyond 2**53 "
+        "sit next to fractions, with no row); convert with int() where needed",
     ),
     Problem(
         "out_of_range",
