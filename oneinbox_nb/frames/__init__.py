@@ -139,8 +139,8 @@ Any value the contract allows builds, in memory and time proportional to the inp
   other than 0, under ``1e-9`` are ``out_of_range`` (null), so every sum, ratio and product of
   kept values is finite (``duration_seconds`` of ``1e-310`` would make cost per minute infinite).
 - ``latency.perceived`` is checked like the aggregates (``negative_ms``, ``absurd_ms``).
-- Two keys that flatten to one column (``{"a.b": 1, "a": {"b": 2}}``) keep the first and report
-  the other as ``flattened_key_collision``.
+- Two keys that flatten to one column (``{"a.b": 1, "a": {"b": 2}}``) keep the shallower one and
+  report the other as ``flattened_key_collision``.
 - Every RFC 3339 ``date-time`` is read, also with a lower-case ``t``/``z``, more than nine digits
   of fraction or a leap second (``23:59:60`` is the first instant of the next minute).
 

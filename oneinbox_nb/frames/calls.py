@@ -8,6 +8,7 @@ other builders computed (message and event counts, turn latency), and checks the
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from itertools import repeat
 from typing import Any
@@ -203,7 +204,7 @@ def call_columns(
                         where + name[len(prefix) :],
                         "flattened_key_collision",
                         value,
-                        f"another key also flattens to column {name!r}; the first one is kept",
+                        f"another key also flattens to column {name!r}; the shallower one is kept",
                     )
     for name in sorted(extras):
         positions, values = extras[name]
@@ -377,37 +378,33 @@ def _flatten_into(
     """Add the leaves of nested ``source`` as ``prefix + dotted.key`` -> (positions, values).
 
     ``skip`` is a top-level key left out; mappings nested deeper than :data:`_MAX_DEPTH` levels
-    are kept whole (as JSON). The walk uses its own stack, so any depth is safe. Returns the
-    ``(column, value)`` pairs left out because an earlier key of the same call flattened to the
-    same column (``{"a.b": 1, "a": {"b": 2}}``).
+    are kept whole (as JSON). The walk keeps its own queue, so any depth is safe. Returns the
+    ``(column, value)`` pairs left out because another key of the same call flattened to the
+    same column (``{"a.b": 1, "a": {"b": 2}}``: the shallower key is kept, at equal depth the earlier).
     """
     collisions: list[tuple[str, Any]] = []
-    stack: list[tuple[Any, str, int]] = [(iter(source.items()), prefix, 0)]
-    while stack:
-        items, at, depth = stack[-1]
-        entry = next(items, None)
-        if entry is None:
-            stack.pop()
-            continue
-        key, value = entry
-        if depth == 0 and key == skip:
-            continue
-        if not isinstance(key, str):
-            key = _json_text(key)
-        if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
-            if depth < _MAX_DEPTH:
-                stack.append((iter(value.items()), f"{at}{key}.", depth + 1))
+    queue: deque[tuple[Mapping[str, Any], str, int]] = deque([(source, prefix, 0)])
+    while queue:  # breadth first: of two keys that meet in one column, the shallower wins
+        mapping, at, depth = queue.popleft()
+        for key, value in mapping.items():
+            if depth == 0 and key == skip:
                 continue
-            value = dict(value)
-        name = f"{at}{key}"
-        slot = columns.get(name)
-        if slot is None:
-            slot = columns[name] = ([], [])
-        elif slot[0] and slot[0][-1] == pos:
-            collisions.append((name, value))
-            continue
-        slot[0].append(pos)
-        slot[1].append(value)
+            if type(key) is not str:
+                key = _json_text(key)
+            if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
+                if depth < _MAX_DEPTH:
+                    queue.append((value, f"{at}{key}.", depth + 1))
+                    continue
+                value = dict(value)
+            name = at + key
+            slot = columns.get(name)
+            if slot is None:
+                columns[name] = ([pos], [value])
+            elif slot[0][-1] == pos:
+                collisions.append((name, value))
+            else:
+                slot[0].append(pos)
+                slot[1].append(value)
     return collisions
 
 

@@ -84,7 +84,7 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         ("calls",),
         "two keys of one call's metadata, variables or analysis flatten to the same column "
         "(e.g. 'a.b' and 'a': {'b': ...})",
-        "the first key's value is in the column; the other's is in this row's value column",
+        "the shallower key's value is in the column; the other's is in this row's value column",
     ),
     Problem(
         "interrupted_turn",
