@@ -90,8 +90,7 @@ def with_polars(data: bytes) -> dict:
         )
     )
     sums = [
-        pl.col("ms").filter(pl.col("type") == t).sum().alias(f"{t}_ms")
-        for t in ("stt", *_RESPONSE)
+        pl.col("ms").filter(pl.col("type") == t).sum().alias(f"{t}_ms") for t in ("stt", *_RESPONSE)
     ]
     turns = (
         events.group_by("call_id", "turn", maintain_order=True)
