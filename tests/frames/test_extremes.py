@@ -217,3 +217,21 @@ def test_text_that_is_not_a_timestamp_is_still_reported():
     frames = to_frames([call(created_at="2026-13-01T10:00:00Z"), call("b", created_at="soon")])
     assert frames.calls["created_at"].isna().all()
     assert frames.problems["problem"].tolist().count("unparseable_timestamp") == 2
+
+
+def test_analysis_runs_on_the_largest_turn_number_kept():
+    from oneinbox_nb import analysis
+
+    payloads = [call(f"c{i}") for i in range(3)]
+    for turn in (MAX_TURN, 2**62, 2**63 - 1):  # the last two are out_of_range, in no turn
+        payloads[0]["latency"]["events"] += [
+            {"turn": turn, "type": "llm_ttft", "ms": 5},
+            {"turn": turn, "type": "tts_ttfb", "ms": 5},
+        ]
+    frames = to_frames(payloads)
+    assert frames.turns["turn"].max() == MAX_TURN
+    table = analysis.latency_percentiles(frames)
+    response = table[table["component"] == "response_ms"].iloc[0]
+    assert response["count"] == 4  # turn 1 of each call, and turn MAX_TURN of c0
+    assert len(analysis.turn_latency(frames)) == 4
+    assert len(analysis.slowest_turns(frames, n=10)) == 4
