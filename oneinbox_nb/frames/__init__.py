@@ -125,8 +125,10 @@ of :data:`PROBLEM_TABLE`.
 
 Any value the contract allows builds, in memory and time proportional to the input:
 
-- Turn numbers of any size group events without a table indexed by turn (``2**62`` costs what
-  ``2`` costs), and one call's values never change another call's turns or flags.
+- Turn numbers group events without a table indexed by turn (a large one costs what ``2``
+  costs), and one call's values never change another call's turns or flags. A turn number
+  beyond ``frames.schema.MAX_TURN`` (2**31 - 1) is ``out_of_range``: the event is kept, in no
+  turn, so keys built from turn numbers downstream cannot overflow.
 - Nesting of any depth (orjson reads 1,024 levels) is walked with explicit stacks, never by
   recursion: deep ``content`` or ``ms`` is JSON text, metadata deeper than 32 levels is kept whole
   as JSON in its column, and ``problems.value`` shows at most 200 characters of it.
