@@ -188,6 +188,19 @@ def call_columns(
     cols["worst_turn"] = per_call["worst_turn"]
     _check_calls(batch, cols)
 
+    cols.update(_extra_columns(batch, metadatas, variables, analyses))
+    return cols
+
+
+def _extra_columns(
+    batch: _Batch,
+    metadatas: list[dict[str, Any]],
+    variables: list[dict[str, Any]],
+    analyses: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The flattened ``meta_``/``var_``/``analysis_`` columns, sorted by name, with their
+    ``flattened_key_collision`` and ``number_kept_as_text`` rows."""
+    cols: dict[str, Any] = {}
     extras: dict[str, tuple[list[int], list[Any]]] = {}
     for prefix, sources, skip in (
         ("meta_", metadatas, "concurrency_at_dispatch"),
