@@ -12,6 +12,8 @@ only; 401 (no or wrong key) and 404 (an unknown call) are what the real API answ
 
 from __future__ import annotations
 
+import re
+import string
 from importlib import resources
 
 import pytest
@@ -24,6 +26,7 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from oneinbox_nb import sample
 
 ALLOWED = {200, 401, 404, 422}
+UUID = re.compile(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +49,16 @@ def test_the_sample_answers_every_contract_request_as_documented(server, operati
     auth = st.sampled_from(["good", "good", "none", "wrong"])
     seen: set[int] = set()
 
+    not_uuids = st.text(string.ascii_letters + string.digits + "-_", min_size=1, max_size=40)
+    which = st.sampled_from(["drawn", "known", "not_a_uuid"])
+
     @PROFILE
-    @given(case=operation.as_strategy(), use_known=st.booleans(), call_id=known, key=auth)
-    def check(case, use_known, call_id, key):
-        if use_known and key == "good":
+    @given(case=operation.as_strategy(), use=which, call_id=known, garbage=not_uuids, key=auth)
+    def check(case, use, call_id, garbage, key):
+        if use == "known":
             case.path_parameters = {"call_id": call_id}
+        elif use == "not_a_uuid":
+            case.path_parameters = {"call_id": garbage}
         headers = {
             "good": {"Authorization": f"Bearer {api.api_key}"},
             "wrong": {"Authorization": "Bearer oi_sk_not_the_key"},
@@ -62,7 +70,12 @@ def test_the_sample_answers_every_contract_request_as_documented(server, operati
         assert response.status_code in ALLOWED, (response.status_code, case.path_parameters)
         if key != "good":
             assert response.status_code == 401
+        elif use == "known":
+            assert response.status_code == 200
+            assert response.json()["id"] == call_id
+        elif use == "not_a_uuid" and not UUID.fullmatch(garbage):
+            assert response.status_code == 422  # a FastAPI UUID path parameter
         seen.add(response.status_code)
 
     check()
-    assert {200, 401} <= seen
+    assert {200, 401, 404, 422} <= seen
