@@ -123,6 +123,29 @@ call's position). Everything else is reported, never raised: keys the API always
 negative money, duration or concurrency, timestamps without a time zone (taken as UTC), and the rest
 of :data:`PROBLEM_TABLE`.
 
+Any value the contract allows builds, in memory and time proportional to the input:
+
+- Turn numbers group events without a table indexed by turn (a large one costs what ``2``
+  costs), and one call's values never change another call's turns or flags. A turn number
+  beyond ``frames.schema.MAX_TURN`` (2**31 - 1) is ``out_of_range``: the event is kept, in no
+  turn, so keys built from turn numbers downstream cannot overflow.
+- Nesting of any depth (orjson reads 1,024 levels) is walked with explicit stacks, never by
+  recursion: deep ``content`` or ``ms`` is JSON text, metadata deeper than 32 levels is kept whole
+  as JSON in its column, and ``problems.value`` shows at most 200 characters of it.
+- Integers stay exact: integer columns are ``Int64`` without a detour through float (``2**53 + 1``
+  next to a null reads ``2**53 + 1``); an integer column's value beyond Int64 is ``out_of_range``;
+  a flattened column whose whole numbers no numeric dtype holds exactly is text in decimal (a
+  number beyond Int64 is also a ``number_kept_as_text`` row), in one build or in
+  :meth:`CallFrames.concat` alike.
+- Measured values (durations, credits, milliseconds, load) whose magnitude is over ``1e15`` or,
+  other than 0, under ``1e-9`` are ``out_of_range`` (null), so every sum, ratio and product of
+  kept values is finite (``duration_seconds`` of ``1e-310`` would make cost per minute infinite).
+- ``latency.perceived`` is checked like the aggregates (``negative_ms``, ``absurd_ms``).
+- Two keys that flatten to one column (``{"a.b": 1, "a": {"b": 2}}``) keep the shallower one and
+  report the other as ``flattened_key_collision``.
+- Every RFC 3339 ``date-time`` is read, also with a lower-case ``t``/``z``, more than nine digits
+  of fraction or a leap second (``23:59:60`` is the first instant of the next minute).
+
 Strings that cannot be stored as UTF-8 (lone surrogates, possible in Python but not in JSON from the
 API) have the offending characters replaced by ``?``.
 """

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, repeat
 from typing import Any
 
@@ -118,28 +119,36 @@ def _masked(data: np.ndarray, mask: np.ndarray) -> pd.api.extensions.ExtensionAr
 
 
 def _numbers(
-    values: list[Any], *, integer: bool
+    values: list[Any], *, integer: bool, bounded: bool = True
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str | None]]]:
     """Coerce JSON numbers to float64 (or int64) data plus a missing mask.
 
     Returns ``(data, mask, issues)``; ``issues`` lists ``(index, problem code, detail)`` for values
-    that are not plain numbers: numeric strings are coerced, anything else becomes null.
+    that are not plain numbers: numeric strings are coerced, anything else becomes null. Integers
+    are kept exact (an int64 column never goes through float); one that does not fit int64 is
+    ``out_of_range``. With ``bounded`` (measured quantities), a float column's value whose
+    magnitude is over :data:`MAX_MAGNITUDE` or, other than 0, under :data:`MIN_MAGNITUDE` is
+    ``out_of_range`` too, so that sums, ratios and products of kept values stay finite.
     """
     n = len(values)
     kinds = set(map(type, values))
-    if integer and kinds == {int}:
+    if integer and kinds <= {int, _NONE}:
         try:
-            return np.fromiter(values, dtype=np.int64, count=n), np.zeros(n, dtype=bool), []
+            if kinds == {int}:
+                return np.fromiter(values, dtype=np.int64, count=n), np.zeros(n, bool), []
+            mask = np.fromiter(map(_NONE.__instancecheck__, values), dtype=bool, count=n)
+            data = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=n)
+            return data, mask, []
         except OverflowError:
             pass
-    if kinds <= {int, float, _NONE}:
+    elif kinds <= {int, float, _NONE}:
         try:
             data = np.array(values, dtype=np.float64) if n else np.zeros(0)
         except OverflowError:
             data = None
-        if data is not None:
+        if data is not None and not np.isinf(data).any():
             mask = np.isnan(data)  # None became NaN: the data already holds NaN where missing
-            if not np.isinf(data).any():
+            if not (bounded and _outside(data, mask).any()):
                 nan = _nan_issues(values, mask) if float in kinds else []
                 if not integer:
                     return data, mask, nan
@@ -150,50 +159,79 @@ def _numbers(
     mask = np.zeros(n, dtype=bool)
     issues: list[tuple[int, str, str | None]] = []
     for i, value in enumerate(values):
-        if value is None:
+        number, problem = _one_number(value, integer=integer, bounded=bounded)
+        if problem is not None:
+            issues.append((i, *problem))
+        if number is None:
             mask[i] = True
-            continue
-        if isinstance(value, str):
-            try:
-                number: Any = float(value)
-            except ValueError:
-                number = None
-            if number is None or not np.isfinite(number):
-                issues.append((i, "non_numeric_value", "not a number"))
-                mask[i] = True
-                continue
-            issues.append((i, "non_numeric_value", "a string, coerced to a number"))
-        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
-            issues.append((i, "wrong_type", f"expected a number, got {type(value).__name__}"))
-            mask[i] = True
-            continue
         else:
-            number = value
-        try:
-            as_float = float(number)
-        except OverflowError:
-            issues.append((i, "out_of_range", None))
-            mask[i] = True
-            continue
-        if not np.isfinite(as_float):
-            kind = "NaN, not a number" if as_float != as_float else "not a finite number"
-            issues.append((i, "non_numeric_value", kind))
-            mask[i] = True
-            continue
-        if integer:
-            if isinstance(number, float) and not number.is_integer():
-                issues.append((i, "wrong_type", "expected a whole number"))
-                mask[i] = True
-                continue
-            whole = int(number)
-            if not -(2**63) <= whole < 2**63:
-                issues.append((i, "out_of_range", None))
-                mask[i] = True
-                continue
-            data[i] = whole
-        else:
-            data[i] = as_float
+            data[i] = number
     return data, mask, issues
+
+
+#: Largest magnitude a measured (float) value may have; larger ones are ``out_of_range`` (null).
+MAX_MAGNITUDE = 1e15
+#: Smallest non-zero magnitude a measured (float) value may have; smaller ones are ``out_of_range``.
+MIN_MAGNITUDE = 1e-9
+
+
+def _outside(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Which finite floats lie outside ``[MIN_MAGNITUDE, MAX_MAGNITUDE]`` (0 allowed)."""
+    size = np.abs(data)
+    with np.errstate(invalid="ignore"):
+        return ~mask & ((size > MAX_MAGNITUDE) | ((size < MIN_MAGNITUDE) & (size != 0)))
+
+
+def _one_number(
+    value: Any, *, integer: bool, bounded: bool
+) -> tuple[Any, tuple[str, str | None] | None]:
+    """One JSON value as a number (None: missing or refused) and its ``(code, detail)`` issue."""
+    if value is None:
+        return None, None
+    coerced = None
+    if isinstance(value, str):
+        try:
+            number: Any = float(value)
+        except ValueError:
+            return None, ("non_numeric_value", "not a number")
+        if not np.isfinite(number):
+            return None, ("non_numeric_value", "not a number")
+        if integer and number.is_integer():
+            try:
+                number = int(value.strip())  # "9007199254740993" stays exact
+            except ValueError:
+                number = int(number)
+        coerced = ("non_numeric_value", "a string, coerced to a number")
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None, ("wrong_type", f"expected a number, got {type(value).__name__}")
+    else:
+        number = value
+    if integer:
+        if isinstance(number, float) or not isinstance(number, int):
+            try:
+                as_float = float(number)
+            except OverflowError:
+                return None, ("out_of_range", None)
+            if not np.isfinite(as_float):
+                kind = "NaN, not a number" if as_float != as_float else "not a finite number"
+                return None, ("non_numeric_value", kind)
+            if not as_float.is_integer():
+                return None, ("wrong_type", "expected a whole number")
+            number = int(as_float)
+        if not -(2**63) <= number < 2**63:
+            return None, ("out_of_range", None)
+        return int(number), coerced
+    try:
+        as_float = float(number)
+    except OverflowError:
+        return None, ("out_of_range", None)
+    if not np.isfinite(as_float):
+        kind = "NaN, not a number" if as_float != as_float else "not a finite number"
+        return None, ("non_numeric_value", kind)
+    size = abs(as_float)
+    if bounded and (size > MAX_MAGNITUDE or 0 < size < MIN_MAGNITUDE):
+        return None, ("out_of_range", f"magnitude outside [{MIN_MAGNITUDE:g}, {MAX_MAGNITUDE:g}]")
+    return as_float, coerced
 
 
 def _nan_issues(values: list[Any], mask: np.ndarray) -> list[tuple[int, str, str | None]]:
@@ -224,15 +262,83 @@ def _text(values: list[Any]) -> tuple[list[Any], list[int]]:
     return out, bad
 
 
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except (TypeError, orjson.JSONEncodeError):  # e.g. ints over 64 bits, non-str keys, sets
-        return json.dumps(value, ensure_ascii=False, default=str)
+def _json_text(value: Any, limit: int | None = None) -> str:
+    """``value`` as JSON text; with ``limit``, at most that many characters (cut with ``...``).
+
+    orjson does the usual cases; what it refuses (nesting over 255 levels, integers over 64 bits,
+    keys that are not strings, sets) goes through :func:`_json_parts`, which keeps its own stack,
+    so no depth of nesting can raise ``RecursionError``.
+    """
+    if limit is None or not isinstance(value, (dict, list, tuple)):
+        try:
+            text = orjson.dumps(value).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = None
+        if text is not None:
+            return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+    out: list[str] = []
+    size = 0
+    for part in _json_parts(value):
+        out.append(part)
+        size += len(part)
+        if limit is not None and size > limit:
+            return "".join(out)[: limit - 3] + "..."
+    return "".join(out)
+
+
+def _json_parts(value: Any) -> Iterator[str]:
+    """The pieces of ``value``'s JSON text, in order, from an explicit stack (any depth)."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is _Piece:
+            yield item.text
+        elif isinstance(item, Mapping):
+            yield "{"
+            entries = list(item.items())
+            stack.append(_Piece("}"))
+            for k, (key, inner) in reversed(list(enumerate(entries))):
+                stack.append(inner)
+                name = (
+                    key if isinstance(key, str) else _json_text(key) if key is not None else "null"
+                )
+                stack.append(_Piece(("," if k else "") + json.dumps(name) + ":"))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            entries = list(item)
+            yield "["
+            stack.append(_Piece("]"))
+            for k in range(len(entries) - 1, -1, -1):
+                stack.append(entries[k])
+                if k:
+                    stack.append(_Piece(","))
+        elif isinstance(item, str):
+            yield json.dumps(item, ensure_ascii=False)
+        elif item is None or isinstance(item, bool):
+            yield "null" if item is None else "true" if item else "false"
+        elif isinstance(item, int):
+            yield str(int(item))
+        elif isinstance(item, float):
+            yield json.dumps(item)  # NaN and Infinity as Python's json writes them
+        else:
+            yield json.dumps(str(item), ensure_ascii=False)
+
+
+class _Piece:
+    """Literal JSON text on :func:`_json_parts`' stack (as opposed to a value still to encode)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def _parse_timestamps(values: list[Any]) -> tuple[pd.arrays.DatetimeArray, list[tuple[int, str]]]:
-    """ISO 8601 strings to ``datetime64[ns, UTC]``; returns the array and ``(index, code)`` issues."""
+    """ISO 8601 strings to ``datetime64[ns, UTC]``; returns the array and ``(index, code)`` issues.
+
+    Every RFC 3339 ``date-time`` is read, also the forms pandas refuses: a lower-case ``t`` or
+    ``z``, more than 9 digits of fraction, and a leap second (``23:59:60``, read as the first
+    instant of the next minute, as PostgreSQL does).
+    """
     issues: list[tuple[int, str]] = []
     texts = values
     if not set(map(type, values)) <= {str, _NONE}:
@@ -241,45 +347,105 @@ def _parse_timestamps(values: list[Any]) -> tuple[pd.arrays.DatetimeArray, list[
             if value is not None and not isinstance(value, str):
                 issues.append((i, "wrong_type"))
                 texts[i] = None
-    series = pd.Series(texts, dtype=object)
-    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
-    if parsed.dt.unit != "ns":
-        too_far = (parsed < pd.Timestamp.min.tz_localize("UTC")) | (
-            parsed > pd.Timestamp.max.tz_localize("UTC")
-        )
-        too_far = too_far.to_numpy(dtype=bool)
-        if too_far.any():
-            parsed = parsed.mask(too_far)
-            issues.extend((int(i), "out_of_range") for i in np.flatnonzero(too_far))
-        else:
-            too_far = np.zeros(len(texts), dtype=bool)
-        parsed = parsed.astype(_UTC)
-    else:
-        too_far = np.zeros(len(texts), dtype=bool)
-    failed = series.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy(dtype=bool) & ~too_far
+    parsed, too_far, failed = _parse_iso(texts)
+    if failed.any():
+        where = np.flatnonzero(failed)
+        forms = [_rfc3339_form(texts[i]) for i in where.tolist()]
+        retry = np.array([f is not None for f in forms], dtype=bool)
+        if retry.any():
+            rows = where[retry]
+            again, again_far, again_failed = _parse_iso([f[0] for f in forms if f is not None])
+            leap = np.array([f[1] for f in forms if f is not None], dtype=bool)
+            again = again.where(~leap, again + pd.Timedelta(seconds=1))
+            read = ~again_failed & ~again_far
+            parsed = parsed.copy()
+            parsed.iloc[rows[read]] = again.array[read]
+            too_far[rows[again_far]] = True
+            issues.extend((int(i), "out_of_range") for i in rows[again_far])
+            failed[rows[read | again_far]] = False
+    issues.extend((int(i), "out_of_range") for i in np.flatnonzero(too_far & ~failed))
     issues.extend((int(i), "unparseable_timestamp") for i in np.flatnonzero(failed))
-    issues.sort()
+    issues = sorted(set(issues))
     return parsed.array, issues
 
 
-def _infer_extra(values: list[Any]) -> pd.api.extensions.ExtensionArray:
-    """A flattened column: ``boolean``, ``Int64``, ``Float64`` or ``string`` (JSON for the rest)."""
+def _parse_iso(texts: list[Any]) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """pandas' ISO 8601 parse of ``texts``: the UTC series, which were out of range, which failed."""
+    series = pd.Series(texts, dtype=object)
+    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
+    too_far = np.zeros(len(texts), dtype=bool)
+    if parsed.dt.unit != "ns":
+        beyond = (parsed < pd.Timestamp.min.tz_localize("UTC")) | (
+            parsed > pd.Timestamp.max.tz_localize("UTC")
+        )
+        too_far = beyond.to_numpy(dtype=bool)
+        if too_far.any():
+            parsed = parsed.mask(too_far)
+        parsed = parsed.astype(_UTC)
+    failed = series.notna().to_numpy(dtype=bool) & parsed.isna().to_numpy(dtype=bool) & ~too_far
+    return parsed, np.array(too_far, dtype=bool), failed
+
+
+#: An RFC 3339 ``date-time`` (section 5.6), case-insensitive as section 5.6 allows.
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)",
+    re.ASCII,
+)
+
+
+def _rfc3339_form(text: str) -> tuple[str, bool] | None:
+    """``text`` in the form pandas reads, and whether it names a leap second; None: not RFC 3339."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        return None
+    date, minute, second, fraction, zone = match.groups()
+    leap = second == "60"
+    fraction = f".{fraction[:9]}" if fraction else ""
+    zone = "Z" if zone in "Zz" else zone
+    return f"{date}T{minute}:{'59' if leap else second}{fraction}{zone}", leap
+
+
+def _infer_extra(values: list[Any], report: Any = None) -> pd.api.extensions.ExtensionArray:
+    """A flattened column: ``boolean``, ``Int64``, ``Float64`` or ``string`` (JSON for the rest).
+
+    Whole numbers stay exact: a column of them that does not fit ``Int64``, or whose whole
+    numbers mixed with fractions would lose digits in ``Float64``, becomes text (each number in
+    decimal, as JSON writes it) and ``report(index, value)`` is called for every whole number
+    beyond ``Int64`` (the only ones no build could store as a number).
+    """
     kinds = set(map(type, values)) - {_NONE}
     if float in kinds:  # NaN in a flattened column is a missing value
         values = [None if v is not None and v != v else v for v in values]
     if kinds == {bool}:
         return pd.array(values, dtype=_BOOL)
-    if kinds and kinds <= {int, float}:
-        data, mask, issues = _numbers(values, integer=kinds == {int})
-        if not issues:
+    huge = []
+    if int in kinds:
+        huge = [i for i, v in enumerate(values) if type(v) is int and not -(2**63) <= v < 2**63]
+        if report is not None:
+            for i in huge:
+                report(i, values[i])
+    if kinds and kinds <= {int, float} and not huge:
+        data, mask, issues = _numbers(values, integer=kinds == {int}, bounded=False)
+        if not issues and (kinds == {int} or not _inexact(values)):
             return _masked(data, mask)
-        if kinds == {int}:
-            data, mask, issues = _numbers(values, integer=False)
-            if not issues:
-                return _masked(data, mask)
     if kinds <= {str}:
         return _string_array(values)
     return _string_array([v if v is None or isinstance(v, str) else _json_text(v) for v in values])
+
+
+def _inexact(values: list[Any]) -> bool:
+    """Whether some whole number among ``values`` would change as a float64."""
+    return any(type(v) is int and not _exact_in(v, {int, float}) for v in values)
+
+
+def _exact_in(value: int, kinds: set[type]) -> bool:
+    """Whether ``value`` is stored exactly in a column of numbers of ``kinds``."""
+    if kinds == {int}:
+        return -(2**63) <= value < 2**63
+    try:
+        return float(value) == value
+    except OverflowError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------------

@@ -283,16 +283,45 @@ def _prepare_for_concat(name: str, frame: pd.DataFrame, parts: list[CallFrames])
         dtypes = wanted[column]
         if len(dtypes) == 1:
             target = next(iter(dtypes))
-        elif dtypes <= {_INT, _FLOAT}:
+        elif dtypes <= {_INT, _FLOAT} and all(
+            _floats_hold(other[column]) for other in others if column in other
+        ):
             target = _FLOAT
         else:
             target = _STRING
         if column in frame:
             values = frame[column]
-            columns[column] = values if values.dtype == target else values.astype(target)
+            if values.dtype == target:
+                columns[column] = values
+            elif target is _STRING:  # as a build of all the parts together writes them
+                columns[column] = pd.array(
+                    [
+                        v if v is None or isinstance(v, str) else _json_text(v)
+                        for v in _values(values)
+                    ],
+                    dtype=_STRING,
+                )
+            else:
+                columns[column] = values.astype(target)
         else:
             columns[column] = pd.array([None] * len(frame), dtype=target)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _floats_hold(values: pd.Series) -> bool:
+    """Whether ``Float64`` holds every value of ``values`` exactly (whole numbers up to 2**53)."""
+    if values.dtype != _INT:
+        return True
+    data = values.dropna().to_numpy(dtype=np.int64)
+    return bool((np.abs(data) <= 2**53).all())
+
+
+def _values(values: pd.Series) -> list[Any]:
+    """The Python values of ``values``, None where missing."""
+    return [
+        None if v is pd.NA or v is None or (isinstance(v, float) and v != v) else v
+        for v in values.tolist()
+    ]
 
 
 def _to_json_text(values: pd.Series) -> pd.Series:

@@ -8,8 +8,9 @@ other builders computed (message and event counts, turn latency), and checks the
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,18 @@ from ._columns import (
     _string_array,
     _text,
 )
-from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, COMPONENTS, REQUIRED_KEYS
+from .schema import (
+    _CONNECT,
+    _PROVIDER_SOURCES,
+    _TIMESTAMPS,
+    ABSURD_MS,
+    COMPONENTS,
+    REQUIRED_KEYS,
+)
 
 _LEAF_TYPES = frozenset({str, int, float, bool, _NONE, list})
 _REQUIRED = frozenset(REQUIRED_KEYS)
+_SOURCE_OF = {"meta_": "metadata.", "var_": "variables.", "analysis_": "analysis."}
 
 
 def read_latency(batch: _Batch) -> dict[str, Any]:
@@ -129,8 +138,7 @@ def call_columns(
     ]
     cols["outcome"] = _labels(batch, outcome, "outcome")
 
-    for key in _TIMESTAMPS:
-        cols[key] = _timestamps(batch, batch.get(key), key)
+    cols.update(_timestamps(batch, {key: batch.get(key) for key in _TIMESTAMPS}))
     cols["duration_seconds"] = _number_column(
         batch, batch.get("duration_seconds"), "duration_seconds", negative="negative_value"
     )
@@ -166,7 +174,11 @@ def call_columns(
     )
     for key in ("avg_ms", "p50_ms"):
         cols[f"perceived_{key}"] = _number_column(
-            batch, latency["perceived"][key], f"latency.perceived.{key}"
+            batch,
+            latency["perceived"][key],
+            f"latency.perceived.{key}",
+            negative="negative_ms",
+            absurd=True,
         )
     cols["n_messages"] = messages["_lengths"]
     cols["n_events"] = events["_lengths"]
@@ -176,15 +188,36 @@ def call_columns(
     cols["worst_turn"] = per_call["worst_turn"]
     _check_calls(batch, cols)
 
+    cols.update(_extra_columns(batch, metadatas, variables, analyses))
+    return cols
+
+
+def _extra_columns(
+    batch: _Batch,
+    metadatas: list[dict[str, Any]],
+    variables: list[dict[str, Any]],
+    analyses: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The flattened ``meta_``/``var_``/``analysis_`` columns, sorted by name, with their
+    ``flattened_key_collision`` and ``number_kept_as_text`` rows."""
+    cols: dict[str, Any] = {}
     extras: dict[str, tuple[list[int], list[Any]]] = {}
     for prefix, sources, skip in (
         ("meta_", metadatas, "concurrency_at_dispatch"),
         ("var_", variables, None),
         ("analysis_", analyses, None),
     ):
+        where = _SOURCE_OF[prefix]
         for pos, source in enumerate(sources):
             if source:
-                _flatten_into(extras, pos, source, prefix, skip)
+                for name, value in _flatten_into(extras, pos, source, prefix, skip):
+                    batch.found.add(
+                        pos,
+                        where + name[len(prefix) :],
+                        "flattened_key_collision",
+                        value,
+                        f"another key also flattens to column {name!r}; the shallower one is kept",
+                    )
     for name in sorted(extras):
         positions, values = extras[name]
         column: list[Any] = [None] * batch.n
@@ -193,7 +226,17 @@ def call_columns(
         if name.startswith("meta_") and _is_key(name[5:]):
             cols[name] = _string_array(_key_text(column))
         else:
-            cols[name] = _infer_extra(column)
+
+            def inexact(pos: int, value: Any, name: str = name) -> None:
+                batch.found.add(
+                    pos,
+                    name,
+                    "number_kept_as_text",
+                    value,
+                    "no numeric column holds this whole number exactly; the column is text",
+                )
+
+            cols[name] = _infer_extra(column, inexact)
     return cols
 
 
@@ -284,17 +327,27 @@ def _labels(batch: _Batch, values: list[Any], where: str) -> list[Any]:
     return text
 
 
-def _timestamps(batch: _Batch, values: list[Any], where: str) -> pd.arrays.DatetimeArray:
-    parsed, issues = _parse_timestamps(values)
-    for pos, code in issues:
-        batch.found.add(pos, where, code, values[pos])
-    bad = {pos for pos, _ in issues}
-    for pos in _naive(values):
-        if pos not in bad:
+def _timestamps(batch: _Batch, columns: dict[str, list[Any]]) -> dict[str, pd.arrays.DatetimeArray]:
+    """Each column of timestamp strings parsed, all in one pass (pandas' parse has a high fixed
+    cost), with its problems reported under the column's name."""
+    joined = list(chain.from_iterable(columns.values()))
+    parsed, issues = _parse_timestamps(joined)
+    names = list(columns)
+    n = batch.n
+    for index, code in issues:
+        where = names[index // n]
+        batch.found.add(index % n, where, code, joined[index])
+    bad = {index for index, _ in issues}
+    for index in _naive(joined):
+        if index not in bad:
             batch.found.add(
-                pos, where, "naive_timestamp", values[pos], "no time zone; taken as UTC"
+                index % n,
+                names[index // n],
+                "naive_timestamp",
+                joined[index],
+                "no time zone; taken as UTC",
             )
-    return parsed
+    return {name: parsed[k * n : (k + 1) * n] for k, name in enumerate(names)}
 
 
 #: The end of an ISO 8601 timestamp that carries its zone: ``hh:mm[:ss[.f]]``, then ``Z`` or ``±hh[:mm]``.
@@ -318,12 +371,16 @@ def _number_column(
     *,
     integer: bool = False,
     negative: str | None = None,
+    absurd: bool = False,
 ) -> pd.api.extensions.ExtensionArray:
     """A number column; with ``negative`` (``"negative_ms"`` or ``"negative_value"``) the code a
-    negative value is reported as."""
+    negative value is reported as, with ``absurd`` values over :data:`ABSURD_MS` are reported."""
     data, mask, issues = _numbers(values, integer=integer)
     for pos, code, detail in issues:
         batch.found.add(pos, where, code, values[pos], detail)
+    if absurd:
+        for pos in np.flatnonzero((data > ABSURD_MS) & ~mask):
+            batch.found.add(pos, where, "absurd_ms", values[pos])
     if negative is not None:
         for pos in np.flatnonzero((data < 0) & ~mask):
             if negative == "negative_ms":
@@ -339,23 +396,39 @@ def _flatten_into(
     source: Mapping[str, Any],
     prefix: str,
     skip: str | None = None,
-    depth: int = 0,
-) -> None:
+) -> list[tuple[str, Any]]:
     """Add the leaves of nested ``source`` as ``prefix + dotted.key`` -> (positions, values).
 
-    ``skip`` is a key left out; mappings nested deeper than 32 levels are kept whole (as JSON).
+    ``skip`` is a top-level key left out; mappings nested deeper than :data:`_MAX_DEPTH` levels
+    are kept whole (as JSON). The walk keeps its own queue, so any depth is safe. Returns the
+    ``(column, value)`` pairs left out because another key of the same call flattened to the
+    same column (``{"a.b": 1, "a": {"b": 2}}``: the shallower key is kept, at equal depth the earlier).
     """
-    for key, value in source.items():
-        if key == skip:
-            continue
-        if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
-            if depth < 32:
-                _flatten_into(columns, pos, value, f"{prefix}{key}.", None, depth + 1)
+    collisions: list[tuple[str, Any]] = []
+    queue: deque[tuple[Mapping[str, Any], str, int]] = deque([(source, prefix, 0)])
+    while queue:  # breadth first: of two keys that meet in one column, the shallower wins
+        mapping, at, depth = queue.popleft()
+        for key, value in mapping.items():
+            if depth == 0 and key == skip:
                 continue
-            value = dict(value)
-        name = f"{prefix}{key}"
-        slot = columns.get(name)
-        if slot is None:
-            slot = columns[name] = ([], [])
-        slot[0].append(pos)
-        slot[1].append(value)
+            if type(key) is not str:
+                key = _json_text(key)
+            if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
+                if depth < _MAX_DEPTH:
+                    queue.append((value, f"{at}{key}.", depth + 1))
+                    continue
+                value = dict(value)
+            name = at + key
+            slot = columns.get(name)
+            if slot is None:
+                columns[name] = ([pos], [value])
+            elif slot[0][-1] == pos:
+                collisions.append((name, value))
+            else:
+                slot[0].append(pos)
+                slot[1].append(value)
+    return collisions
+
+
+#: How deep nested metadata, variables and analysis are flattened into columns.
+_MAX_DEPTH = 32

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._batch import _Batch
 from ._columns import _masked, _numbers, _text
-from .schema import COMPONENTS, EVENT_TYPES
+from .schema import ABSURD_MS, COMPONENTS, EVENT_TYPES
 
 
 def component_columns(
@@ -50,6 +50,8 @@ def component_columns(
         if key != "samples":
             for row in np.flatnonzero(~mask & (data < 0)):
                 batch.found.add(positions[row], where(row, key), "negative_ms", raw[row])
+            for row in np.flatnonzero(~mask & (data > ABSURD_MS)):
+                batch.found.add(positions[row], where(row, key), "absurd_ms", raw[row])
         numbers[key] = (data, mask)
         cols[key] = _masked(data, mask)
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ._batch import _Batch
 from ._columns import _flatten_lists, _label_field, _masked, _numbers, _recode
 from .problems import _NO_VALUE
-from .schema import _LABELS, ABSURD_MS, EVENT_TYPES, RESPONSE_COMPONENTS, TURN_STATUSES
+from .schema import _LABELS, ABSURD_MS, EVENT_TYPES, MAX_TURN, RESPONSE_COMPONENTS, TURN_STATUSES
 
 
 def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
@@ -91,6 +91,10 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
     turn, turn_mask, issues = _numbers(raw_turns, integer=True)
     for i, code, detail in issues:
         add(i, code, raw_turns[i], f"turn: {detail}" if detail else "turn")
+    beyond = ~turn_mask & ((turn > MAX_TURN) | (turn < -MAX_TURN))
+    for i in np.flatnonzero(beyond):
+        add(i, "out_of_range", raw_turns[i], f"turn beyond {MAX_TURN:,}; the event is in no turn")
+    turn_mask |= beyond
     for i in np.flatnonzero(~turn_mask & (turn < 0)):
         add(i, "negative_turn", raw_turns[i])
 
@@ -154,30 +158,8 @@ def turn_columns(
         kind = np.where(duplicate, len(EVENT_TYPES) + 1, kind)
         ms = np.where(duplicate, 0.0, ms)
 
-    # One integer key per (call, turn): turn numbers are offsets from the smallest one, or
-    # (when they span too wide a range) ranks among the distinct ones.
-    low = int(turn.min()) if len(turn) else 0
-    span = int(turn.max()) - low + 1 if len(turn) else 1
-    if span * max(batch.n, 1) < 2**62:
-        turn_values = np.arange(low, low + span, dtype=np.int64)
-        turn_codes = turn - low if low else turn
-    else:
-        turn_codes, turn_values = pd.factorize(turn, sort=True)
-        span = max(len(turn_values), 1)
-    key = call_pos * span
-    key += turn_codes
-    if len(key) and (key[1:] >= key[:-1]).all():  # the usual order: by call, then turn
-        new = np.empty(len(key), dtype=bool)
-        new[0] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        keys = key[new]
-        group = np.cumsum(new, out=key)  # key is not needed any more
-        group -= 1
-    else:
-        group, keys = pd.factorize(key, sort=True)
-    n_groups = len(keys)
-    group_call = (keys // span).astype(np.int64)
-    group_turn = np.asarray(turn_values, dtype=np.int64)[keys % span]
+    group, group_call, group_turn = _turn_groups(call_pos, turn)
+    n_groups = len(group_call)
 
     # One pass over (turn, event type) cells: sums and counts, a column per event type.
     width_kind = len(EVENT_TYPES) + 2  # then a slot for unknown types and one for duplicates
@@ -258,6 +240,41 @@ def turn_columns(
         "worst_turn": _masked(worst_turn, ~has_turn),
     }
     return cols, per_call
+
+
+def _turn_groups(
+    call_pos: np.ndarray, turn: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Number the (call, turn) pairs in order: each event's group, and each group's call and turn.
+
+    Work and memory are proportional to the number of events whatever the turn numbers are (no
+    table indexed by turn value, no key built by multiplying them): events already in (call,
+    turn) order are grouped in one pass, others are sorted first.
+    """
+    n = len(turn)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    same_call = call_pos[1:] == call_pos[:-1]
+    if (~same_call | (turn[1:] >= turn[:-1])).all():  # the usual order: by call, then turn
+        order = None
+        calls, turns = call_pos, turn
+    else:
+        order = np.lexsort((turn, call_pos))
+        calls, turns = call_pos[order], turn[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(calls[1:], calls[:-1], out=new[1:])
+    new[1:] |= turns[1:] != turns[:-1]
+    ranked = np.cumsum(new, dtype=np.int64)
+    ranked -= 1
+    if order is None:
+        group = ranked
+    else:
+        group = np.empty(n, dtype=np.int64)
+        group[order] = ranked
+    first = np.flatnonzero(new)
+    return group, calls[first].astype(np.int64), turns[first].astype(np.int64)
 
 
 #: Problem codes that do not make an event's value doubtful, so do not flag its turn.

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._columns import _json_text
 from .schema import ABSURD_MS
 
 __all__ = ["PROBLEMS", "PROBLEM_TABLE", "Problem"]
@@ -35,9 +36,9 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
     Problem(
         "absurd_ms",
         "warning",
-        ("events",),
+        ("calls", "events", "components"),
         f"a latency value over {ABSURD_MS:,.0f} ms",
-        "usually a unit or clock error upstream; the value is kept, and its turn is flagged "
+        "usually a unit or clock error upstream; the value is kept, and an event's turn is flagged "
         "(turns.flagged) so the per-call summaries and analysis leave it out",
     ),
     Problem(
@@ -76,6 +77,14 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         ("calls",),
         "ended_at is earlier than started_at",
         "a clock or data error on the server; durations from these timestamps are meaningless",
+    ),
+    Problem(
+        "flattened_key_collision",
+        "warning",
+        ("calls",),
+        "two keys of one call's metadata, variables or analysis flatten to the same column "
+        "(e.g. 'a.b' and 'a': {'b': ...})",
+        "the shallower key's value is in the column; the other's is in this row's value column",
     ),
     Problem(
         "interrupted_turn",
@@ -152,10 +161,19 @@ PROBLEM_TABLE: tuple[Problem, ...] = (
         "nothing to do: the content is kept as JSON text",
     ),
     Problem(
+        "number_kept_as_text",
+        "warning",
+        ("calls",),
+        "a whole number in metadata, variables or analysis beyond Int64, so its column is text",
+        "the column holds each number in decimal (as do columns whose whole numbers beyond 2**53 "
+        "sit next to fractions, with no row); convert with int() where needed",
+    ),
+    Problem(
         "out_of_range",
         "warning",
         ("calls", "events", "components"),
-        "a number or timestamp too large for its column (null)",
+        "a number or timestamp outside what its column holds: an integer beyond Int64, a "
+        "measured value of magnitude over 1e15 or, other than 0, under 1e-9 (null)",
         "the value is null (unknown); see the value column for what was sent",
     ),
     Problem(
@@ -297,8 +315,27 @@ class _Findings:
 
 
 def _short_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters; containers nested deeper than repr can go
+    (``repr`` recurses) are shown as JSON text, cut the same way."""
+    if isinstance(value, (dict, list, tuple)) and _deeper_than(value, 64):
+        return _json_text(value, limit)
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _deeper_than(value: Any, depth: int) -> bool:
+    """Whether containers in ``value`` nest more than ``depth`` levels (an iterative walk)."""
+    level: list[Any] = [value]
+    for _ in range(depth + 1):
+        level = [
+            inner
+            for item in level
+            for inner in (item.values() if isinstance(item, dict) else item)
+            if isinstance(inner, (dict, list, tuple))
+        ]
+        if not level:
+            return False
+    return True
 
 
 def problem_columns(found: _Findings, ids: Any) -> dict[str, Any]:

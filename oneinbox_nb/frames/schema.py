@@ -28,6 +28,11 @@ __all__ = [
 #: Milliseconds above which a latency value is reported as ``absurd_ms``.
 ABSURD_MS = 60_000.0
 
+#: Largest turn number an event may carry (the int32 range); a larger one (or one below
+#: ``-MAX_TURN``) is ``out_of_range`` and the event is in no turn, so keys built from turn numbers
+#: downstream (call x turn) cannot overflow int64.
+MAX_TURN = 2**31 - 1
+
 #: Tables of a :class:`CallFrames`, in display and file order.
 TABLES = ("calls", "messages", "events", "turns", "components", "problems")
 

@@ -56,7 +56,20 @@ def test_concat_reconciles_extra_column_dtypes():
         both.calls["meta_v"], pd.Series([1.0, 2.5], dtype="Float64", name="meta_v")
     )
     assert both.calls["meta_w"].dtype == "string"
-    assert both.calls["meta_w"].tolist() == ["True", "yes"]
+    assert both.calls["meta_w"].tolist() == ["true", "yes"]  # as one build of both writes it
+    together = to_frames(
+        [
+            minimal_call("a", metadata={"v": 1, "w": True}),
+            minimal_call("b", metadata={"v": 2.5, "w": "yes"}),
+        ]
+    )
+    tm.assert_frame_equal(both.calls.filter(like="meta_"), together.calls.filter(like="meta_"))
+
+
+def test_concat_keeps_whole_numbers_past_2_53_exact():
+    a = to_frames(minimal_call("a", metadata={"v": 2**53 + 1}))
+    b = to_frames(minimal_call("b", metadata={"v": 0.5}))
+    assert CallFrames.concat([a, b]).calls["meta_v"].tolist() == [str(2**53 + 1), "0.5"]
 
 
 def test_repr_counts_rows(rich):

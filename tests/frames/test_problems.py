@@ -113,6 +113,7 @@ def test_every_code_in_the_table_is_emitted_by_some_input():
         cost_cents=2**70,
         messages="not a list",
     )
+    odd["metadata"] = {"a.b": 1, "a": {"b": 2}, "big": 2**64}  # collision, number as text
     backwards = minimal_call(
         "backwards", started_at="2025-03-01T10:00:00Z", ended_at="2025-03-01T09:00:00Z"
     )
