@@ -31,10 +31,23 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import sparse
 
-#: Fewest independent calls a bootstrap interval is drawn from (the default ``min_calls``): with
-#: fewer, resampling calls explores too few distinct samples for its percentiles to mean anything
-#: (2 calls have only 3 distinct resamples), so the interval is NaN with a reason.
-MIN_CALLS = 10
+#: Fewest calls (with values) a side, a run or a group needs before a change, a knee or an
+#: interval is claimed: :func:`~oneinbox_nb.analysis.compare`,
+#: :func:`~oneinbox_nb.analysis.explain_change`, :func:`~oneinbox_nb.analysis.find_knee` and
+#: :func:`~oneinbox_nb.analysis.concurrency_correlation` say "not enough calls (n)" below it (the
+#: default ``min_calls``). Resampling fewer calls explores too few distinct samples for its
+#: percentiles to mean anything, and a p95 of a few calls rests on one call's slowest turns.
+MIN_CALLS = 20
+
+#: Default ``seed`` of every resampling function (``compare``, ``explain_change``, ``find_knee``,
+#: ``concurrency_correlation``, ``compare_knees``): deterministic by default, so a notebook re-run
+#: shows the same intervals and verdicts; pass ``seed=None`` for fresh randomness.
+DEFAULT_SEED = 0
+
+#: Default ``n_boot`` of every resampling function: the 2.5 % and 97.5 % points of 1,000
+#: resamples sit on the 25th and 975th values, whose Monte-Carlo error is small against the
+#: interval's width; fewer leaves the verdict at the mercy of the seed.
+DEFAULT_N_BOOT = 1000
 
 
 def percentile_label(p: float) -> str:
@@ -87,25 +100,55 @@ def _call_weights(
     return counts.astype(dtype)
 
 
+def _rng(seed: Any) -> np.random.Generator:
+    """The one random generator of a resampling: ``seed`` an integer (or None: fresh randomness).
+
+    Raises ValueError for anything else (a bool, a float, a string).
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _multiplicities(
+    rng: np.random.Generator, n_calls: int, n_boot: int, *, budget: int = 2_000_000
+) -> Iterator[np.ndarray]:
+    """The resampler: call multiplicities of ``n_boot`` resamples of ``n_calls`` calls.
+
+    Each resample draws ``n_calls`` calls with replacement; batches of shape ``(size, n_calls)``
+    (about ``budget`` cells each, so memory stays bounded) together hold ``n_boot`` resamples.
+    Every bootstrap of the analysis (``compare``, ``explain_change``, ``find_knee``,
+    ``concurrency_correlation``) draws its resamples here, from one generator (:func:`_rng`).
+    """
+    if n_calls == 0:
+        return
+    for size in _chunks(n_calls, n_boot, budget):
+        yield _call_weights(rng, n_calls, size)
+
+
 def _weight_dtype(n_rows: int) -> Any:
     """float32 while every sum of multiplicities stays an exact integer in it, else float64."""
     return np.float32 if n_rows < 2**22 else np.float64
 
 
 def _call_resamples(
-    local: np.ndarray, n_calls: int, n_boot: int, seed: int, *, budget: int = 1_500_000
+    local: np.ndarray,
+    n_calls: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    budget: int = 1_500_000,
 ) -> Iterator[np.ndarray]:
     """Row weights of ``n_boot`` resamples of calls, in batches of shape ``(size, len(local))``.
 
-    ``local[i]`` is the call (``0..n_calls-1``) of row ``i``. Each resample draws ``n_calls`` calls
-    with replacement; a row weighs as often as its call was drawn. The batches together hold
-    ``n_boot`` resamples, each batch about ``budget`` cells (:func:`_chunks`); the same ``seed``
-    gives the same resamples. The weights are float32 when that is exact (:func:`_weight_dtype`).
+    ``local[i]`` is the call (``0..n_calls-1``) of row ``i``; a row weighs as often as its call
+    was drawn by :func:`_multiplicities` (the resampler), in batches of about ``budget`` cells.
+    The weights are float32 when that is exact (:func:`_weight_dtype`).
     """
-    rng = np.random.default_rng(seed)
     dtype = _weight_dtype(len(local))
-    for size in _chunks(len(local), n_boot, budget):
-        yield np.take(_call_weights(rng, n_calls, size, dtype), local, axis=1)
+    per_batch = max(1, budget // max(len(local), 1))
+    for weights in _multiplicities(rng, n_calls, n_boot, budget=per_batch * max(n_calls, 1)):
+        yield np.take(weights.astype(dtype, copy=False), local, axis=1)
 
 
 def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
@@ -119,12 +162,17 @@ def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _not_enough(n_calls: int, min_calls: int = MIN_CALLS) -> str:
+    """The words for a population below the minimum: ``"not enough calls (5; need 20)"``."""
+    return f"not enough calls ({n_calls:,}; need {min_calls:,})"
+
+
 def _interval_note(n_calls: int, n_boot: int, min_calls: int) -> str | None:
     """Why there is no bootstrap interval (None: there can be one)."""
+    if n_calls < min_calls:
+        return _not_enough(n_calls, min_calls)
     if n_boot == 0:
         return "no interval: n_boot=0"
-    if n_calls < min_calls:
-        return f"no interval: {n_calls} calls, fewer than min_calls={min_calls}"
     return None
 
 
@@ -205,11 +253,12 @@ def _spearman_resamples(
     x: np.ndarray,
     y: np.ndarray,
     n_boot: int,
-    seed: int,
+    rng: np.random.Generator,
     *,
     levels: int = RANK_LEVELS,
 ) -> np.ndarray:
-    """Spearman's rho of ``n_boot`` resamples of calls (rows ``i`` of call ``local[i]``).
+    """Spearman's rho of ``n_boot`` resamples of calls (rows ``i`` of call ``local[i]``), drawn
+    by :func:`_multiplicities` from ``rng``.
 
     The rows are tallied once into cells of (level of x, level of y) per call
     (:func:`_rank_levels`). A resample's cell counts are then one pass over those tallies (each
@@ -234,17 +283,15 @@ def _spearman_resamples(
     tallies = sparse.csc_matrix(
         (count.astype(dtype), (entry_cell, entry_call)), shape=(width, n_calls)
     )
-    rng = np.random.default_rng(seed)
     out = []
     for size in _chunks(width, n_boot):
         weight = np.empty((size, width))
-        for start in range(0, size, max(1, 2_000_000 // n_calls)):  # bounded multiplicities
-            batch = min(max(1, 2_000_000 // n_calls), size - start)
-            multiplicity = np.empty((n_calls, batch), dtype=dtype)
-            for b in range(batch):  # per resample: draw the calls (in the same order as always)
-                picks = rng.integers(0, n_calls, n_calls)
-                multiplicity[:, b] = np.bincount(picks, minlength=n_calls)
-            weight[start : start + batch] = (tallies @ multiplicity).T  # exact: whole numbers
+        start = 0
+        for multiplicity in _multiplicities(rng, n_calls, size):  # bounded batches
+            batch = len(multiplicity)
+            product = tallies @ multiplicity.T.astype(dtype)  # exact: whole numbers
+            weight[start : start + batch] = product.T
+            start += batch
         weight = weight.reshape(size, nx, ny)
         wx, wy = weight.sum(axis=2), weight.sum(axis=1)
         middle = (wx.sum(axis=1, keepdims=True) + 1) / 2

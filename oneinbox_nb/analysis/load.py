@@ -19,16 +19,31 @@ import numpy as np
 import pandas as pd
 
 from ..frames import ABSURD_MS, CallFrames
-from ..matching import value_key, value_keys
-from ._calls import _RESPONSE, COMPONENTS, _Calls, _empty, _gather, _kept, _turns
+from ..matching import value_key
+from ._calls import (
+    _RESPONSE,
+    EVENT_COMPONENTS,
+    _Calls,
+    _component_rows,
+    _empty,
+    _gather,
+    _kept,
+    _turn_array,
+    _turns,
+)
 from ._options import _check_boot, _int_option, _number_option, _one_of, _percentiles
+from ._runs import RunChoiceError, _key_column, _pick_run, _run_keys
 from ._stats import (
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
     MIN_CALLS,
     _call_resamples,
     _grouped_quantiles,
     _interval_note,
+    _not_enough,
     _percentile_interval,
     _planned_quantiles,
+    _rng,
     _segment_plan,
     _spearman,
     _spearman_resamples,
@@ -39,6 +54,7 @@ __all__ = [
     "CALL_METRICS",
     "TURN_METRICS",
     "Knee",
+    "RunChoiceError",
     "concurrency_bins",
     "concurrency_correlation",
     "concurrency_frame",
@@ -47,7 +63,7 @@ __all__ = [
 ]
 
 #: Per-turn metrics for the load-test functions (one value per answered turn).
-TURN_METRICS: tuple[str, ...] = ("response_ms", *(f"{c}_ms" for c in COMPONENTS))
+TURN_METRICS: tuple[str, ...] = ("response_ms", *(f"{c}_ms" for c in EVENT_COMPONENTS))
 
 #: Per-call metrics for the load-test functions (one value per call).
 CALL_METRICS: tuple[str, ...] = (
@@ -61,16 +77,6 @@ CALL_METRICS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------------
 # Load tests
 # --------------------------------------------------------------------------------------------------
-
-
-def _key_column(frames: CallFrames, key: str) -> str | None:
-    """The ``calls`` column of a metadata key (``meta_<key>``, or ``key`` itself), if any."""
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"key must be a metadata key such as 'run_id', got {key!r}")
-    for name in (f"meta_{key}", key):
-        if name in frames.calls.columns:
-            return name
-    return None
 
 
 def _concurrency(calls: _Calls) -> np.ndarray:
@@ -145,22 +151,12 @@ def load_test_runs(frames: CallFrames, *, key: str = "run_id") -> pd.DataFrame:
 
 
 def _metric_name(metric: Any) -> str:
-    if isinstance(metric, str) and metric in COMPONENTS:
+    if isinstance(metric, str) and metric in EVENT_COMPONENTS:
         metric = f"{metric}_ms"
     elif isinstance(metric, str) and f"connect_{metric}" in CALL_METRICS:
         metric = f"connect_{metric}"
     _one_of("metric", metric, (*TURN_METRICS, *CALL_METRICS))
     return metric
-
-
-def _run_keys(calls: _Calls, column: str | None) -> list[str | None]:
-    """Each call's run as its :func:`~oneinbox_nb.matching.value_key` (None: not in a run)."""
-    if column is None:
-        return [None] * calls.n
-    values = calls.call_values(column)
-    if isinstance(values.dtype, pd.StringDtype):  # already text (the frames' identifier columns)
-        return values.astype(object).where(values.notna(), None).tolist()
-    return value_keys(values.astype(object).tolist())
 
 
 def _run_mask(calls: _Calls, run: Any, key: str) -> np.ndarray:
@@ -187,7 +183,7 @@ class _LoadRows(NamedTuple):
     """A metric's values with their call (code), turn and concurrency; see :func:`_load_rows`."""
 
     codes: np.ndarray
-    turns: np.ndarray
+    turns: Any  # Int64 array (<NA> for per-call metrics)
     concurrency: np.ndarray
     values: np.ndarray
     excluded: np.ndarray  # concurrency of each value left out (flagged, incomplete)
@@ -213,25 +209,25 @@ def _load_rows(
             with np.errstate(invalid="ignore"):
                 keep &= (values >= 0) & (values <= ABSURD_MS)
         codes = np.flatnonzero(keep)
-        return _LoadRows(
-            codes, np.full(len(codes), np.nan), conc[codes], values[codes], conc[candidate & ~keep]
+        no_turn = pd.array([None] * len(codes), dtype="Int64")
+        return _LoadRows(codes, no_turn, conc[codes], values[codes], conc[candidate & ~keep])
+    turns = _turns(calls)
+    in_run = _gather(_run_mask(calls, run, key), turns["call"].to_numpy(), False)
+    if metric == _RESPONSE:
+        candidate = in_run & (turns["turn"] >= 1).to_numpy()
+        keep = candidate & np.isfinite(turns[metric].to_numpy())
+        keep &= _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
+    else:  # the component rule: the turns that have the component's events
+        kept, left_out = _component_rows(
+            turns, metric[: -len("_ms")], include_flagged=include_flagged
         )
-    components = None if metric == _RESPONSE else (metric[: -len("_ms")],)
-    turns = _turns(calls, components=components)
-    in_run = _run_mask(calls, run, key)
+        candidate, keep = in_run & (kept | left_out), in_run & kept
     codes = turns["call"].to_numpy()
-    candidate = (turns["turn"] >= 1).to_numpy() & _gather(in_run, codes, False)
-    if metric == "kb_ms":
-        candidate &= turns["has_kb"].to_numpy()
-    elif metric == "tool_ms":
-        candidate &= turns["has_tool"].to_numpy()
     values = turns[metric].to_numpy()
-    keep = candidate & np.isfinite(values)
-    keep &= _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
     turn_conc = _gather(conc, codes, np.nan).astype(float)
     return _LoadRows(
         codes[keep],
-        turns["turn"].to_numpy()[keep],
+        _turn_array(turns)[keep],
         turn_conc[keep],
         values[keep],
         turn_conc[candidate & ~keep],
@@ -253,10 +249,10 @@ def concurrency_frame(
     ----------
     frames : CallFrames
     metric : str, default "response_ms"
-        Per turn (complete turns >= 1): ``response_ms`` or a component's per-turn sum
+        Per turn: ``response_ms`` (complete turns >= 1) or a component's per-turn sum
         ``eou_delay_ms``, ``stt_ms``, ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (the
-        bare component name works too; ``kb_ms``/``tool_ms`` only for turns that used the
-        knowledge base / a tool). Per call: ``connect_setup_ms``, ``connect_dispatch_to_answer_ms``,
+        bare component name works too) over the turns that have that component's events (the
+        component rule of :mod:`oneinbox_nb.analysis`). Per call: ``connect_setup_ms``, ``connect_dispatch_to_answer_ms``,
         ``connect_answer_to_active_ms``, ``connect_active_to_greeting_ms``.
     run : str or int, optional
         Only the calls of this run (``metadata[key]``, matched by value: 42 and ``"42"`` are the
@@ -287,7 +283,7 @@ def concurrency_frame(
     out = pd.DataFrame(
         {
             "call_id": calls.ids(rows.codes),
-            "turn": pd.array(rows.turns, dtype="Float64").astype("Int64"),
+            "turn": rows.turns,
             "concurrency_at_dispatch": rows.concurrency.astype(float),
             "value": rows.values.astype(float),
         }
@@ -393,8 +389,8 @@ def concurrency_correlation(
     *,
     metric: str = "response_ms",
     run: Any = None,
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
     ci: float = 0.95,
     min_calls: int = MIN_CALLS,
     key: str = "run_id",
@@ -406,33 +402,47 @@ def concurrency_correlation(
     Spearman's rho is Pearson's correlation of the average ranks. The confidence interval is a
     percentile bootstrap that resamples *calls* (with all their turns), since the turns of one call
     share its load and are not independent; with fewer than ``min_calls`` calls there is no
-    interval (NaN, and ``ci_note`` says why).
+    interval (NaN, and ``ci_note`` reads ``"not enough calls (12; need 20)"``).
+
+    The correlation is about one load-test run: ``run``, or the only run in ``frames``. Calls
+    without the run key (production) never count.
 
     Parameters
     ----------
     frames : CallFrames
-    metric, run, key, include_flagged, include_incomplete
+    metric, key, include_flagged, include_incomplete
         As for :func:`concurrency_frame`.
+    run : str or int, optional
+        The run (``metadata[key]``); required when ``frames`` hold several runs.
     n_boot : int, default 1000
         Bootstrap resamples (0: no interval).
-    seed : int, default 0
-        Seed of the resampling.
+    seed : int or None, default 0
+        Seed of the resampling (None: fresh randomness).
     ci : float, default 0.95
         Confidence level of the interval.
-    min_calls : int, default 10
+    min_calls : int, default :data:`~oneinbox_nb.analysis.MIN_CALLS` (20)
         Fewest calls (independent units) an interval is drawn from.
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``metric, n`` (values), ``n_calls, spearman_rho, ci_low, ci_high, ci,
-        n_excluded`` (values left out: flagged, incomplete turns) and ``ci_note`` (why the
+        One row: ``metric``, ``run``, ``n`` (values), ``n_calls, spearman_rho, ci_low, ci_high,
+        ci, n_excluded`` (values left out: flagged, incomplete turns) and ``ci_note`` (why the
         interval is NaN; None when there is one).
+
+    Raises
+    ------
+    RunChoiceError
+        No ``run`` and the calls hold several runs or none (the message lists the runs).
+    ValueError
+        An invalid option.
     """
     n_boot = _check_boot(n_boot, ci)
+    rng = _rng(seed)
     min_calls = _int_option("min_calls", min_calls, minimum=1)
     metric = _metric_name(metric)
     calls = _Calls(frames)
+    run = _pick_run(calls, run, key, "correlation")
     rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
     x, y = rows.concurrency, rows.values
     n_rows = len(rows.codes)
@@ -444,11 +454,12 @@ def concurrency_correlation(
     if note is None and not np.isfinite(rho):
         note = "no interval: rho is undefined (fewer than 2 values, or one of them constant)"
     if note is None:
-        boots = _spearman_resamples(local, len(unique), x, y, n_boot, seed)
+        boots = _spearman_resamples(local, len(unique), x, y, n_boot, rng)
         low, high = _percentile_interval(boots, ci)
     return pd.DataFrame(
         {
             "metric": [metric],
+            "run": pd.Series([value_key(run)], dtype=object),
             "n": [n_rows],
             "n_calls": [len(unique)],
             "spearman_rho": [rho],
@@ -497,6 +508,10 @@ class Knee:
         Values of the run left out (flagged, or of incomplete turns).
     ci_note : str or None
         Why there is no interval (None when there is one).
+    run : str or None
+        The load-test run the knee is about.
+    n_calls : int
+        Calls of the run with values of the metric.
     """
 
     concurrency: float | None
@@ -513,11 +528,13 @@ class Knee:
     bins: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
     n_excluded: int = 0
     ci_note: str | None = None
+    run: str | None = None
+    n_calls: int = 0
 
     def __str__(self) -> str:
         name = f"{percentile_label(self.percentile)} {self.metric}"
         if not np.isfinite(self.baseline_ms):
-            return f"{name}: not enough data to find a knee"
+            return f"{name}: {self.ci_note or 'no values'}: no knee"
         baseline = f"the low-load baseline ({self.baseline_ms:,.0f} ms)"
         left_out = (
             f"; {self.n_excluded:,} flagged or incomplete values left out"
@@ -578,8 +595,8 @@ def find_knee(
     bins: int | Sequence[float] | None = None,
     baseline_fraction: float = 0.25,
     min_count: int = 5,
-    n_boot: int = 200,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
     ci: float = 0.95,
     min_calls: int = MIN_CALLS,
     key: str = "run_id",
@@ -598,8 +615,12 @@ def find_knee(
        threshold. Its concurrency is interpolated linearly, at the threshold, between the
        midpoints of the last bin below and the first bin above.
     4. The confidence interval resamples calls (each with all its turns) ``n_boot`` times, redoes
-       2-3 with the same bin edges and takes the percentile interval of the knees found. With
-       fewer than ``min_calls`` calls there is none (NaN, and ``ci_note`` says why).
+       2-3 with the same bin edges and takes the percentile interval of the knees found.
+
+    A knee is about one load-test run: ``run``, or the only run in ``frames`` (calls without the
+    run key, production, are never part of a knee; several runs are never pooled). With fewer
+    than ``min_calls`` calls there is no knee: ``concurrency`` None and ``ci_note`` "not enough
+    calls (12; need 20)".
 
     Parameters
     ----------
@@ -611,19 +632,20 @@ def find_knee(
         How far above the baseline counts as degraded (0.5 = 50 %).
     run : str or int, optional
         The load-test run (``metadata[key]``, matched by value: 42 and ``"42"`` are the same);
-        default: every call with a concurrency.
+        required when ``frames`` hold several runs; default: the only run.
     bins : int or sequence of float, optional
         Bins or bin edges; default: one bin per ~50 calls, between 5 and 20 bins.
     baseline_fraction : float, default 0.25
         Share of the concurrency range, from the bottom, whose bins form the baseline.
     min_count : int, default 5
         Bins with fewer values are skipped.
-    n_boot : int, default 200
+    n_boot : int, default 1000
         Bootstrap resamples (0: no interval).
-    seed : int, default 0
+    seed : int or None, default 0
+        Seed of the resampling (None: fresh randomness).
     ci : float, default 0.95
-    min_calls : int, default 10
-        Fewest calls (independent units) an interval is drawn from.
+    min_calls : int, default :data:`~oneinbox_nb.analysis.MIN_CALLS` (20)
+        Fewest calls a knee (and its interval) is drawn from.
     key : str, default "run_id"
     include_flagged, include_incomplete : bool, default False
         As for :func:`concurrency_frame`.
@@ -636,94 +658,108 @@ def find_knee(
 
     Raises
     ------
+    RunChoiceError
+        No ``run`` and the calls hold several runs or none (the message lists the runs).
     ValueError
         An invalid option (metric, run, percentile, margin, bins...).
     """
+    pct, margin = _knee_options(percentile, margin, baseline_fraction)
+    min_count = _int_option("min_count", min_count, minimum=1)
+    n_boot = _check_boot(n_boot, ci)
+    rng = _rng(seed)
+    min_calls = _int_option("min_calls", min_calls, minimum=1)
+    metric = _metric_name(metric)
+    calls = _Calls(frames)
+    run = _pick_run(calls, run, key, "knee")
+    rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
+    local, unique = pd.factorize(rows.codes)
+    n_calls = len(unique)
+    if bins is None:
+        bins = int(min(20, max(5, n_calls // 50)))
+    edges = _edges(rows.concurrency, bins)
+    table = _bins_table(rows, edges, (pct,))
+    common = {"percentile": pct, "margin": margin, "metric": metric, "ci": float(ci)}
+    common.update(n_boot=n_boot, n_excluded=len(rows.excluded), run=value_key(run))
+    nan = float("nan")
+    if table.empty or not table["count"].any() or n_calls < min_calls:
+        note = "no values" if table.empty or not table["count"].any() else None
+        return Knee(
+            None, nan, nan, nan, nan, bins=table.assign(baseline=False, above=False),
+            ci_note=note or _not_enough(n_calls, min_calls), n_calls=n_calls, **common,
+        )  # fmt: skip
+    mids = table["concurrency_mid"].to_numpy()
+    is_base = mids <= edges[0] + baseline_fraction * (edges[-1] - edges[0])
+    is_base[: int(np.flatnonzero(table["count"].to_numpy() > 0)[0]) + 1] = True
+    plan = _KneePlan(mids, table["bin_left"].to_numpy(), is_base, margin, min_count, pct / 100)
+    index = _bin_index(rows.concurrency, edges)
+    base_rows = (index >= 0) & is_base[np.maximum(index, 0)]
+    baseline = float(np.quantile(rows.values[base_rows], plan.q)) if base_rows.any() else nan
+    p = table[percentile_label(pct)].to_numpy()
+    knee = plan.knee(p, table["count"].to_numpy(), baseline)
+    found: list[float] = []
+    note = _interval_note(n_calls, n_boot, min_calls)
+    if note is None:
+        found = plan.resampled(rows.values, local, n_calls, index, base_rows, n_boot, rng)
+        note = None if found else "no interval: no resample has a knee"
+    low, high = _percentile_interval(found, ci)
+    threshold = baseline * (1 + margin)
+    table = table.assign(baseline=is_base, above=np.nan_to_num(p, nan=-np.inf) > threshold)
+    return Knee(
+        concurrency=knee, ci_low=low, ci_high=high, baseline_ms=baseline,
+        threshold_ms=threshold, n_boot_with_knee=len(found), bins=table, ci_note=note,
+        n_calls=n_calls, **common,
+    )  # fmt: skip
+
+
+def _knee_options(percentile: Any, margin: Any, baseline_fraction: Any) -> tuple[float, float]:
+    """The percentile and margin of :func:`find_knee`, checked (with ``baseline_fraction``)."""
     pcts = _percentiles(percentile)
     if len(pcts) != 1:
         raise ValueError(f"percentile must be one number between 0 and 100, got {percentile!r}")
-    pct = pcts[0]
-    q = pct / 100
     margin = _number_option("margin", margin, positive=True)
     ok = isinstance(baseline_fraction, (int, float)) and not isinstance(baseline_fraction, bool)
     if not ok or not 0 < baseline_fraction < 1:
         raise ValueError(f"baseline_fraction must be between 0 and 1, got {baseline_fraction!r}")
-    min_count = _int_option("min_count", min_count, minimum=1)
-    n_boot = _check_boot(n_boot, ci)
-    min_calls = _int_option("min_calls", min_calls, minimum=1)
-    metric = _metric_name(metric)
-    calls = _Calls(frames)
-    rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
-    codes, conc, values = rows.codes, rows.concurrency, rows.values
-    local, unique = pd.factorize(codes)
-    n_calls = len(unique)
-    if bins is None:
-        bins = int(min(20, max(5, n_calls // 50)))
-    edges = _edges(conc, bins)
-    table = _bins_table(rows, edges, (pct,))
-    label = percentile_label(pct)
-    nan = float("nan")
-    n_excluded = len(rows.excluded)
-    if table.empty or not table["count"].any():
-        table = table.assign(baseline=False, above=False)
-        note = "no interval: no values"
-        return Knee(
-            None, nan, nan, nan, nan, pct, margin, metric, float(ci), n_boot, 0, table,
-            n_excluded, note,
-        )  # fmt: skip
+    return pcts[0], margin
 
-    mids = table["concurrency_mid"].to_numpy()
-    lefts = table["bin_left"].to_numpy()
-    is_base = mids <= edges[0] + baseline_fraction * (edges[-1] - edges[0])
-    is_base[: int(np.flatnonzero(table["count"].to_numpy() > 0)[0]) + 1] = True
-    index = _bin_index(conc, edges)
-    base_rows = (index >= 0) & is_base[np.maximum(index, 0)]
-    baseline = float(np.quantile(values[base_rows], q)) if base_rows.any() else nan
-    threshold = baseline * (1 + margin)
-    p = table[label].to_numpy()
-    knee = _knee_in(p, table["count"].to_numpy(), mids, lefts, is_base, threshold, min_count)
 
-    low = high = nan
-    found: list[float] = []
-    note = _interval_note(n_calls, n_boot, min_calls)
-    if note is None:
+class _KneePlan(NamedTuple):
+    """The fixed parts of a knee search: bins, the baseline bins and the options."""
+
+    mids: np.ndarray
+    lefts: np.ndarray
+    is_base: np.ndarray
+    margin: float
+    min_count: int
+    q: float
+
+    def knee(self, p: np.ndarray, counts: np.ndarray, baseline: float) -> float | None:
+        """The knee of binned percentiles ``p`` over a ``baseline`` (see :func:`_knee_in`)."""
+        threshold = baseline * (1 + self.margin)
+        return _knee_in(p, counts, self.mids, self.lefts, self.is_base, threshold, self.min_count)
+
+    def resampled(
+        self,
+        values: np.ndarray,
+        local: np.ndarray,
+        n_calls: int,
+        index: np.ndarray,
+        base_rows: np.ndarray,
+        n_boot: int,
+        rng: np.random.Generator,
+    ) -> list[float]:
+        """The knees of ``n_boot`` resamples of calls (those that have one)."""
         # one sort of the rows by (bin, value) and one of the baseline rows, before resampling
-        bin_plan = _segment_plan(index, values, len(table))
+        bin_plan = _segment_plan(index, values, len(self.mids))
         base_plan = _segment_plan(np.where(base_rows, 0, -1), values, 1)
         split = len(bin_plan.order)
         rows_in_order = np.r_[local[bin_plan.order], local[base_plan.order]]
-        for weights in _call_resamples(rows_in_order, n_calls, n_boot, seed):
-            b_p, b_counts = _planned_quantiles(weights[:, :split], bin_plan, q)
-            b_base, _ = _planned_quantiles(weights[:, split:], base_plan, q)
+        found = []
+        for weights in _call_resamples(rows_in_order, n_calls, n_boot, rng):
+            b_p, b_counts = _planned_quantiles(weights[:, :split], bin_plan, self.q)
+            b_base, _ = _planned_quantiles(weights[:, split:], base_plan, self.q)
             for j in range(len(weights)):
-                k = _knee_in(
-                    b_p[j],
-                    b_counts[j],
-                    mids,
-                    lefts,
-                    is_base,
-                    b_base[j, 0] * (1 + margin),
-                    min_count,
-                )
+                k = self.knee(b_p[j], b_counts[j], b_base[j, 0])
                 if k is not None:
                     found.append(k)
-        low, high = _percentile_interval(found, ci)
-        if not found:
-            note = "no interval: no resample has a knee"
-    table = table.assign(baseline=is_base, above=np.nan_to_num(p, nan=-np.inf) > threshold)
-    return Knee(
-        concurrency=knee,
-        ci_low=low,
-        ci_high=high,
-        baseline_ms=baseline,
-        threshold_ms=threshold,
-        percentile=pct,
-        margin=margin,
-        metric=metric,
-        ci=float(ci),
-        n_boot=n_boot,
-        n_boot_with_knee=len(found),
-        bins=table,
-        n_excluded=n_excluded,
-        ci_note=note,
-    )
+        return found

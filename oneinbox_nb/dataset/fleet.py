@@ -15,7 +15,7 @@ result reaches pandas.
 
 Exclusion rules (as :func:`oneinbox_nb.analysis.latency_percentiles`)
 --------------------------------------------------------------------
-* Component values are the events whose ``type`` is one of :data:`~oneinbox_nb.analysis.COMPONENTS`,
+* Component values are the events whose ``type`` is one of :data:`~oneinbox_nb.analysis.EVENT_COMPONENTS`,
   without duplicates (``events.duplicate``) and flagged ones: ``ms`` missing, negative or above
   :data:`~oneinbox_nb.frames.ABSURD_MS`, or ``has_problem``.
 * ``response_ms`` values are the complete, unflagged turns ``>= 1`` (``turns.complete`` and not
@@ -141,11 +141,11 @@ class FleetQueries:
         -------
         pandas.DataFrame
             ``period, [by], component, count, p50, p95, mean`` (ms), sorted by period, key, then
-            components in the order of :data:`~oneinbox_nb.analysis.COMPONENTS` and
+            components in the order of :data:`~oneinbox_nb.analysis.EVENT_COMPONENTS` and
             ``response_ms`` last.
         """
         # imported here so that `import oneinbox_nb` does not load analysis
-        from ..analysis import COMPONENTS, percentile_label
+        from ..analysis import EVENT_COMPONENTS, percentile_label
         from ..analysis._options import _percentiles
 
         pcts = _percentiles(percentiles)
@@ -169,7 +169,7 @@ class FleetQueries:
         """
         out = self._frame(sql, ["period", *keys.names])
         out = out.rename(columns={f"q{i}": percentile_label(p) for i, p in enumerate(pcts)})
-        order = {c: i for i, c in enumerate((*COMPONENTS, "response_ms"))}
+        order = {c: i for i, c in enumerate((*EVENT_COMPONENTS, "response_ms"))}
         out = out.sort_values(
             ["period", *keys.names, "component"],
             key=lambda s: s.map(order) if s.name == "component" else s,
@@ -227,7 +227,7 @@ class FleetQueries:
     # ---------------------------------------------------------------------------------------------
 
     def _component_values(self, freq: str) -> str:
-        from ..analysis import COMPONENTS, RESPONSE_COMPONENTS
+        from ..analysis import EVENT_COMPONENTS, RESPONSE_COMPONENTS
 
         period = _period(freq)
         flagged_response = " OR ".join(
@@ -236,7 +236,7 @@ class FleetQueries:
         return f"""
             SELECT call_id, {period} AS period, type AS component, ms AS value
             FROM events
-            WHERE type IN ({_list(COMPONENTS)}) AND NOT {_flagged_event()}
+            WHERE type IN ({_list(EVENT_COMPONENTS)}) AND NOT {_flagged_event()}
               AND NOT coalesce(duplicate, false)
             UNION ALL
             SELECT t.call_id, {_period(freq, "t.")} AS period,

@@ -28,7 +28,7 @@ from ._columns import (
     _string_array,
     _text,
 )
-from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, COMPONENTS, REQUIRED_KEYS
+from .schema import _CONNECT, _PROVIDER_SOURCES, _TIMESTAMPS, AGGREGATE_COMPONENTS, REQUIRED_KEYS
 
 _LEAF_TYPES = frozenset({str, int, float, bool, _NONE, list})
 _REQUIRED = frozenset(REQUIRED_KEYS)
@@ -57,7 +57,7 @@ def read_latency(batch: _Batch) -> dict[str, Any]:
 
     aggregates: dict[str, list[Any]] = {"pos": [], "component": [], "values": []}
     own_provider: dict[str, list[Any]] = {}
-    for component in COMPONENTS:
+    for component in AGGREGATE_COMPONENTS:
         values = [lat.get(component) for lat in latencies]
         own_provider[component] = [None] * batch.n
         for pos, value in enumerate(values):

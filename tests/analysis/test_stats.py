@@ -148,14 +148,14 @@ def test_call_weights_draw_every_resample_of_n_calls():
 
 def test_call_resamples_weigh_rows_by_their_calls_multiplicity():
     local = np.array([0, 0, 1, 2, 2, 2])  # three calls with 2, 1 and 3 rows
-    batches = list(S._call_resamples(local, 3, 25, seed=9))
+    batches = list(S._call_resamples(local, 3, 25, S._rng(9)))
     weights = np.concatenate(batches)
     assert weights.shape == (25, 6)
     # rows of one call always weigh the same; the three calls' weights add up to 3 draws
     assert (weights[:, 0] == weights[:, 1]).all()
     assert (weights[:, 3] == weights[:, 4]).all() and (weights[:, 4] == weights[:, 5]).all()
     assert (weights[:, [0, 2, 3]].sum(axis=1) == 3).all()
-    same = np.concatenate(list(S._call_resamples(local, 3, 25, seed=9)))
+    same = np.concatenate(list(S._call_resamples(local, 3, 25, S._rng(9))))
     np.testing.assert_array_equal(weights, same)
 
 
