@@ -271,47 +271,65 @@ def _turns(calls: _Calls) -> pd.DataFrame:
     n = len(turns)
     turn_no, turn_known = _turn_numbers(turns["turn"]) if n else (np.zeros(0, np.int64),) * 2
     turn_known = np.asarray(turn_known, dtype=bool)
-    out = pd.DataFrame(
-        {
-            "call": calls.codes(turns["call_id"]) if n else np.zeros(0, dtype=np.int64),
-            "turn": np.where(turn_known, turn_no.astype(float), np.nan),
-            "turn_no": turn_no,
-        }
-    )
+    call = calls.codes(turns["call_id"]) if n else np.zeros(0, dtype=np.int64)
+    out: dict[str, Any] = {
+        "call": call,
+        "turn": np.where(turn_known, turn_no.astype(float), np.nan),
+        "turn_no": turn_no,
+    }
     for name in (*(f"{c}_ms" for c in EVENT_COMPONENTS), _RESPONSE):
-        out[name] = _floats(turns[name]) if name in turns.columns and n else 0.0
+        out[name] = _floats(turns[name]) if name in turns.columns and n else np.zeros(n)
     events = _events(calls)
     comp = events["comp"].to_numpy()
-    keys, event_keys = _pair_keys(
-        out["call"].to_numpy(),
-        turn_no,
-        turn_known,
-        events["call"].to_numpy(),
-        events["turn_no"].to_numpy(),
-        np.isfinite(events["turn"].to_numpy()),
-    )
+    per_turn = _turn_of_events(call, turn_no, turn_known, events)
     flagged_events = events["flagged"].to_numpy()
     bad = np.zeros(n, dtype=bool)
     for k, c in enumerate(EVENT_COMPONENTS):
-        values = out[f"{c}_ms"].to_numpy()
         with np.errstate(invalid="ignore"):
-            out_of_range = (values < 0) | (values > ABSURD_MS)
+            out_of_range = (out[f"{c}_ms"] < 0) | (out[f"{c}_ms"] > ABSURD_MS)
         mine = comp == k
-        out[f"has_{c}"] = _per_turn(keys, event_keys, mine)
-        out[f"flagged_{c}"] = out_of_range | _per_turn(keys, event_keys, mine & flagged_events)
+        out[f"has_{c}"] = per_turn(mine)
+        out[f"flagged_{c}"] = out_of_range | per_turn(mine & flagged_events)
         if c in RESPONSE_COMPONENTS:
             bad |= out_of_range
-    if "flagged" in turns.columns:
-        bad |= _bools(turns["flagged"])
-    else:
-        bad |= _per_turn(keys, event_keys, flagged_events)
+    bad |= _bools(turns["flagged"]) if "flagged" in turns.columns else per_turn(flagged_events)
     out["flagged"] = bad
     if "complete" in turns.columns:
         out["complete"] = _bools(turns["complete"])
     else:
-        out["complete"] = out["has_llm_ttft"].to_numpy() & out["has_tts_ttfb"].to_numpy()
-    calls.turns = out
-    return out
+        out["complete"] = out["has_llm_ttft"] & out["has_tts_ttfb"]
+    calls.turns = pd.DataFrame(out)
+    return calls.turns
+
+
+def _turn_of_events(
+    call: np.ndarray, turn_no: np.ndarray, known: np.ndarray, events: pd.DataFrame
+) -> Any:
+    """A function ``mask -> per turn: does one of the events selected by mask belong to it?``.
+
+    Each event is matched to its turn's row once (exact keys, :func:`_pair_keys`); a selection
+    is then one ``bincount``. Turns repeated in the table fall back to a set lookup.
+    """
+    keys, event_keys = _pair_keys(
+        call,
+        turn_no,
+        known,
+        events["call"].to_numpy(),
+        events["turn_no"].to_numpy(),
+        np.isfinite(events["turn"].to_numpy()),
+    )
+    n = len(keys)
+    distinct = np.where(keys >= 0, keys, -1 - np.arange(n))  # unknown turns match nothing
+    index = pd.Index(distinct)
+    if not index.is_unique:
+        return lambda mask: _per_turn(keys, event_keys, mask)
+    row = np.where(event_keys >= 0, index.get_indexer(event_keys), -1)
+
+    def per_turn(mask: np.ndarray) -> np.ndarray:
+        chosen = row[mask & (row >= 0)]
+        return np.bincount(chosen, minlength=n)[:n] > 0
+
+    return per_turn
 
 
 def _turn_array(table: pd.DataFrame) -> Any:

@@ -473,6 +473,6 @@ def _resampled_ratio(
     weights: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
 ) -> np.ndarray:
     """``sum(numerator) / sum(denominator)`` over each resample of calls (per-call arrays)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = (weights @ numerator) / (weights @ denominator)
     return np.where(np.isfinite(ratio), ratio, np.nan)
