@@ -74,7 +74,13 @@ __all__ = [
 _TURN_METRICS = ("response_ms", *(f"{c}_ms" for c in EVENT_COMPONENTS))
 _RATE_METRICS = ("cents_per_minute", "failure_rate", "interrupted_turn_rate")
 
-#: The metrics :func:`compare` knows, in its default order.
+#: The metrics :func:`compare` knows, in its default order: ``response_ms`` and each component's
+#: per-turn sum (``eou_delay_ms``, ``stt_ms``, ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``,
+#: ``tts_ttfb_ms``), per call ``connect_setup_ms``; the rates ``cents_per_minute`` (total
+#: ``cost_cents`` over total minutes of the calls where both are known), ``failure_rate`` (calls
+#: ended in a terminal status other than ``completed``, over calls in a terminal status) and
+#: ``interrupted_turn_rate`` (interrupted answered turns over answered turns,
+#: :func:`interrupted_turns`).
 COMPARE_METRICS: tuple[str, ...] = (*_TURN_METRICS, "connect_setup_ms", *_RATE_METRICS)
 
 #: Default practical thresholds of :func:`compare`: a smaller ``|b - a|`` is never called a change.
@@ -434,7 +440,7 @@ def _side(group: _Group, names: list[str], qs: list[float]) -> _Side:
             codes, values = group.rows(metric)
             data[metric] = (codes, values)
             point[metric] = np.quantile(values, qs) if len(values) else np.full(len(qs), np.nan)
-            n_calls[metric] = len(np.unique(codes))
+            n_calls[metric] = int(np.count_nonzero(np.bincount(codes, minlength=1)))
     for metric in names:  # a later metric may have met calls the first did not
         if metric in _RATE_METRICS:
             num, den = data[metric]
@@ -544,52 +550,36 @@ def compare(
     a, b : CallFrames
         The two sets of calls: two load-test runs, two periods, two agents...
     metrics : str or sequence of str, optional
-        Default: all of :data:`COMPARE_METRICS`:
-
-        * ``response_ms`` (complete, unflagged answered turns: an interrupted turn never counts
-          as fast) and each component's per-turn sum ``eou_delay_ms``, ``stt_ms``, ``kb_ms``,
-          ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` over the turns that have that
-          component's events (the component rule of :mod:`oneinbox_nb.analysis`: a turn without
-          them is no value, never 0 ms), and per call ``connect_setup_ms``; statistics: the
-          ``percentiles``.
-        * ``cents_per_minute``: total ``cost_cents`` over total minutes, calls whose cost and
-          duration are known (statistic ``rate``).
-        * ``failure_rate``: calls that ended in a terminal status other than ``completed``, over
-          the calls in a terminal status (``rate``).
-        * ``interrupted_turn_rate``: interrupted answered turns over answered turns (``rate``;
-          see :func:`interrupted_turns`).
+        Default: all of :data:`COMPARE_METRICS` (what each holds is documented there).
+        Latencies follow the conventions of :mod:`oneinbox_nb.analysis`: ``response_ms`` over
+        complete, unflagged answered turns (an interrupted turn never counts as fast); a
+        component over the turns that have its events (never 0 ms for a turn without them).
     percentiles : sequence of float, default (50, 95)
+        The statistics of each latency metric (rates have one: ``rate``).
     n_boot : int, default 1000
-        Resamples of each group (0: no intervals, so no change is claimed); the default of every
-        resampling function (:data:`~oneinbox_nb.analysis._stats.DEFAULT_N_BOOT`).
+        Resamples of each group's calls (0: no intervals, so no change is claimed).
     ci : float, default 0.95
-        Family-wise confidence level per metric: the ``k`` statistics of one metric (p50 and
-        p95...) each get an interval at ``1 - (1 - ci) / k`` (Bonferroni), so the chance that a
-        metric which did not change shows a change in *any* of its statistics stays below
-        ``1 - ci``.
+        Family-wise level per metric: each of a metric's ``k`` statistics (p50 and p95...) gets
+        an interval at ``1 - (1 - ci) / k`` (Bonferroni), so a metric that did not change shows
+        a change in *any* of its statistics at most ``1 - ci`` of the time.
     min_change : float or dict, optional
-        The practical threshold: ``|b - a|`` below it is never called a change. Default
-        :data:`MIN_CHANGE`: 50 ms for latencies, 0.1 cents per minute, one percentage point (0.01)
-        for the rates. A number applies to every metric; a dict overrides some metrics.
+        ``|b - a|`` below it is never called a change. Default :data:`MIN_CHANGE` (50 ms, 0.1
+        cents per minute, one percentage point); a number applies to every metric, a dict to some.
     seed : int or None, default 0
         Seed of the resampling: the same seed gives the same intervals (None: fresh randomness).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (metric, statistic): ``metric``, ``statistic`` (``p50``, ``p95``... or
-        ``rate``), ``a``, ``b`` (float: ms, cents per minute, or a fraction; NaN: no values),
-        ``diff`` (b - a), ``ratio`` (b / a; NaN when a is 0 or so small that the ratio is not a
-        finite number: ``attrs["notes"]`` says so), ``ci_low``, ``ci_high`` (the interval of
-        ``diff``: each group's calls resampled with replacement, whole calls with all their
-        turns, the groups independently; percentile interval at the family-wise level),
-        ``n_calls_a``, ``n_calls_b`` (calls with values of the metric) and ``change``:
-        ``"increase"`` or ``"decrease"`` when the interval excludes 0 and
-        ``|diff| >= min_change``, else ``"no clear change"``; a side without values reads
-        ``"no values in a"``, and with fewer than :data:`MIN_CALLS` calls in a group the
-        interval is NaN and ``change`` reads ``"not enough calls (a: 3, b: 600; need 20 in
-        each)"``. ``attrs``: ``ci`` (the family-wise level), ``family_rule`` (how it is
-        split), ``notes`` (list of str).
+        One row per (metric, statistic): ``metric``, ``statistic`` (``p50``... or ``rate``),
+        ``a``, ``b`` (ms, cents per minute or a fraction; NaN: no values), ``diff`` (b - a),
+        ``ratio`` (b / a; NaN when that is not a finite number, with a line in
+        ``attrs["notes"]``), ``ci_low``, ``ci_high`` (percentile interval of ``diff``, whole
+        calls resampled in each group independently), ``n_calls_a``, ``n_calls_b`` (calls with
+        values) and ``change``: ``"increase"``/``"decrease"`` when the interval excludes 0 and
+        ``|diff| >= min_change``, else ``"no clear change"``; ``"no values in a"``; or ``"not
+        enough calls (a: 3, b: 600; need 20 in each)"`` below :data:`MIN_CALLS` (no interval).
+        ``attrs``: ``ci``, ``family_rule``, ``notes``.
 
     Raises
     ------
@@ -598,11 +588,6 @@ def compare(
         ``ci``, ``min_change`` or ``seed``.
     TypeError
         ``a`` or ``b`` is not a CallFrames.
-
-    Examples
-    --------
-    >>> table = compare(run_a.frames, run_b.frames)  # doctest: +SKIP
-    >>> table.query("change != 'no clear change'")  # doctest: +SKIP
     """
     names = _metric_list(metrics)
     pcts = _percentiles(percentiles)

@@ -239,11 +239,9 @@ def explain_change(
         ``"p<percentile>"`` (``"p50"``, ``"p95"``...) or ``"mean"``.
     window : float, default 0.05
         Half-width of the rank window around the percentile (0.05: turns between p45 and p55).
-    n_boot : int, default 1000
-        Resamples of whole calls in each group, independently (0: no intervals).
-    ci : float, default 0.95
-    seed : int or None, default 0
-        Seed of the resampling (None: fresh randomness).
+    n_boot, ci, seed : int, float, int or None
+        Resamples of whole calls in each group (default 1000; 0: no intervals), the confidence
+        level (0.95) and the seed (default 0; None: fresh randomness).
 
     Returns
     -------
@@ -273,6 +271,23 @@ def explain_change(
     sides = [_Explained(_Group(a, "a")), _Explained(_Group(b, "b"))]
     splits = _splits(sides)
     points = [side.stats(np.ones((1, side.n_all)), q, window, splits) for side in sides]
+    boots, notes = _resampled(sides, points, q, window, splits, n_boot, rng)
+    attrs = {"metric": metric, "statistic": statistic, "window": float(window)}
+    attrs.update(n_calls_a=sides[0].n_calls, n_calls_b=sides[1].n_calls, note="; ".join(notes))
+    return _table(_rows(points, boots, splits, ci, metric), attrs)
+
+
+def _resampled(
+    sides: list[_Explained],
+    points: list[_Stats],
+    q: float | None,
+    window: float,
+    splits: dict[str, list[Any]],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> tuple[list[list[_Stats]], list[str]]:
+    """Each side's statistics in ``n_boot`` resamples of its calls (none below
+    :data:`MIN_CALLS`), and the notes: not enough calls, components without values."""
     n_a, n_b = sides[0].n_calls, sides[1].n_calls
     notes = []
     boots: list[list[_Stats]] = [[], []]
@@ -286,11 +301,15 @@ def explain_change(
             budget = 1_500_000 * side.n_all // max(len(side.call), 1)  # cells of (size, turns)
             for weights in _multiplicities(rng, side.n_all, n_boot, budget=max(budget, 1)):
                 boots[g].append(side.stats(weights, q, window, splits))
-    rows = _rows(points, boots, splits, ci, metric)
     for name, point in zip(("a", "b"), points, strict=True):
         empty = [c for k, c in enumerate(RESPONSE_COMPONENTS) if not point.with_[0, k] > 0]
         if empty and np.isfinite(point.stat[0]):
             notes.append(f"no values in {name}: {', '.join(empty)}")
+    return boots, notes
+
+
+def _table(rows: list[list[Any]], attrs: dict[str, Any]) -> pd.DataFrame:
+    """The rows as :func:`explain_change`'s table (text columns object, the rest float)."""
     columns = list(zip(*rows, strict=True))
     out = pd.DataFrame(
         {
@@ -298,14 +317,5 @@ def explain_change(
             for k, (name, values) in enumerate(zip(_EXPLAIN_COLUMNS, columns, strict=True))
         }
     )
-    out.attrs.update(
-        {
-            "metric": metric,
-            "statistic": statistic,
-            "window": float(window),
-            "n_calls_a": n_a,
-            "n_calls_b": n_b,
-            "note": "; ".join(notes),
-        }
-    )
+    out.attrs.update(attrs)
     return out

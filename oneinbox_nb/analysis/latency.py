@@ -172,22 +172,8 @@ def turn_chain(
     if events.empty:
         return _chain_dtypes(_empty(_CHAIN_COLUMNS))
 
+    events, rank = _in_chain_order(events)
     comp = events["comp"].to_numpy()
-    rank = np.select(
-        [
-            comp == EVENT_COMPONENTS.index("eou_delay"),
-            comp == EVENT_COMPONENTS.index("tts_ttfb"),
-            comp == EVENT_COMPONENTS.index("stt"),
-        ],
-        [0, 2, 3],
-        1,
-    )
-    order = np.lexsort(
-        (events["seq"].to_numpy(), rank, events["turn"].to_numpy(), events["call"].to_numpy())
-    )
-    events = events.iloc[order].reset_index(drop=True)
-    rank = rank[order]
-    comp = comp[order]
     in_response = rank != 3
     duration = np.nan_to_num(events["ms"].to_numpy(dtype=float), nan=0.0)
     names = np.array(EVENT_COMPONENTS, dtype=object)[comp]
@@ -197,12 +183,8 @@ def turn_chain(
     named = "tool:" + pd.Series(tool[named_tool], dtype=object).astype(str)
     base[named_tool] = named.to_numpy(dtype=object)
 
-    call, turn_values = events["call"].to_numpy(), events["turn"].to_numpy()
-    label_keys = [call, turn_values, base.to_numpy()]
-    label_groups = pd.Series(np.zeros(len(base))).groupby(label_keys, sort=False)
-    occurrence = label_groups.cumcount().to_numpy() + 1
-    repeats = label_groups.transform("size").to_numpy()
-    label = np.where(repeats > 1, base + " #" + occurrence.astype(str), base)
+    call, turn_values = events["call"].to_numpy(), events["turn_no"].to_numpy()
+    label = _step_labels(call, turn_values, base)
 
     step_groups = [call, turn_values, in_response]
     end = pd.Series(duration).groupby(step_groups, sort=False).cumsum().to_numpy()
@@ -211,7 +193,7 @@ def turn_chain(
     out = pd.DataFrame(
         {
             "call_id": calls.ids(call),
-            "turn": turn_values,
+            "turn": _turn_array(events),
             "step": np.where(in_response, step, -1),
             "component": names,
             "label": label,
@@ -226,11 +208,39 @@ def turn_chain(
     return _chain_dtypes(out)
 
 
+def _in_chain_order(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Events sorted by call, turn, then eou_delay, the LLM/kb/tool steps as recorded, tts_ttfb
+    and the turn's stt rows last; and each one's rank in that order (3: stt)."""
+    comp = events["comp"].to_numpy()
+    rank = np.select(
+        [
+            comp == EVENT_COMPONENTS.index("eou_delay"),
+            comp == EVENT_COMPONENTS.index("tts_ttfb"),
+            comp == EVENT_COMPONENTS.index("stt"),
+        ],
+        [0, 2, 3],
+        1,
+    )
+    order = np.lexsort(
+        (events["seq"].to_numpy(), rank, events["turn_no"].to_numpy(), events["call"].to_numpy())
+    )
+    return events.iloc[order].reset_index(drop=True), rank[order]
+
+
+def _step_labels(call: np.ndarray, turn: np.ndarray, base: pd.Series) -> np.ndarray:
+    """Each step's label: ``base``, with ``" #k"`` when it occurs more than once in its turn."""
+    groups = pd.Series(np.zeros(len(base))).groupby([call, turn, base.to_numpy()], sort=False)
+    occurrence = groups.cumcount().to_numpy() + 1
+    repeats = groups.transform("size").to_numpy()
+    return np.where(repeats > 1, base + " #" + occurrence.astype(str), base)
+
+
 def _chain_dtypes(out: pd.DataFrame) -> pd.DataFrame:
     step = _floats(out["step"])
     step_array = pd.array(np.where(step < 0, np.nan, step), dtype="Float64").astype("Int64")
+    turn = out["turn"] if out["turn"].dtype == "Int64" else _floats(out["turn"])
     return out.assign(
-        turn=pd.array(_floats(out["turn"]), dtype="Float64").astype("Int64"),
+        turn=pd.array(turn, dtype="Int64"),
         step=step_array,
         component=out["component"].astype(object),
         label=out["label"].astype(object),

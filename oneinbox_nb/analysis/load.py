@@ -414,14 +414,10 @@ def concurrency_correlation(
         As for :func:`concurrency_frame`.
     run : str or int, optional
         The run (``metadata[key]``); required when ``frames`` hold several runs.
-    n_boot : int, default 1000
-        Bootstrap resamples (0: no interval).
-    seed : int or None, default 0
-        Seed of the resampling (None: fresh randomness).
-    ci : float, default 0.95
-        Confidence level of the interval.
-    min_calls : int, default :data:`~oneinbox_nb.analysis.MIN_CALLS` (20)
-        Fewest calls (independent units) an interval is drawn from.
+    n_boot, seed, ci, min_calls : int, int or None, float, int
+        Resamples (default 1000; 0: no interval), their seed (default 0; None: fresh), the
+        confidence level (0.95) and the fewest calls an interval is drawn from
+        (:data:`~oneinbox_nb.analysis.MIN_CALLS`, 20).
 
     Returns
     -------
@@ -625,30 +621,22 @@ def find_knee(
     Parameters
     ----------
     frames : CallFrames
-    metric : str, default "response_ms"
+    metric, key, include_flagged, include_incomplete
         As for :func:`concurrency_frame`.
     percentile : float, default 95
     margin : float, default 0.5
         How far above the baseline counts as degraded (0.5 = 50 %).
     run : str or int, optional
-        The load-test run (``metadata[key]``, matched by value: 42 and ``"42"`` are the same);
-        required when ``frames`` hold several runs; default: the only run.
+        The run (``metadata[key]``; 42 and ``"42"`` alike); default: the only run in ``frames``.
     bins : int or sequence of float, optional
         Bins or bin edges; default: one bin per ~50 calls, between 5 and 20 bins.
     baseline_fraction : float, default 0.25
         Share of the concurrency range, from the bottom, whose bins form the baseline.
     min_count : int, default 5
         Bins with fewer values are skipped.
-    n_boot : int, default 1000
-        Bootstrap resamples (0: no interval).
-    seed : int or None, default 0
-        Seed of the resampling (None: fresh randomness).
-    ci : float, default 0.95
-    min_calls : int, default :data:`~oneinbox_nb.analysis.MIN_CALLS` (20)
-        Fewest calls a knee (and its interval) is drawn from.
-    key : str, default "run_id"
-    include_flagged, include_incomplete : bool, default False
-        As for :func:`concurrency_frame`.
+    n_boot, seed, ci, min_calls : int, int or None, float, int
+        Resamples (default 1000; 0: no interval), their seed (default 0; None: fresh), the
+        confidence level (0.95) and the fewest calls for a knee (:data:`MIN_CALLS`, 20).
 
     Returns
     -------
@@ -672,20 +660,35 @@ def find_knee(
     calls = _Calls(frames)
     run = _pick_run(calls, run, key, "knee")
     rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
+    common = {"percentile": pct, "margin": margin, "metric": metric, "ci": float(ci)}
+    common.update(n_boot=n_boot, run=value_key(run))
+    return _knee_of(rows, bins, baseline_fraction, min_count, min_calls, rng, common)
+
+
+def _knee_of(
+    rows: _LoadRows,
+    bins: Any,
+    baseline_fraction: float,
+    min_count: int,
+    min_calls: int,
+    rng: np.random.Generator,
+    common: dict[str, Any],
+) -> Knee:
+    """:func:`find_knee` on a run's rows (``common``: the Knee fields the options give)."""
+    pct, margin, ci, n_boot = common["percentile"], common["margin"], common["ci"], common["n_boot"]
     local, unique = pd.factorize(rows.codes)
     n_calls = len(unique)
     if bins is None:
         bins = int(min(20, max(5, n_calls // 50)))
     edges = _edges(rows.concurrency, bins)
     table = _bins_table(rows, edges, (pct,))
-    common = {"percentile": pct, "margin": margin, "metric": metric, "ci": float(ci)}
-    common.update(n_boot=n_boot, n_excluded=len(rows.excluded), run=value_key(run))
+    common = {**common, "n_excluded": len(rows.excluded), "n_calls": n_calls}
     nan = float("nan")
     if table.empty or not table["count"].any() or n_calls < min_calls:
         note = "no values" if table.empty or not table["count"].any() else None
         return Knee(
             None, nan, nan, nan, nan, bins=table.assign(baseline=False, above=False),
-            ci_note=note or _not_enough(n_calls, min_calls), n_calls=n_calls, **common,
+            ci_note=note or _not_enough(n_calls, min_calls), **common,
         )  # fmt: skip
     mids = table["concurrency_mid"].to_numpy()
     is_base = mids <= edges[0] + baseline_fraction * (edges[-1] - edges[0])
@@ -706,8 +709,7 @@ def find_knee(
     table = table.assign(baseline=is_base, above=np.nan_to_num(p, nan=-np.inf) > threshold)
     return Knee(
         concurrency=knee, ci_low=low, ci_high=high, baseline_ms=baseline,
-        threshold_ms=threshold, n_boot_with_knee=len(found), bins=table, ci_note=note,
-        n_calls=n_calls, **common,
+        threshold_ms=threshold, n_boot_with_knee=len(found), bins=table, ci_note=note, **common,
     )  # fmt: skip
 
 
