@@ -411,6 +411,9 @@ def _verdict(
     return "no clear change"
 
 
+_FAMILY_RULE = "Bonferroni: each of a metric's k intervals at 1 - (1 - ci) / k"
+
+
 def _family_level(ci: float, k: int) -> float:
     """Bonferroni: the level of each of a metric's ``k`` intervals, so that all ``k`` hold
     together with probability at least ``ci``."""
@@ -555,7 +558,7 @@ def compare(
         complete, unflagged answered turns (an interrupted turn never counts as fast); a
         component over the turns that have its events (never 0 ms for a turn without them).
     percentiles : sequence of float, default (50, 95)
-        The statistics of each latency metric (rates have one: ``rate``).
+        The statistics of each latency metric (a rate has one: ``rate``).
     n_boot : int, default 1000
         Resamples of each group's calls (0: no intervals, so no change is claimed).
     ci : float, default 0.95
@@ -605,13 +608,7 @@ def compare(
     boots = [_resample(side, wanted, qs, n_boot, rng) for side in sides]
     rows, notes = _compare_rows(names, pcts, sides, boots, ci, thresholds)
     out = pd.DataFrame(rows, columns=_COLUMNS).astype(_DTYPES)
-    out.attrs.update(
-        {
-            "ci": float(ci),
-            "family_rule": "Bonferroni: each of a metric's k intervals at 1 - (1 - ci) / k",
-            "notes": notes,
-        }
-    )
+    out.attrs.update(ci=float(ci), family_rule=_FAMILY_RULE, notes=notes)
     return out
 
 

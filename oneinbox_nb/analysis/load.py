@@ -384,6 +384,12 @@ def concurrency_bins(
     return _bins_table(rows, edges, pcts)
 
 
+_CORRELATION_COLUMNS = [
+    "metric", "run", "n", "n_calls", "spearman_rho", "ci_low", "ci_high", "ci", "n_excluded",
+    "ci_note",
+]  # fmt: skip
+
+
 def concurrency_correlation(
     frames: CallFrames,
     *,
@@ -452,20 +458,8 @@ def concurrency_correlation(
     if note is None:
         boots = _spearman_resamples(local, len(unique), x, y, n_boot, rng)
         low, high = _percentile_interval(boots, ci)
-    return pd.DataFrame(
-        {
-            "metric": [metric],
-            "run": pd.Series([value_key(run)], dtype=object),
-            "n": [n_rows],
-            "n_calls": [len(unique)],
-            "spearman_rho": [rho],
-            "ci_low": [low],
-            "ci_high": [high],
-            "ci": [float(ci)],
-            "n_excluded": [len(rows.excluded)],
-            "ci_note": pd.Series([note], dtype=object),
-        }
-    )
+    values = [metric, value_key(run), n_rows, len(unique), rho, low, high, float(ci)]
+    return pd.DataFrame([[*values, len(rows.excluded), note]], columns=_CORRELATION_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -613,10 +607,9 @@ def find_knee(
     4. The confidence interval resamples calls (each with all its turns) ``n_boot`` times, redoes
        2-3 with the same bin edges and takes the percentile interval of the knees found.
 
-    A knee is about one load-test run: ``run``, or the only run in ``frames`` (calls without the
-    run key, production, are never part of a knee; several runs are never pooled). With fewer
-    than ``min_calls`` calls there is no knee: ``concurrency`` None and ``ci_note`` "not enough
-    calls (12; need 20)".
+    A knee is about one load-test run: ``run``, or the only run in ``frames`` (production calls,
+    without the run key, never count; runs are never pooled). Below ``min_calls`` calls there is
+    no knee: ``ci_note`` reads "not enough calls (12; need 20)".
 
     Parameters
     ----------
@@ -635,14 +628,14 @@ def find_knee(
     min_count : int, default 5
         Bins with fewer values are skipped.
     n_boot, seed, ci, min_calls : int, int or None, float, int
-        Resamples (default 1000; 0: no interval), their seed (default 0; None: fresh), the
-        confidence level (0.95) and the fewest calls for a knee (:data:`MIN_CALLS`, 20).
+        Resamples (default 1000; 0: no interval), seed (default 0; None: fresh), confidence
+        level (0.95), fewest calls for a knee (:data:`MIN_CALLS`, 20).
 
     Returns
     -------
     Knee
-        ``str(knee)`` reads e.g. "p95 response_ms exceeds the low-load baseline (1,420 ms) by 50%
-        from concurrency 58 (95% CI 52–64)".
+        ``str(knee)``: "p95 response_ms exceeds the low-load baseline (1,420 ms) by 50% from
+        concurrency 58 (95% CI 52–64)".
 
     Raises
     ------
@@ -654,7 +647,6 @@ def find_knee(
     pct, margin = _knee_options(percentile, margin, baseline_fraction)
     min_count = _int_option("min_count", min_count, minimum=1)
     n_boot = _check_boot(n_boot, ci)
-    rng = _rng(seed)
     min_calls = _int_option("min_calls", min_calls, minimum=1)
     metric = _metric_name(metric)
     calls = _Calls(frames)
@@ -662,7 +654,7 @@ def find_knee(
     rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
     common = {"percentile": pct, "margin": margin, "metric": metric, "ci": float(ci)}
     common.update(n_boot=n_boot, run=value_key(run))
-    return _knee_of(rows, bins, baseline_fraction, min_count, min_calls, rng, common)
+    return _knee_of(rows, bins, baseline_fraction, min_count, min_calls, _rng(seed), common)
 
 
 def _knee_of(
