@@ -5,10 +5,14 @@ This is the one place where these live; each question's module (latency, cost, l
 * :func:`percentile_label` names a percentile column (``50 -> "p50"``, public).
 * :func:`_grouped_quantiles`: linearly interpolated quantiles of values within integer groups, one
   sort for every group and quantile (as :func:`numpy.quantile` and ``groupby().quantile()``).
+* The one resampler: :func:`_rng` turns a ``seed`` (default :data:`DEFAULT_SEED`) into the
+  generator and :func:`_multiplicities` draws ``n_boot`` (default :data:`DEFAULT_N_BOOT`)
+  resamples of calls as call multiplicities, in batches of bounded memory
+  (:func:`_call_weights`). ``compare``, ``explain_change``, ``find_knee`` and
+  ``concurrency_correlation`` all draw from it.
 * The bootstrap over calls: :func:`_interval_note` says whether there are enough independent
-  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_call_resamples` yields batches of
-  resamples of calls as row weights (each row counts as often as its call was drawn,
-  :func:`_call_weights`); :func:`_spearman_resamples` gives Spearman's rho of every resample and
+  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_call_resamples` gives the
+  multiplicities as row weights (each row counts as often as its call was drawn); :func:`_spearman_resamples` gives Spearman's rho of every resample and
   :func:`_segment_plan` / :func:`_planned_quantiles` per-segment quantiles of every resample;
   :func:`_percentile_interval` turns the resampled statistics into a percentile confidence
   interval. :func:`_weighted_ranks`, :func:`_weighted_pearson` and :func:`_spearman` compute
@@ -117,19 +121,25 @@ def _rng(seed: Any) -> np.random.Generator:
 
 
 def _multiplicities(
-    rng: np.random.Generator, n_calls: int, n_boot: int, *, budget: int = 2_000_000
+    rng: np.random.Generator,
+    n_calls: int,
+    n_boot: int,
+    *,
+    budget: int = 2_000_000,
+    dtype: Any = float,
 ) -> Iterator[np.ndarray]:
     """The resampler: call multiplicities of ``n_boot`` resamples of ``n_calls`` calls.
 
     Each resample draws ``n_calls`` calls with replacement; batches of shape ``(size, n_calls)``
-    (about ``budget`` cells each, so memory stays bounded) together hold ``n_boot`` resamples.
+    (about ``budget`` cells each, so memory stays bounded; ``dtype`` float64, or float32 where
+    :func:`_weight_dtype` says it is exact) together hold ``n_boot`` resamples.
     Every bootstrap of the analysis (``compare``, ``explain_change``, ``find_knee``,
     ``concurrency_correlation``) draws its resamples here, from one generator (:func:`_rng`).
     """
     if n_calls == 0:
         return
     for size in _chunks(n_calls, n_boot, budget):
-        yield _call_weights(rng, n_calls, size)
+        yield _call_weights(rng, n_calls, size, dtype)
 
 
 def _weight_dtype(n_rows: int) -> Any:
@@ -403,7 +413,7 @@ class _ResampledQuantiles:
     """
 
     def __init__(self, call: np.ndarray, values: np.ndarray, n_calls: int, qs: Sequence[float]):
-        order = np.argsort(values, kind="stable")
+        order = np.argsort(values)  # ties in any order: equal values give equal quantiles
         self.v, self.c = values[order], np.asarray(call)[order]
         self.n_calls = n_calls
         self.qs = [float(q) for q in qs]
@@ -412,10 +422,9 @@ class _ResampledQuantiles:
         columns = [np.bincount(self.c, minlength=n_calls).astype(float)]
         self._below: dict[int, np.ndarray] = {}  # rows below a window start, per call
         for q in self.qs:
-            # about 4 standard errors of the rank, as if the calls (not the rows, which come in
-            # clusters) were independent draws
-            m = max(min(n_calls, n), 1)
-            half = 4 * np.sqrt(max(q * (1 - q), 1 / m) / m) + 2 / max(n, 1)
+            # about 4 standard errors of the rank, as if the rows were independent draws (narrow:
+            # the few resamples outside are redone with a wider window, cheaper on the whole)
+            half = 4 * np.sqrt(max(q * (1 - q), 1 / max(n, 1)) / max(n, 1)) + 2 / max(n, 1)
             start, stop = self._window(q, half)
             self.windows.append((start, stop, half))
             columns.append(self._below_start(start))
