@@ -259,7 +259,8 @@ def _turns(calls: _Calls) -> pd.DataFrame:
     ``<component>_ms`` for every :data:`EVENT_COMPONENTS`,
     ``response_ms``; per component ``has_<component>`` (the turn has at least one of its
     non-duplicate events: the component rule, see :func:`_component_rows`) and
-    ``flagged_<component>`` (one of those events is flagged, or the sum is negative or absurd);
+    ``flagged_<component>`` (one of those events is flagged: missing, negative or absurd ``ms``,
+    or ``has_problem``; two long tool calls may sum past :data:`ABSURD_MS` and still count);
     ``flagged`` (the turn as a whole, for response statistics: ``turns.flagged`` when the frames
     have it, else one of its latency events is flagged, or a response part is out of range) and
     ``complete`` (``turns.complete``, else: the turn has an ``llm_ttft`` and a ``tts_ttfb``
@@ -289,7 +290,7 @@ def _turns(calls: _Calls) -> pd.DataFrame:
             out_of_range = (out[f"{c}_ms"] < 0) | (out[f"{c}_ms"] > ABSURD_MS)
         mine = comp == k
         out[f"has_{c}"] = per_turn(mine)
-        out[f"flagged_{c}"] = out_of_range | per_turn(mine & flagged_events)
+        out[f"flagged_{c}"] = per_turn(mine & flagged_events)  # its events, as the fleet SQL
         if c in RESPONSE_COMPONENTS:
             bad |= out_of_range
     bad |= _bools(turns["flagged"]) if "flagged" in turns.columns else per_turn(flagged_events)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from oneinbox_nb import analysis as A
-from oneinbox_nb import sample
 from oneinbox_nb.frames import CallFrames, to_frames
 
 from .hand_built import ev, make_call, ramp_calls
@@ -133,35 +132,3 @@ def test_below_min_calls_a_knee_says_not_enough_calls():
     knee = A.find_knee(to_frames(ramp_calls(12)), n_boot=50)
     assert knee.concurrency is None and knee.ci_note == f"not enough calls (12; need {A.MIN_CALLS})"
     assert "not enough calls (12; need 20)" in str(knee)
-
-
-# --------------------------------------------------------------------------------------------------
-# compare controls false claims across a metric's statistics
-# --------------------------------------------------------------------------------------------------
-
-
-def test_a_over_a_pairs_claim_a_change_in_at_most_five_percent():
-    """100 A/A pairs: disjoint sets of 100 calls from one system (three load-test runs of the
-    sample with the knee held at 60; the seeds vary only the draws). p50 and p95 of the response
-    are tested together; with no practical threshold, the family-wise rule keeps the share of
-    pairs claiming any change within the nominal 5 % (it was about 9-13 % testing each alone)."""
-    calls = []
-    for seed in range(3):
-        calls += sample.generate("load_test", seed=seed, n=800, knee=60, turns=(3, 6))
-    pool = to_frames(calls)
-    ids = pool.calls["call_id"].to_numpy()
-    rng = np.random.default_rng(0)
-    claims = []
-    while len(claims) < 100:
-        order = rng.permutation(ids)
-        for start in range(0, len(order) - 199, 200):
-            a = pool.select(list(order[start : start + 100]))
-            b = pool.select(list(order[start + 100 : start + 200]))
-            table = A.compare(
-                a, b, metrics="response_ms", n_boot=200, min_change=0, seed=len(claims)
-            )
-            claims.append(bool((table["change"] != "no clear change").any()))
-            if len(claims) == 100:
-                break
-    assert table.attrs["family_rule"].startswith("Bonferroni")
-    assert sum(claims) <= 5, f"{sum(claims)} of 100 A/A pairs claim a change"
