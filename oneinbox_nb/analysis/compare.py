@@ -586,7 +586,8 @@ def compare(
         values) and ``change``: ``"increase"``/``"decrease"`` when the interval excludes 0 and
         ``|diff| >= min_change``, else ``"no clear change"``; ``"no values in a"``; or ``"not
         enough calls (a: 3, b: 600; need 20 in each)"`` below :data:`MIN_CALLS` (no interval).
-        ``attrs``: ``ci``, ``family_rule``, ``notes``.
+        ``attrs``: ``ci``, ``family_rule``, ``levels`` (metric -> level of each of its
+        intervals, e.g. 0.975 for p50 and p95 at ``ci=0.95``), ``notes``.
 
     Raises
     ------
@@ -612,7 +613,8 @@ def compare(
     boots = [_resample(side, wanted, qs, n_boot, rng) for side in sides]
     rows, notes = _compare_rows(names, pcts, sides, boots, ci, thresholds)
     out = pd.DataFrame(rows, columns=_COLUMNS).astype(_DTYPES)
-    out.attrs.update(ci=float(ci), family_rule=_FAMILY_RULE, notes=notes)
+    levels = {m: _family_level(ci, len(_statistics(m, pcts))) for m in names}
+    out.attrs.update(ci=float(ci), family_rule=_FAMILY_RULE, levels=levels, notes=notes)
     return out
 
 

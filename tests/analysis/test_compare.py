@@ -144,6 +144,7 @@ def test_a_over_a_pairs_claim_a_change_in_at_most_five_percent():
             if len(claims) == 100:
                 break
     assert table.attrs["family_rule"].startswith("Bonferroni")
+    assert table.attrs["levels"] == {"response_ms": pytest.approx(0.975)}  # p50 and p95
     assert sum(claims) <= 5, f"{sum(claims)} of 100 A/A pairs claim a change"
 
 
