@@ -11,26 +11,26 @@ This is the one place where these live; each question's module (latency, cost, l
   (:func:`_call_weights`). ``compare``, ``explain_change``, ``find_knee`` and
   ``concurrency_correlation`` all draw from it.
 * The bootstrap over calls: :func:`_interval_note` says whether there are enough independent
-  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_call_resamples` gives the
-  multiplicities as row weights (each row counts as often as its call was drawn); :func:`_spearman_resamples` gives Spearman's rho of every resample and
-  :func:`_segment_plan` / :func:`_planned_quantiles` per-segment quantiles of every resample;
+  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_spearman_resamples` gives
+  Spearman's rho of every resample (``concurrency_correlation``);
   :func:`_percentile_interval` turns the resampled statistics into a percentile confidence
   interval. :func:`_weighted_ranks`, :func:`_weighted_pearson` and :func:`_spearman` compute
   exact weighted ranks and Spearman's rho (the point estimates).
-* Many resamples of many metrics at once (:mod:`~oneinbox_nb.analysis.compare`):
+* Quantiles of many resamples at once (``compare``, ``explain_change``, ``find_knee``'s bins):
   :class:`_ResampledQuantiles` gives exact quantiles of each resample from call multiplicities,
   expanding only a window of sorted rows around the sample's quantile; :func:`_resampled_ratio`
   gives ratios of sums (rates) per resample.
 
-Cost. Every sort happens once, before the resampling; each resample then costs one pass over the
-rows (a gather of the calls' multiplicities and a cumulative sum or a segmented sum), so the
-bootstrap is linear in the number of rows (and in ``n_boot``), in batches of bounded memory.
+Cost. Every sort happens once, before the resampling; each batch of resamples then costs one
+matrix product of its call multiplicities with per-call counts, and a pass over a window of rows
+per quantile, so the bootstrap is linear in the calls (and in ``n_boot``), in batches of bounded
+memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -145,26 +145,6 @@ def _multiplicities(
 def _weight_dtype(n_rows: int) -> Any:
     """float32 while every sum of multiplicities stays an exact integer in it, else float64."""
     return np.float32 if n_rows < 2**22 else np.float64
-
-
-def _call_resamples(
-    local: np.ndarray,
-    n_calls: int,
-    n_boot: int,
-    rng: np.random.Generator,
-    *,
-    budget: int = 1_500_000,
-) -> Iterator[np.ndarray]:
-    """Row weights of ``n_boot`` resamples of calls, in batches of shape ``(size, len(local))``.
-
-    ``local[i]`` is the call (``0..n_calls-1``) of row ``i``; a row weighs as often as its call
-    was drawn by :func:`_multiplicities` (the resampler), in batches of about ``budget`` cells.
-    The weights are float32 when that is exact (:func:`_weight_dtype`).
-    """
-    dtype = _weight_dtype(len(local))
-    per_batch = max(1, budget // max(len(local), 1))
-    for weights in _multiplicities(rng, n_calls, n_boot, budget=per_batch * max(n_calls, 1)):
-        yield np.take(weights.astype(dtype, copy=False), local, axis=1)
 
 
 def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
@@ -320,73 +300,6 @@ def _spearman_resamples(
         rho[~np.isfinite(rho)] = np.nan
         out.append(np.clip(rho, -1.0, 1.0))
     return np.concatenate(out) if out else np.zeros(0)
-
-
-# --------------------------------------------------------------------------------------------------
-# Per-segment quantiles of every resample
-# --------------------------------------------------------------------------------------------------
-
-
-class _SegmentPlan(NamedTuple):
-    """Rows sorted by (segment, value), once: see :func:`_segment_plan`."""
-
-    order: np.ndarray  # rows (segment >= 0) in (segment, value) order
-    values: np.ndarray  # their values
-    first: np.ndarray  # per segment: position of its first row in ``order``
-    last: np.ndarray  # per segment: position after its last row
-
-
-def _segment_plan(segment: np.ndarray, values: np.ndarray, n_segments: int) -> _SegmentPlan:
-    """Sort the rows with ``segment >= 0`` by segment and value (the one sort of the bootstrap)."""
-    use = np.flatnonzero(segment >= 0)
-    order = use[np.lexsort((values[use], segment[use]))]
-    seg = segment[order]
-    first = np.searchsorted(seg, np.arange(n_segments), side="left")
-    last = np.searchsorted(seg, np.arange(n_segments), side="right")
-    return _SegmentPlan(order, values[order], first, last)
-
-
-def _planned_quantiles(
-    weights: np.ndarray, plan: _SegmentPlan, q: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted ``q``-quantile and weight of each segment in each resample.
-
-    ``weights[b, j]`` is how often row ``plan.order[j]`` counts in resample ``b`` (columns already
-    in plan order, e.g. from :func:`_call_resamples` given ``local[plan.order]``). The quantile
-    interpolates linearly as :func:`numpy.quantile` would on the expanded sample. Returns two
-    arrays of shape ``(n_resamples, n_segments)`` (quantile NaN where a segment is empty).
-    """
-    size = weights.shape[0]
-    n = len(plan.order)
-    n_segments = len(plan.first)
-    cum = np.zeros((size, n + 1), dtype=weights.dtype)  # weight before row j
-    np.cumsum(weights, axis=1, out=cum[:, 1:])
-    base = cum[:, plan.first].astype(float)
-    count = cum[:, plan.last] - base
-    quantile = np.full((size, n_segments), np.nan)
-    if n == 0:
-        return quantile, count
-    present = count > 0
-    pos = np.where(present, (count - 1) * q, 0.0)
-    lo = np.floor(pos)
-    frac = pos - lo
-    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    # expanded index k sits at the first row whose cumulative weight exceeds k
-    column = np.empty((2, size, n_segments), dtype=np.int64)
-    for b in range(size):
-        targets = base[b] + np.stack([lo[b], hi[b]])
-        column[:, b] = np.searchsorted(cum[b, 1:], targets, side="right")
-    v_lo, v_hi = plan.values[np.minimum(column, n - 1)]
-    quantile[present] = (v_lo + (v_hi - v_lo) * frac)[present]
-    return quantile, count
-
-
-def _segment_quantiles(
-    weights: np.ndarray, segment: np.ndarray, values: np.ndarray, n_segments: int, q: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_planned_quantiles` for ``weights`` in row order (rows with ``segment < 0`` ignored)."""
-    plan = _segment_plan(segment, values, n_segments)
-    return _planned_quantiles(weights[:, plan.order], plan, q)
 
 
 # --------------------------------------------------------------------------------------------------

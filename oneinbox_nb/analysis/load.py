@@ -37,16 +37,16 @@ from ._stats import (
     DEFAULT_N_BOOT,
     DEFAULT_SEED,
     MIN_CALLS,
-    _call_resamples,
     _grouped_quantiles,
     _interval_note,
+    _multiplicities,
     _not_enough,
     _percentile_interval,
-    _planned_quantiles,
+    _ResampledQuantiles,
     _rng,
-    _segment_plan,
     _spearman,
     _spearman_resamples,
+    _weight_dtype,
     percentile_label,
 )
 
@@ -742,18 +742,25 @@ class _KneePlan(NamedTuple):
         n_boot: int,
         rng: np.random.Generator,
     ) -> list[float]:
-        """The knees of ``n_boot`` resamples of calls (those that have one)."""
-        # one sort of the rows by (bin, value) and one of the baseline rows, before resampling
-        bin_plan = _segment_plan(index, values, len(self.mids))
-        base_plan = _segment_plan(np.where(base_rows, 0, -1), values, 1)
-        split = len(bin_plan.order)
-        rows_in_order = np.r_[local[bin_plan.order], local[base_plan.order]]
+        """The knees of ``n_boot`` resamples of calls (those that have one).
+
+        Each bin's rows, and the baseline's, are sorted once (:class:`_ResampledQuantiles`); a
+        batch of call multiplicities then gives every bin's row count and the weight below each
+        quantile window in one matrix product, and each quantile from a window of rows.
+        """
+        n_bins = len(self.mids)
+        segments = [index == k for k in range(n_bins)] + [base_rows]
+        plans = [_ResampledQuantiles(local[m], values[m], n_calls, [self.q]) for m in segments]
+        dtype = _weight_dtype(len(values))
+        columns = np.concatenate([plan.columns for plan in plans], axis=1).astype(dtype)
         found = []
-        for weights in _call_resamples(rows_in_order, n_calls, n_boot, rng):
-            b_p, b_counts = _planned_quantiles(weights[:, :split], bin_plan, self.q)
-            b_base, _ = _planned_quantiles(weights[:, split:], base_plan, self.q)
+        for weights in _multiplicities(rng, n_calls, n_boot, dtype=dtype):
+            products = (weights @ columns).astype(float)
+            stats = [plan(weights, products[:, 2 * k : 2 * k + 2]) for k, plan in enumerate(plans)]
+            b_p = np.concatenate(stats[:-1], axis=1) if n_bins else np.zeros((len(weights), 0))
+            b_counts, b_base = products[:, 0 : 2 * n_bins : 2], stats[-1][:, 0]
             for j in range(len(weights)):
-                k = self.knee(b_p[j], b_counts[j], b_base[j, 0])
+                k = self.knee(b_p[j], b_counts[j], b_base[j])
                 if k is not None:
                     found.append(k)
         return found

@@ -165,22 +165,6 @@ def test_spearman_resamples_with_rank_levels_stay_within_a_hair_of_exact():
     assert np.std(exact) > 20 * np.abs(binned - exact).max()  # far inside the resampling spread
 
 
-def test_segment_plan_quantiles_match_numpy_on_the_expanded_sample():
-    rng = np.random.default_rng(6)
-    values = rng.normal(size=50).round(1)
-    segment = rng.integers(-1, 4, size=50)
-    weights = rng.integers(0, 3, size=(6, 50)).astype(np.float32)
-    plan = S._segment_plan(segment, values, 4)
-    quantiles, counts = S._planned_quantiles(weights[:, plan.order], plan, 0.95)
-    for b in range(6):
-        rows = np.repeat(np.arange(50), weights[b].astype(int))
-        for s in range(4):
-            chosen = values[rows][segment[rows] == s]
-            assert counts[b, s] == len(chosen)
-            if len(chosen):
-                assert quantiles[b, s] == pytest.approx(np.quantile(chosen, 0.95))
-
-
 # --------------------------------------------------------------------------------------------------
 # Any calls column
 # --------------------------------------------------------------------------------------------------
