@@ -169,10 +169,17 @@ class _Group:
             status = values.fillna("").to_numpy(dtype=object)
             ended = np.isin(status, list(TERMINAL_STATUSES))
             return (ended & (status != "completed")).astype(float), ended.astype(float)
-        table = interrupted_turns(self.frames)
-        codes = self.calls.codes(table["call_id"]) if len(table) else np.zeros(0, dtype=np.int64)
+        if "status" in self.frames.turns.columns:  # the frames' own words, on the built codes
+            status = self.frames.turns["status"].astype("string").str.lower()
+            answered = (self.table["turn"] >= 1).to_numpy()
+            codes = self.table["call"].to_numpy()[answered]
+            interrupted = (status == "interrupted").fillna(False).to_numpy(dtype=bool)[answered]
+        else:
+            table = interrupted_turns(self.frames)
+            codes = self.calls.codes(table["call_id"]) if len(table) else np.zeros(0, np.int64)
+            interrupted = table["interrupted"].to_numpy(dtype=bool)
         n = max(n, self.calls.n)
-        hit = np.bincount(codes, weights=table["interrupted"].to_numpy(dtype=float), minlength=n)
+        hit = np.bincount(codes, weights=interrupted.astype(float), minlength=n)
         return hit, np.bincount(codes, minlength=n).astype(float)
 
 
@@ -480,7 +487,8 @@ def _resample(
     dtype = _weight_dtype(max((len(side.data[m][0]) for m in wanted), default=0))
     every = np.concatenate(columns, axis=1).astype(dtype)
     boots: dict[str, list[np.ndarray]] = {m: [] for m in wanted}
-    for weights in _multiplicities(rng, side.group.calls.n, n_boot, dtype=dtype):
+    # batches of ~8M cells (32 MB of float32): fewer, larger steps of every quantile's window
+    for weights in _multiplicities(rng, side.group.calls.n, n_boot, budget=8_000_000, dtype=dtype):
         products = (weights @ every).astype(float)
         for metric in wanted:
             part = products[:, slots[metric]]
