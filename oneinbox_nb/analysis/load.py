@@ -754,7 +754,7 @@ class _KneePlan(NamedTuple):
         dtype = _weight_dtype(len(values))
         columns = np.concatenate([plan.columns for plan in plans], axis=1).astype(dtype)
         found = []
-        for weights in _multiplicities(rng, n_calls, n_boot, dtype=dtype):
+        for weights in _multiplicities(rng, n_calls, n_boot, budget=8_000_000, dtype=dtype):
             products = (weights @ columns).astype(float)
             stats = [plan(weights, products[:, 2 * k : 2 * k + 2]) for k, plan in enumerate(plans)]
             b_p = np.concatenate(stats[:-1], axis=1) if n_bins else np.zeros((len(weights), 0))
