@@ -1,4 +1,5 @@
-"""Benchmark 6: the call bootstrap of ``concurrency_correlation`` and ``find_knee`` (default n_boot).
+"""Benchmark 6: the call bootstrap of ``concurrency_correlation`` and ``find_knee`` (default
+``n_boot``, now 1,000 for both: the one resampler's default).
 
 On generated load tests of 10,000 and 100,000 calls (about 58k and 585k answered turns), side by
 side. Bound (issue 11): each function at most 5 s on 100k calls. Resampling is linear in the rows,
@@ -20,10 +21,13 @@ BOUND_S = 5.0
 
 
 def _load_test(n: int):
-    """``n`` calls of generated load-test runs (1,000-call runs ramping to concurrency 100)."""
+    """``n`` calls of generated load tests (10,000-call ramps to concurrency 100), tagged as one
+    run: a knee and a correlation are about one run, never pooled ones."""
     calls = []
     for seed in range(max(1, n // 10_000)):
         calls += sample.generate("load_test", seed=seed, n=min(n, 10_000))
+    for call in calls:
+        call["metadata"] = {**call["metadata"], "run_id": f"bench-{n}"}
     return to_frames(calls)
 
 

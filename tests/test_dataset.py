@@ -282,7 +282,7 @@ def _turn_values(frames) -> pd.DataFrame:
     from oneinbox_nb.frames import ABSURD_MS
 
     ev = frames.events.astype({"type": object})
-    ev = ev[ev["type"].isin(analysis.COMPONENTS) & ev["turn"].notna() & ~ev["duplicate"]]
+    ev = ev[ev["type"].isin(analysis.EVENT_COMPONENTS) & ev["turn"].notna() & ~ev["duplicate"]]
     ms = ev["ms"].astype(float)
     bad = ms.isna() | (ms < 0) | (ms > ABSURD_MS) | ev["has_problem"].fillna(False).astype(bool)
     ev = ev.assign(value=ms, bad=bad.to_numpy())
@@ -316,7 +316,7 @@ def _reference(frames) -> pd.DataFrame:
         ["period", "component", "count", "p50", "p95", "mean"]
     ]
     out = pd.concat([pd.DataFrame(rows), response], ignore_index=True)
-    order = {c: i for i, c in enumerate((*analysis.COMPONENTS, "response_ms"))}
+    order = {c: i for i, c in enumerate((*analysis.EVENT_COMPONENTS, "response_ms"))}
     out["_o"] = out["component"].map(order)
     return out.sort_values(["period", "_o"], kind="stable").drop(columns="_o")
 
@@ -337,11 +337,6 @@ def test_daily_latency_follows_the_component_rule(synced, calls):
     assert got[got["component"] == "llm_ttft"]["count"].sum() < len(per_event)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysis.latency_percentiles counts per event until the analysis branch (the "
-    "component rule, per turn) is merged; remove this marker then",
-)
 def test_daily_latency_equals_analysis(synced, calls):
     frames = to_frames(calls)
     got = open_dataset(synced).latency(freq="day", traffic="all")

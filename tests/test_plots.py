@@ -103,7 +103,7 @@ def rgba(color) -> tuple:
 
 
 def test_component_colors_cover_every_component_and_are_distinct():
-    assert set(P.COMPONENT_COLORS) == {*A.COMPONENTS, "response_ms"}
+    assert set(P.COMPONENT_COLORS) == {*A.EVENT_COMPONENTS, "response_ms"}
     assert len(set(P.COMPONENT_COLORS.values())) == len(P.COMPONENT_COLORS)
 
 

@@ -18,16 +18,18 @@ One module per question a user asks; everything public is re-exported here, so
                                                     short_and_failed_costs
       load.py      what happens under load?         load_test_runs, concurrency_frame,
                                                     concurrency_bins, concurrency_correlation,
-                                                    find_knee (returns a Knee)
+                                                    find_knee (returns a Knee), RunChoiceError
       compare.py   what changed between two runs,    select_calls, compare, compare_values,
                    periods or agents?               interrupted_turns, compare_knees
       explain.py   which component moved the        explain_change
                    response?
-      _stats.py    shared statistics: grouped quantiles, percentile labels, the bootstrap over
-                   calls (min_calls, resampled Spearman and segment quantiles, linear in rows)
+      _stats.py    shared statistics: grouped quantiles, percentile labels, MIN_CALLS, the one
+                   resampler of calls (_rng, _multiplicities) and what is computed from its
+                   resamples (Spearman, segment quantiles, windowed quantiles; linear in rows)
       _calls.py    shared plumbing: call ids as integer codes, events, turns and their flags
                    and completeness,
                    providers and grouping keys
+      _runs.py     which calls form a load-test run (the traffic rule), RunChoiceError
       _options.py  checks of the options the functions take
 
 Conventions
@@ -62,14 +64,37 @@ Conventions
   :func:`turn_latency` has the same ``complete`` and ``flagged`` columns. Problem rows name each
   incomplete turn and each odd value (``frames.problems``, column ``location``).
 * **Turns.** Turn 0 is the greeting (nothing to respond to); turn ``k >= 1`` answers the k-th user
-  message. Per-turn response statistics use turns ``>= 1``. Per-component event statistics use
-  every event, greeting and incomplete turns included (as the server's aggregates do).
+  message. Per-turn response statistics use turns ``>= 1``. Turn numbers are kept exact (a turn
+  near 2**63 is as good as turn 1) and never multiplied into keys.
+* **The component rule.** A component's statistics (:func:`latency_values`,
+  :func:`latency_percentiles`, :func:`provider_comparison`, :func:`compare`,
+  :func:`compare_values`, :func:`explain_change`, the load-test metrics and the plots built on
+  them) come from the *turns that have at least one event of that component*: the turn's value
+  is the sum of its non-duplicate events of that type (a knowledge-base turn's two ``llm_ttft``
+  steps are one value, their sum; ``kb`` and ``tool`` sum too). A turn without that component's
+  events is *not a value*, never 0 ms; a turn flagged for that component is left out (and
+  counted in ``n_excluded``). Every turn counts, greeting and incomplete ones included: a
+  component's time does not depend on whether the response reached the caller. A side or group
+  with no values says so: NaN and "no values", never 0.0 ms. Response (``response_ms``)
+  statistics use complete, unflagged answered turns only: an interrupted turn never counts as
+  fast.
 * **Response time** of a turn is ``eou_delay + llm_ttft + kb + tool + tts_ttfb`` (``turns.response_ms``);
   ``stt`` is excluded because it overlaps the caller's speech.
 * **Runs** (``run=`` of the load-test functions) match ``metadata.run_id`` by value across types:
   42, 42.0 and ``"42"`` are one run (:mod:`oneinbox_nb.matching`).
-* **Intervals** are percentile bootstraps over calls (a call's turns share its load). With fewer
-  than ``min_calls`` calls (default 10) there is no interval: NaN, and ``ci_note`` says why.
+* **Intervals** are percentile bootstraps over calls (a call's turns share its load), all drawn
+  by one resampler (``_stats._multiplicities``) with the same defaults everywhere: ``seed=0``
+  (deterministic: a re-run notebook shows the same intervals; ``seed=None`` for fresh
+  randomness) and ``n_boot=1000``. :func:`compare` tests several statistics of one metric (p50
+  and p95) as a family: each interval at ``1 - (1 - ci) / k`` (Bonferroni), so a metric that did
+  not change shows a change in any statistic at most ``1 - ci`` of the time.
+* **Minimum sample size.** Below :data:`MIN_CALLS` (20) calls with values, a side, run or group
+  gets no interval, no verdict and no knee: the result says "not enough calls (n)".
+* **Load-test questions are about one run.** :func:`find_knee` and
+  :func:`concurrency_correlation` take ``run=``, or the only run in the frames; calls without the
+  run key (production: the traffic rule) are never part of a knee, and several runs are never
+  pooled: without ``run=`` they raise :class:`RunChoiceError`, which lists the runs.
+* **Ratios** are never infinite: a zero or vanishing denominator gives NaN and a note.
 * **Columns.** A function that takes a column of a table accepts any column of it
   (``cost_by(frames, "provider_llm")``, ``latency_percentiles(frames, by="meta_run_id")``).
 * **Providers.** A component's provider comes from its server aggregate (``components.provider``),
@@ -79,11 +104,11 @@ Conventions
 
 from __future__ import annotations
 
-from ._calls import COMPONENTS, RESPONSE_COMPONENTS
-from ._stats import percentile_label
+from ..frames import AGGREGATE_COMPONENTS, RESPONSE_COMPONENTS
+from ._calls import EVENT_COMPONENTS
+from ._stats import MIN_CALLS, percentile_label
 from .compare import (
     COMPARE_METRICS,
-    MIN_CALLS,
     MIN_CHANGE,
     compare,
     compare_knees,
@@ -94,7 +119,6 @@ from .compare import (
 from .cost import COST_GROUPS, call_costs, cost_by, credits_check, short_and_failed_costs
 from .explain import explain_change
 from .latency import (
-    AGGREGATE_COMPONENTS,
     CONNECT_GROUPS,
     CONNECT_PHASES,
     connect_summary,
@@ -110,6 +134,7 @@ from .load import (
     CALL_METRICS,
     TURN_METRICS,
     Knee,
+    RunChoiceError,
     concurrency_bins,
     concurrency_correlation,
     concurrency_frame,
@@ -121,15 +146,16 @@ __all__ = [
     "AGGREGATE_COMPONENTS",
     "CALL_METRICS",
     "COMPARE_METRICS",
-    "COMPONENTS",
     "CONNECT_GROUPS",
     "CONNECT_PHASES",
     "COST_GROUPS",
+    "EVENT_COMPONENTS",
     "MIN_CALLS",
     "MIN_CHANGE",
     "RESPONSE_COMPONENTS",
     "TURN_METRICS",
     "Knee",
+    "RunChoiceError",
     "call_costs",
     "compare",
     "compare_knees",

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..frames import ABSURD_MS, CallFrames
+from ..frames import ABSURD_MS, RESPONSE_COMPONENTS, CallFrames
 
-#: Latency components, in the order they appear in a turn's waterfall.
-COMPONENTS: tuple[str, ...] = ("eou_delay", "stt", "kb", "tool", "llm_ttft", "tts_ttfb")
-
-#: Components summed into a turn's ``response_ms`` (``stt`` overlaps the caller's speech).
-RESPONSE_COMPONENTS: tuple[str, ...] = ("eou_delay", "kb", "tool", "llm_ttft", "tts_ttfb")
+#: The latency event components: the six kinds of ``latency.events`` the analysis knows (``tool``
+#: gathers ``tool:<name>`` and a bare ``tool``), in the order of a turn's waterfall. Their
+#: per-turn sums are the ``<component>_ms`` columns of ``turns``. The server's aggregates cover
+#: four of them: :data:`~oneinbox_nb.frames.AGGREGATE_COMPONENTS`; the response sums
+#: :data:`~oneinbox_nb.frames.RESPONSE_COMPONENTS`.
+EVENT_COMPONENTS: tuple[str, ...] = ("eou_delay", "stt", "kb", "tool", "llm_ttft", "tts_ttfb")
 
 
 #: Which ``calls`` column holds each component's provider.
@@ -100,6 +101,7 @@ class _Calls:
         self.rows = np.flatnonzero(first)  # calls row of each code
         self.n_calls = len(self.index)
         self.events: pd.DataFrame | None = None  # memo of _events(self)
+        self.turns: pd.DataFrame | None = None  # memo of _turns(self)
 
     @property
     def n(self) -> int:
@@ -143,18 +145,39 @@ class _Calls:
 
 
 def _component_codes(types: pd.Series) -> np.ndarray:
-    """Index of each event type in :data:`COMPONENTS`, -1 for other types and missing ones."""
+    """Index of each event type in :data:`EVENT_COMPONENTS`, -1 for other types and missing ones."""
     if not isinstance(types.dtype, pd.CategoricalDtype):
         types = types.astype("category")
     categories = list(types.cat.categories)
-    lookup = np.array([COMPONENTS.index(c) if c in COMPONENTS else -1 for c in categories] + [-1])
+    lookup = np.array(
+        [EVENT_COMPONENTS.index(c) if c in EVENT_COMPONENTS else -1 for c in categories] + [-1]
+    )
     return lookup[types.cat.codes.to_numpy()]
+
+
+def _turn_numbers(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Turn numbers exactly as int64 (0 where unknown) and whether each is known.
+
+    Integer columns (``Int64``) are read without a detour through float64, so two turns near
+    2**63 stay two turns; a non-integral or out-of-range float is unknown.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype == object:
+        series = pd.to_numeric(series, errors="coerce")
+    known = series.notna().to_numpy(dtype=bool)
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return series.to_numpy(dtype=np.int64, na_value=0), known
+    floats = series.to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        known &= np.isfinite(floats) & (np.abs(floats) < 2.0**63) & (floats == np.floor(floats))
+    return np.where(known, floats, 0).astype(np.int64), known
 
 
 def _events(calls: _Calls, *, tools: bool = False, rows: np.ndarray | None = None) -> pd.DataFrame:
     """Latency events of a known component (only ``rows`` of ``events`` when given).
 
-    Columns ``call`` (code), ``seq``, ``turn``, ``comp`` (index in :data:`COMPONENTS`), ``ms`` and
+    Columns ``call`` (code), ``seq``, ``turn`` (float, NaN when unknown), ``turn_no`` (the exact
+    int64 turn, 0 when unknown), ``comp`` (index in :data:`EVENT_COMPONENTS`), ``ms`` and
     ``flagged``; with ``tools``, also ``tool`` (labels). Events the frames mark as duplicates
     (``events.duplicate``: a double-logged value, outside every turn's sums) are left out.
     Memoised on ``calls`` for the default form.
@@ -166,9 +189,10 @@ def _events(calls: _Calls, *, tools: bool = False, rows: np.ndarray | None = Non
     if rows is not None:
         events = events.iloc[rows]
     if events.empty:
-        columns = ["call", "seq", "turn", "comp", "ms", "flagged"] + (["tool"] if tools else [])
-        return pd.DataFrame({c: np.zeros(0, dtype=float) for c in columns}).astype(
-            {"call": np.int64, "comp": np.int64, "flagged": bool}
+        columns = ["call", "seq", "turn", "turn_no", "comp", "ms", "flagged"]
+        out = pd.DataFrame({c: np.zeros(0, dtype=float) for c in columns + ["tool"] * tools})
+        return out.astype(
+            {"call": np.int64, "turn_no": np.int64, "comp": np.int64, "flagged": bool}
         )
     comp = _component_codes(events["type"])
     usable = comp >= 0
@@ -180,11 +204,13 @@ def _events(calls: _Calls, *, tools: bool = False, rows: np.ndarray | None = Non
     if "has_problem" in events.columns:
         flagged |= _bools(events["has_problem"])[known]
     seq = _floats(events["seq"])[known] if "seq" in events.columns else known.astype(float)
+    turn_no, turn_known = (a[known] for a in _turn_numbers(events["turn"]))
     out = pd.DataFrame(
         {
             "call": calls.codes(events["call_id"].iloc[known]),
             "seq": seq,
-            "turn": _floats(events["turn"])[known],
+            "turn": np.where(turn_known, turn_no.astype(float), np.nan),
+            "turn_no": turn_no,
             "comp": comp[known],
             "ms": ms,
             "flagged": flagged,
@@ -197,76 +223,124 @@ def _events(calls: _Calls, *, tools: bool = False, rows: np.ndarray | None = Non
     return out
 
 
-def _turn_keys(call: np.ndarray, turn: np.ndarray, stride: int) -> np.ndarray:
-    """One int64 per (call code, turn); -1 where the turn is missing."""
-    ok = np.isfinite(turn)
-    return np.where(ok, call * stride + np.nan_to_num(turn, nan=0).astype(np.int64), -1)
+def _pair_keys(
+    call: np.ndarray, turn_no: np.ndarray, known: np.ndarray, *more: np.ndarray
+) -> list[np.ndarray]:
+    """One int64 key per (call code, exact turn), -1 where the turn is unknown.
+
+    ``more`` holds further ``(call, turn_no, known)`` triples keyed in the same space. The turn
+    numbers are factorised (dense codes), never multiplied: a turn near 2**63 is as good as
+    turn 1, and two calls' turns never share a key.
+    """
+    triples = [(call, turn_no, known), *zip(more[0::3], more[1::3], more[2::3], strict=True)]
+    present = np.concatenate([t[1][t[2]] for t in triples]) if triples else np.zeros(0)
+    codes, uniques = pd.factorize(present)
+    width = max(len(uniques), 1)
+    out, at = [], 0
+    for c, _, ok in triples:
+        key = np.full(len(c), -1, dtype=np.int64)
+        n = int(ok.sum())
+        key[ok] = np.asarray(c, dtype=np.int64)[ok] * width + codes[at : at + n]
+        at += n
+        out.append(key)
+    return out
 
 
-def _turns_with(keys: np.ndarray, event_keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per turn key: does one of the ``events`` selected by ``mask`` belong to that turn?"""
+def _per_turn(keys: np.ndarray, event_keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per turn key: does one of the events selected by ``mask`` belong to that turn?"""
     chosen = event_keys[mask]
     return np.isin(keys, chosen[chosen >= 0]) & (keys >= 0)
 
 
-def _turns(calls: _Calls, *, components: Sequence[str] | None = None) -> pd.DataFrame:
-    """The turns table on codes: ``call, turn, <component>_ms..., response_ms, has_kb, has_tool,
-    flagged, complete``, every turn of ``frames.turns`` (filter with :func:`_kept`).
+def _turns(calls: _Calls) -> pd.DataFrame:
+    """The turns table on codes, every turn of ``frames.turns`` (memoised on ``calls``).
 
-    ``flagged`` (``components=None``: the turn as a whole, for response statistics) is
-    ``turns.flagged`` when the frames have it, else: one of the turn's latency events is flagged.
-    With ``components``, only those components' events flag the turn (per-component metrics).
-    Either way a negative or absurd component sum flags it too (frames built without events).
-    ``complete`` (an LLM and a TTS step: the response reached the caller) is ``turns.complete``
-    when the frames have it, else derived from the events: the turn has an ``llm_ttft`` and a
-    ``tts_ttfb`` event.
+    Columns ``call``, ``turn`` (float, NaN when unknown), ``turn_no`` (exact int64),
+    ``<component>_ms`` for every :data:`EVENT_COMPONENTS`,
+    ``response_ms``; per component ``has_<component>`` (the turn has at least one of its
+    non-duplicate events: the component rule, see :func:`_component_rows`) and
+    ``flagged_<component>`` (one of those events is flagged: missing, negative or absurd ``ms``,
+    or ``has_problem``; two long tool calls may sum past :data:`ABSURD_MS` and still count);
+    ``flagged`` (the turn as a whole, for response statistics: ``turns.flagged`` when the frames
+    have it, else one of its latency events is flagged, or a response part is out of range) and
+    ``complete`` (``turns.complete``, else: the turn has an ``llm_ttft`` and a ``tts_ttfb``
+    event). Filter with :func:`_kept` (response) or :func:`_component_rows`.
     """
+    if calls.turns is not None:
+        return calls.turns
     turns = calls.frames.turns
-    parts = [f"{c}_ms" for c in COMPONENTS]
-    out = pd.DataFrame(
-        {
-            "call": calls.codes(turns["call_id"]) if len(turns) else np.zeros(0, dtype=np.int64),
-            "turn": _floats(turns["turn"]) if len(turns) else np.zeros(0),
-        }
-    )
-    for name in (*parts, _RESPONSE):
-        out[name] = _floats(turns[name]) if name in turns.columns and len(turns) else 0.0
-    for extra, source in (("has_kb", "kb_ms"), ("has_tool", "tool_ms")):
-        if extra in turns.columns and len(turns):
-            out[extra] = _bools(turns[extra])
-        else:
-            out[extra] = np.nan_to_num(out[source].to_numpy()) != 0
-    bad = np.zeros(len(out), dtype=bool)
-    for c in RESPONSE_COMPONENTS if components is None else components:
-        values = out[f"{c}_ms"].to_numpy()
-        with np.errstate(invalid="ignore"):
-            bad |= (values < 0) | (values > ABSURD_MS)
+    n = len(turns)
+    turn_no, turn_known = _turn_numbers(turns["turn"]) if n else (np.zeros(0, np.int64),) * 2
+    turn_known = np.asarray(turn_known, dtype=bool)
+    call = calls.codes(turns["call_id"]) if n else np.zeros(0, dtype=np.int64)
+    out: dict[str, Any] = {
+        "call": call,
+        "turn": np.where(turn_known, turn_no.astype(float), np.nan),
+        "turn_no": turn_no,
+    }
+    for name in (*(f"{c}_ms" for c in EVENT_COMPONENTS), _RESPONSE):
+        out[name] = _floats(turns[name]) if name in turns.columns and n else np.zeros(n)
     events = _events(calls)
     comp = events["comp"].to_numpy()
-    turn_max = np.nanmax(np.r_[out["turn"].to_numpy(), events["turn"].to_numpy(), 0])
-    stride = int(turn_max) + 2
-    keys = _turn_keys(out["call"].to_numpy(), out["turn"].to_numpy(), stride)
-    event_keys = _turn_keys(events["call"].to_numpy(), events["turn"].to_numpy(), stride)
+    per_turn = _turn_of_events(call, turn_no, turn_known, events)
     flagged_events = events["flagged"].to_numpy()
-    if components is None and "flagged" in turns.columns:
-        bad |= _bools(turns["flagged"])
-    elif components is None:
-        bad |= _turns_with(keys, event_keys, flagged_events)
-    else:
-        wanted = [COMPONENTS.index(c) for c in components]
-        bad |= _turns_with(keys, event_keys, flagged_events & np.isin(comp, wanted))
+    bad = np.zeros(n, dtype=bool)
+    for k, c in enumerate(EVENT_COMPONENTS):
+        with np.errstate(invalid="ignore"):
+            out_of_range = (out[f"{c}_ms"] < 0) | (out[f"{c}_ms"] > ABSURD_MS)
+        mine = comp == k
+        out[f"has_{c}"] = per_turn(mine)
+        out[f"flagged_{c}"] = per_turn(mine & flagged_events)  # its events, as the fleet SQL
+        if c in RESPONSE_COMPONENTS:
+            bad |= out_of_range
+    bad |= _bools(turns["flagged"]) if "flagged" in turns.columns else per_turn(flagged_events)
     out["flagged"] = bad
     if "complete" in turns.columns:
         out["complete"] = _bools(turns["complete"])
     else:
-        has_llm = _turns_with(keys, event_keys, comp == COMPONENTS.index("llm_ttft"))
-        has_tts = _turns_with(keys, event_keys, comp == COMPONENTS.index("tts_ttfb"))
-        out["complete"] = has_llm & has_tts
-    return out
+        out["complete"] = out["has_llm_ttft"] & out["has_tts_ttfb"]
+    calls.turns = pd.DataFrame(out, copy=False)  # no consolidation copy of ~30 columns
+    return calls.turns
+
+
+def _turn_of_events(
+    call: np.ndarray, turn_no: np.ndarray, known: np.ndarray, events: pd.DataFrame
+) -> Any:
+    """A function ``mask -> per turn: does one of the events selected by mask belong to it?``.
+
+    Each event is matched to its turn's row once (exact keys, :func:`_pair_keys`); a selection
+    is then one ``bincount``. Turns repeated in the table fall back to a set lookup.
+    """
+    keys, event_keys = _pair_keys(
+        call,
+        turn_no,
+        known,
+        events["call"].to_numpy(),
+        events["turn_no"].to_numpy(),
+        np.isfinite(events["turn"].to_numpy()),
+    )
+    n = len(keys)
+    distinct = np.where(keys >= 0, keys, -1 - np.arange(n))  # unknown turns match nothing
+    index = pd.Index(distinct)
+    if not index.is_unique:
+        return lambda mask: _per_turn(keys, event_keys, mask)
+    row = np.where(event_keys >= 0, index.get_indexer(event_keys), -1)
+
+    def per_turn(mask: np.ndarray) -> np.ndarray:
+        chosen = row[mask & (row >= 0)]
+        return np.bincount(chosen, minlength=n)[:n] > 0
+
+    return per_turn
+
+
+def _turn_array(table: pd.DataFrame) -> Any:
+    """The exact turn numbers of an :func:`_events` or :func:`_turns` table, as ``Int64``."""
+    known = np.isfinite(table["turn"].to_numpy(dtype=float))
+    return pd.arrays.IntegerArray(table["turn_no"].to_numpy(dtype=np.int64), ~known)
 
 
 def _kept(turns: pd.DataFrame, *, include_flagged: bool, include_incomplete: bool) -> np.ndarray:
-    """Which rows of :func:`_turns` a statistic uses: unflagged and complete ones by default."""
+    """Which rows of :func:`_turns` a response statistic uses: unflagged, complete ones by default."""
     keep = np.ones(len(turns), dtype=bool)
     if not include_flagged:
         keep &= ~turns["flagged"].to_numpy(dtype=bool)
@@ -275,21 +349,42 @@ def _kept(turns: pd.DataFrame, *, include_flagged: bool, include_incomplete: boo
     return keep
 
 
+def _component_rows(
+    turns: pd.DataFrame, component: str, *, include_flagged: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The component rule: which rows of :func:`_turns` are values of ``component``, and which
+    candidates were left out.
+
+    A turn is a value of a component when it has at least one (non-duplicate) event of it: its
+    value is the sum of those events. A turn without them is *not* a value (never 0 ms); a turn
+    flagged for the component is left out (counted in the second mask) unless
+    ``include_flagged``. Every turn counts, greeting and incomplete ones included: a component's
+    time does not depend on whether the response reached the caller. Returns ``(kept, left_out)``.
+    """
+    has = turns[f"has_{component}"].to_numpy(dtype=bool)
+    values = turns[f"{component}_ms"].to_numpy(dtype=float)
+    flagged = turns[f"flagged_{component}"].to_numpy(dtype=bool)
+    kept = has & np.isfinite(values)
+    if not include_flagged:
+        kept &= ~flagged
+    return kept, has & ~kept
+
+
 # --------------------------------------------------------------------------------------------------
 # Calls: keys and providers
 # --------------------------------------------------------------------------------------------------
 
 
 def _providers(calls: _Calls) -> np.ndarray:
-    """Provider label per (component index, call code), shape ``(len(COMPONENTS), n)``; None if unknown.
+    """Provider label per (component index, call code), shape ``(len(EVENT_COMPONENTS), n)``; None if unknown.
 
     The component's server aggregate provider wins over the ``calls.provider_*`` columns.
     """
-    table = np.full((len(COMPONENTS), calls.n), None, dtype=object)
+    table = np.full((len(EVENT_COMPONENTS), calls.n), None, dtype=object)
     for component, column in _PROVIDER_COLUMNS.items():
         if column in calls.frames.calls.columns:
             values = calls.call_values(column)
-            table[COMPONENTS.index(component)] = np.where(
+            table[EVENT_COMPONENTS.index(component)] = np.where(
                 values.notna().to_numpy(dtype=bool), values.astype(object).to_numpy(), None
             )
     comps = calls.frames.components
@@ -300,7 +395,10 @@ def _providers(calls: _Calls) -> np.ndarray:
         code = calls.codes(comps["call_id"])
         if calls.n > table.shape[1]:
             table = np.concatenate(
-                [table, np.full((len(COMPONENTS), calls.n - table.shape[1]), None, dtype=object)],
+                [
+                    table,
+                    np.full((len(EVENT_COMPONENTS), calls.n - table.shape[1]), None, dtype=object),
+                ],
                 axis=1,
             )
         use = present & (comp >= 0) & (code >= 0)
@@ -310,7 +408,7 @@ def _providers(calls: _Calls) -> np.ndarray:
 
 def _setup_labels(providers: np.ndarray) -> np.ndarray:
     """Each call's provider setup ``"stt / llm / tts"`` (None when all three are unknown)."""
-    rows = [providers[COMPONENTS.index(c)] for c in ("stt", "llm_ttft", "tts_ttfb")]
+    rows = [providers[EVENT_COMPONENTS.index(c)] for c in ("stt", "llm_ttft", "tts_ttfb")]
     known = np.zeros(providers.shape[1], dtype=bool)
     for row in rows:
         known |= row != None  # noqa: E711 (elementwise)

@@ -5,36 +5,53 @@ This is the one place where these live; each question's module (latency, cost, l
 * :func:`percentile_label` names a percentile column (``50 -> "p50"``, public).
 * :func:`_grouped_quantiles`: linearly interpolated quantiles of values within integer groups, one
   sort for every group and quantile (as :func:`numpy.quantile` and ``groupby().quantile()``).
+* The one resampler: :func:`_rng` turns a ``seed`` (default :data:`DEFAULT_SEED`) into the
+  generator and :func:`_multiplicities` draws ``n_boot`` (default :data:`DEFAULT_N_BOOT`)
+  resamples of calls as call multiplicities, in batches of bounded memory
+  (:func:`_call_weights`). ``compare``, ``explain_change``, ``find_knee`` and
+  ``concurrency_correlation`` all draw from it.
 * The bootstrap over calls: :func:`_interval_note` says whether there are enough independent
-  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_call_resamples` yields batches of
-  resamples of calls as row weights (each row counts as often as its call was drawn,
-  :func:`_call_weights`); :func:`_spearman_resamples` gives Spearman's rho of every resample and
-  :func:`_segment_plan` / :func:`_planned_quantiles` per-segment quantiles of every resample;
+  calls (:data:`MIN_CALLS`) for an interval at all; :func:`_spearman_resamples` gives
+  Spearman's rho of every resample (``concurrency_correlation``);
   :func:`_percentile_interval` turns the resampled statistics into a percentile confidence
   interval. :func:`_weighted_ranks`, :func:`_weighted_pearson` and :func:`_spearman` compute
   exact weighted ranks and Spearman's rho (the point estimates).
-* Many resamples of many metrics at once (:mod:`~oneinbox_nb.analysis.compare`):
+* Quantiles of many resamples at once (``compare``, ``explain_change``, ``find_knee``'s bins):
   :class:`_ResampledQuantiles` gives exact quantiles of each resample from call multiplicities,
   expanding only a window of sorted rows around the sample's quantile; :func:`_resampled_ratio`
   gives ratios of sums (rates) per resample.
 
-Cost. Every sort happens once, before the resampling; each resample then costs one pass over the
-rows (a gather of the calls' multiplicities and a cumulative sum or a segmented sum), so the
-bootstrap is linear in the number of rows (and in ``n_boot``), in batches of bounded memory.
+Cost. Every sort happens once, before the resampling; each batch of resamples then costs one
+matrix product of its call multiplicities with per-call counts, and a pass over a window of rows
+per quantile, so the bootstrap is linear in the calls (and in ``n_boot``), in batches of bounded
+memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-#: Fewest independent calls a bootstrap interval is drawn from (the default ``min_calls``): with
-#: fewer, resampling calls explores too few distinct samples for its percentiles to mean anything
-#: (2 calls have only 3 distinct resamples), so the interval is NaN with a reason.
-MIN_CALLS = 10
+#: Fewest calls (with values) a side, a run or a group needs before a change, a knee or an
+#: interval is claimed: :func:`~oneinbox_nb.analysis.compare`,
+#: :func:`~oneinbox_nb.analysis.explain_change`, :func:`~oneinbox_nb.analysis.find_knee` and
+#: :func:`~oneinbox_nb.analysis.concurrency_correlation` say "not enough calls (n)" below it (the
+#: default ``min_calls``). Resampling fewer calls explores too few distinct samples for its
+#: percentiles to mean anything, and a p95 of a few calls rests on one call's slowest turns.
+from ..scope.rules import MIN_CALLS  # noqa: E402  (one definition, in the scope's rules)
+
+#: Default ``seed`` of every resampling function (``compare``, ``explain_change``, ``find_knee``,
+#: ``concurrency_correlation``, ``compare_knees``): deterministic by default, so a notebook re-run
+#: shows the same intervals and verdicts; pass ``seed=None`` for fresh randomness.
+DEFAULT_SEED = 0
+
+#: Default ``n_boot`` of every resampling function: the 2.5 % and 97.5 % points of 1,000
+#: resamples sit on the 25th and 975th values, whose Monte-Carlo error is small against the
+#: interval's width; fewer leaves the verdict at the mercy of the seed.
+DEFAULT_N_BOOT = 1000
 
 
 def percentile_label(p: float) -> str:
@@ -80,32 +97,54 @@ def _call_weights(
     rng: np.random.Generator, n_calls: int, size: int, dtype: Any = float
 ) -> np.ndarray:
     """Multiplicities of ``size`` resamples (with replacement) of ``n_calls`` calls,
-    shape ``(size, n_calls)``."""
-    picks = rng.integers(0, n_calls, size=(size, n_calls))
-    flat = (np.arange(size)[:, None] * n_calls + picks).ravel()
-    counts = np.bincount(flat, minlength=size * n_calls).reshape(size, n_calls)
-    return counts.astype(dtype)
+    shape ``(size, n_calls)``.
+
+    The picks are drawn in one call (32-bit when the calls fit: half the memory traffic) and
+    counted per resample, so the cost is one pass over ``size * n_calls`` picks.
+    """
+    pick_type = np.int32 if n_calls < 2**31 else np.int64
+    picks = rng.integers(0, max(n_calls, 1), size=(size, n_calls), dtype=pick_type)
+    out = np.empty((size, n_calls), dtype=dtype)
+    for b in range(size):
+        out[b] = np.bincount(picks[b], minlength=n_calls)
+    return out
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    """The one random generator of a resampling: ``seed`` an integer (or None: fresh randomness).
+
+    Raises ValueError for anything else (a bool, a float, a string).
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _multiplicities(
+    rng: np.random.Generator,
+    n_calls: int,
+    n_boot: int,
+    *,
+    budget: int = 2_000_000,
+    dtype: Any = float,
+) -> Iterator[np.ndarray]:
+    """The resampler: call multiplicities of ``n_boot`` resamples of ``n_calls`` calls.
+
+    Each resample draws ``n_calls`` calls with replacement; batches of shape ``(size, n_calls)``
+    (about ``budget`` cells each, so memory stays bounded; ``dtype`` float64, or float32 where
+    :func:`_weight_dtype` says it is exact) together hold ``n_boot`` resamples.
+    Every bootstrap of the analysis (``compare``, ``explain_change``, ``find_knee``,
+    ``concurrency_correlation``) draws its resamples here, from one generator (:func:`_rng`).
+    """
+    if n_calls == 0:
+        return
+    for size in _chunks(n_calls, n_boot, budget):
+        yield _call_weights(rng, n_calls, size, dtype)
 
 
 def _weight_dtype(n_rows: int) -> Any:
     """float32 while every sum of multiplicities stays an exact integer in it, else float64."""
     return np.float32 if n_rows < 2**22 else np.float64
-
-
-def _call_resamples(
-    local: np.ndarray, n_calls: int, n_boot: int, seed: int, *, budget: int = 1_500_000
-) -> Iterator[np.ndarray]:
-    """Row weights of ``n_boot`` resamples of calls, in batches of shape ``(size, len(local))``.
-
-    ``local[i]`` is the call (``0..n_calls-1``) of row ``i``. Each resample draws ``n_calls`` calls
-    with replacement; a row weighs as often as its call was drawn. The batches together hold
-    ``n_boot`` resamples, each batch about ``budget`` cells (:func:`_chunks`); the same ``seed``
-    gives the same resamples. The weights are float32 when that is exact (:func:`_weight_dtype`).
-    """
-    rng = np.random.default_rng(seed)
-    dtype = _weight_dtype(len(local))
-    for size in _chunks(len(local), n_boot, budget):
-        yield np.take(_call_weights(rng, n_calls, size, dtype), local, axis=1)
 
 
 def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
@@ -119,12 +158,17 @@ def _percentile_interval(values: Any, ci: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _not_enough(n_calls: int, min_calls: int = MIN_CALLS) -> str:
+    """The words for a population below the minimum: ``"not enough calls (5; need 20)"``."""
+    return f"not enough calls ({n_calls:,}; need {min_calls:,})"
+
+
 def _interval_note(n_calls: int, n_boot: int, min_calls: int) -> str | None:
     """Why there is no bootstrap interval (None: there can be one)."""
+    if n_calls < min_calls:
+        return _not_enough(n_calls, min_calls)
     if n_boot == 0:
         return "no interval: n_boot=0"
-    if n_calls < min_calls:
-        return f"no interval: {n_calls} calls, fewer than min_calls={min_calls}"
     return None
 
 
@@ -205,11 +249,12 @@ def _spearman_resamples(
     x: np.ndarray,
     y: np.ndarray,
     n_boot: int,
-    seed: int,
+    rng: np.random.Generator,
     *,
     levels: int = RANK_LEVELS,
 ) -> np.ndarray:
-    """Spearman's rho of ``n_boot`` resamples of calls (rows ``i`` of call ``local[i]``).
+    """Spearman's rho of ``n_boot`` resamples of calls (rows ``i`` of call ``local[i]``), drawn
+    by :func:`_multiplicities` from ``rng``.
 
     The rows are tallied once into cells of (level of x, level of y) per call
     (:func:`_rank_levels`). A resample's cell counts are then one pass over those tallies (each
@@ -234,17 +279,15 @@ def _spearman_resamples(
     tallies = sparse.csc_matrix(
         (count.astype(dtype), (entry_cell, entry_call)), shape=(width, n_calls)
     )
-    rng = np.random.default_rng(seed)
     out = []
     for size in _chunks(width, n_boot):
         weight = np.empty((size, width))
-        for start in range(0, size, max(1, 2_000_000 // n_calls)):  # bounded multiplicities
-            batch = min(max(1, 2_000_000 // n_calls), size - start)
-            multiplicity = np.empty((n_calls, batch), dtype=dtype)
-            for b in range(batch):  # per resample: draw the calls (in the same order as always)
-                picks = rng.integers(0, n_calls, n_calls)
-                multiplicity[:, b] = np.bincount(picks, minlength=n_calls)
-            weight[start : start + batch] = (tallies @ multiplicity).T  # exact: whole numbers
+        start = 0
+        for multiplicity in _multiplicities(rng, n_calls, size):  # bounded batches
+            batch = len(multiplicity)
+            product = tallies @ multiplicity.T.astype(dtype)  # exact: whole numbers
+            weight[start : start + batch] = product.T
+            start += batch
         weight = weight.reshape(size, nx, ny)
         wx, wy = weight.sum(axis=2), weight.sum(axis=1)
         middle = (wx.sum(axis=1, keepdims=True) + 1) / 2
@@ -257,73 +300,6 @@ def _spearman_resamples(
         rho[~np.isfinite(rho)] = np.nan
         out.append(np.clip(rho, -1.0, 1.0))
     return np.concatenate(out) if out else np.zeros(0)
-
-
-# --------------------------------------------------------------------------------------------------
-# Per-segment quantiles of every resample
-# --------------------------------------------------------------------------------------------------
-
-
-class _SegmentPlan(NamedTuple):
-    """Rows sorted by (segment, value), once: see :func:`_segment_plan`."""
-
-    order: np.ndarray  # rows (segment >= 0) in (segment, value) order
-    values: np.ndarray  # their values
-    first: np.ndarray  # per segment: position of its first row in ``order``
-    last: np.ndarray  # per segment: position after its last row
-
-
-def _segment_plan(segment: np.ndarray, values: np.ndarray, n_segments: int) -> _SegmentPlan:
-    """Sort the rows with ``segment >= 0`` by segment and value (the one sort of the bootstrap)."""
-    use = np.flatnonzero(segment >= 0)
-    order = use[np.lexsort((values[use], segment[use]))]
-    seg = segment[order]
-    first = np.searchsorted(seg, np.arange(n_segments), side="left")
-    last = np.searchsorted(seg, np.arange(n_segments), side="right")
-    return _SegmentPlan(order, values[order], first, last)
-
-
-def _planned_quantiles(
-    weights: np.ndarray, plan: _SegmentPlan, q: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted ``q``-quantile and weight of each segment in each resample.
-
-    ``weights[b, j]`` is how often row ``plan.order[j]`` counts in resample ``b`` (columns already
-    in plan order, e.g. from :func:`_call_resamples` given ``local[plan.order]``). The quantile
-    interpolates linearly as :func:`numpy.quantile` would on the expanded sample. Returns two
-    arrays of shape ``(n_resamples, n_segments)`` (quantile NaN where a segment is empty).
-    """
-    size = weights.shape[0]
-    n = len(plan.order)
-    n_segments = len(plan.first)
-    cum = np.zeros((size, n + 1), dtype=weights.dtype)  # weight before row j
-    np.cumsum(weights, axis=1, out=cum[:, 1:])
-    base = cum[:, plan.first].astype(float)
-    count = cum[:, plan.last] - base
-    quantile = np.full((size, n_segments), np.nan)
-    if n == 0:
-        return quantile, count
-    present = count > 0
-    pos = np.where(present, (count - 1) * q, 0.0)
-    lo = np.floor(pos)
-    frac = pos - lo
-    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    # expanded index k sits at the first row whose cumulative weight exceeds k
-    column = np.empty((2, size, n_segments), dtype=np.int64)
-    for b in range(size):
-        targets = base[b] + np.stack([lo[b], hi[b]])
-        column[:, b] = np.searchsorted(cum[b, 1:], targets, side="right")
-    v_lo, v_hi = plan.values[np.minimum(column, n - 1)]
-    quantile[present] = (v_lo + (v_hi - v_lo) * frac)[present]
-    return quantile, count
-
-
-def _segment_quantiles(
-    weights: np.ndarray, segment: np.ndarray, values: np.ndarray, n_segments: int, q: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_planned_quantiles` for ``weights`` in row order (rows with ``segment < 0`` ignored)."""
-    plan = _segment_plan(segment, values, n_segments)
-    return _planned_quantiles(weights[:, plan.order], plan, q)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -350,20 +326,28 @@ class _ResampledQuantiles:
     """
 
     def __init__(self, call: np.ndarray, values: np.ndarray, n_calls: int, qs: Sequence[float]):
-        order = np.argsort(values, kind="stable")
+        order = np.argsort(values)  # ties in any order: equal values give equal quantiles
         self.v, self.c = values[order], np.asarray(call)[order]
         self.n_calls = n_calls
         self.qs = [float(q) for q in qs]
         n = len(self.v)
         self.windows: list[tuple[int, int, float]] = []
         columns = [np.bincount(self.c, minlength=n_calls).astype(float)]
+        self._below: dict[int, np.ndarray] = {}  # rows below a window start, per call
         for q in self.qs:
-            # about 4 standard errors of the rank, as if the rows were independent draws
+            # about 4 standard errors of the rank, as if the rows were independent draws (narrow:
+            # the few resamples outside are redone with a wider window, cheaper on the whole)
             half = 4 * np.sqrt(max(q * (1 - q), 1 / max(n, 1)) / max(n, 1)) + 2 / max(n, 1)
             start, stop = self._window(q, half)
             self.windows.append((start, stop, half))
-            columns.append(np.bincount(self.c[:start], minlength=n_calls).astype(float))
+            columns.append(self._below_start(start))
         self.columns = np.stack(columns, axis=1)  # (n_calls, 1 + len(qs))
+
+    def _below_start(self, start: int) -> np.ndarray:
+        """Per call: its rows below sorted position ``start`` (memoised: windows repeat)."""
+        if start not in self._below:
+            self._below[start] = np.bincount(self.c[:start], minlength=self.n_calls).astype(float)
+        return self._below[start]
 
     def _window(self, q: float, half: float) -> tuple[int, int]:
         n = len(self.v)
@@ -411,7 +395,7 @@ class _ResampledQuantiles:
                 if len(todo):
                     half *= 2
                     start, stop = self._window(q, half)
-                    below = w @ np.bincount(self.c[:start], minlength=self.n_calls).astype(float)
+                    below = w @ self._below_start(start)
         return out
 
 
@@ -426,6 +410,6 @@ def _resampled_ratio(
     weights: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
 ) -> np.ndarray:
     """``sum(numerator) / sum(denominator)`` over each resample of calls (per-call arrays)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = (weights @ numerator) / (weights @ denominator)
     return np.where(np.isfinite(ratio), ratio, np.nan)

@@ -23,8 +23,8 @@ difference is at least a practical threshold (:data:`MIN_CHANGE`); with fewer th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,22 +32,35 @@ import pandas as pd
 from .. import display
 from ..client import TERMINAL_STATUSES
 from ..frames import ABSURD_MS, CallFrames
-from ..matching import utc_time as _utc  # the one UTC parser
-from ._calls import COMPONENTS, RESPONSE_COMPONENTS, _Calls, _events, _floats, _kept, _turns
+from ..matching import utc_window  # the one UTC parser
+from ._calls import (
+    _RESPONSE,
+    EVENT_COMPONENTS,
+    _Calls,
+    _component_rows,
+    _events,
+    _kept,
+    _pair_keys,
+    _turn_numbers,
+    _turns,
+)
 from ._options import _check_boot, _one_of, _percentiles
 from ._stats import (
-    _call_weights,
-    _chunks,
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
+    MIN_CALLS,
+    _multiplicities,
     _percentile_interval,
     _resampled_ratio,
     _ResampledQuantiles,
+    _rng,
+    _weight_dtype,
     percentile_label,
 )
 from .load import Knee, find_knee
 
 __all__ = [
     "COMPARE_METRICS",
-    "MIN_CALLS",
     "MIN_CHANGE",
     "compare",
     "compare_knees",
@@ -60,14 +73,17 @@ __all__ = [
 # Metrics
 # --------------------------------------------------------------------------------------------------
 
-_TURN_METRICS = ("response_ms", *(f"{c}_ms" for c in COMPONENTS))
+_TURN_METRICS = ("response_ms", *(f"{c}_ms" for c in EVENT_COMPONENTS))
 _RATE_METRICS = ("cents_per_minute", "failure_rate", "interrupted_turn_rate")
 
-#: The metrics :func:`compare` knows, in its default order.
+#: The metrics :func:`compare` knows, in its default order: ``response_ms`` and each component's
+#: per-turn sum (``eou_delay_ms``, ``stt_ms``, ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``,
+#: ``tts_ttfb_ms``), per call ``connect_setup_ms``; the rates ``cents_per_minute`` (total
+#: ``cost_cents`` over total minutes of the calls where both are known), ``failure_rate`` (calls
+#: ended in a terminal status other than ``completed``, over calls in a terminal status) and
+#: ``interrupted_turn_rate`` (interrupted answered turns over answered turns,
+#: :func:`interrupted_turns`).
 COMPARE_METRICS: tuple[str, ...] = (*_TURN_METRICS, "connect_setup_ms", *_RATE_METRICS)
-
-#: Fewer calls than this in a group (with values of the metric): no interval, no verdict.
-MIN_CALLS = 20
 
 #: Default practical thresholds of :func:`compare`: a smaller ``|b - a|`` is never called a change.
 MIN_CHANGE: Mapping[str, float] = {
@@ -75,6 +91,20 @@ MIN_CHANGE: Mapping[str, float] = {
     "cents_per_minute": 0.1,  # a tenth of a cent per minute
     "failure_rate": 0.01,  # one percentage point
     "interrupted_turn_rate": 0.01,  # one percentage point
+}
+
+_DTYPES = {
+    "metric": object,
+    "statistic": object,
+    "a": float,
+    "b": float,
+    "diff": float,
+    "ratio": float,
+    "ci_low": float,
+    "ci_high": float,
+    "n_calls_a": np.int64,
+    "n_calls_b": np.int64,
+    "change": object,
 }
 
 _COLUMNS = [
@@ -103,35 +133,29 @@ class _Group:
             )
         self.frames = frames
         self.calls = _Calls(frames)
-        self._turns: dict[tuple[str, ...], pd.DataFrame] = {}
-
-    def turns(self, components: tuple[str, ...]) -> pd.DataFrame:
-        if components not in self._turns:
-            # the rule of analysis.latency: a component's values from every turn where it is not
-            # flagged; the response from complete, unflagged turns only
-            response = components == RESPONSE_COMPONENTS
-            turns = _turns(self.calls, components=None if response else components)
-            keep = _kept(turns, include_flagged=False, include_incomplete=not response)
-            self._turns[components] = turns[keep & (turns["turn"] >= 1).to_numpy()]
-        return self._turns[components]
+        self.table = _turns(self.calls)  # every metric's per-turn values, built once
 
     def rows(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(call codes, values)`` of a per-turn or per-call latency metric, flagged ones left out."""
+        """``(call codes, values)`` of a per-turn or per-call latency metric.
+
+        ``response_ms``: complete, unflagged answered turns (turn >= 1). A component: the turns
+        that have its events, not flagged for it (the component rule). ``connect_setup_ms``: per
+        call, negative or absurd values left out.
+        """
         if metric == "connect_setup_ms":
             values = self.calls.call_floats("connect_setup_ms")
             with np.errstate(invalid="ignore"):
                 keep = np.isfinite(values) & (values >= 0) & (values <= ABSURD_MS)
             codes = np.flatnonzero(keep)
             return codes, values[codes]
-        name = metric[: -len("_ms")]
-        turns = self.turns(RESPONSE_COMPONENTS if metric == "response_ms" else (name,))
-        values = turns[metric].to_numpy(dtype=float)
-        keep = np.isfinite(values)
-        if metric == "kb_ms":
-            keep &= turns["has_kb"].to_numpy(dtype=bool)
-        elif metric == "tool_ms":
-            keep &= turns["has_tool"].to_numpy(dtype=bool)
-        return turns["call"].to_numpy()[keep], values[keep]
+        table = self.table
+        values = table[metric].to_numpy(dtype=float)
+        if metric == _RESPONSE:
+            keep = _kept(table, include_flagged=False, include_incomplete=False)
+            keep &= (table["turn"] >= 1).to_numpy() & np.isfinite(values)
+        else:
+            keep, _ = _component_rows(table, metric[: -len("_ms")])
+        return table["call"].to_numpy()[keep], values[keep]
 
     def sums(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-call ``(numerator, denominator)`` of a rate metric (0 for calls that do not count)."""
@@ -142,16 +166,21 @@ class _Group:
             known = np.isfinite(cents) & np.isfinite(minutes) & (minutes > 0)
             return np.where(known, cents, 0.0), np.where(known, minutes, 0.0)
         if metric == "failure_rate":
-            status = self.calls.call_values("status").astype(object).to_numpy()
-            status = np.array(
-                [str(s).lower() if s is not None else "" for s in status], dtype=object
-            )
+            values = self.calls.call_values("status").astype("string").str.lower()
+            status = values.fillna("").to_numpy(dtype=object)
             ended = np.isin(status, list(TERMINAL_STATUSES))
             return (ended & (status != "completed")).astype(float), ended.astype(float)
-        table = interrupted_turns(self.frames)
-        codes = self.calls.codes(table["call_id"]) if len(table) else np.zeros(0, dtype=np.int64)
+        if "status" in self.frames.turns.columns:  # the frames' own words, on the built codes
+            status = self.frames.turns["status"].astype("string").str.lower()
+            answered = (self.table["turn"] >= 1).to_numpy()
+            codes = self.table["call"].to_numpy()[answered]
+            interrupted = (status == "interrupted").fillna(False).to_numpy(dtype=bool)[answered]
+        else:
+            table = interrupted_turns(self.frames)
+            codes = self.calls.codes(table["call_id"]) if len(table) else np.zeros(0, np.int64)
+            interrupted = table["interrupted"].to_numpy(dtype=bool)
         n = max(n, self.calls.n)
-        hit = np.bincount(codes, weights=table["interrupted"].to_numpy(dtype=float), minlength=n)
+        hit = np.bincount(codes, weights=interrupted.astype(float), minlength=n)
         return hit, np.bincount(codes, minlength=n).astype(float)
 
 
@@ -200,7 +229,7 @@ def select_calls(
         keep &= (runs == run_id).to_numpy(dtype=bool)
     if agent_id is not None:
         keep &= (calls["agent_id"].astype(object) == agent_id).to_numpy(dtype=bool)
-    start, end = _utc(since, "since"), _utc(until, "until")
+    start, end = utc_window(since, until)
     if start is not None or end is not None:
         created = pd.to_datetime(calls["created_at"], utc=True)
         if start is not None:
@@ -238,26 +267,25 @@ def interrupted_turns(frames: CallFrames) -> pd.DataFrame:
                 "interrupted": pd.Series(dtype=bool),
             }
         )
-    turn_no = _floats(turns["turn"])
-    answered = turn_no >= 1
+    exact, known = _turn_numbers(turns["turn"])
+    answered = known & (exact >= 1)
     code = calls.codes(turns["call_id"])[answered]
-    turn_no = turn_no[answered]
+    exact = exact[answered]
     if "status" in turns.columns:
-        status = turns["status"].astype(object).to_numpy()[answered]
-        hit = np.array([str(s).lower() == "interrupted" for s in status], dtype=bool)
+        status = turns["status"].astype("string").str.lower().to_numpy(dtype=object)
+        hit = (status == "interrupted")[answered]
     else:
         events = _events(calls)
         comp = events["comp"].to_numpy()
-        stride = int(np.nanmax(np.r_[turn_no, events["turn"].to_numpy(), 0])) + 2
-        keys = code * stride + turn_no.astype(np.int64)
         ok = np.isfinite(events["turn"].to_numpy())
-        event_keys = np.where(
-            ok, events["call"].to_numpy() * stride + np.nan_to_num(events["turn"].to_numpy()), -1
-        ).astype(np.int64)
+        keys, event_keys = _pair_keys(
+            code, exact, np.ones(len(code), dtype=bool),
+            events["call"].to_numpy(), events["turn_no"].to_numpy(), ok,
+        )  # fmt: skip
         seq = events["seq"].to_numpy(dtype=float)
 
         def last_seq(component: str) -> pd.Series:
-            mask = ok & (comp == COMPONENTS.index(component))
+            mask = ok & (comp == EVENT_COMPONENTS.index(component))
             return pd.Series(seq[mask]).groupby(event_keys[mask]).max()
 
         llm, tts = last_seq("llm_ttft"), last_seq("tts_ttfb")
@@ -267,8 +295,8 @@ def interrupted_turns(frames: CallFrames) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "call_id": calls.ids(code),
-            "turn": pd.array(turn_no, dtype="Float64").astype("Int64"),
-            "interrupted": hit,
+            "turn": pd.array(exact, dtype="Int64"),
+            "interrupted": np.asarray(hit, dtype=bool),
         }
     )
 
@@ -325,7 +353,7 @@ def _metric_list(metrics: Any) -> list[str]:
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     out = []
     for name in names:
-        if isinstance(name, str) and name in COMPONENTS:
+        if isinstance(name, str) and name in EVENT_COMPONENTS:
             name = f"{name}_ms"
         _one_of("metric", name, COMPARE_METRICS)
         out.append(name)
@@ -360,15 +388,15 @@ def _threshold(value: Any) -> float:
 def _verdict(
     diff: float, low: float, high: float, n_a: int, n_b: int, threshold: float, a: float, b: float
 ) -> str:
-    if n_a < MIN_CALLS or n_b < MIN_CALLS:
-        return (
-            f"too few calls to tell (a: {display.count(n_a)}, b: {display.count(n_b)}; "
-            f"need {display.count(MIN_CALLS)} in each)"
-        )
     if not np.isfinite(a) or not np.isfinite(b):
         missing = " and ".join(name for name, v in (("a", a), ("b", b)) if not np.isfinite(v))
         return f"no values in {missing}"
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if n_a < MIN_CALLS or n_b < MIN_CALLS:
+        return (
+            f"not enough calls (a: {display.count(n_a)}, b: {display.count(n_b)}; "
+            f"need {display.count(MIN_CALLS)} in each)"
+        )
+    if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(diff)):
         return "no clear change"
     if low > 0 and diff >= threshold:
         return "increase"
@@ -377,18 +405,131 @@ def _verdict(
     return "no clear change"
 
 
-def _rng(seed: Any) -> np.random.Generator:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
-    return np.random.default_rng(seed)
+_FAMILY_RULE = "Bonferroni: each of a metric's k intervals at 1 - (1 - ci) / k"
 
 
-def _boot_batches(rng: np.random.Generator, n_calls: int, n_boot: int) -> Iterable[np.ndarray]:
-    """Call multiplicities of ``n_boot`` resamples, in batches that keep memory bounded."""
-    if n_calls == 0:
-        return
-    for size in _chunks(n_calls, n_boot, budget=2_000_000):
-        yield _call_weights(rng, n_calls, size)
+def _family_level(ci: float, k: int) -> float:
+    """Bonferroni: the level of each of a metric's ``k`` intervals, so that all ``k`` hold
+    together with probability at least ``ci``."""
+    return 1 - (1 - ci) / max(k, 1)
+
+
+class _Side(NamedTuple):
+    """One group's data for :func:`compare`: per metric its rows (or per-call sums), point
+    estimates and number of calls with values."""
+
+    group: _Group
+    data: dict[str, tuple[np.ndarray, np.ndarray]]
+    point: dict[str, np.ndarray]
+    n_calls: dict[str, int]
+
+
+def _side(group: _Group, names: list[str], qs: list[float]) -> _Side:
+    """Build each metric's values of one side once (the per-turn table is built once, too)."""
+    data, point, n_calls = {}, {}, {}
+    for metric in names:
+        if metric in _RATE_METRICS:
+            num, den = group.sums(metric)
+            data[metric] = (num, den)
+            point[metric] = _resampled_ratio(np.ones((1, len(num))), num, den)
+            n_calls[metric] = int(np.count_nonzero(den > 0))
+        else:
+            codes, values = group.rows(metric)
+            data[metric] = (codes, values)
+            point[metric] = np.quantile(values, qs) if len(values) else np.full(len(qs), np.nan)
+            n_calls[metric] = int(np.count_nonzero(np.bincount(codes, minlength=1)))
+    for metric in names:  # a later metric may have met calls the first did not
+        if metric in _RATE_METRICS:
+            num, den = data[metric]
+            pad = group.calls.n - len(num)
+            data[metric] = (np.r_[num, np.zeros(pad)], np.r_[den, np.zeros(pad)])
+    return _Side(group, data, point, n_calls)
+
+
+def _resample(
+    side: _Side, wanted: list[str], qs: list[float], n_boot: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Each wanted metric's statistics in ``n_boot`` resamples of the side's calls, shape
+    ``(n_boot, n_statistics)``: one draw of call multiplicities per batch, shared by every
+    metric, and one matrix product for every per-call sum of every metric."""
+    plans: dict[str, _ResampledQuantiles] = {}
+    columns: list[np.ndarray] = []
+    slots: dict[str, slice] = {}
+    at = 0
+    for metric in wanted:
+        first, second = side.data[metric]
+        if metric in _RATE_METRICS:
+            block = np.stack([first, second], axis=1)
+        else:
+            plans[metric] = _ResampledQuantiles(first, second, side.group.calls.n, qs)
+            block = plans[metric].columns
+        slots[metric] = slice(at, at + block.shape[1])
+        at += block.shape[1]
+        columns.append(block)
+    if not columns:
+        return {}
+    # float32 products are exact for the row counts (below 2**24 rows) and twice as fast; the
+    # rates' sums of cents and minutes keep about 7 digits, far inside the resampling spread
+    dtype = _weight_dtype(max((len(side.data[m][0]) for m in wanted), default=0))
+    every = np.concatenate(columns, axis=1).astype(dtype)
+    boots: dict[str, list[np.ndarray]] = {m: [] for m in wanted}
+    # batches of ~8M cells (32 MB of float32): fewer, larger steps of every quantile's window
+    for weights in _multiplicities(rng, side.group.calls.n, n_boot, budget=8_000_000, dtype=dtype):
+        products = (weights @ every).astype(float)
+        for metric in wanted:
+            part = products[:, slots[metric]]
+            if metric in _RATE_METRICS:
+                with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                    stat = (part[:, 0] / part[:, 1])[:, None]
+                boots[metric].append(np.where(np.isfinite(stat), stat, np.nan))
+            else:
+                boots[metric].append(plans[metric](weights, part))
+    return {m: np.concatenate(v) for m, v in boots.items()}
+
+
+def _ratio(a: float, b: float) -> tuple[float, str | None]:
+    """``b / a``, or NaN and why when it is not a finite number (a zero or tiny ``a``)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = b / a if a != 0 else float("inf")
+    if np.isfinite(ratio) or not (np.isfinite(a) and np.isfinite(b)):
+        return (float(ratio) if np.isfinite(ratio) else float("nan")), None
+    return float("nan"), f"ratio undefined: a is {a!r}"
+
+
+def _compare_rows(
+    names: list[str],
+    pcts: tuple[float, ...],
+    sides: list[_Side],
+    boots: list[dict[str, np.ndarray]],
+    ci: float,
+    thresholds: dict[str, float],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per (metric, statistic), and the notes (undefined ratios)."""
+    rows, notes = [], []
+    for metric in names:
+        stats = _statistics(metric, pcts)
+        level = _family_level(ci, len(stats))
+        n_a, n_b = sides[0].n_calls[metric], sides[1].n_calls[metric]
+        for j, statistic in enumerate(stats):
+            value_a = float(sides[0].point[metric][j])
+            value_b = float(sides[1].point[metric][j])
+            with np.errstate(invalid="ignore", over="ignore"):
+                diff = value_b - value_a
+            diff = diff if np.isfinite(diff) else float("nan")
+            low = high = float("nan")
+            if metric in boots[0] and metric in boots[1]:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    diffs = boots[1][metric][:, j] - boots[0][metric][:, j]
+                low, high = _percentile_interval(diffs, level)
+            ratio, note = _ratio(value_a, value_b)
+            if note:
+                notes.append(f"{metric} {statistic}: {note}")
+            change = _verdict(diff, low, high, n_a, n_b, thresholds[metric], value_a, value_b)
+            rows.append(
+                dict(zip(_COLUMNS, [metric, statistic, value_a, value_b, diff, ratio, low, high,
+                                    n_a, n_b, change], strict=True))
+            )  # fmt: skip
+    return rows, notes
 
 
 def compare(
@@ -397,10 +538,10 @@ def compare(
     *,
     metrics: str | Sequence[str] | None = None,
     percentiles: Sequence[float] = (50, 95),
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     ci: float = 0.95,
     min_change: float | Mapping[str, float] | None = None,
-    seed: int | None = None,
+    seed: int | None = DEFAULT_SEED,
 ) -> pd.DataFrame:
     """What changed from ``a`` to ``b``: each metric's statistic in both, the difference and whether
     it is more than noise.
@@ -410,43 +551,37 @@ def compare(
     a, b : CallFrames
         The two sets of calls: two load-test runs, two periods, two agents...
     metrics : str or sequence of str, optional
-        Default: all of :data:`COMPARE_METRICS`:
-
-        * ``response_ms`` and each component's per-turn sum ``eou_delay_ms``, ``stt_ms``,
-          ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (answered turns; ``kb_ms`` and
-          ``tool_ms`` over the turns that used the knowledge base / a tool; flagged values left
-          out), and per call ``connect_setup_ms``; statistics: the ``percentiles``.
-        * ``cents_per_minute``: total ``cost_cents`` over total minutes, calls whose cost and
-          duration are known (statistic ``rate``).
-        * ``failure_rate``: calls that ended in a terminal status other than ``completed``, over
-          the calls in a terminal status (``rate``).
-        * ``interrupted_turn_rate``: interrupted answered turns over answered turns (``rate``;
-          see :func:`interrupted_turns`).
+        Default: all of :data:`COMPARE_METRICS` (what each holds is documented there).
+        Latencies follow the conventions of :mod:`oneinbox_nb.analysis`: ``response_ms`` over
+        complete, unflagged answered turns (an interrupted turn never counts as fast); a
+        component over the turns that have its events (never 0 ms for a turn without them).
     percentiles : sequence of float, default (50, 95)
+        The statistics of each latency metric (a rate has one: ``rate``).
     n_boot : int, default 1000
-        Resamples of each group (0: no intervals, so no change is claimed).
+        Resamples of each group's calls (0: no intervals, so no change is claimed).
     ci : float, default 0.95
-        Confidence level of the interval.
+        Family-wise level per metric: each of a metric's ``k`` statistics (p50 and p95...) gets
+        an interval at ``1 - (1 - ci) / k`` (Bonferroni), so a metric that did not change shows
+        a change in *any* of its statistics at most ``1 - ci`` of the time.
     min_change : float or dict, optional
-        The practical threshold: ``|b - a|`` below it is never called a change. Default
-        :data:`MIN_CHANGE`: 50 ms for latencies, 0.1 cents per minute, one percentage point (0.01)
-        for the rates. A number applies to every metric; a dict overrides some metrics.
-    seed : int, optional
-        Seed of the resampling (None: fresh randomness each call).
+        ``|b - a|`` below it is never called a change. Default :data:`MIN_CHANGE` (50 ms, 0.1
+        cents per minute, one percentage point); a number applies to every metric, a dict to some.
+    seed : int or None, default 0
+        Seed of the resampling: the same seed gives the same intervals (None: fresh randomness).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (metric, statistic): ``metric``, ``statistic`` (``p50``, ``p95``... or
-        ``rate``), ``a``, ``b`` (float: ms, cents per minute, or a fraction), ``diff`` (b - a),
-        ``ratio`` (b / a; NaN when a is 0), ``ci_low``, ``ci_high`` (the interval of ``diff``:
-        each group's calls resampled with replacement, whole calls with all their turns, the
-        groups independently; percentile interval), ``n_calls_a``, ``n_calls_b`` (calls with
-        values of the metric) and ``change``: ``"increase"`` or ``"decrease"`` when the interval
-        excludes 0 and ``|diff| >= min_change``, else ``"no clear change"``; with fewer than
-        :data:`MIN_CALLS` calls in a group the interval is NaN and ``change`` says so
-        (``"too few calls to tell (a: 3, b: 600; need 20 in each)"``), and a statistic without
-        values reads ``"no values in a"``.
+        One row per (metric, statistic): ``metric``, ``statistic`` (``p50``... or ``rate``),
+        ``a``, ``b`` (ms, cents per minute or a fraction; NaN: no values), ``diff`` (b - a),
+        ``ratio`` (b / a; NaN when that is not a finite number, with a line in
+        ``attrs["notes"]``), ``ci_low``, ``ci_high`` (percentile interval of ``diff``, whole
+        calls resampled in each group independently), ``n_calls_a``, ``n_calls_b`` (calls with
+        values) and ``change``: ``"increase"``/``"decrease"`` when the interval excludes 0 and
+        ``|diff| >= min_change``, else ``"no clear change"``; ``"no values in a"``; or ``"not
+        enough calls (a: 3, b: 600; need 20 in each)"`` below :data:`MIN_CALLS` (no interval).
+        ``attrs``: ``ci``, ``family_rule``, ``levels`` (metric -> level of each of its
+        intervals, e.g. 0.975 for p50 and p95 at ``ci=0.95``), ``notes``.
 
     Raises
     ------
@@ -455,128 +590,26 @@ def compare(
         ``ci``, ``min_change`` or ``seed``.
     TypeError
         ``a`` or ``b`` is not a CallFrames.
-
-    Examples
-    --------
-    >>> table = compare(run_a.frames, run_b.frames, seed=0)  # doctest: +SKIP
-    >>> table.query("change != 'no clear change'")  # doctest: +SKIP
     """
     names = _metric_list(metrics)
     pcts = _percentiles(percentiles)
     n_boot = _check_boot(n_boot, ci)
     thresholds = _thresholds(min_change, names)
     rng = _rng(seed)
-    groups = [_Group(a, "a"), _Group(b, "b")]
     qs = [p / 100 for p in pcts]
-
-    # per group: the data of each metric, its point estimates and its calls
-    data: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{}, {}]
-    point: list[dict[str, np.ndarray]] = [{}, {}]
-    n_calls: list[dict[str, int]] = [{}, {}]
-    for g, group in enumerate(groups):
-        for metric in names:
-            if metric in _RATE_METRICS:
-                num, den = group.sums(metric)
-                data[g][metric] = (num, den)
-                point[g][metric] = _resampled_ratio(np.ones((1, len(num))), num, den)
-                n_calls[g][metric] = int(np.count_nonzero(den > 0))
-            else:
-                codes, values = group.rows(metric)
-                data[g][metric] = (codes, values)
-                point[g][metric] = (
-                    np.quantile(values, qs) if len(values) else np.full(len(qs), np.nan)
-                )
-                n_calls[g][metric] = len(np.unique(codes))
-
-    for g, group in enumerate(groups):  # a later metric may have met calls the first did not
-        for metric in names:
-            if metric in _RATE_METRICS:
-                num, den = data[g][metric]
-                pad = group.calls.n - len(num)
-                data[g][metric] = (np.r_[num, np.zeros(pad)], np.r_[den, np.zeros(pad)])
-
-    # resamples: one set of call multiplicities per group, shared by every metric
-    boots: list[dict[str, list[np.ndarray]]] = [{m: [] for m in names}, {m: [] for m in names}]
-    enough = {
-        m: n_calls[0][m] >= MIN_CALLS and n_calls[1][m] >= MIN_CALLS and n_boot > 0 for m in names
-    }
-    if any(enough.values()):
-        for g, group in enumerate(groups):
-            wanted = [m for m in names if enough[m]]
-            plans: dict[str, _ResampledQuantiles] = {}
-            columns: list[np.ndarray] = []
-            slots: dict[str, slice] = {}
-            for metric in wanted:
-                first, second = data[g][metric]
-                if metric in _RATE_METRICS:
-                    block = np.stack([first, second], axis=1)
-                else:
-                    plans[metric] = _ResampledQuantiles(first, second, group.calls.n, qs)
-                    block = plans[metric].columns
-                at = sum(c.shape[1] for c in columns)
-                slots[metric] = slice(at, at + block.shape[1])
-                columns.append(block)
-            every = np.concatenate(columns, axis=1)
-            for weights in _boot_batches(rng, group.calls.n, n_boot):
-                products = weights @ every  # every per-call sum of every metric, in one pass
-                for metric in wanted:
-                    part = products[:, slots[metric]]
-                    if metric in _RATE_METRICS:
-                        with np.errstate(invalid="ignore", divide="ignore"):
-                            stat = (part[:, 0] / part[:, 1])[:, None]
-                        stat = np.where(np.isfinite(stat), stat, np.nan)
-                    else:
-                        stat = plans[metric](weights, part)
-                    boots[g][metric].append(stat)
-
-    rows = []
-    for metric in names:
-        stats = _statistics(metric, pcts)
-        for j, statistic in enumerate(stats):
-            value_a, value_b = float(point[0][metric][j]), float(point[1][metric][j])
-            diff = value_b - value_a
-            low = high = float("nan")
-            if enough[metric]:
-                diffs = (
-                    np.concatenate(boots[1][metric])[:, j] - np.concatenate(boots[0][metric])[:, j]
-                )
-                low, high = _percentile_interval(diffs, ci)
-            n_a, n_b = n_calls[0][metric], n_calls[1][metric]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = value_b / value_a if value_a != 0 else float("nan")
-            rows.append(
-                {
-                    "metric": metric,
-                    "statistic": statistic,
-                    "a": value_a,
-                    "b": value_b,
-                    "diff": diff,
-                    "ratio": ratio,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "n_calls_a": n_a,
-                    "n_calls_b": n_b,
-                    "change": _verdict(
-                        diff, low, high, n_a, n_b, thresholds[metric], value_a, value_b
-                    ),
-                }
-            )
-    out = pd.DataFrame(rows, columns=_COLUMNS)
-    return out.astype(
-        {
-            "metric": object,
-            "statistic": object,
-            "a": float,
-            "b": float,
-            "diff": float,
-            "ratio": float,
-            "ci_low": float,
-            "ci_high": float,
-            "n_calls_a": np.int64,
-            "n_calls_b": np.int64,
-            "change": object,
-        }
-    )
+    sides = [_side(_Group(a, "a"), names, qs), _side(_Group(b, "b"), names, qs)]
+    wanted = [
+        m
+        for m in names
+        if n_boot > 0 and min(side.n_calls[m] for side in sides) >= MIN_CALLS
+        and all(np.isfinite(side.point[m]).all() for side in sides)
+    ]  # fmt: skip
+    boots = [_resample(side, wanted, qs, n_boot, rng) for side in sides]
+    rows, notes = _compare_rows(names, pcts, sides, boots, ci, thresholds)
+    out = pd.DataFrame(rows, columns=_COLUMNS).astype(_DTYPES)
+    levels = {m: _family_level(ci, len(_statistics(m, pcts))) for m in names}
+    out.attrs.update(ci=float(ci), family_rule=_FAMILY_RULE, levels=levels, notes=notes)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -605,8 +638,8 @@ def compare_knees(
     margin: float = 0.5,
     run_a: str | None = None,
     run_b: str | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
     ci: float = 0.95,
     key: str = "run_id",
 ) -> pd.DataFrame:
@@ -618,7 +651,8 @@ def compare_knees(
     metric, percentile, margin, n_boot, seed, ci, key
         As for :func:`~oneinbox_nb.analysis.find_knee` (the same for both).
     run_a, run_b : str, optional
-        The run of each side (``metadata[key]``); default: every call with a concurrency.
+        The run of each side (``metadata[key]``); default: the side's only run (a side holding
+        several runs, or none, raises :class:`~oneinbox_nb.analysis.RunChoiceError`).
 
     Returns
     -------

@@ -23,16 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..frames import ABSURD_MS, CallFrames
+from ..frames import ABSURD_MS, AGGREGATE_COMPONENTS, CallFrames
 from ._calls import (
     _RESPONSE,
-    COMPONENTS,
+    EVENT_COMPONENTS,
     RESPONSE_COMPONENTS,
     _call_key,
     _Calls,
     _check_keys,
     _column,
     _component_codes,
+    _component_rows,
     _empty,
     _events,
     _factorize,
@@ -41,6 +42,7 @@ from ._calls import (
     _kept,
     _providers,
     _setup_labels,
+    _turn_array,
     _turns,
 )
 from ._options import _by_list, _int_option, _number_option, _one_of, _percentiles
@@ -60,11 +62,8 @@ __all__ = [
     "turn_latency",
 ]
 
-#: Components with a server-side aggregate in ``latency`` (compared by :func:`server_comparison`).
-AGGREGATE_COMPONENTS: tuple[str, ...] = ("stt", "llm_ttft", "tts_ttfb", "eou_delay")
 
-
-_ORDER = {name: i for i, name in enumerate((*COMPONENTS, _RESPONSE))}
+_ORDER = {name: i for i, name in enumerate((*EVENT_COMPONENTS, _RESPONSE))}
 _DEFAULT_PERCENTILES = (50, 90, 95, 99)
 _PROVIDER_COMPONENTS = ("eou_delay", "stt", "llm_ttft", "tts_ttfb", _RESPONSE)
 
@@ -173,37 +172,19 @@ def turn_chain(
     if events.empty:
         return _chain_dtypes(_empty(_CHAIN_COLUMNS))
 
+    events, rank = _in_chain_order(events)
     comp = events["comp"].to_numpy()
-    rank = np.select(
-        [
-            comp == COMPONENTS.index("eou_delay"),
-            comp == COMPONENTS.index("tts_ttfb"),
-            comp == COMPONENTS.index("stt"),
-        ],
-        [0, 2, 3],
-        1,
-    )
-    order = np.lexsort(
-        (events["seq"].to_numpy(), rank, events["turn"].to_numpy(), events["call"].to_numpy())
-    )
-    events = events.iloc[order].reset_index(drop=True)
-    rank = rank[order]
-    comp = comp[order]
     in_response = rank != 3
     duration = np.nan_to_num(events["ms"].to_numpy(dtype=float), nan=0.0)
-    names = np.array(COMPONENTS, dtype=object)[comp]
+    names = np.array(EVENT_COMPONENTS, dtype=object)[comp]
     tool = events["tool"].to_numpy(dtype=object)
-    named_tool = (comp == COMPONENTS.index("tool")) & pd.notna(tool)
+    named_tool = (comp == EVENT_COMPONENTS.index("tool")) & pd.notna(tool)
     base = pd.Series(names.copy(), dtype=object)  # a copy: pandas 2 would write into names
     named = "tool:" + pd.Series(tool[named_tool], dtype=object).astype(str)
     base[named_tool] = named.to_numpy(dtype=object)
 
-    call, turn_values = events["call"].to_numpy(), events["turn"].to_numpy()
-    label_keys = [call, turn_values, base.to_numpy()]
-    label_groups = pd.Series(np.zeros(len(base))).groupby(label_keys, sort=False)
-    occurrence = label_groups.cumcount().to_numpy() + 1
-    repeats = label_groups.transform("size").to_numpy()
-    label = np.where(repeats > 1, base + " #" + occurrence.astype(str), base)
+    call, turn_values = events["call"].to_numpy(), events["turn_no"].to_numpy()
+    label = _step_labels(call, turn_values, base)
 
     step_groups = [call, turn_values, in_response]
     end = pd.Series(duration).groupby(step_groups, sort=False).cumsum().to_numpy()
@@ -212,7 +193,7 @@ def turn_chain(
     out = pd.DataFrame(
         {
             "call_id": calls.ids(call),
-            "turn": turn_values,
+            "turn": _turn_array(events),
             "step": np.where(in_response, step, -1),
             "component": names,
             "label": label,
@@ -227,11 +208,39 @@ def turn_chain(
     return _chain_dtypes(out)
 
 
+def _in_chain_order(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Events sorted by call, turn, then eou_delay, the LLM/kb/tool steps as recorded, tts_ttfb
+    and the turn's stt rows last; and each one's rank in that order (3: stt)."""
+    comp = events["comp"].to_numpy()
+    rank = np.select(
+        [
+            comp == EVENT_COMPONENTS.index("eou_delay"),
+            comp == EVENT_COMPONENTS.index("tts_ttfb"),
+            comp == EVENT_COMPONENTS.index("stt"),
+        ],
+        [0, 2, 3],
+        1,
+    )
+    order = np.lexsort(
+        (events["seq"].to_numpy(), rank, events["turn_no"].to_numpy(), events["call"].to_numpy())
+    )
+    return events.iloc[order].reset_index(drop=True), rank[order]
+
+
+def _step_labels(call: np.ndarray, turn: np.ndarray, base: pd.Series) -> np.ndarray:
+    """Each step's label: ``base``, with ``" #k"`` when it occurs more than once in its turn."""
+    groups = pd.Series(np.zeros(len(base))).groupby([call, turn, base.to_numpy()], sort=False)
+    occurrence = groups.cumcount().to_numpy() + 1
+    repeats = groups.transform("size").to_numpy()
+    return np.where(repeats > 1, base + " #" + occurrence.astype(str), base)
+
+
 def _chain_dtypes(out: pd.DataFrame) -> pd.DataFrame:
     step = _floats(out["step"])
     step_array = pd.array(np.where(step < 0, np.nan, step), dtype="Float64").astype("Int64")
+    turn = out["turn"] if out["turn"].dtype == "Int64" else _floats(out["turn"])
     return out.assign(
-        turn=pd.array(_floats(out["turn"]), dtype="Float64").astype("Int64"),
+        turn=pd.array(turn, dtype="Int64"),
         step=step_array,
         component=out["component"].astype(object),
         label=out["label"].astype(object),
@@ -283,10 +292,10 @@ def turn_latency(
     out = pd.DataFrame(
         {
             "call_id": calls.ids(turns["call"].to_numpy()),
-            "turn": pd.array(turns["turn"].to_numpy(), dtype="Float64").astype("Int64"),
+            "turn": _turn_array(turns),
         }
     )
-    for name in (*(f"{c}_ms" for c in COMPONENTS), _RESPONSE):
+    for name in (*(f"{c}_ms" for c in EVENT_COMPONENTS), _RESPONSE):
         out[name] = turns[name].to_numpy(dtype=float)
     out["flagged"] = turns["flagged"].to_numpy(dtype=bool)
     out["complete"] = turns["complete"].to_numpy(dtype=bool)
@@ -343,7 +352,7 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
         (flagged, or not complete: an interrupted turn is short because it was cut off).
     """
     n = _int_option("n", n)
-    parts = [f"{c}_ms" for c in COMPONENTS]
+    parts = [f"{c}_ms" for c in EVENT_COMPONENTS]
     columns = [
         "call_id",
         "turn",
@@ -374,7 +383,7 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
     total = top[_RESPONSE].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = shares[np.arange(len(top)), best] / total
-    out = pd.DataFrame({"call_id": ids, "turn": top["turn"].to_numpy().astype(np.int64)})
+    out = pd.DataFrame({"call_id": ids, "turn": top["turn_no"].to_numpy(dtype=np.int64)})
     for name in (_RESPONSE, *parts):
         out[name] = top[name].to_numpy()
     out["agent_id"] = _gather(agents.to_numpy(dtype=object), codes, None)
@@ -394,36 +403,42 @@ def slowest_turns(frames: CallFrames, n: int = 10) -> pd.DataFrame:
 def _latency_rows(
     calls: _Calls, by: list[str], *, include_flagged: bool, include_incomplete: bool
 ) -> tuple[dict[str, np.ndarray], dict[str, list[Any]], np.ndarray, np.ndarray]:
-    """Every latency value with its group codes: one row per event, one per answered turn.
+    """Every latency value with its group codes: one row per turn and component it has (the
+    component rule: the turn's sum of that component's events), one per answered turn.
 
     Returns ``(codes, labels, values, kept)``; ``codes``/``labels`` have a ``"component"`` entry
-    (labels :data:`COMPONENTS` then ``response_ms``) and one per key of ``by``. ``"provider"`` is
-    the component's own provider for event rows and the provider setup for ``response_ms`` rows.
-    ``kept`` marks the rows the statistics use: events with a value (unflagged unless
-    ``include_flagged``), and complete (unless ``include_incomplete``), unflagged (unless
-    ``include_flagged``) turns.
+    (labels :data:`EVENT_COMPONENTS` then ``response_ms``) and one per key of ``by``.
+    ``"provider"`` is the component's own provider for component rows and the provider setup for
+    ``response_ms`` rows. ``kept`` marks the rows the statistics use: component values not
+    flagged for that component (unless ``include_flagged``), and complete (unless
+    ``include_incomplete``), unflagged (unless ``include_flagged``) answered turns.
     """
     _check_keys(calls, by)
-    events = _events(calls)
-    ev_kept = np.isfinite(events["ms"].to_numpy())
-    if not include_flagged:
-        ev_kept &= ~events["flagged"].to_numpy()
-    turns = _turns(calls)
-    turns = turns[(turns["turn"] >= 1).to_numpy()]
-    tu_kept = _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
-    kept = np.r_[ev_kept, tu_kept]
-    ev_call, tu_call = events["call"].to_numpy(), turns["call"].to_numpy()
-    codes = {"component": np.r_[events["comp"].to_numpy(), np.full(len(turns), len(COMPONENTS))]}
-    labels: dict[str, list[Any]] = {"component": [*COMPONENTS, _RESPONSE]}
-    values = np.r_[events["ms"].to_numpy(dtype=float), turns[_RESPONSE].to_numpy(dtype=float)]
+    table = _turns(calls)
+    parts = []  # (rows of the turns table, component code, kept)
+    for k, component in enumerate(EVENT_COMPONENTS):
+        kept, left_out = _component_rows(table, component, include_flagged=include_flagged)
+        rows = np.flatnonzero(kept | left_out)
+        parts.append((rows, np.full(len(rows), k), kept[rows], f"{component}_ms"))
+    rows = np.flatnonzero((table["turn"] >= 1).to_numpy())
+    answered = table.iloc[rows]
+    kept = _kept(answered, include_flagged=include_flagged, include_incomplete=include_incomplete)
+    parts.append((rows, np.full(len(rows), len(EVENT_COMPONENTS)), kept, _RESPONSE))
+    ev_comp = np.concatenate([part[1] for part in parts[:-1]]).astype(np.int64)
+    ev_call = np.concatenate([table["call"].to_numpy()[part[0]] for part in parts[:-1]])
+    tu_call = table["call"].to_numpy()[rows]
+    kept = np.concatenate([part[2] for part in parts])
+    codes = {"component": np.concatenate([part[1] for part in parts]).astype(np.int64)}
+    labels: dict[str, list[Any]] = {"component": [*EVENT_COMPONENTS, _RESPONSE]}
+    values = np.concatenate([table[part[3]].to_numpy(dtype=float)[part[0]] for part in parts])
     for key in by:
         if key == "provider" and "provider" not in calls.frames.calls.columns:
-            table = _providers(calls)
-            setup = _setup_labels(table)
-            flat, key_labels = _factorize(np.r_[table.ravel(), setup].astype(object))
-            table_codes = flat[: table.size].reshape(table.shape)
-            setup_codes = flat[table.size :]
-            ev_codes = table_codes[events["comp"].to_numpy(), ev_call]
+            providers = _providers(calls)
+            setup = _setup_labels(providers)
+            flat, key_labels = _factorize(np.r_[providers.ravel(), setup].astype(object))
+            table_codes = flat[: providers.size].reshape(providers.shape)
+            setup_codes = flat[providers.size :]
+            ev_codes = table_codes[ev_comp, ev_call]
             tu_codes = setup_codes[tu_call]
         else:
             per_call, key_labels = _call_key(calls, key)
@@ -443,7 +458,8 @@ def _latency_rows(
 def latency_values(
     frames: CallFrames, *, include_flagged: bool = False, include_incomplete: bool = False
 ) -> pd.DataFrame:
-    """Every latency value in long form: one row per event and one per complete turn.
+    """Every latency value in long form: one row per (turn, component) value and one per
+    answered turn's response (the component rule of :mod:`oneinbox_nb.analysis`).
 
     The raw material of :func:`latency_percentiles` (and of distribution plots).
 
@@ -459,9 +475,9 @@ def latency_values(
     Returns
     -------
     pandas.DataFrame
-        ``call_id, component, value`` (ms); ``component`` is one of :data:`COMPONENTS` (one row
-        per event) or ``response_ms`` (one row per turn >= 1). ``attrs["n_excluded"]`` counts the
-        values left out.
+        ``call_id, component, value`` (ms); ``component`` is one of :data:`EVENT_COMPONENTS` (one
+        row per turn that has that component's events: their sum) or ``response_ms`` (one row per
+        turn >= 1). ``attrs["n_excluded"]`` counts the values left out.
     """
     calls = _Calls(frames)
     codes, labels, values, kept = _latency_rows(
@@ -488,9 +504,11 @@ def latency_percentiles(
 ) -> pd.DataFrame:
     """Percentiles of each latency component and of the per-turn response time.
 
-    Components are counted per event (a knowledge-base turn's two ``llm_ttft`` events are two
-    values; ``kb`` and ``tool`` per event, greeting included); ``response_ms`` per complete,
-    unflagged turn >= 1 (see :mod:`oneinbox_nb.analysis` for what *complete* and *flagged* mean).
+    A component's values are its per-turn sums over the turns that have its events (a knowledge-
+    base turn's two ``llm_ttft`` events are one value, their sum; a turn without ``kb`` events is
+    no ``kb`` value), greeting and incomplete turns included; ``response_ms`` per complete,
+    unflagged turn >= 1. This is the component rule of :mod:`oneinbox_nb.analysis`, which
+    :func:`~oneinbox_nb.analysis.compare` and :func:`~oneinbox_nb.analysis.explain_change` follow.
 
     Parameters
     ----------
@@ -510,7 +528,7 @@ def latency_percentiles(
     -------
     pandas.DataFrame
         ``[*by], component, count, p50, p90, p95, p99, mean, n_excluded`` in ms; sorted by the
-        ``by`` keys, then components in the order of :data:`COMPONENTS` and ``response_ms`` last.
+        ``by`` keys, then components in the order of :data:`EVENT_COMPONENTS` and ``response_ms`` last.
         ``n_excluded`` counts the group's values left out (flagged or missing values, incomplete
         turns); a group whose values were all left out has ``count`` 0 and NaN statistics.
 
@@ -561,7 +579,7 @@ def provider_comparison(
     -------
     pandas.DataFrame
         ``component, provider, count, p50, p90, p95, p99, mean, n_excluded``, components in the
-        order of :data:`COMPONENTS` then ``response_ms``, providers alphabetically.
+        order of :data:`EVENT_COMPONENTS` then ``response_ms``, providers alphabetically.
     """
     pcts = _percentiles(percentiles)
     calls = _Calls(frames)
@@ -619,8 +637,8 @@ def server_comparison(frames: CallFrames, *, tolerance_ms: float = 1.0) -> pd.Da
     """
     tolerance_ms = _number_option("tolerance_ms", tolerance_ms)
     calls = _Calls(frames)
-    width = len(COMPONENTS)
-    aggregated = [COMPONENTS.index(c) for c in AGGREGATE_COMPONENTS]
+    width = len(EVENT_COMPONENTS)
+    aggregated = [EVENT_COMPONENTS.index(c) for c in AGGREGATE_COMPONENTS]
     events = _events(calls)
     events = events[
         np.isin(events["comp"].to_numpy(), aggregated) & np.isfinite(events["ms"].to_numpy())
@@ -659,10 +677,12 @@ def server_comparison(frames: CallFrames, *, tolerance_ms: float = 1.0) -> pd.Da
             differs = (np.abs(a - b) > limit) | (np.isnan(a) != np.isnan(b))
         what = np.where(differs, np.where(what == "", name, what + ", " + name), what)
     what = np.where(~in_server, "no server aggregate", np.where(~in_events, "no events", what))
-    order = np.lexsort(([_ORDER[c] for c in np.array(COMPONENTS)[keys % width]], keys // width))
+    order = np.lexsort(
+        ([_ORDER[c] for c in np.array(EVENT_COMPONENTS)[keys % width]], keys // width)
+    )
     out = merged.iloc[order].reset_index(drop=True)
     out.insert(0, "call_id", calls.ids(keys[order] // width))
-    out.insert(1, "component", np.array(COMPONENTS, dtype=object)[keys[order] % width])
+    out.insert(1, "component", np.array(EVENT_COMPONENTS, dtype=object)[keys[order] % width])
     out["what"] = what[order]
     out["disagrees"] = out["what"] != ""
     return _server_dtypes(out[_SERVER_COLUMNS])

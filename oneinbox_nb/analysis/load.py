@@ -19,19 +19,34 @@ import numpy as np
 import pandas as pd
 
 from ..frames import ABSURD_MS, CallFrames
-from ..matching import value_key, value_keys
-from ._calls import _RESPONSE, COMPONENTS, _Calls, _empty, _gather, _kept, _turns
+from ..matching import value_key
+from ._calls import (
+    _RESPONSE,
+    EVENT_COMPONENTS,
+    _Calls,
+    _component_rows,
+    _empty,
+    _gather,
+    _kept,
+    _turn_array,
+    _turns,
+)
 from ._options import _check_boot, _int_option, _number_option, _one_of, _percentiles
+from ._runs import RunChoiceError, _key_column, _pick_run, _run_keys
 from ._stats import (
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
     MIN_CALLS,
-    _call_resamples,
     _grouped_quantiles,
     _interval_note,
+    _multiplicities,
+    _not_enough,
     _percentile_interval,
-    _planned_quantiles,
-    _segment_plan,
+    _ResampledQuantiles,
+    _rng,
     _spearman,
     _spearman_resamples,
+    _weight_dtype,
     percentile_label,
 )
 
@@ -39,6 +54,7 @@ __all__ = [
     "CALL_METRICS",
     "TURN_METRICS",
     "Knee",
+    "RunChoiceError",
     "concurrency_bins",
     "concurrency_correlation",
     "concurrency_frame",
@@ -47,7 +63,7 @@ __all__ = [
 ]
 
 #: Per-turn metrics for the load-test functions (one value per answered turn).
-TURN_METRICS: tuple[str, ...] = ("response_ms", *(f"{c}_ms" for c in COMPONENTS))
+TURN_METRICS: tuple[str, ...] = ("response_ms", *(f"{c}_ms" for c in EVENT_COMPONENTS))
 
 #: Per-call metrics for the load-test functions (one value per call).
 CALL_METRICS: tuple[str, ...] = (
@@ -61,16 +77,6 @@ CALL_METRICS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------------
 # Load tests
 # --------------------------------------------------------------------------------------------------
-
-
-def _key_column(frames: CallFrames, key: str) -> str | None:
-    """The ``calls`` column of a metadata key (``meta_<key>``, or ``key`` itself), if any."""
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"key must be a metadata key such as 'run_id', got {key!r}")
-    for name in (f"meta_{key}", key):
-        if name in frames.calls.columns:
-            return name
-    return None
 
 
 def _concurrency(calls: _Calls) -> np.ndarray:
@@ -145,22 +151,12 @@ def load_test_runs(frames: CallFrames, *, key: str = "run_id") -> pd.DataFrame:
 
 
 def _metric_name(metric: Any) -> str:
-    if isinstance(metric, str) and metric in COMPONENTS:
+    if isinstance(metric, str) and metric in EVENT_COMPONENTS:
         metric = f"{metric}_ms"
     elif isinstance(metric, str) and f"connect_{metric}" in CALL_METRICS:
         metric = f"connect_{metric}"
     _one_of("metric", metric, (*TURN_METRICS, *CALL_METRICS))
     return metric
-
-
-def _run_keys(calls: _Calls, column: str | None) -> list[str | None]:
-    """Each call's run as its :func:`~oneinbox_nb.matching.value_key` (None: not in a run)."""
-    if column is None:
-        return [None] * calls.n
-    values = calls.call_values(column)
-    if isinstance(values.dtype, pd.StringDtype):  # already text (the frames' identifier columns)
-        return values.astype(object).where(values.notna(), None).tolist()
-    return value_keys(values.astype(object).tolist())
 
 
 def _run_mask(calls: _Calls, run: Any, key: str) -> np.ndarray:
@@ -187,7 +183,7 @@ class _LoadRows(NamedTuple):
     """A metric's values with their call (code), turn and concurrency; see :func:`_load_rows`."""
 
     codes: np.ndarray
-    turns: np.ndarray
+    turns: Any  # Int64 array (<NA> for per-call metrics)
     concurrency: np.ndarray
     values: np.ndarray
     excluded: np.ndarray  # concurrency of each value left out (flagged, incomplete)
@@ -213,25 +209,25 @@ def _load_rows(
             with np.errstate(invalid="ignore"):
                 keep &= (values >= 0) & (values <= ABSURD_MS)
         codes = np.flatnonzero(keep)
-        return _LoadRows(
-            codes, np.full(len(codes), np.nan), conc[codes], values[codes], conc[candidate & ~keep]
+        no_turn = pd.array([None] * len(codes), dtype="Int64")
+        return _LoadRows(codes, no_turn, conc[codes], values[codes], conc[candidate & ~keep])
+    turns = _turns(calls)
+    in_run = _gather(_run_mask(calls, run, key), turns["call"].to_numpy(), False)
+    if metric == _RESPONSE:
+        candidate = in_run & (turns["turn"] >= 1).to_numpy()
+        keep = candidate & np.isfinite(turns[metric].to_numpy())
+        keep &= _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
+    else:  # the component rule: the turns that have the component's events
+        kept, left_out = _component_rows(
+            turns, metric[: -len("_ms")], include_flagged=include_flagged
         )
-    components = None if metric == _RESPONSE else (metric[: -len("_ms")],)
-    turns = _turns(calls, components=components)
-    in_run = _run_mask(calls, run, key)
+        candidate, keep = in_run & (kept | left_out), in_run & kept
     codes = turns["call"].to_numpy()
-    candidate = (turns["turn"] >= 1).to_numpy() & _gather(in_run, codes, False)
-    if metric == "kb_ms":
-        candidate &= turns["has_kb"].to_numpy()
-    elif metric == "tool_ms":
-        candidate &= turns["has_tool"].to_numpy()
     values = turns[metric].to_numpy()
-    keep = candidate & np.isfinite(values)
-    keep &= _kept(turns, include_flagged=include_flagged, include_incomplete=include_incomplete)
     turn_conc = _gather(conc, codes, np.nan).astype(float)
     return _LoadRows(
         codes[keep],
-        turns["turn"].to_numpy()[keep],
+        _turn_array(turns)[keep],
         turn_conc[keep],
         values[keep],
         turn_conc[candidate & ~keep],
@@ -253,10 +249,10 @@ def concurrency_frame(
     ----------
     frames : CallFrames
     metric : str, default "response_ms"
-        Per turn (complete turns >= 1): ``response_ms`` or a component's per-turn sum
+        Per turn: ``response_ms`` (complete turns >= 1) or a component's per-turn sum
         ``eou_delay_ms``, ``stt_ms``, ``kb_ms``, ``tool_ms``, ``llm_ttft_ms``, ``tts_ttfb_ms`` (the
-        bare component name works too; ``kb_ms``/``tool_ms`` only for turns that used the
-        knowledge base / a tool). Per call: ``connect_setup_ms``, ``connect_dispatch_to_answer_ms``,
+        bare component name works too) over the turns that have that component's events (the
+        component rule of :mod:`oneinbox_nb.analysis`). Per call: ``connect_setup_ms``, ``connect_dispatch_to_answer_ms``,
         ``connect_answer_to_active_ms``, ``connect_active_to_greeting_ms``.
     run : str or int, optional
         Only the calls of this run (``metadata[key]``, matched by value: 42 and ``"42"`` are the
@@ -287,7 +283,7 @@ def concurrency_frame(
     out = pd.DataFrame(
         {
             "call_id": calls.ids(rows.codes),
-            "turn": pd.array(rows.turns, dtype="Float64").astype("Int64"),
+            "turn": rows.turns,
             "concurrency_at_dispatch": rows.concurrency.astype(float),
             "value": rows.values.astype(float),
         }
@@ -388,13 +384,19 @@ def concurrency_bins(
     return _bins_table(rows, edges, pcts)
 
 
+_CORRELATION_COLUMNS = [
+    "metric", "run", "n", "n_calls", "spearman_rho", "ci_low", "ci_high", "ci", "n_excluded",
+    "ci_note",
+]  # fmt: skip
+
+
 def concurrency_correlation(
     frames: CallFrames,
     *,
     metric: str = "response_ms",
     run: Any = None,
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
     ci: float = 0.95,
     min_calls: int = MIN_CALLS,
     key: str = "run_id",
@@ -406,33 +408,43 @@ def concurrency_correlation(
     Spearman's rho is Pearson's correlation of the average ranks. The confidence interval is a
     percentile bootstrap that resamples *calls* (with all their turns), since the turns of one call
     share its load and are not independent; with fewer than ``min_calls`` calls there is no
-    interval (NaN, and ``ci_note`` says why).
+    interval (NaN, and ``ci_note`` reads ``"not enough calls (12; need 20)"``).
+
+    The correlation is about one load-test run: ``run``, or the only run in ``frames``. Calls
+    without the run key (production) never count.
 
     Parameters
     ----------
     frames : CallFrames
-    metric, run, key, include_flagged, include_incomplete
+    metric, key, include_flagged, include_incomplete
         As for :func:`concurrency_frame`.
-    n_boot : int, default 1000
-        Bootstrap resamples (0: no interval).
-    seed : int, default 0
-        Seed of the resampling.
-    ci : float, default 0.95
-        Confidence level of the interval.
-    min_calls : int, default 10
-        Fewest calls (independent units) an interval is drawn from.
+    run : str or int, optional
+        The run (``metadata[key]``); required when ``frames`` hold several runs.
+    n_boot, seed, ci, min_calls : int, int or None, float, int
+        Resamples (default 1000; 0: no interval), their seed (default 0; None: fresh), the
+        confidence level (0.95) and the fewest calls an interval is drawn from
+        (:data:`~oneinbox_nb.analysis.MIN_CALLS`, 20).
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``metric, n`` (values), ``n_calls, spearman_rho, ci_low, ci_high, ci,
-        n_excluded`` (values left out: flagged, incomplete turns) and ``ci_note`` (why the
+        One row: ``metric``, ``run``, ``n`` (values), ``n_calls, spearman_rho, ci_low, ci_high,
+        ci, n_excluded`` (values left out: flagged, incomplete turns) and ``ci_note`` (why the
         interval is NaN; None when there is one).
+
+    Raises
+    ------
+    RunChoiceError
+        No ``run`` and the calls hold several runs or none (the message lists the runs).
+    ValueError
+        An invalid option.
     """
     n_boot = _check_boot(n_boot, ci)
+    rng = _rng(seed)
     min_calls = _int_option("min_calls", min_calls, minimum=1)
     metric = _metric_name(metric)
     calls = _Calls(frames)
+    run = _pick_run(calls, run, key, "correlation")
     rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
     x, y = rows.concurrency, rows.values
     n_rows = len(rows.codes)
@@ -444,21 +456,10 @@ def concurrency_correlation(
     if note is None and not np.isfinite(rho):
         note = "no interval: rho is undefined (fewer than 2 values, or one of them constant)"
     if note is None:
-        boots = _spearman_resamples(local, len(unique), x, y, n_boot, seed)
+        boots = _spearman_resamples(local, len(unique), x, y, n_boot, rng)
         low, high = _percentile_interval(boots, ci)
-    return pd.DataFrame(
-        {
-            "metric": [metric],
-            "n": [n_rows],
-            "n_calls": [len(unique)],
-            "spearman_rho": [rho],
-            "ci_low": [low],
-            "ci_high": [high],
-            "ci": [float(ci)],
-            "n_excluded": [len(rows.excluded)],
-            "ci_note": pd.Series([note], dtype=object),
-        }
-    )
+    values = [metric, value_key(run), n_rows, len(unique), rho, low, high, float(ci)]
+    return pd.DataFrame([[*values, len(rows.excluded), note]], columns=_CORRELATION_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -497,6 +498,10 @@ class Knee:
         Values of the run left out (flagged, or of incomplete turns).
     ci_note : str or None
         Why there is no interval (None when there is one).
+    run : str or None
+        The load-test run the knee is about.
+    n_calls : int
+        Calls of the run with values of the metric.
     """
 
     concurrency: float | None
@@ -513,11 +518,13 @@ class Knee:
     bins: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
     n_excluded: int = 0
     ci_note: str | None = None
+    run: str | None = None
+    n_calls: int = 0
 
     def __str__(self) -> str:
         name = f"{percentile_label(self.percentile)} {self.metric}"
         if not np.isfinite(self.baseline_ms):
-            return f"{name}: not enough data to find a knee"
+            return f"{name}: {self.ci_note or 'no values'}: no knee"
         baseline = f"the low-load baseline ({self.baseline_ms:,.0f} ms)"
         left_out = (
             f"; {self.n_excluded:,} flagged or incomplete values left out"
@@ -578,8 +585,8 @@ def find_knee(
     bins: int | Sequence[float] | None = None,
     baseline_fraction: float = 0.25,
     min_count: int = 5,
-    n_boot: int = 200,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
     ci: float = 0.95,
     min_calls: int = MIN_CALLS,
     key: str = "run_id",
@@ -598,132 +605,162 @@ def find_knee(
        threshold. Its concurrency is interpolated linearly, at the threshold, between the
        midpoints of the last bin below and the first bin above.
     4. The confidence interval resamples calls (each with all its turns) ``n_boot`` times, redoes
-       2-3 with the same bin edges and takes the percentile interval of the knees found. With
-       fewer than ``min_calls`` calls there is none (NaN, and ``ci_note`` says why).
+       2-3 with the same bin edges and takes the percentile interval of the knees found.
+
+    A knee is about one load-test run: ``run``, or the only run in ``frames`` (production calls,
+    without the run key, never count; runs are never pooled). Below ``min_calls`` calls there is
+    no knee: ``ci_note`` reads "not enough calls (12; need 20)".
 
     Parameters
     ----------
     frames : CallFrames
-    metric : str, default "response_ms"
+    metric, key, include_flagged, include_incomplete
         As for :func:`concurrency_frame`.
     percentile : float, default 95
     margin : float, default 0.5
         How far above the baseline counts as degraded (0.5 = 50 %).
     run : str or int, optional
-        The load-test run (``metadata[key]``, matched by value: 42 and ``"42"`` are the same);
-        default: every call with a concurrency.
+        The run (``metadata[key]``; 42 and ``"42"`` alike); default: the only run in ``frames``.
     bins : int or sequence of float, optional
         Bins or bin edges; default: one bin per ~50 calls, between 5 and 20 bins.
     baseline_fraction : float, default 0.25
         Share of the concurrency range, from the bottom, whose bins form the baseline.
     min_count : int, default 5
         Bins with fewer values are skipped.
-    n_boot : int, default 200
-        Bootstrap resamples (0: no interval).
-    seed : int, default 0
-    ci : float, default 0.95
-    min_calls : int, default 10
-        Fewest calls (independent units) an interval is drawn from.
-    key : str, default "run_id"
-    include_flagged, include_incomplete : bool, default False
-        As for :func:`concurrency_frame`.
+    n_boot, seed, ci, min_calls : int, int or None, float, int
+        Resamples (default 1000; 0: no interval), seed (default 0; None: fresh), confidence
+        level (0.95), fewest calls for a knee (:data:`MIN_CALLS`, 20).
 
     Returns
     -------
     Knee
-        ``str(knee)`` reads e.g. "p95 response_ms exceeds the low-load baseline (1,420 ms) by 50%
-        from concurrency 58 (95% CI 52–64)".
+        ``str(knee)``: "p95 response_ms exceeds the low-load baseline (1,420 ms) by 50% from
+        concurrency 58 (95% CI 52–64)".
 
     Raises
     ------
+    RunChoiceError
+        No ``run`` and the calls hold several runs or none (the message lists the runs).
     ValueError
         An invalid option (metric, run, percentile, margin, bins...).
     """
-    pcts = _percentiles(percentile)
-    if len(pcts) != 1:
-        raise ValueError(f"percentile must be one number between 0 and 100, got {percentile!r}")
-    pct = pcts[0]
-    q = pct / 100
-    margin = _number_option("margin", margin, positive=True)
-    ok = isinstance(baseline_fraction, (int, float)) and not isinstance(baseline_fraction, bool)
-    if not ok or not 0 < baseline_fraction < 1:
-        raise ValueError(f"baseline_fraction must be between 0 and 1, got {baseline_fraction!r}")
+    pct, margin = _knee_options(percentile, margin, baseline_fraction)
     min_count = _int_option("min_count", min_count, minimum=1)
     n_boot = _check_boot(n_boot, ci)
     min_calls = _int_option("min_calls", min_calls, minimum=1)
     metric = _metric_name(metric)
     calls = _Calls(frames)
+    run = _pick_run(calls, run, key, "knee")
     rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
-    codes, conc, values = rows.codes, rows.concurrency, rows.values
-    local, unique = pd.factorize(codes)
+    common = {"percentile": pct, "margin": margin, "metric": metric, "ci": float(ci)}
+    common.update(n_boot=n_boot, run=value_key(run))
+    return _knee_of(rows, bins, baseline_fraction, min_count, min_calls, _rng(seed), common)
+
+
+def _knee_of(
+    rows: _LoadRows,
+    bins: Any,
+    baseline_fraction: float,
+    min_count: int,
+    min_calls: int,
+    rng: np.random.Generator,
+    common: dict[str, Any],
+) -> Knee:
+    """:func:`find_knee` on a run's rows (``common``: the Knee fields the options give)."""
+    pct, margin, ci, n_boot = common["percentile"], common["margin"], common["ci"], common["n_boot"]
+    local, unique = pd.factorize(rows.codes)
     n_calls = len(unique)
     if bins is None:
         bins = int(min(20, max(5, n_calls // 50)))
-    edges = _edges(conc, bins)
+    edges = _edges(rows.concurrency, bins)
     table = _bins_table(rows, edges, (pct,))
-    label = percentile_label(pct)
+    common = {**common, "n_excluded": len(rows.excluded), "n_calls": n_calls}
     nan = float("nan")
-    n_excluded = len(rows.excluded)
-    if table.empty or not table["count"].any():
-        table = table.assign(baseline=False, above=False)
-        note = "no interval: no values"
+    if table.empty or not table["count"].any() or n_calls < min_calls:
+        note = "no values" if table.empty or not table["count"].any() else None
         return Knee(
-            None, nan, nan, nan, nan, pct, margin, metric, float(ci), n_boot, 0, table,
-            n_excluded, note,
+            None, nan, nan, nan, nan, bins=table.assign(baseline=False, above=False),
+            ci_note=note or _not_enough(n_calls, min_calls), **common,
         )  # fmt: skip
-
     mids = table["concurrency_mid"].to_numpy()
-    lefts = table["bin_left"].to_numpy()
     is_base = mids <= edges[0] + baseline_fraction * (edges[-1] - edges[0])
     is_base[: int(np.flatnonzero(table["count"].to_numpy() > 0)[0]) + 1] = True
-    index = _bin_index(conc, edges)
+    plan = _KneePlan(mids, table["bin_left"].to_numpy(), is_base, margin, min_count, pct / 100)
+    index = _bin_index(rows.concurrency, edges)
     base_rows = (index >= 0) & is_base[np.maximum(index, 0)]
-    baseline = float(np.quantile(values[base_rows], q)) if base_rows.any() else nan
-    threshold = baseline * (1 + margin)
-    p = table[label].to_numpy()
-    knee = _knee_in(p, table["count"].to_numpy(), mids, lefts, is_base, threshold, min_count)
-
-    low = high = nan
+    baseline = float(np.quantile(rows.values[base_rows], plan.q)) if base_rows.any() else nan
+    p = table[percentile_label(pct)].to_numpy()
+    knee = plan.knee(p, table["count"].to_numpy(), baseline)
     found: list[float] = []
     note = _interval_note(n_calls, n_boot, min_calls)
     if note is None:
-        # one sort of the rows by (bin, value) and one of the baseline rows, before resampling
-        bin_plan = _segment_plan(index, values, len(table))
-        base_plan = _segment_plan(np.where(base_rows, 0, -1), values, 1)
-        split = len(bin_plan.order)
-        rows_in_order = np.r_[local[bin_plan.order], local[base_plan.order]]
-        for weights in _call_resamples(rows_in_order, n_calls, n_boot, seed):
-            b_p, b_counts = _planned_quantiles(weights[:, :split], bin_plan, q)
-            b_base, _ = _planned_quantiles(weights[:, split:], base_plan, q)
-            for j in range(len(weights)):
-                k = _knee_in(
-                    b_p[j],
-                    b_counts[j],
-                    mids,
-                    lefts,
-                    is_base,
-                    b_base[j, 0] * (1 + margin),
-                    min_count,
-                )
-                if k is not None:
-                    found.append(k)
-        low, high = _percentile_interval(found, ci)
-        if not found:
-            note = "no interval: no resample has a knee"
+        found = plan.resampled(rows.values, local, n_calls, index, base_rows, n_boot, rng)
+        note = None if found else "no interval: no resample has a knee"
+    low, high = _percentile_interval(found, ci)
+    threshold = baseline * (1 + margin)
     table = table.assign(baseline=is_base, above=np.nan_to_num(p, nan=-np.inf) > threshold)
     return Knee(
-        concurrency=knee,
-        ci_low=low,
-        ci_high=high,
-        baseline_ms=baseline,
-        threshold_ms=threshold,
-        percentile=pct,
-        margin=margin,
-        metric=metric,
-        ci=float(ci),
-        n_boot=n_boot,
-        n_boot_with_knee=len(found),
-        bins=table,
-        n_excluded=n_excluded,
-        ci_note=note,
-    )
+        concurrency=knee, ci_low=low, ci_high=high, baseline_ms=baseline,
+        threshold_ms=threshold, n_boot_with_knee=len(found), bins=table, ci_note=note, **common,
+    )  # fmt: skip
+
+
+def _knee_options(percentile: Any, margin: Any, baseline_fraction: Any) -> tuple[float, float]:
+    """The percentile and margin of :func:`find_knee`, checked (with ``baseline_fraction``)."""
+    pcts = _percentiles(percentile)
+    if len(pcts) != 1:
+        raise ValueError(f"percentile must be one number between 0 and 100, got {percentile!r}")
+    margin = _number_option("margin", margin, positive=True)
+    ok = isinstance(baseline_fraction, (int, float)) and not isinstance(baseline_fraction, bool)
+    if not ok or not 0 < baseline_fraction < 1:
+        raise ValueError(f"baseline_fraction must be between 0 and 1, got {baseline_fraction!r}")
+    return pcts[0], margin
+
+
+class _KneePlan(NamedTuple):
+    """The fixed parts of a knee search: bins, the baseline bins and the options."""
+
+    mids: np.ndarray
+    lefts: np.ndarray
+    is_base: np.ndarray
+    margin: float
+    min_count: int
+    q: float
+
+    def knee(self, p: np.ndarray, counts: np.ndarray, baseline: float) -> float | None:
+        """The knee of binned percentiles ``p`` over a ``baseline`` (see :func:`_knee_in`)."""
+        threshold = baseline * (1 + self.margin)
+        return _knee_in(p, counts, self.mids, self.lefts, self.is_base, threshold, self.min_count)
+
+    def resampled(
+        self,
+        values: np.ndarray,
+        local: np.ndarray,
+        n_calls: int,
+        index: np.ndarray,
+        base_rows: np.ndarray,
+        n_boot: int,
+        rng: np.random.Generator,
+    ) -> list[float]:
+        """The knees of ``n_boot`` resamples of calls (those that have one).
+
+        Each bin's rows, and the baseline's, are sorted once (:class:`_ResampledQuantiles`); a
+        batch of call multiplicities then gives every bin's row count and the weight below each
+        quantile window in one matrix product, and each quantile from a window of rows.
+        """
+        n_bins = len(self.mids)
+        segments = [index == k for k in range(n_bins)] + [base_rows]
+        plans = [_ResampledQuantiles(local[m], values[m], n_calls, [self.q]) for m in segments]
+        dtype = _weight_dtype(len(values))
+        columns = np.concatenate([plan.columns for plan in plans], axis=1).astype(dtype)
+        found = []
+        for weights in _multiplicities(rng, n_calls, n_boot, budget=8_000_000, dtype=dtype):
+            products = (weights @ columns).astype(float)
+            stats = [plan(weights, products[:, 2 * k : 2 * k + 2]) for k, plan in enumerate(plans)]
+            b_p = np.concatenate(stats[:-1], axis=1) if n_bins else np.zeros((len(weights), 0))
+            b_counts, b_base = products[:, 0 : 2 * n_bins : 2], stats[-1][:, 0]
+            for j in range(len(weights)):
+                k = self.knee(b_p[j], b_counts[j], b_base[j])
+                if k is not None:
+                    found.append(k)
+        return found

@@ -18,7 +18,7 @@ result reaches pandas.
 Which values count (the component rule, as :mod:`oneinbox_nb.analysis`)
 ----------------------------------------------------------------------
 * A component's values come from TURNS that have at least one event of that component (``type``
-  one of :data:`~oneinbox_nb.analysis.COMPONENTS`): the turn's value is the sum of its events of
+  one of :data:`~oneinbox_nb.analysis.EVENT_COMPONENTS`): the turn's value is the sum of its events of
   that type that are not duplicates (``events.duplicate``): ``kb`` and ``tool`` sum, and so do the
   two ``llm_ttft`` steps of a knowledge-base turn. A turn without that component's events gives no
   value (never 0); events without a turn number belong to no turn. A turn flagged for that
@@ -213,11 +213,11 @@ class FleetQueries:
         pandas.DataFrame
             ``period, [by], component, count, p50, p95, mean`` (ms; ``count`` in turns), sorted by
             period, key, then components in the order of
-            :data:`~oneinbox_nb.analysis.COMPONENTS` and ``response_ms`` last. ``attrs``: see the
+            :data:`~oneinbox_nb.analysis.EVENT_COMPONENTS` and ``response_ms`` last. ``attrs``: see the
             module docstring.
         """
         # imported here so that `import oneinbox_nb` does not load analysis
-        from ..analysis import COMPONENTS, percentile_label
+        from ..analysis import EVENT_COMPONENTS, percentile_label
         from ..analysis._options import _percentiles
 
         pcts = _percentiles(percentiles)
@@ -236,7 +236,7 @@ class FleetQueries:
             GROUP BY {period}{keys.group}, component
         """
         out = self._frame(sql, ["period", *keys.names], lists={"q": map(percentile_label, pcts)})
-        order = {c: i for i, c in enumerate((*COMPONENTS, "response_ms"))}
+        order = {c: i for i, c in enumerate((*EVENT_COMPONENTS, "response_ms"))}
         out = out.sort_values(
             ["period", *keys.names, "component"],
             key=lambda s: s.map(order) if s.name == "component" else s,
@@ -318,10 +318,10 @@ class FleetQueries:
     def _turn_values(self, where: str, by: str | None) -> str:
         """Per-turn component values by the component rule: ``day`` (a DATE), ``component``,
         ``value`` (and ``agent_id`` or ``provider``) of the calls that ``where`` keeps."""
-        from ..analysis import COMPONENTS
+        from ..analysis import EVENT_COMPONENTS
 
         provider = by == "provider"
-        kinds = ("eou_delay", "stt", "llm_ttft", "tts_ttfb") if provider else COMPONENTS
+        kinds = ("eou_delay", "stt", "llm_ttft", "tts_ttfb") if provider else EVENT_COMPONENTS
         join, condition = self._scope(where, by, "v")
         key = ", c.agent_id" if by == "agent_id" else ""
         if provider:

@@ -157,7 +157,7 @@ from .callframes import CallFrames
 from .problems import PROBLEM_TABLE, PROBLEMS, Problem
 from .schema import (
     ABSURD_MS,
-    COMPONENTS,
+    AGGREGATE_COMPONENTS,
     EVENT_TYPES,
     MESSAGE_ROLES,
     REQUIRED_KEYS,
@@ -169,7 +169,7 @@ from .schema import (
 
 __all__ = [
     "ABSURD_MS",
-    "COMPONENTS",
+    "AGGREGATE_COMPONENTS",
     "EVENT_TYPES",
     "MESSAGE_ROLES",
     "PROBLEMS",

@@ -34,7 +34,7 @@ from .schema import (
     _PROVIDER_SOURCES,
     _TIMESTAMPS,
     ABSURD_MS,
-    COMPONENTS,
+    AGGREGATE_COMPONENTS,
     REQUIRED_KEYS,
 )
 
@@ -66,7 +66,7 @@ def read_latency(batch: _Batch) -> dict[str, Any]:
 
     aggregates: dict[str, list[Any]] = {"pos": [], "component": [], "values": []}
     own_provider: dict[str, list[Any]] = {}
-    for component in COMPONENTS:
+    for component in AGGREGATE_COMPONENTS:
         values = [lat.get(component) for lat in latencies]
         own_provider[component] = [None] * batch.n
         for pos, value in enumerate(values):

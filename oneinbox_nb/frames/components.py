@@ -13,7 +13,7 @@ import numpy as np
 
 from ._batch import _Batch
 from ._columns import _masked, _numbers, _text
-from .schema import ABSURD_MS, COMPONENTS, EVENT_TYPES
+from .schema import ABSURD_MS, AGGREGATE_COMPONENTS, EVENT_TYPES
 
 
 def component_columns(
@@ -57,10 +57,15 @@ def component_columns(
 
     # The events' own statistics per (call, component), to check the server's aggregates:
     # one slot per (call, component), plus one per call where other event types land.
-    width = len(COMPONENTS) + 1
+    width = len(AGGREGATE_COMPONENTS) + 1
     component_of_kind = np.array(
-        [COMPONENTS.index(t) if t in COMPONENTS else len(COMPONENTS) for t in EVENT_TYPES]
-        + [len(COMPONENTS)],
+        [
+            AGGREGATE_COMPONENTS.index(t)
+            if t in AGGREGATE_COMPONENTS
+            else len(AGGREGATE_COMPONENTS)
+            for t in EVENT_TYPES
+        ]
+        + [len(AGGREGATE_COMPONENTS)],
         dtype=np.int64,
     )
     key = events["_call_pos"] * width
@@ -72,7 +77,9 @@ def component_columns(
     else:
         key_present, ms_present = key, ms
     slots = batch.n * width
-    row_key = positions * width + np.array([COMPONENTS.index(n) for n in names], dtype=np.int64)
+    row_key = positions * width + np.array(
+        [AGGREGATE_COMPONENTS.index(n) for n in names], dtype=np.int64
+    )
     size = np.bincount(key, minlength=slots)[row_key].astype(np.int64)
     count = np.bincount(key_present, minlength=slots)[row_key]
     total = np.bincount(key_present, weights=ms_present, minlength=slots)[row_key]

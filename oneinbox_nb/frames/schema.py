@@ -15,7 +15,7 @@ import pandas as pd
 
 __all__ = [
     "ABSURD_MS",
-    "COMPONENTS",
+    "AGGREGATE_COMPONENTS",
     "EVENT_TYPES",
     "MESSAGE_ROLES",
     "REQUIRED_KEYS",
@@ -39,11 +39,14 @@ TABLES = ("calls", "messages", "events", "turns", "components", "problems")
 #: Known event types, in the order they happen within a turn.
 EVENT_TYPES = ("stt", "eou_delay", "llm_ttft", "kb", "tool", "tts_ttfb")
 
-#: Event types summed into ``turns.response_ms`` (``stt`` excluded: it overlaps the caller's speech).
-RESPONSE_COMPONENTS = ("eou_delay", "llm_ttft", "kb", "tool", "tts_ttfb")
+#: Event types summed into ``turns.response_ms`` (``stt`` excluded: it overlaps the caller's speech),
+#: in the order they happen within a turn. The one definition: :mod:`oneinbox_nb.analysis` imports it.
+RESPONSE_COMPONENTS: tuple[str, ...] = ("eou_delay", "llm_ttft", "kb", "tool", "tts_ttfb")
 
-#: Server-side aggregates found in ``latency``.
-COMPONENTS = ("stt", "llm_ttft", "tts_ttfb", "eou_delay")
+#: Components with a server-side aggregate in ``latency`` (``latency.stt``...; no ``kb`` or tool
+#: aggregate exists): the rows of the ``components`` table. The event types are
+#: :data:`EVENT_TYPES` (and :data:`oneinbox_nb.analysis.EVENT_COMPONENTS`).
+AGGREGATE_COMPONENTS: tuple[str, ...] = ("stt", "llm_ttft", "tts_ttfb", "eou_delay")
 
 #: Values of ``turns.status``: ``complete`` (an LLM and a TTS step), ``interrupted`` (an LLM step but
 #: no ``tts_ttfb``: the caller barged in, or the TTS metrics were lost), ``partial`` (no ``llm_ttft``)

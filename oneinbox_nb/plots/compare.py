@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, display
-from ..analysis import Knee, compare_knees, compare_values, explain_change
+from ..analysis import RESPONSE_COMPONENTS, Knee, compare_knees, compare_values, explain_change
 from ..frames import CallFrames
 from ._base import (
     COMPONENT_COLORS,
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: Colours of the two sides of a comparison (a: before / baseline, b: after / candidate).
 GROUP_COLORS: tuple[str, str] = ("#4C72B0", "#DD8452")
 _CHANGE_COLORS = {"increase": "#C44E52", "decrease": "#2A9D8F"}
-_CHAIN_ORDER = ("eou_delay", "llm_ttft", "kb", "tool", "tts_ttfb")
+_CHAIN_ORDER = RESPONSE_COMPONENTS  # the order of a turn
 
 
 def _pair(labels: Sequence[str]) -> tuple[str, str]:
@@ -209,8 +209,9 @@ def compare_turn_chain(
     """The typical turn of a beside that of b: two waterfalls on one time axis.
 
     Each bar lays the components end to end (end-of-utterance, LLM, knowledge base, tool, TTS), each
-    the mean over the turns around the ``statistic`` (as in
-    :func:`~oneinbox_nb.analysis.explain_change`); a tick marks the statistic itself.
+    the mean time it adds to the turns around the ``statistic`` (``a_with * a_ms`` of
+    :func:`~oneinbox_nb.analysis.explain_change`: a component only some of those turns have adds
+    its mean over them times their share); a tick marks the statistic itself.
 
     Parameters
     ----------
@@ -238,7 +239,9 @@ def compare_turn_chain(
         left = 0.0
         for component in _CHAIN_ORDER:
             width = (
-                float(parts.loc[component, column]) if component in parts.index else float("nan")
+                float(parts.loc[component, column] * parts.loc[component, f"{side}_with"])
+                if component in parts.index
+                else float("nan")
             )
             if not np.isfinite(width) or width <= 0:
                 continue
@@ -272,7 +275,7 @@ def compare_turn_chain(
     handles = [
         _patch(COMPONENT_COLORS[c], c)
         for c in _CHAIN_ORDER
-        if c in parts.index and (parts.loc[c, ["a_ms", "b_ms"]].fillna(0) > 0).any()
+        if c in parts.index and (parts.loc[c, ["a_with", "b_with"]].fillna(0) > 0).any()
     ]
     ax.legend(
         handles=handles, fontsize=8, frameon=False, loc="upper right", ncols=len(handles) or 1

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import analysis, display
-from ..analysis import COMPONENTS
+from ..analysis import EVENT_COMPONENTS
 from ..frames import CallFrames
 from ._base import (
     _FLAG_COLOR,
@@ -271,9 +271,11 @@ def component_distributions(
     """Box plots of each component's latency and of the per-turn response time.
 
     Boxes span p25-p75 with the median marked; whiskers reach the minimum and the maximum, so
-    the worst value a report mentions is always in view. One box per component
-    present (per event) and one for ``response_ms`` (per answered turn), coloured by
-    :data:`COMPONENT_COLORS`, with the count in the tick label.
+    the worst value a report mentions is always in view. One box per component present (its
+    per-turn sums over the turns that have its events: the component rule of
+    :mod:`oneinbox_nb.analysis`, as :func:`~oneinbox_nb.analysis.latency_values` gives them) and
+    one for ``response_ms`` (per complete answered turn), coloured by :data:`COMPONENT_COLORS`,
+    with the count in the tick label.
 
     Parameters
     ----------
@@ -294,7 +296,7 @@ def component_distributions(
     if log:
         values = values[values["value"] > 0]
     data, labels, colors = [], [], []
-    for component in (*COMPONENTS, "response_ms"):
+    for component in (*EVENT_COMPONENTS, "response_ms"):
         v = values.loc[values["component"] == component, "value"].to_numpy(dtype=float)
         if len(v):
             data.append(v)

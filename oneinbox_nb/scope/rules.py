@@ -49,7 +49,7 @@ RUN_KEY = "run_id"
 MIN_CALLS = 20
 """Fewest calls a window, agent, provider, run or side of a comparison needs before a claim
 (a percentile, a change, a percentage) is made about it; below it a reader sees
-"not enough calls (n)". The same minimum as :data:`oneinbox_nb.analysis.compare.MIN_CALLS`."""
+"not enough calls (n)". Analysis uses this one value (``oneinbox_nb.analysis.MIN_CALLS``)."""
 
 TRAFFIC = ("production", "load_test", "all")
 """The values of :attr:`Scope.traffic`."""

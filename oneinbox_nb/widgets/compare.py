@@ -178,5 +178,5 @@ class CompareExplorer(_Explorer):
             parts.append("<p><b>Which component moved the median response</b></p>")
             parts.append(frame_html(explained_table(self.explained, "p50").frame))
         self.table.value = "".join(parts)
-        reasons = table.loc[table["change"].str.startswith("too few"), "change"]
+        reasons = table.loc[table["change"].str.startswith("not enough calls"), "change"]
         self._show(fig, axes, table, str(reasons.iloc[0]) if len(reasons) else "")

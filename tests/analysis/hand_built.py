@@ -26,8 +26,8 @@ def ev(turn: int, type_: str, ms: float) -> dict:
 
 def make_call(call_id: str, events: list[dict], **fields) -> dict:
     """A CallResponse-like dict; ``fields`` override the defaults (``metadata``, ``messages``...)."""
-    n_user = max((e["turn"] for e in events), default=0)
     messages = [{"role": "agent", "content": "Hi, how can I help?"}]
+    n_user = 0 if "messages" in fields else max((e["turn"] for e in events), default=0)
     for k in range(1, n_user + 1):
         messages += [
             {"role": "user", "content": f"question {k}"},

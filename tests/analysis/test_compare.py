@@ -103,7 +103,9 @@ def test_explain_change_splits_a_provider_switch_by_provider(planted):
     assert set(providers["component"]) == {"tts_ttfb"}  # llm and eou providers did not change
     assert list(providers["provider"]) == ["cartesia", "elevenlabs"]
     cartesia, elevenlabs = providers.itertuples(index=False)
-    assert cartesia.b_ms == 0 and elevenlabs.a_ms == 0  # a used only cartesia, b only elevenlabs
+    # a used only cartesia, b only elevenlabs: no values there (NaN), never 0 ms
+    assert np.isnan(cartesia.b_ms) and cartesia.b_with == 0
+    assert np.isnan(elevenlabs.a_ms) and elevenlabs.a_with == 0
     component = table[(table["level"] == "component") & (table["component"] == "tts_ttfb")]
     assert providers["contribution_ms"].sum() == pytest.approx(
         component["contribution_ms"].iloc[0], abs=1e-6
@@ -120,18 +122,30 @@ def test_reversed_comparison_is_a_decrease(planted):
 # --- A/A: the same system, different seeds ---------------------------------------------------------
 
 
-def test_a_a_runs_rarely_report_a_change_in_the_response():
-    """20 pairs of runs of one system (knee held at 60): at most one claims a change."""
-    claimed = []
-    for k in range(20):
-        a, b = (
-            to_frames(sample.generate("load_test", seed=seed, n=150, knee=60))
-            for seed in (100 + 2 * k, 101 + 2 * k)
-        )
-        table = compare(a, b, metrics="response_ms", n_boot=200, seed=k)
-        if (table["change"] != "no clear change").any():
-            claimed.append((k, table.to_dict("records")))
-    assert len(claimed) <= 1, claimed
+def test_a_over_a_pairs_claim_a_change_in_at_most_five_percent():
+    """100 A/A pairs: disjoint sets of 100 calls from one system (three load-test runs of the
+    sample with the knee held at 60; the seeds vary only the draws). p50 and p95 of the response
+    are tested together; with no practical threshold, the family-wise rule keeps the share of
+    pairs claiming any change within the nominal 5 % (it was about 9-13 % testing each alone)."""
+    calls = []
+    for seed in range(3):
+        calls += sample.generate("load_test", seed=seed, n=800, knee=60, turns=(3, 6))
+    pool = to_frames(calls)
+    ids = pool.calls["call_id"].to_numpy()
+    rng = np.random.default_rng(0)
+    claims = []
+    while len(claims) < 100:
+        order = rng.permutation(ids)
+        for start in range(0, len(order) - 199, 200):
+            a = pool.select(list(order[start : start + 100]))
+            b = pool.select(list(order[start + 100 : start + 200]))
+            table = compare(a, b, metrics="response_ms", n_boot=200, min_change=0, seed=len(claims))
+            claims.append(bool((table["change"] != "no clear change").any()))
+            if len(claims) == 100:
+                break
+    assert table.attrs["family_rule"].startswith("Bonferroni")
+    assert table.attrs["levels"] == {"response_ms": pytest.approx(0.975)}  # p50 and p95
+    assert sum(claims) <= 5, f"{sum(claims)} of 100 A/A pairs claim a change"
 
 
 # --- too little data, thresholds, options ----------------------------------------------------------
@@ -144,7 +158,7 @@ def test_below_the_minimum_calls_the_interval_is_nan_and_change_says_why(planted
     assert table["ci_low"].isna().all() and table["ci_high"].isna().all()
     assert (table["n_calls_a"] == MIN_CALLS - 1).all()
     expected = [
-        f"too few calls to tell (a: {MIN_CALLS - 1}, b: {n_b:,}; need {MIN_CALLS} in each)"
+        f"not enough calls (a: {MIN_CALLS - 1}, b: {n_b:,}; need {MIN_CALLS} in each)"
         for n_b in table["n_calls_b"]
     ]
     assert list(table["change"]) == expected

@@ -186,7 +186,7 @@ def test_latency_percentiles_by_provider_uses_each_components_provider(rich):
     assert providers == ["cartesia", None]  # a from latency.providers; b, c unknown
     assert tts["count"].tolist() == [3, 2]
     llm = table[(table["component"] == "llm_ttft") & (table["provider"] == "openai")]
-    assert llm["count"].tolist() == [5]
+    assert llm["count"].tolist() == [3]  # call a's three turns (a kb turn's two steps: one sum)
     response = table[table["component"] == "response_ms"]
     assert "deepgram / openai / cartesia" in response["provider"].tolist()
 
@@ -212,7 +212,9 @@ def test_provider_comparison_groups_by_the_components_provider(rich):
     assert set(table["component"]) <= {"eou_delay", "stt", "llm_ttft", "tts_ttfb", "response_ms"}
     assert "unknown" in table["provider"].tolist()
     assert None not in table["provider"].tolist()
-    order = [A.COMPONENTS.index(c) if c in A.COMPONENTS else 99 for c in table["component"]]
+    order = [
+        A.EVENT_COMPONENTS.index(c) if c in A.EVENT_COMPONENTS else 99 for c in table["component"]
+    ]
     assert order == sorted(order)
 
 

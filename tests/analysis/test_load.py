@@ -83,6 +83,7 @@ def test_concurrency_correlation(ramp):
     result = A.concurrency_correlation(ramp, run="run-1", n_boot=300, seed=3)
     assert list(result.columns) == [
         "metric",
+        "run",
         "n",
         "n_calls",
         "spearman_rho",
@@ -169,7 +170,7 @@ def test_empty_frames_summaries():
     corr = A.concurrency_correlation(empty).iloc[0]
     assert corr["n"] == 0 and np.isnan(corr["spearman_rho"])
     knee = A.find_knee(empty)
-    assert knee.concurrency is None and "not enough data" in str(knee)
+    assert knee.concurrency is None and str(knee) == "p95 response_ms: no values: no knee"
 
 
 # --------------------------------------------------------------------------------------------------

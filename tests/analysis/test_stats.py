@@ -26,7 +26,12 @@ def test_weighted_ranks_and_quantiles_match_an_expanded_resample():
         S._weighted_ranks(weights, S._rank_plan(x)),
         S._weighted_ranks(weights, S._rank_plan(y)),
     )
-    quantiles, counts = S._segment_quantiles(weights, segment, y, 3, 0.9)
+    multiplicity = S._call_weights(np.random.default_rng(1), n_calls, 4)
+    plans = [
+        S._ResampledQuantiles(call[segment == s], y[segment == s], n_calls, [0.9]) for s in range(3)
+    ]
+    quantiles = np.column_stack([plan(multiplicity)[:, 0] for plan in plans])
+    counts = np.column_stack([multiplicity @ plan.columns[:, 0] for plan in plans])
     for b in range(weights.shape[0]):
         rows = np.repeat(np.arange(len(call)), weights[b].astype(int))
         xs, ys = pd.Series(x[rows]), pd.Series(y[rows])
@@ -146,17 +151,16 @@ def test_call_weights_draw_every_resample_of_n_calls():
     np.testing.assert_array_equal(weights, again)
 
 
-def test_call_resamples_weigh_rows_by_their_calls_multiplicity():
-    local = np.array([0, 0, 1, 2, 2, 2])  # three calls with 2, 1 and 3 rows
-    batches = list(S._call_resamples(local, 3, 25, seed=9))
+def test_the_resampler_draws_n_boot_resamples_in_bounded_batches_the_same_for_a_seed():
+    batches = list(S._multiplicities(S._rng(9), 1_000, 25, budget=10_000))
+    assert [len(b) for b in batches] == [10, 10, 5]
     weights = np.concatenate(batches)
-    assert weights.shape == (25, 6)
-    # rows of one call always weigh the same; the three calls' weights add up to 3 draws
-    assert (weights[:, 0] == weights[:, 1]).all()
-    assert (weights[:, 3] == weights[:, 4]).all() and (weights[:, 4] == weights[:, 5]).all()
-    assert (weights[:, [0, 2, 3]].sum(axis=1) == 3).all()
-    same = np.concatenate(list(S._call_resamples(local, 3, 25, seed=9)))
-    np.testing.assert_array_equal(weights, same)
+    assert (weights.sum(axis=1) == 1_000).all()  # each resample draws every call's place once
+    again = np.concatenate(list(S._multiplicities(S._rng(9), 1_000, 25, budget=10_000)))
+    np.testing.assert_array_equal(weights, again)
+    assert list(S._multiplicities(S._rng(0), 0, 25)) == []
+    with pytest.raises(ValueError, match="seed must be an integer or None"):
+        S._rng(1.5)
 
 
 @pytest.mark.parametrize(("n_rows", "n_boot"), [(10, 7), (1_000_000, 5), (400_000, 11), (0, 3)])
@@ -166,14 +170,10 @@ def test_chunks_add_up_to_n_boot_within_the_budget(n_rows, n_boot):
     assert all(1 <= s <= max(1, 1_500_000 // max(n_rows, 1)) for s in sizes)
 
 
-def test_segment_quantiles_leave_an_empty_segment_nan_with_zero_weight():
-    values = np.array([1.0, 2.0, 3.0, 10.0])
-    segment = np.array([0, 0, 0, 1])
-    weights = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 2.0, 0.0, 1.0]])
-    quantiles, counts = S._segment_quantiles(weights, segment, values, 3, 0.5)
-    np.testing.assert_array_equal(counts, [[3, 0, 0], [2, 1, 0]])
-    assert quantiles[0, 0] == 2.0 and np.isnan(quantiles[0, 1]) and np.isnan(quantiles[0, 2])
-    assert quantiles[1, 0] == 2.0 and quantiles[1, 1] == 10.0
+def test_resampled_quantiles_of_an_empty_set_of_rows_are_nan():
+    plan = S._ResampledQuantiles(np.zeros(0, dtype=np.int64), np.zeros(0), 3, [0.5])
+    weights = np.array([[1.0, 1.0, 1.0], [0.0, 2.0, 1.0]])
+    assert np.isnan(plan(weights)).all() and (weights @ plan.columns[:, 0] == 0).all()
 
 
 def test_percentile_interval():

@@ -65,4 +65,4 @@ def test_too_few_calls_are_said_in_the_message(pair):
     )
     ex = CompareExplorer(few, a={"run_id": made.a["run_id"]}, b={"run_id": made.b["run_id"]})
     assert ex.error is None
-    assert "too few calls to tell (a: 5," in ex.message.value
+    assert "not enough calls (a: 5," in ex.message.value
