@@ -117,7 +117,14 @@ def readable_table(table: pd.DataFrame) -> Table:
             "change": table["change"].astype(str),
         }
     )
-    return Table(frame, ("Each metric in a and in b, the difference b − a and its 95% interval.",))
+    return Table(
+        frame,
+        (
+            "Each metric in a and in b, the difference b − a and its interval. The intervals are "
+            "family-wise: a metric's statistics (p50 and p95) hold together at 95% (Bonferroni: each at "
+            "97.5% when there are two).",
+        ),
+    )
 
 
 def explained_table(explained: pd.DataFrame, statistic: str) -> Table:
@@ -141,7 +148,7 @@ def _explain_line(rows: pd.DataFrame, explained: pd.DataFrame) -> tuple[str, ...
     if (
         response.empty
         or response["change"].iloc[0] in ("no clear change",)
-        or str(response["change"].iloc[0]).startswith("too few")
+        or str(response["change"].iloc[0]).startswith(("too few", "not enough calls"))
     ):
         return None
     total = explained[explained["level"] == "total"].iloc[0]
@@ -224,10 +231,10 @@ def _in_short(
         if (line := _explain_line(table, explained)) is not None:
             in_short.append(line)
     in_short.append(sentence(
-        f"Each of the {fmt.count(len(table))} rows has a 95% interval, so about one in twenty rows of two identical "
-        "systems crosses by chance: read a lone change in a side metric with that in mind."
+        f"The {fmt.count(len(table))} rows' intervals hold at 95% for each metric as a whole, so about one metric in twenty of two "
+        "identical systems crosses by chance: read a lone change in a side metric with that in mind."
     ))  # fmt: skip
-    too_few = table[table["change"].astype(str).str.startswith("too few")]
+    too_few = table[table["change"].astype(str).str.startswith(("too few", "not enough calls"))]
     if len(too_few):
         in_short.append(
             sentence(
