@@ -130,7 +130,7 @@ def readable_table(table: pd.DataFrame) -> Table:
 def explained_table(explained: pd.DataFrame, statistic: str) -> Table:
     """:func:`oneinbox_nb.analysis.explain_change`'s table as a reader sees it (signed ms, shares)."""
     shown = fmt.table(
-        explained, text=["level", "component", "provider"], ms=["a_ms", "b_ms"], share=["share"]
+        explained, text=["level", "component", "provider"], ms=["a_ms", "b_ms"], share=[c for c in ("share", "a_with", "b_with") if c in explained]
     ).assign(
         contribution_ms=[fmt.delta(v) for v in explained["contribution_ms"]],
         ci_low=[fmt.delta(v) for v in explained["ci_low"]],

@@ -8,18 +8,18 @@ import pytest
 
 from oneinbox_nb import analysis as A
 from oneinbox_nb.frames import CallFrames, to_frames
+from oneinbox_nb.frames.schema import MAX_TURN
 
 from .hand_built import ev, make_call, ramp_calls
 
 HUGE = 2**63 - 1
 
 
-@pytest.fixture(scope="module")
-def huge() -> CallFrames:
-    """25 calls whose turns sit near 2**63; one has a flagged (absurd) eou delay."""
+def _near(top: int) -> CallFrames:
+    """25 calls whose turns sit just below ``top``; one has a flagged (absurd) eou delay."""
     calls = []
     for i in range(25):
-        turn = HUGE - i
+        turn = top - i
         eou = 90_000 if i == 0 else 300
         events = [ev(turn, "eou_delay", eou), ev(turn, "llm_ttft", 400), ev(turn, "tts_ttfb", 100)]
         calls.append(
@@ -31,6 +31,24 @@ def huge() -> CallFrames:
             )
         )
     return to_frames(calls)
+
+
+@pytest.fixture(scope="module")
+def huge() -> CallFrames:
+    """Turns near 2**63: beyond ``frames.schema.MAX_TURN`` the frames put the events in no turn
+    (with an ``out_of_range`` problem row), and no analysis may overflow on what is left."""
+    return _near(HUGE)
+
+
+@pytest.fixture(scope="module")
+def large() -> CallFrames:
+    """Turns just below ``MAX_TURN``, the largest turn number the frames keep."""
+    return _near(MAX_TURN)
+
+
+def test_turns_beyond_max_turn_are_problem_rows(huge):
+    rows = huge.problems[huge.problems["problem"] == "out_of_range"]
+    assert len(rows) == 25 * 3 and huge.events["turn"].isna().all()
 
 
 def _call_every(function, frames):
@@ -59,7 +77,8 @@ def test_no_public_function_overflows_on_turns_near_2_63(huge, function):
     _call_every(function, huge)  # no OverflowError (13 of them raised one before)
 
 
-def test_huge_turns_keep_their_numbers_and_their_flags(huge):
+def test_large_turns_keep_their_numbers_and_their_flags(large):
+    huge, HUGE = large, MAX_TURN  # noqa: N806
     table = A.turn_latency(huge)
     assert table["turn"].dtype == "Int64"
     assert sorted(table["turn"].tolist()) == [HUGE - i for i in range(24, -1, -1)]
