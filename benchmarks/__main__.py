@@ -17,6 +17,7 @@ from . import (
     parquet_read,
     rate_limited,
     server_throughput,
+    startup,
     time_bounds,
 )
 
@@ -33,6 +34,9 @@ BENCHMARKS = {
     "notebooks": time_bounds.run_notebooks,
     "bootstrap": bootstrap.run,
     "compare": compare_runs.run,
+    "startup": startup.run,
+    "demo": startup.run_demo,
+    "tiers": startup.run_tiers,
 }
 
 
