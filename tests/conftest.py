@@ -9,8 +9,8 @@ with pytest-xdist (``--dist loadgroup``). Markers, and how a test gets them:
   tests marked by hand. A test that starts the sample API on a real socket without the mark fails
   with the fix in the message (:func:`_sample_servers_need_the_mark`), so the fast tier cannot grow a
   socket unnoticed.
-- ``xdist_group``: tests of one module that share a module-scoped kernel, browser or server fixture
-  run in one worker, so the fixture is built once (see :data:`GROUPED_MARKERS`).
+- ``xdist_group``: tests of one module that use a module-scoped fixture, or carry a marker of
+  :data:`GROUPED_MARKERS`, run in one worker, so a kernel run, a browser or a server is built once.
 """
 
 from __future__ import annotations
@@ -40,13 +40,24 @@ GROUPED_MARKERS = ("notebook", "browser", "spark", "server")
 _current: list[pytest.Item] = []
 
 
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    # pytest has no public accessor for the fixtures an item resolved to; `_fixtureinfo` is what
+    # plugins (pytest-asyncio among them) read for the same reason
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d and d[-1].scope in ("module", "package") for d in defs)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SERVER_MODULES:
             item.add_marker(pytest.mark.server)
-        if any(item.get_closest_marker(name) for name in GROUPED_MARKERS):
-            # one worker per module: module-scoped fixtures (notebook runs, a demo, Chromium) once
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+        if _uses_a_module_fixture(item) or any(
+            item.get_closest_marker(name) for name in GROUPED_MARKERS
+        ):
+            # one worker per module: module-scoped fixtures (notebook runs, a demo, Chromium,
+            # generated runs) are built once; other tests spread over the workers one by one
+            item.add_marker(pytest.mark.xdist_group(item.path.as_posix()))
 
 
 def pytest_runtest_setup(item):
