@@ -137,8 +137,10 @@ def _report_pool() -> Iterator[ProcessPoolExecutor]:
         # starting a process waits for the server's imports: let a thread wait, not the demo
         warm_up = threading.Thread(target=pool.submit, args=(int,), daemon=True)
         warm_up.start()
-        yield pool
-        warm_up.join()
+        try:
+            yield pool
+        finally:
+            warm_up.join()
 
 
 def _reports(pool, out: Path, seed: int, pair, run_id: str, apis) -> tuple:
