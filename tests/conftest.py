@@ -6,11 +6,11 @@ with pytest-xdist (``--dist loadgroup``). Markers, and how a test gets them:
 
 - ``notebook``, ``browser``, ``spark``: set in the test files.
 - ``server``: every test in :data:`SERVER_MODULES` (they run the CLI or Voila as subprocesses), plus
-  tests marked by hand. A test that starts the sample API on a real socket without the mark fails
-  with the fix in the message (:func:`_sample_servers_need_the_mark`), so the fast tier cannot grow a
-  socket unnoticed.
+  tests marked by hand. A test of the fast tier (none of :data:`SLOW_MARKERS`) that starts the sample
+  API on a real socket fails with the fix in the message (:func:`_sample_servers_need_the_mark`), so
+  the fast tier cannot grow a socket unnoticed.
 - ``xdist_group``: tests of one module that use a module-scoped fixture, or carry a marker of
-  :data:`GROUPED_MARKERS`, run in one worker, so a kernel run, a browser or a server is built once.
+  :data:`SLOW_MARKERS`, run in one worker, so a kernel run, a browser or a server is built once.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ SERVER_MODULES = frozenset(
         "test_real_data_first.py",
     }
 )
-# Tests with these markers share module-scoped fixtures that cost a kernel, a browser or a server.
-GROUPED_MARKERS = ("notebook", "browser", "spark", "server")
+# The markers `make test-fast` leaves out; tests with them also share module-scoped fixtures that
+# cost a kernel, a browser or a server, so they are grouped by module.
+SLOW_MARKERS = ("notebook", "browser", "spark", "server")
 
 _current: list[pytest.Item] = []
 
@@ -53,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
         if item.path.name in SERVER_MODULES:
             item.add_marker(pytest.mark.server)
         if _uses_a_module_fixture(item) or any(
-            item.get_closest_marker(name) for name in GROUPED_MARKERS
+            item.get_closest_marker(name) for name in SLOW_MARKERS
         ):
             # one worker per module: module-scoped fixtures (notebook runs, a demo, Chromium,
             # generated runs) are built once; other tests spread over the workers one by one
@@ -66,14 +67,14 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True, scope="session")
 def _sample_servers_need_the_mark():
-    """Starting the sample API on a socket from a test not marked ``server`` fails the test."""
+    """Starting the sample API on a socket from a fast-tier test fails the test."""
     from oneinbox_nb.sample import server
 
     start = server.SampleAPI.start
 
     def checked_start(self, *args, **kwargs):
         item = _current[0] if _current else None
-        if item is not None and item.get_closest_marker("server") is None:
+        if item is not None and not any(item.get_closest_marker(m) for m in SLOW_MARKERS):
             raise RuntimeError(
                 f"{item.nodeid} starts the sample API on a real socket: mark it "
                 "@pytest.mark.server (or use an in-process transport) so `make test-fast` stays "
