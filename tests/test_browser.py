@@ -258,6 +258,7 @@ def test_dashboard_command_stops_on_ctrl_c_even_when_started_with_it_ignored():
             proc.kill()
             _, err = proc.communicate()
             pytest.fail(f"the dashboard did not stop within 60 s of Ctrl-C; stderr: {err[-2000:]}")
-    assert proc.returncode == 0, err[-2000:]
-    assert "stopping Voila" in err
+    # 0 once it is waiting; 130 ("interrupted") when Ctrl-C lands while it is still printing
+    assert proc.returncode in (0, 130), err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
     assert _port_closed(port)
