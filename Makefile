@@ -9,8 +9,8 @@ UV := $(BIN)/uv
 export UV_COMPILE_BYTECODE := 1
 INSTALL := $(UV) pip install -q --compile-bytecode -p $(BIN)/python
 COMPILE_OWN := $(BIN)/python -m compileall -q oneinbox_nb
-# `make test`: every tier, two or more workers (pytest-xdist); tests that share a kernel, a browser
-# or a server fixture stay in one worker (tests/conftest.py groups them by module).
+# `make test`: every tier, two or more workers (pytest-xdist), a test file per worker at a time, so
+# a module's kernel run, browser or server fixture is built once (tests/conftest.py).
 PYTEST_WORKERS ?= auto
 FAST := not (notebook or browser or spark or server)
 
@@ -48,11 +48,11 @@ demo: $(VENV)/.base
 
 # Everything: unit tests, notebooks in kernels, Chromium, Voila, Spark, real servers (README, "Tests").
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup $(ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile $(ARGS)
 
 # The fast tier: no kernel, browser, JVM, real socket or subprocess server (in-process transports).
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup -m "$(FAST)" $(ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile -m "$(FAST)" $(ARGS)
 
 # The explorers live in Voila, on the OneInbox API when ONEINBOX_API_KEY is set (else the sample);
 # `make dashboard ARGS=--sample` for the embedded sample API.

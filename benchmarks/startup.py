@@ -37,7 +37,7 @@ FULL_TIER_S = 240.0
 REPEATS = 7
 # the Makefile's tiers (keep in step with its FAST and test targets)
 FAST = "not (notebook or browser or spark or server)"
-XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadfile"]
 
 
 def _env() -> dict[str, str]:

@@ -2,15 +2,16 @@
 
 Tiers (README, "Tests"): ``make test-fast`` runs ``-m "not (notebook or browser or spark or
 server)"``: no kernel, browser, JVM, real socket or subprocess server. ``make test`` runs everything
-with pytest-xdist (``--dist loadgroup``). Markers, and how a test gets them:
+with pytest-xdist, one test file per worker at a time (``--dist loadfile``), so a module-scoped
+fixture -- a notebook run, the demo, Chromium, a server -- is built once. (``--dist loadgroup``
+would spread unmarked tests finer, but it stopped grouping on pytest 9.2: pytest-dev/pytest-xdist
+issue 1386.) Markers, and how a test gets them:
 
 - ``notebook``, ``browser``, ``spark``: set in the test files.
 - ``server``: every test in :data:`SERVER_MODULES` (they run the CLI or Voila as subprocesses), plus
   tests marked by hand. A test of the fast tier (none of :data:`SLOW_MARKERS`) that starts the sample
   API on a real socket fails with the fix in the message (:func:`_sample_servers_need_the_mark`), so
   the fast tier cannot grow a socket unnoticed.
-- ``xdist_group``: tests of one module that use a module-scoped fixture, or carry a marker of
-  :data:`SLOW_MARKERS`, run in one worker, so a kernel run, a browser or a server is built once.
 """
 
 from __future__ import annotations
@@ -34,31 +35,16 @@ SERVER_MODULES = frozenset(
         "test_real_data_first.py",
     }
 )
-# The markers `make test-fast` leaves out; tests with them also share module-scoped fixtures that
-# cost a kernel, a browser or a server, so they are grouped by module.
+# The markers `make test-fast` leaves out.
 SLOW_MARKERS = ("notebook", "browser", "spark", "server")
 
 _current: list[pytest.Item] = []
-
-
-def _uses_a_module_fixture(item: pytest.Item) -> bool:
-    # pytest has no public accessor for the fixtures an item resolved to; `_fixtureinfo` is what
-    # plugins (pytest-asyncio among them) read for the same reason
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d and d[-1].scope in ("module", "package") for d in defs)
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SERVER_MODULES:
             item.add_marker(pytest.mark.server)
-        if _uses_a_module_fixture(item) or any(
-            item.get_closest_marker(name) for name in SLOW_MARKERS
-        ):
-            # one worker per module: module-scoped fixtures (notebook runs, a demo, Chromium,
-            # generated runs) are built once; other tests spread over the workers one by one
-            item.add_marker(pytest.mark.xdist_group(item.path.as_posix()))
 
 
 def pytest_runtest_setup(item):
