@@ -3,46 +3,67 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
+# Installs write bytecode (uv's own option; it compiles even under PYTHONDONTWRITEBYTECODE=1, which
+# many containers set), then the package's own sources, which an editable install leaves alone: every
+# later process -- a CLI call, a kernel, a test worker -- starts without compiling pandas from source.
+export UV_COMPILE_BYTECODE := 1
+INSTALL := $(UV) pip install -q --compile-bytecode -p $(BIN)/python
+COMPILE_OWN := $(BIN)/python -m compileall -q oneinbox_nb
+# `make test`: every tier, two or more workers (pytest-xdist), a test file per worker at a time, so
+# a module's kernel run, browser or server fixture is built once (tests/conftest.py).
+PYTEST_WORKERS ?= auto
+FAST := not (notebook or browser or spark or server)
 
-.PHONY: demo test bench lint clean dashboard lab
+.PHONY: demo test test-fast bench lint clean dashboard lab
 
 $(UV):
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/python -m pip install -q --compile --upgrade pip uv
 
 $(VENV)/.base: pyproject.toml | $(UV)
-	$(UV) pip install -q -p $(BIN)/python -e '.[report]'
+	$(INSTALL) -e '.[report]'
+	$(COMPILE_OWN)
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(UV)
-	$(UV) pip install -q -p $(BIN)/python -e '.[dev]'
+	$(INSTALL) -e '.[dev]'
+	$(COMPILE_OWN)
 	touch $@ $(VENV)/.base $(VENV)/.dashboard
 
 # The dashboard extra on top of whatever is there (after `make demo` alone, too).
 $(VENV)/.dashboard: pyproject.toml | $(UV)
-	$(UV) pip install -q -p $(BIN)/python -e '.[report,dashboard]'
+	$(INSTALL) -e '.[report,dashboard]'
+	$(COMPILE_OWN)
 	touch $@
 
 # JupyterLab and nbstripout; the git filter strips outputs from notebooks as they are staged.
 $(VENV)/.lab: pyproject.toml | $(UV)
-	$(UV) pip install -q -p $(BIN)/python -e '.[lab]'
+	$(INSTALL) -e '.[lab]'
+	$(COMPILE_OWN)
 	$(BIN)/nbstripout --install
 	touch $@ $(VENV)/.dashboard
 
 demo: $(VENV)/.base
 	$(BIN)/python -m oneinbox_nb demo
 
+# Everything: unit tests, notebooks in kernels, Chromium, Voila, Spark, real servers (README, "Tests").
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile $(ARGS)
+
+# The fast tier: no kernel, browser, JVM, real socket or subprocess server (in-process transports).
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile -m "$(FAST)" $(ARGS)
 
 # The explorers live in Voila, on the OneInbox API when ONEINBOX_API_KEY is set (else the sample);
 # `make dashboard ARGS=--sample` for the embedded sample API.
 dashboard: $(VENV)/.dashboard
 	$(BIN)/python -m oneinbox_nb dashboard $(ARGS)
 
-# JupyterLab on the notebooks, with this venv's Python as the kernel.
+# JupyterLab on the notebooks, with this venv's Python as the kernel. Jupyter refuses to run as root
+# (containers often are) unless told: the flag is added for root only.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 lab: $(VENV)/.lab
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ARGS)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT) $(ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks

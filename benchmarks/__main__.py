@@ -18,6 +18,7 @@ from . import (
     parquet_read,
     rate_limited,
     server_throughput,
+    startup,
     time_bounds,
 )
 
@@ -35,6 +36,9 @@ BENCHMARKS = {
     "bootstrap": bootstrap.run,
     "compare": compare_runs.run,
     "live": live.run,
+    "startup": startup.run,
+    "demo": startup.run_demo,
+    "tiers": startup.run_tiers,
 }
 
 

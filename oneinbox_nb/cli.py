@@ -874,6 +874,12 @@ def _base_url_of(args) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered before the parser (every sub-command) is built
+        from . import __version__
+
+        print(f"oneinbox-nb {__version__}")
+        return 0
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:

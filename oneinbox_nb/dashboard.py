@@ -12,6 +12,10 @@ behind ``oneinbox-nb dashboard``: it prints the URL once and blocks until Ctrl-C
   (:func:`url_parameters`).
 - Access: like Jupyter, the server requires a random token, given in the printed URL
   (``?token=...``) and passed to Voila in a private config file, never on its command line.
+- Kernels: a page's kernel is shut down when the page is closed (Voila's ``beforeunload`` call),
+  and any kernel idle for ``kernel_idle_timeout`` seconds (default 15 minutes) is culled, page open
+  or not (jupyter_server's culler: ``MappingKernelManager.cull_idle_timeout``, ``cull_interval``,
+  ``cull_connected``), so a shared dashboard does not grow by a kernel per page view.
 - Offline: pages use the ``oneinbox`` Voila template (``_jupyter/voila/templates/oneinbox``), Voila's
   lab template without the Font Awesome stylesheets it would ask a CDN for; progress bars are off
   in the kernels (``TQDM_DISABLE``).
@@ -196,7 +200,24 @@ def _resolve_target(
     return root, "voila/render/" + quote(page.relative_to(root).as_posix())
 
 
-def _voila_command(target: Path, port: int, config_dir: Path) -> list[str]:
+#: Seconds a dashboard kernel may sit idle before it is culled (its page then needs a reload).
+KERNEL_IDLE_TIMEOUT = 900.0
+
+
+def _culling(idle_timeout: float) -> list[str]:
+    """jupyter_server's culler flags: idle kernels end, connected (an open page) or not."""
+    interval = max(1, min(60, int(idle_timeout // 2)))
+    return [
+        f"--MappingKernelManager.cull_idle_timeout={max(1, int(idle_timeout))}",
+        f"--MappingKernelManager.cull_interval={interval}",
+        "--MappingKernelManager.cull_connected=True",
+        "--MappingKernelManager.cull_busy=False",
+    ]
+
+
+def _voila_command(
+    target: Path, port: int, config_dir: Path, idle_timeout: float = KERNEL_IDLE_TIMEOUT
+) -> list[str]:
     from .kernel_client import DOTTED_NAME
 
     command = [
@@ -212,6 +233,7 @@ def _voila_command(target: Path, port: int, config_dir: Path) -> list[str]:
         f"--Voila.config_file_paths={os.fspath(config_dir)}",
         # the kernel client that never sleeps through a reply (jupyter/nbclient#312)
         f"--KernelManager.client_class={DOTTED_NAME}",
+        *_culling(idle_timeout),
     ]
     if importlib.util.find_spec("jupytext") is not None:
         # jupytext's lab extension breaks Voila's page when it is installed beside it
@@ -285,6 +307,7 @@ def launch(
     open_notebook: str | None = None,
     startup_timeout: float = 60.0,
     sample: bool = False,
+    kernel_idle_timeout: float = KERNEL_IDLE_TIMEOUT,
 ) -> Iterator[Dashboard]:
     """Run Voila on 127.0.0.1 for the duration of a ``with`` block.
 
@@ -303,6 +326,8 @@ def launch(
     sample : bool
         Serve the embedded sample API's calls even when ``ONEINBOX_API_KEY`` is set (the kernels
         get neither the key nor ``ONEINBOX_BASE_URL``).
+    kernel_idle_timeout : float
+        Seconds (at least 1) after which an idle page kernel is shut down, even with its page open.
 
     Yields
     ------
@@ -341,7 +366,7 @@ def launch(
         config_file.write_text(json.dumps({"Voila": {"token": token}}))
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                _voila_command(target, port, config_dir),
+                _voila_command(target, port, config_dir, kernel_idle_timeout),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -393,6 +418,10 @@ def serve(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.SIG_IGN:
+        # started with Ctrl-C ignored (`&` in a script does that): "Ctrl-C to stop" must still hold
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         described = describe_source(source="sample" if sample else "auto")
         with launch(notebook_dir, port=port, open_notebook=open_notebook, sample=sample) as dash:
@@ -404,6 +433,7 @@ def serve(
                 print("stopping Voila...", file=sys.stderr, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _wait_for_interrupt(dashboard: Dashboard) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -85,73 +86,29 @@ REPORTS = ("postmortem", "load_test", "costs", "compare")
 
 def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = print) -> dict:
     """Run the main job; returns the report paths, the summary lines and the elapsed seconds."""
-    from .report import build
-
     started = time.monotonic()
     out = Path(out)
     # a key the sample server mints: every report says "sample data", not "OneInbox API at ..."
     key = SAMPLE_KEY_PREFIX + "demo_" + secrets.token_hex(12)
-    pair = sample.regression_pair(seed=seed + 1)
     # One process per report (nbclient kernels do not share a process safely across threads).
     # The reports that need no analysis start at once; the postmortem follows when the worst call
-    # is known, so the fetches and the knee below run while the first kernels start.
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        sample.serve("load_test", seed=seed, api_key=key) as lt_api,
-        sample.serve("production", seed=seed, api_key=key) as prod_api,
-        sample.serve(calls=pair.calls, api_key=key) as cmp_api,
-        _environment(API_KEY_ENV, key),
-        ProcessPoolExecutor(4, mp_context=spawn) as pool,
-    ):
-        run_id = sample.truth("load_test", seed=seed)["run_id"]
-
-        def report(name: str, notebook: str, **parameters: Any) -> Any:
-            return pool.submit(build, notebook, out / f"{name}.html", seed=seed, **parameters)
-
-        futures = {
-            "load_test": report(
-                "load_test", "03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id
-            ),
-            "costs": report("costs", "02_costs_and_credits", base_url=prod_api.base_url),
-            "compare": report(
-                "compare",
-                "05_compare",
-                base_url=cmp_api.base_url,
-                a_run_id=pair.a["run_id"],
-                b_run_id=pair.b["run_id"],
-            ),
-        }
-        with OneInboxClient(key, lt_api.base_url) as client:
-            load = fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
-        with OneInboxClient(key, prod_api.base_url) as client:
-            week = fetch_calls(client=client, cache=False, progress=False)
-        with OneInboxClient(key, cmp_api.base_url) as client:
-            runs = fetch_calls(client=client, cache=False, progress=False)
-        load_frames, week_frames = load.frames, week.frames
-        knee = analysis.find_knee(load_frames, n_boot=200)
-        worst = max(
-            (
-                analysis.slowest_turns(f, n=1).assign(source=api.base_url)
-                for f, api in ((load_frames, lt_api), (week_frames, prod_api))
-            ),
-            key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
-        ).iloc[0]
-        # the worst call, and its load-test run when it belongs to one: the knee goes with it
-        futures["postmortem"] = report(
-            "postmortem",
-            "04_postmortem",
-            base_url=worst.source,
-            call_ids=[worst.call_id],
-            **({"run_id": run_id} if worst.source == lt_api.base_url else {}),
-        )
-        paths = {name: futures[name].result() for name in REPORTS}
-    lines = _summary(
-        load_frames,
-        week_frames,
-        knee,
-        sample.truth("load_test", seed=seed)["knee_concurrency"],
-        worst,
-    ) + [_compare_line(pair, runs.frames, seed)]
+    # is known, so the generation, the fetches and the knee below run while the first kernels start.
+    # The key is in the environment before the report processes start: they inherit it from there.
+    with _environment(API_KEY_ENV, key), _report_pool() as pool:
+        pair = sample.regression_pair(seed=seed + 1)
+        load_truth = sample.truth("load_test", seed=seed)
+        with (
+            sample.serve("load_test", seed=seed, api_key=key) as lt_api,
+            sample.serve("production", seed=seed, api_key=key) as prod_api,
+            sample.serve(calls=pair.calls, api_key=key) as cmp_api,
+        ):
+            paths, frames, worst, knee = _reports(
+                pool, out, seed, pair, load_truth["run_id"], (lt_api, prod_api, cmp_api)
+            )
+    load_frames, week_frames, runs_frames = frames
+    lines = _summary(load_frames, week_frames, knee, load_truth["knee_concurrency"], worst) + [
+        _compare_line(pair, runs_frames, seed)
+    ]
     elapsed = time.monotonic() - started
     for path in paths.values():
         print(path)
@@ -159,3 +116,80 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
         print(line)
     print(f"(done in {elapsed:.1f} s)")
     return {"reports": paths, "summary": lines, "elapsed_s": elapsed}
+
+
+# What every report process imports; a forkserver imports it once, while the sample is generated.
+_PRELOAD = ["oneinbox_nb.report", "oneinbox_nb.source", "nbclient", "nbconvert", "nh3"]
+
+
+@contextlib.contextmanager
+def _report_pool() -> Iterator[ProcessPoolExecutor]:
+    """Four report processes, forked from one server that has imported the report stack already.
+
+    Started first, so the server's imports (nbconvert, pandas: seconds of a core) overlap the sample
+    generation here; each report process then starts in milliseconds instead of importing it all
+    again. Where there is no forkserver (Windows), fresh interpreters (spawn) as before.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+    else:  # pragma: no cover - Windows
+        context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(REPORTS), mp_context=context) as pool:
+        # starting a process waits for the server's imports: let a thread wait, not the demo
+        warm_up = threading.Thread(target=pool.submit, args=(int,), daemon=True)
+        warm_up.start()
+        try:
+            yield pool
+        finally:
+            warm_up.join()
+
+
+def _reports(pool, out: Path, seed: int, pair, run_id: str, apis) -> tuple:
+    """Submit the four reports, fetch what the summary needs meanwhile; wait for the reports."""
+    from .report import build
+
+    lt_api, prod_api, cmp_api = apis
+    key = lt_api.api_key
+
+    def report(name: str, notebook: str, **parameters: Any) -> Any:
+        return pool.submit(build, notebook, out / f"{name}.html", seed=seed, **parameters)
+
+    futures = {
+        "load_test": report(
+            "load_test", "03_load_test_correlation", base_url=lt_api.base_url, run_id=run_id
+        ),
+        "costs": report("costs", "02_costs_and_credits", base_url=prod_api.base_url),
+        "compare": report(
+            "compare",
+            "05_compare",
+            base_url=cmp_api.base_url,
+            a_run_id=pair.a["run_id"],
+            b_run_id=pair.b["run_id"],
+        ),
+    }
+    with OneInboxClient(key, lt_api.base_url) as client:
+        load = fetch_calls(client=client, where={"run_id": run_id}, cache=False, progress=False)
+    with OneInboxClient(key, prod_api.base_url) as client:
+        week = fetch_calls(client=client, cache=False, progress=False)
+    with OneInboxClient(key, cmp_api.base_url) as client:
+        runs = fetch_calls(client=client, cache=False, progress=False)
+    load_frames, week_frames = load.frames, week.frames
+    knee = analysis.find_knee(load_frames, n_boot=200)
+    worst = max(
+        (
+            analysis.slowest_turns(f, n=1).assign(source=api.base_url)
+            for f, api in ((load_frames, lt_api), (week_frames, prod_api))
+        ),
+        key=lambda t: t.response_ms.iloc[0] if len(t) else -1,
+    ).iloc[0]
+    # the worst call, and its load-test run when it belongs to one: the knee goes with it
+    futures["postmortem"] = report(
+        "postmortem",
+        "04_postmortem",
+        base_url=worst.source,
+        call_ids=[worst.call_id],
+        **({"run_id": run_id} if worst.source == lt_api.base_url else {}),
+    )
+    paths = {name: futures[name].result() for name in REPORTS}
+    return paths, (load_frames, week_frames, runs.frames), worst, knee

@@ -1,4 +1,18 @@
-"""Shared test set-up: no OneInbox settings leak in from the environment, figures are closed."""
+"""Shared test set-up: no OneInbox settings leak in from the environment, figures are closed, tiers.
+
+Tiers (README, "Tests"): ``make test-fast`` runs ``-m "not (notebook or browser or spark or
+server)"``: no kernel, browser, JVM, real socket or subprocess server. ``make test`` runs everything
+with pytest-xdist, one test file per worker at a time (``--dist loadfile``), so a module-scoped
+fixture -- a notebook run, the demo, Chromium, a server -- is built once. (``--dist loadgroup``
+would spread unmarked tests finer, but it stopped grouping on pytest 9.2: pytest-dev/pytest-xdist
+issue 1386.) Markers, and how a test gets them:
+
+- ``notebook``, ``browser``, ``spark``: set in the test files.
+- ``server``: every test in :data:`SERVER_MODULES` (they run the CLI or Voila as subprocesses), plus
+  tests marked by hand. A test of the fast tier (none of :data:`SLOW_MARKERS`) that starts the sample
+  API on a real socket fails with the fix in the message (:func:`_sample_servers_need_the_mark`), so
+  the fast tier cannot grow a socket unnoticed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +21,56 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Modules whose tests run the CLI, Voila or a fetch child as a subprocess, or serve on a socket.
+SERVER_MODULES = frozenset(
+    {
+        "test_cli.py",
+        "test_cli_errors.py",
+        "test_fetch.py",
+        "test_dataset.py",
+        "test_sample_server.py",
+        "test_sample_agents_and_clock.py",
+        "test_browser.py",
+        "test_real_data_first.py",
+    }
+)
+# The markers `make test-fast` leaves out.
+SLOW_MARKERS = ("notebook", "browser", "spark", "server")
+
+_current: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SERVER_MODULES:
+            item.add_marker(pytest.mark.server)
+
+
+def pytest_runtest_setup(item):
+    _current[:] = [item]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sample_servers_need_the_mark():
+    """Starting the sample API on a socket from a fast-tier test fails the test."""
+    from oneinbox_nb.sample import server
+
+    start = server.SampleAPI.start
+
+    def checked_start(self, *args, **kwargs):
+        item = _current[0] if _current else None
+        if item is not None and not any(item.get_closest_marker(m) for m in SLOW_MARKERS):
+            raise RuntimeError(
+                f"{item.nodeid} starts the sample API on a real socket: mark it "
+                "@pytest.mark.server (or use an in-process transport) so `make test-fast` stays "
+                "socket-free"
+            )
+        return start(self, *args, **kwargs)
+
+    server.SampleAPI.start = checked_start
+    yield
+    server.SampleAPI.start = start
 
 
 @pytest.fixture(autouse=True)

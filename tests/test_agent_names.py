@@ -74,6 +74,7 @@ def test_callframes_select_concat_and_parquet_keep_the_names(tmp_path):
     pd.testing.assert_series_equal(back.calls["agent_name"], frames.calls["agent_name"])
 
 
+@pytest.mark.server
 def test_fetch_from_the_sample_server_names_agents_as_the_generator_did(tmp_path):
     truth = sample.truth("production", seed=0, n=40)
     with sample.serve("production", seed=0, n=40) as api:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -171,3 +172,93 @@ def test_launch_rejects_bad_paths():
     ):
         with dashboard.launch(NOTEBOOKS, open_notebook="nope"):
             pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Voila under use (issue 20): kernels of closed and idle pages end; Ctrl-C always stops it
+# ---------------------------------------------------------------------------------------------
+
+PAGE_VIEWS = 30
+KERNEL_BOUND = 6  # with a 2 s idle timeout; without shutdown and culling it would be 30
+
+
+def _kernels(voila_pid: int) -> int:
+    """Voila's live kernel processes (ended ones not yet reaped do not count)."""
+    import psutil
+
+    alive = 0
+    for process in psutil.Process(voila_pid).children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(
+                process.cmdline()
+            ):
+                alive += 1
+        except psutil.Error:  # ended while we looked
+            pass
+    return alive
+
+
+def test_thirty_page_views_leave_a_bounded_number_of_kernels():
+    """Half the pages are closed cleanly (Voila's own shutdown call), half left for the culler."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    counts = []
+    with dashboard.launch(NOTEBOOKS, open_notebook="slider", kernel_idle_timeout=2) as dash:
+        for view in range(PAGE_VIEWS):
+            with opener.open(dash.url, timeout=120) as response:
+                page = response.read().decode()
+            assert "application/vnd.jupyter.widget-view+json" in page  # it ran in a kernel
+            if view % 2:  # closed: what the page's `beforeunload` sends
+                (kernel_id,) = set(
+                    re.findall(r'kernelId["\']?\s*[:=]\s*["\']([0-9a-f-]{36})', page)
+                )
+                closed = urllib.request.Request(
+                    f"{dash.base_url}voila/api/shutdown/{kernel_id}",
+                    method="POST",
+                    headers={"Authorization": f"token {dash.token}"},
+                )
+                with opener.open(closed, timeout=30) as response:
+                    assert response.status == 204
+            counts.append(_kernels(dash.pid))
+        assert max(counts) <= KERNEL_BOUND, counts
+        for _ in range(120):  # the idle ones are culled too
+            if _kernels(dash.pid) == 0:
+                break
+            time.sleep(0.5)
+        assert _kernels(dash.pid) == 0
+    assert _port_closed(dash.port)
+
+
+def test_dashboard_command_stops_on_ctrl_c_even_when_started_with_it_ignored():
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oneinbox_nb", "dashboard", "--sample"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # started as `&` in a script starts it: with Ctrl-C ignored. "Ctrl-C to stop" must hold.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    port = None
+    try:
+        for _ in range(5):
+            line = proc.stdout.readline()
+            if found := re.search(r"Dashboards on http://127\.0\.0\.1:(\d+)/", line):
+                port = int(found.group(1))
+                break
+        assert port is not None, "no URL printed"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:  # communicate drains both pipes: a full pipe must not keep it from exiting
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"the dashboard did not stop within 60 s of Ctrl-C; stderr: {err[-2000:]}")
+    # 0 once it is waiting; 130 ("interrupted") when Ctrl-C lands while it is still printing
+    assert proc.returncode in (0, 130), err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert _port_closed(port)

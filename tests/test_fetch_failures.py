@@ -216,6 +216,7 @@ def test_a_short_outage_loses_nothing_and_does_not_multiply_requests():
     assert api.requests < 300 * 1.2
 
 
+@pytest.mark.server
 def test_the_sample_server_stopped_and_restarted_on_its_port_loses_nothing():
     calls = sample.generate("production", seed=5, n=200)
     ids = [c["id"] for c in calls]
@@ -397,6 +398,7 @@ def test_empty_ids_argument_is_an_error_not_the_whole_workspace(capsys, monkeypa
     assert "--ids needs a file" in err and err.count("\n") == 1
 
 
+@pytest.mark.server
 def test_ctrl_c_stops_a_fetch_run_inside_asyncio_run(tmp_path):
     calls = sample.generate("production", seed=2, n=300)
     script = textwrap.dedent(

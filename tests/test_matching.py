@@ -59,6 +59,7 @@ def mixed_runs():
     return calls
 
 
+@pytest.mark.server
 def test_cli_where_matches_int_and_str_and_says_when_nothing_matched(
     mixed_runs, tmp_path, monkeypatch, capsys
 ):

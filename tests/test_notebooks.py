@@ -159,8 +159,9 @@ async def _execute_all(runs: dict[str, Run]) -> None:
         async with semaphore:
             await asyncio.to_thread(_execute_with_papermill, run)
 
+    unique = {id(r): r for r in runs.values()}.values()  # a run may answer under two names
     await asyncio.gather(
-        *(papermill_run(r) if r.papermill else _execute(r, semaphore) for r in runs.values())
+        *(papermill_run(r) if r.papermill else _execute(r, semaphore) for r in unique)
     )
 
 
@@ -191,9 +192,14 @@ def sample_facts() -> dict[str, Any]:
 def runs(sample_facts) -> dict[str, Run]:
     """Every execution of this module, run up front, two kernels at a time."""
     runs = {name: Run(name, check_explorer=EXPLORERS.get(name) is not None) for name in NAMES}
+    # one run for two questions: explicit call_ids, redacted; and source="sample" winning over a
+    # configured key and base URL
     runs["04 call_ids redacted"] = Run(
-        "04_postmortem", {"call_ids": [sample_facts["worst_call"]], "redact": True}
+        "04_postmortem",
+        {"source": "sample", "call_ids": [sample_facts["worst_call"]], "redact": True},
+        env={"ONEINBOX_API_KEY": PLANTED_KEY, "ONEINBOX_BASE_URL": "http://127.0.0.1:9"},
     )
+    runs["04 sample asked for, key set"] = runs["04 call_ids redacted"]
     runs["04 run_id"] = Run("04_postmortem", {"run_id": sample_facts["run_id"]})
     runs["03 run_id"] = Run(
         "03_load_test_correlation", {"run_id": sample_facts["run_id"], "metric": "llm_ttft_ms"}
@@ -212,11 +218,6 @@ def runs(sample_facts) -> dict[str, Run]:
     runs["05 tts_switch"] = Run("05_compare", {"regression": "tts_switch"})
     runs["01 real API without call_id"] = Run(
         "01_explore_call", {"base_url": "http://127.0.0.1:9"}, env={"ONEINBOX_API_KEY": PLANTED_KEY}
-    )
-    runs["04 sample asked for, key set"] = Run(
-        "04_postmortem",
-        {"source": "sample", "call_ids": [sample_facts["worst_call"]]},
-        env={"ONEINBOX_API_KEY": PLANTED_KEY, "ONEINBOX_BASE_URL": "http://127.0.0.1:9"},
     )
     with sample.serve(
         "production", seed=0, n=150, api_key=PLANTED_KEY, now=sample.REFERENCE_END

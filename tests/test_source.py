@@ -19,6 +19,7 @@ def _port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+@pytest.mark.server
 def test_sample_source_fetches_the_scenario():
     with open_source(scenario="production", seed=0, n=40) as source:
         assert isinstance(source, DataSource)
@@ -36,6 +37,7 @@ def test_sample_source_fetches_the_scenario():
     assert set(result.frames.calls["call_id"]) == expected
 
 
+@pytest.mark.server
 def test_sample_source_by_ids_and_filters():
     calls = sample.generate("load_test", seed=2, n=30)
     with open_source(scenario="load_test", seed=2, n=30) as source:
@@ -47,6 +49,7 @@ def test_sample_source_by_ids_and_filters():
         assert source.fetch(where={"run_id": "no-such-run"}, progress=False).calls == []
 
 
+@pytest.mark.server
 def test_sample_source_is_not_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path))
     with open_source(scenario="call") as source:
@@ -55,6 +58,7 @@ def test_sample_source_is_not_cached(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir()), "the sample's calls must not be written to the cache"
 
 
+@pytest.mark.server
 def test_several_scenarios_are_served_together():
     with open_source(scenario=["load_test", "production"], n=10) as source:
         assert source.description.startswith(
@@ -63,6 +67,7 @@ def test_several_scenarios_are_served_together():
         assert len(source.fetch(progress=False).calls) == 20
 
 
+@pytest.mark.server
 def test_close_stops_the_sample_server():
     source = open_source(scenario="call")
     port = int(source.client.base_url.rsplit(":", 1)[1])
@@ -72,6 +77,7 @@ def test_close_stops_the_sample_server():
     source.close()  # idempotent
 
 
+@pytest.mark.server
 def test_sample_key_never_shown():
     with open_source(scenario="call") as source:
         key = source.client._api_key.reveal()
@@ -91,6 +97,7 @@ def test_real_api_without_key_raises_missing_key():
         open_source("http://127.0.0.1:9")
 
 
+@pytest.mark.server
 def test_a_base_url_takes_the_key_from_the_environment(monkeypatch, tmp_path):
     """The demo's path: a sample server started elsewhere, reached as if it were the real API."""
     monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
@@ -133,11 +140,13 @@ def test_real_api_description_never_holds_the_key(monkeypatch):
         assert source.description.startswith("OneInbox API at https://")
 
 
+@pytest.mark.server
 def test_fetch_refuses_client_and_cache_overrides():
     with open_source(scenario="call") as source, pytest.raises(ConfigurationError, match="client"):
         source.fetch(cache=True)
 
 
+@pytest.mark.server
 def test_the_source_rule(monkeypatch):
     from oneinbox_nb.source import choose_source, describe_source
 
@@ -161,6 +170,7 @@ def test_the_source_rule(monkeypatch):
     assert choose_source("http://127.0.0.1:8765", "sample") == "sample"
 
 
+@pytest.mark.server
 def test_open_source_with_the_key_in_the_environment_reads_the_api(monkeypatch):
     with sample.serve("call", api_key=PLANTED_KEY) as api:
         monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
