@@ -740,7 +740,7 @@ def _add_check_parser(sub) -> None:
             "--summary summary.md --report compare.html",
         ],
     )
-    from .gate import add_arguments
+    from .options import add_check_arguments as add_arguments
 
     add_arguments(p)
 
@@ -793,7 +793,7 @@ def _add_watch_parser(sub) -> None:
             "oneinbox-nb watch lt-42 --thresholds slo.toml --interval 2",
         ],
     )
-    from .live.terminal import add_arguments
+    from .options import add_watch_arguments as add_arguments
 
     add_arguments(p)
 

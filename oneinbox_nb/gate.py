@@ -28,7 +28,6 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -39,9 +38,8 @@ from .exceptions import ConfigurationError
 from .frames import CallFrames
 from .scope import Scope
 from .thresholds import Threshold, as_thresholds, evaluate
-from .thresholds import add_arguments as add_threshold_arguments
 
-__all__ = ["DEFAULT_METRICS", "FAIL_ON", "GateError", "GateResult", "add_arguments", "check"]
+__all__ = ["DEFAULT_METRICS", "FAIL_ON", "GateError", "GateResult", "check"]
 
 #: Metrics compared by default: the response, each always-present component, failures.
 DEFAULT_METRICS: tuple[str, ...] = (
@@ -53,8 +51,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "failure_rate",
 )
 #: What ``fail_on`` may name: the ``change`` of :func:`analysis.compare` that fails the gate.
-FAIL_ON: tuple[str, ...] = ("increase", "decrease", "change")
-
+from .options import FAIL_ON  # noqa: E402
 
 _COMPARISON_COLUMNS = [
     "metric",
@@ -228,23 +225,6 @@ def _delta_text(row: Any, kind: str) -> str:
 def _compared(row: Any) -> str:
     kind = _kind(row.metric)
     return f"{_value(row.a, kind)} -> {_value(row.b, kind)}, {_delta_text(row, kind)}: {row.change}"
-
-
-def add_arguments(parser: Any) -> None:
-    """The options of ``oneinbox-nb check`` (see ``oneinbox_nb/cli.py``)."""
-    add = parser.add_argument
-    add("--run", dest="run_id", default=None, help="the run the thresholds judge")
-    add("--baseline-run", default=None)
-    add("--candidate-run", default=None)
-    add("--fail-on", default="increase", choices=list(FAIL_ON))
-    add("--metric", action="append", default=None, help="a compared metric; repeatable")
-    add("--junit", type=Path, default=None, metavar="FILE", help="write JUnit XML")
-    add("--summary", type=Path, default=None, metavar="FILE", help="write Markdown")
-    add("--report", type=Path, default=None, metavar="FILE", help="write the 05_compare HTML")
-    add("--n-boot", type=int, default=1000)
-    add("--seed", type=int, default=0)
-    add("--sample", action="store_true", help="use the embedded sample API")
-    add_threshold_arguments(parser)
 
 
 # --------------------------------------------------------------------------------------------------

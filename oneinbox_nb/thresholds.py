@@ -52,7 +52,6 @@ __all__ = [
     "METRICS",
     "Threshold",
     "ThresholdError",
-    "add_arguments",
     "evaluate",
     "from_arguments",
     "load_thresholds",
@@ -263,17 +262,6 @@ def as_thresholds(thresholds: Iterable[Threshold | str] | str | Threshold) -> li
     if isinstance(thresholds, (str, Threshold)):
         thresholds = [thresholds]
     return [t if isinstance(t, Threshold) else parse_threshold(t) for t in thresholds]
-
-
-def add_arguments(parser: Any) -> None:
-    """Add ``-t/--threshold``, ``--thresholds FILE``, ``--key`` and ``--base-url`` to a parser."""
-    parser.add_argument(
-        "-t", "--threshold", action="append", default=[], metavar="EXPR",
-        help="'<metric>: <statistic><op><limit>', e.g. 'response_ms: p(95)<1500'; repeatable",
-    )  # fmt: skip
-    parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE", help="TOML file")
-    parser.add_argument("--key", default="run_id", help="the metadata key naming runs")
-    parser.add_argument("--base-url", default=None, help="API root (default: ONEINBOX_BASE_URL)")
 
 
 def from_arguments(args: Any) -> list[Threshold]:

@@ -33,6 +33,15 @@ SERVER_MODULES = frozenset(
         "test_sample_agents_and_clock.py",
         "test_browser.py",
         "test_real_data_first.py",
+        "test_fetch_scope.py",
+        "test_sample_accounts.py",
+        "test_contract_sample_server.py",
+        "test_dataset_open.py",
+        "test_gate.py",
+        "test_live_sample.py",
+        "test_live_watch.py",
+        "test_live_widget.py",
+        "test_live_cli.py",
     }
 )
 # The markers `make test-fast` leaves out.

@@ -166,7 +166,7 @@ def test_compare_dataset_and_fetch_share_the_parser_and_its_error():
     frames = oi.to_frames(sample.generate("production", seed=3, n=6))
     for attempt in (
         lambda: select_calls(frames, since="whenever"),
-        lambda: read._utc("whenever", "since"),
+        lambda: read.utc_window_stamps("whenever", None),
         lambda: oi.fetch_calls(client=oi.OneInboxClient("oi_sk_test_key_123456"), since="whenever"),
     ):
         with pytest.raises(ConfigurationError, match="since='whenever' is not a date or time"):

@@ -143,6 +143,7 @@ TOP = {
     "thresholds",
     "gate",
     "live",
+    "options",
     "__main__",
     "__init__",
 }

@@ -181,6 +181,7 @@ def test_open_source_with_the_key_in_the_environment_reads_the_api(monkeypatch):
             assert [c["id"] for c in source.fetch(progress=False).calls] == [api.calls[0]["id"]]
 
 
+@pytest.mark.server
 def test_a_sample_server_started_elsewhere_is_sample_data(monkeypatch, tmp_path):
     """``oneinbox-nb serve`` or ``make demo``: the server answers as the real API does; the
     client says "sample data" because it was told so or holds a key the sample server minted."""
@@ -214,6 +215,7 @@ def test_a_sample_server_started_elsewhere_is_sample_data(monkeypatch, tmp_path)
     assert PLANTED_KEY not in describe_source(other.base_url, "sample")
 
 
+@pytest.mark.server
 def test_given_calls_are_labelled_sample_data():
     calls = sample.generate("call", seed=1)
     with open_source(source="sample", calls=calls) as source:
@@ -240,6 +242,7 @@ def test_a_report_on_a_sample_server_started_elsewhere_says_sample_data(monkeypa
     assert "OneInbox API at" not in page and key not in page
 
 
+@pytest.mark.server
 def test_a_source_parses_a_scope_and_fetches_it():
     from oneinbox_nb.scope import Scope, ScopeError, traffic_kind
 

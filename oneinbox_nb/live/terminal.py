@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from .. import display
-from ..thresholds import add_arguments as add_threshold_arguments
 from ..thresholds import failed, state_symbol
 from .run import LiveRun
 
-__all__ = ["add_arguments", "live_table"]
-
-
-def add_arguments(parser: Any) -> None:
-    """The options of ``oneinbox-nb watch`` (see ``oneinbox_nb/cli.py``)."""
-    add = parser.add_argument
-    add("run_id", help="the run to follow (metadata run_id)")
-    add("--interval", type=float, default=5.0, help="seconds between refreshes")
-    add("--abort-on-fail", action="store_true", help="stop at the first clear breach")
-    add("--quiet-period", type=float, default=120.0, help="seconds (default 120)")
-    add("--start-timeout", type=float, default=300.0, help="seconds (default 300)")
-    add("--window", type=int, default=200, help="ended calls behind p50/p95")
-    add("--cache-dir", type=Path, default=None, help="store root (default: user cache)")
-    add_threshold_arguments(parser)
+__all__ = ["live_table"]
 
 
 def _table(live: LiveRun) -> Any:
