@@ -4,7 +4,13 @@
 
     OneInboxError
     ├── ConfigurationError              bad settings: fix the argument or environment variable
-    │   └── MissingAPIKeyError          no key given and ONEINBOX_API_KEY unset
+    │   ├── MissingAPIKeyError          no key given and ONEINBOX_API_KEY unset
+    │   ├── ThresholdError              a threshold expression or file that does not parse (thresholds)
+    │   └── GateError                   the gate cannot judge: unknown or empty run, bad options (gate)
+    ├── ScopeError                      a scope that cannot be read or resolved (scope; also ValueError)
+    ├── RunChoiceError                  several runs (or none) where one is needed (analysis; ValueError)
+    ├── DatasetError                    a dataset that cannot be read, written or queried (dataset)
+    ├── WatchError                      a watched run that never starts or cannot be followed (live)
     ├── InvalidCallIdError              a call id that is not a UUID (checked before any request)
     ├── InvalidCallError                input to the frames that is not a call payload
     ├── TransportError                  the request never got an HTTP answer we could read
@@ -21,6 +27,7 @@
     ├── CacheError                      the cache directory cannot be used
     └── NotebookExecutionError          a notebook cell failed (carries .cell_index, .ename, .evalue)
 
+The errors marked with a module are defined there, beside what raises them.
 Status errors carry ``.status_code``, ``.request`` and ``.response``. Transport errors carry
 ``.reason``: ``"refused"``, ``"dns"``, ``"tls"``, ``"timeout"``, ``"dropped"`` or ``"other"``. Messages say what to do next and
 never contain the API key: requests are described by method and URL only, and the key travels in a
@@ -186,3 +193,12 @@ class NotebookExecutionError(OneInboxError):
             + (f" (cell starts: {first[:80]!r})" if first else "")
             + ". Fix the cell or the parameters and build again; no output file was written."
         )
+
+    def __reduce__(self):
+        """Picklable, so a report built in a worker process fails with this error, not a broken pool."""
+        fields = ("cell_index", "ename", "evalue", "source", "traceback")
+        return (_rebuild_notebook_error, (self.notebook, {f: getattr(self, f) for f in fields}))
+
+
+def _rebuild_notebook_error(notebook: str, fields: dict) -> NotebookExecutionError:
+    return NotebookExecutionError(notebook, **fields)

@@ -96,7 +96,7 @@ def test_the_dashboard_serves_the_account_with_url_parameters(account):
         text = page.text
         tree = httpx.get(dash.base_url, cookies=page.cookies, follow_redirects=True)
     assert f"Data source: OneInbox API at {account.base_url}" in text
-    assert f"Call {call_id}:" in text
+    assert f"Call {call_id} (" in text  # the story's first sentence (stories.explore_call)
     assert KEY not in text
     assert not re.search(r"\d+%\|", text), "a progress bar reached the page"
     assert tree.status_code == 200 and "voila-tree-main" in tree.text

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..frames import ABSURD_MS
@@ -385,7 +386,11 @@ class FleetQueries:
     ) -> pd.DataFrame:
         out = self._run(sql)
         for column, names in (lists or {}).items():
-            values = [None if v is None else list(v) for v in out.pop(column)]
+            # a group with no values has a null list (None, or pandas.NA from a nullable column)
+            values = [
+                list(v) if isinstance(v, (list, tuple, np.ndarray)) else None
+                for v in out.pop(column)
+            ]
             for i, name in enumerate(names):
                 out[name] = [None if v is None else v[i] for v in values]
         out["period"] = pd.to_datetime(out["period"]).dt.tz_localize("UTC")
