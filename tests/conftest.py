@@ -17,10 +17,14 @@ issue 1386.) Markers, and how a test gets them:
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Datasets a test syncs to an account's default location (06_fleet on "a real account") land in a
+# temporary folder of this run, never in the user's data directory.
+os.environ["ONEINBOX_NB_DATA_DIR"] = tempfile.mkdtemp(prefix="oneinbox-nb-test-data-")
 
 # Modules whose tests run the CLI, Voila or a fetch child as a subprocess, or serve on a socket.
 SERVER_MODULES = frozenset(

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,6 +84,12 @@ def test_every_report_reads_the_account_from_the_environment(account, tmp_path, 
     assert f"<dt>Data source</dt><dd>OneInbox API at {account.base_url}</dd>" in header
     assert "embedded sample API" not in page
     assert KEY not in page
+    if (
+        name == "06_fleet"
+    ):  # the account's persistent dataset at its default place, never a temp copy
+        datasets = Path(os.environ["ONEINBOX_NB_DATA_DIR"]) / "datasets"
+        kept = [d for d in datasets.iterdir() if (d / "_oneinbox_dataset.json").is_file()]
+        assert len(kept) == 1 and f"dataset {kept[0]}" in page
 
 
 def test_the_dashboard_serves_the_account_with_url_parameters(account):
