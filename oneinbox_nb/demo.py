@@ -94,7 +94,7 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
     # The reports that need no analysis start at once; the postmortem follows when the worst call
     # is known, so the generation, the fetches and the knee below run while the first kernels start.
     # The key is in the environment before the report processes start: they inherit it from there.
-    with _environment(API_KEY_ENV, key), _report_pool() as pool:
+    with _environment(API_KEY_ENV, key), _report_pool({API_KEY_ENV: key}) as pool:
         pair = sample.regression_pair(seed=seed + 1)
         load_truth = sample.truth("load_test", seed=seed)
         with (
@@ -122,20 +122,31 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
 _PRELOAD = ["oneinbox_nb.report", "oneinbox_nb.source", "nbclient", "nbconvert", "nh3"]
 
 
+def _adopt(environ: dict[str, str]) -> None:
+    """Each report process's set-up: the demo's variables, whatever the forkserver started with."""
+    os.environ.update(environ)
+
+
 @contextlib.contextmanager
-def _report_pool() -> Iterator[ProcessPoolExecutor]:
+def _report_pool(environ: dict[str, str]) -> Iterator[ProcessPoolExecutor]:
     """Four report processes, forked from one server that has imported the report stack already.
 
     Started first, so the server's imports (nbconvert, pandas: seconds of a core) overlap the sample
     generation here; each report process then starts in milliseconds instead of importing it all
     again. Where there is no forkserver (Windows), fresh interpreters (spawn) as before.
+
+    The forkserver is one per process and keeps the environment it started with (an earlier
+    forkserver user, such as a dataset sync, may have started it), so ``environ`` is set in each
+    report process by the pool's initializer rather than inherited.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
     else:  # pragma: no cover - Windows
         context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(REPORTS), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        len(REPORTS), mp_context=context, initializer=_adopt, initargs=(environ,)
+    ) as pool:
         # starting a process waits for the server's imports: let a thread wait, not the demo
         warm_up = threading.Thread(target=pool.submit, args=(int,), daemon=True)
         warm_up.start()
