@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import tempfile
@@ -212,14 +211,18 @@ class CallFrames:
     def _repr_html_(self) -> str:
         cards = [_card(row) for row in self.calls.head(_MAX_CARDS).itertuples(index=False)]
         more = len(self.calls) - _MAX_CARDS
-        counts = ", ".join(f"{len(frame):,} {name}" for name, frame in self.tables.items())
+        from .. import display as show  # on first display: `import oneinbox_nb` stays light
+
+        counts = ", ".join(
+            f"{show.count(len(frame))} {name}" for name, frame in self.tables.items()
+        )
         return (
             '<div class="oneinbox-callframes">'
-            f"<p><b>CallFrames</b>: {html.escape(counts)}</p>"
+            f"<p><b>CallFrames</b>: {show.html(counts)}</p>"
             '<div style="display:flex;flex-wrap:wrap;gap:8px">'
             + "".join(cards)
             + "</div>"
-            + (f"<p>and {more:,} more calls</p>" if more > 0 else "")
+            + (f"<p>and {show.count(more)} more calls</p>" if more > 0 else "")
             + "</div>"
         )
 
@@ -247,7 +250,7 @@ def _card(row: Any) -> str:
         ("worst turn", show.count(row.worst_turn)),
         ("problems", show.count(row.n_problems)),
     ]
-    fields = [(label, html.escape(value)) for label, value in fields]
+    fields = [(label, show.html(value)) for label, value in fields]
     colour = "#b00020" if pd.notna(row.n_problems) and row.n_problems > 0 else "inherit"
     body = "".join(
         f'<tr><td style="padding:0 8px 0 0;color:#666">{label}</td>'
@@ -257,7 +260,7 @@ def _card(row: Any) -> str:
     return (
         '<div style="border:1px solid #ccc;border-radius:6px;padding:6px 10px;font-size:12px;'
         'min-width:240px">'
-        f'<div style="font-weight:bold;font-family:monospace">{html.escape(show.text(row.call_id))}</div>'
+        f'<div style="font-weight:bold;font-family:monospace">{show.html(show.text(row.call_id))}</div>'
         f"<table>{body}</table></div>"
     )
 

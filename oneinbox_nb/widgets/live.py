@@ -13,7 +13,6 @@ and in Voila; :meth:`LiveExplorer.tick` does one refresh and redraw by hand (the
 from __future__ import annotations
 
 import asyncio
-import html
 import math
 from typing import Any
 
@@ -128,19 +127,19 @@ class LiveExplorer(_Explorer):
         run = self.run
         table = run.rolling()
         self.status.value = (
-            f"<p><b>{html.escape(run.summary().splitlines()[0])}</b><br>"
+            f"<p><b>{display.html(run.summary().splitlines()[0])}</b><br>"
             f"{display.count(run.n_calls)} calls: {display.count(run.in_flight)} in flight, "
             f"{display.count(run.completed)} completed, {display.count(run.failed)} failed"
-            + (f"; {html.escape(run.reason)}" if run.reason else "")
+            + (f"; {display.html(run.reason)}" if run.reason else "")
             + "</p>"
         )
         self.table.value = frame_html(table, _FORMATS)
-        lines = [f"<li>knee: {html.escape(run.knee_text())}</li>"]
+        lines = [f"<li>knee: {display.html(run.knee_text())}</li>"]
         for row in run.threshold_state.itertuples():
             mark = "✓" if row.verdict == "pass" else "✗" if "breach" in row.verdict else "?"
             lines.append(
-                f"<li>{mark} {html.escape(row.threshold)}: {html.escape(row.verdict)}, "
-                f"{html.escape(row.shown)}</li>"
+                f"<li>{mark} {display.html(row.threshold)}: {display.html(row.verdict)}, "
+                f"{display.html(row.shown)}</li>"
             )
         self.judged.value = "<ul>" + "".join(lines) + "</ul>"
         fig, axes = self._draw((9.0, 4.0), (1, 1), ("p95",))
