@@ -53,21 +53,6 @@ DEFAULT_METRICS: tuple[str, ...] = (
 #: What ``fail_on`` may name: the ``change`` of :func:`analysis.compare` that fails the gate.
 from .options import FAIL_ON  # noqa: E402
 
-_COMPARISON_COLUMNS = [
-    "metric",
-    "statistic",
-    "a",
-    "b",
-    "diff",
-    "ratio",
-    "ci_low",
-    "ci_high",
-    "n_calls_a",
-    "n_calls_b",
-    "change",
-    "outcome",
-]
-
 
 class GateError(ConfigurationError):
     """The gate cannot judge what it was asked: an unknown or empty run, bad options."""
@@ -407,7 +392,7 @@ def check(
     parts = [Scope.for_runs([judged], run_key=key).sentence(candidate)]
     notes = [n for n in [_progress_note(candidate, judged)] if n]
     threshold_rows = evaluate(parsed, candidate, n_boot=n_boot, seed=seed)
-    comparison = pd.DataFrame(columns=_COMPARISON_COLUMNS)
+    comparison = pd.DataFrame(columns=[*analysis.COMPARE_COLUMNS, "outcome"])
     ci = 1 - alpha
     if baseline_run is not None:
         baseline = _select(everything, baseline_run, key, "--baseline-run")

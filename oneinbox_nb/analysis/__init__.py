@@ -108,6 +108,7 @@ from ..frames import AGGREGATE_COMPONENTS, RESPONSE_COMPONENTS
 from ._calls import EVENT_COMPONENTS
 from ._stats import MIN_CALLS, percentile_label
 from .compare import (
+    COMPARE_COLUMNS,
     COMPARE_METRICS,
     MIN_CHANGE,
     compare,
@@ -145,6 +146,7 @@ from .load import (
 __all__ = [
     "AGGREGATE_COMPONENTS",
     "CALL_METRICS",
+    "COMPARE_COLUMNS",
     "COMPARE_METRICS",
     "CONNECT_GROUPS",
     "CONNECT_PHASES",

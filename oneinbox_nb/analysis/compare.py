@@ -60,6 +60,7 @@ from ._stats import (
 from .load import Knee, find_knee
 
 __all__ = [
+    "COMPARE_COLUMNS",
     "COMPARE_METRICS",
     "MIN_CHANGE",
     "compare",
@@ -107,7 +108,8 @@ _DTYPES = {
     "change": object,
 }
 
-_COLUMNS = [
+#: The columns of :func:`compare`, in order.
+COMPARE_COLUMNS: tuple[str, ...] = (
     "metric",
     "statistic",
     "a",
@@ -119,7 +121,7 @@ _COLUMNS = [
     "n_calls_a",
     "n_calls_b",
     "change",
-]
+)
 
 
 class _Group:
@@ -526,7 +528,7 @@ def _compare_rows(
                 notes.append(f"{metric} {statistic}: {note}")
             change = _verdict(diff, low, high, n_a, n_b, thresholds[metric], value_a, value_b)
             rows.append(
-                dict(zip(_COLUMNS, [metric, statistic, value_a, value_b, diff, ratio, low, high,
+                dict(zip(COMPARE_COLUMNS, [metric, statistic, value_a, value_b, diff, ratio, low, high,
                                     n_a, n_b, change], strict=True))
             )  # fmt: skip
     return rows, notes
@@ -606,7 +608,7 @@ def compare(
     ]  # fmt: skip
     boots = [_resample(side, wanted, qs, n_boot, rng) for side in sides]
     rows, notes = _compare_rows(names, pcts, sides, boots, ci, thresholds)
-    out = pd.DataFrame(rows, columns=_COLUMNS).astype(_DTYPES)
+    out = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(_DTYPES)
     levels = {m: _family_level(ci, len(_statistics(m, pcts))) for m in names}
     out.attrs.update(ci=float(ci), family_rule=_FAMILY_RULE, levels=levels, notes=notes)
     return out

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["change_points", "slower"]
+__all__ = ["agent_names", "change_points", "component_changes", "slower", "slowest_calls"]
 
 
 def change_points(
@@ -100,3 +100,54 @@ def slower(
         out["ratio"] = out["after"] / out["before"]
     out.loc[~np.isfinite(out["ratio"]), "ratio"] = np.nan
     return out.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def component_changes(
+    latency: pd.DataFrame, components: Sequence[str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, list[int]]]:
+    """Each component's daily rows of a :meth:`Dataset.latency` result, and its p50 change points.
+
+    Parameters
+    ----------
+    latency : DataFrame
+        ``period, component, count, p50, p95, mean`` rows.
+    components : sequence of str
+        The order to keep; components without rows are left out.
+
+    Returns
+    -------
+    rows : dict of str to DataFrame
+        Per component, its rows with a fresh index (so change points index them).
+    points : dict of str to list of int
+        Per component, :func:`change_points` of its ``p50``.
+    """
+    present = set(latency["component"])
+    rows = {
+        c: latency[latency["component"] == c].reset_index(drop=True)
+        for c in components
+        if c in present
+    }
+    return rows, {c: list(change_points(r["p50"])) for c, r in rows.items()}
+
+
+def slowest_calls(dataset: Any, since: pd.Timestamp, n: int = 50) -> pd.DataFrame:
+    """The ``n`` calls created from ``since`` on with the slowest turn, slowest first.
+
+    Columns ``call_id, agent_id, created_at, max_response_ms, n_turns`` and ``meta_run_id`` when
+    the dataset has it (so a reader can tell load-test calls apart). ``dataset`` is a
+    :class:`~oneinbox_nb.dataset.Dataset`.
+    """
+    columns = set(dataset.sql("SELECT * FROM calls LIMIT 0").columns)
+    run = ", meta_run_id" if "meta_run_id" in columns else ""
+    return dataset.sql(
+        f"SELECT call_id, agent_id, created_at, max_response_ms, n_turns{run} FROM calls "
+        "WHERE created_at >= ? AND max_response_ms IS NOT NULL "
+        f"ORDER BY max_response_ms DESC, call_id LIMIT {int(n)}",
+        [since.to_pydatetime()],
+    )
+
+
+def agent_names(dataset: Any) -> dict[str, str]:
+    """``agent_id -> agent_name`` as the dataset's calls recorded them."""
+    sql = "SELECT DISTINCT agent_id, agent_name FROM calls WHERE agent_name IS NOT NULL"
+    return dict(dataset.sql(sql).itertuples(index=False))
