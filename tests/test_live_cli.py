@@ -93,7 +93,10 @@ def _line(screen: str, text: str) -> str:
     return next((line.strip() for line in screen.splitlines() if text in line), "")
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.skipif(
+    shutil.which("tmux") is None and os.environ.get("CI") != "true",
+    reason="needs tmux (apt-get install tmux; .ci/run installs it)",
+)
 def test_the_live_table_in_tmux(tmp_path):
     session = f"oneinbox-watch-{uuid.uuid4().hex[:8]}"
     with serve_live(n=300, seed=7, knee=40, speed=0) as api:
