@@ -16,10 +16,12 @@ delivered (``on_call``) or in exactly one failure row. How it copes with a misbe
   across workers (no answer at all), or as many 429 answers in a row as requests may be in flight
   (the concurrency, or the ids if fewer; at least :data:`OUTAGE_THRESHOLD`), every worker pauses
   together; one probe at a time (the paused request itself, sent after a growing delay that
-  honours ``Retry-After``) decides when to resume. Any other answer resumes everyone. A streak that lasts longer than one budget ends the
-  run, whatever the number of ids: the id that met it fails with its error, the ids left are
+  honours ``Retry-After``) decides when to resume. Any other answer resumes everyone. A streak
+  that lasts longer than one budget ends the run, whatever the number of ids: the id that met it fails with its error, the ids left are
   listed as ``NotAttempted``.
-- **Run-ending failures.** 401/403, an unresolvable host name or a TLS failure end the run at once:
+- **Run-ending failures.** 401/403, an unresolvable host name, a TLS failure, or a 429 whose
+  ``Retry-After`` asks more than the policy's ``max_retry_after`` end the run at once (waiting that
+  long is not what the caller asked for, and every other request would be told the same):
   one failure row says why, and each id not fetched is listed as ``NotAttempted``.
 - **Odd answers.** An answer that is not the call asked for fails that id with an
   ``InvalidResponseError``; nothing an answer contains can stop the others.
@@ -119,10 +121,14 @@ class RunEnded(Exception):
     """Raised in a worker once the run has been ended; the id is listed as NotAttempted."""
 
 
-def ends_the_run(error: OneInboxError) -> bool:
-    """401/403, DNS and TLS failures: every other request would fail the same way."""
+def ends_the_run(error: OneInboxError, policy: RetryPolicy) -> bool:
+    """401/403, DNS and TLS failures, or a ``Retry-After`` beyond the policy: every other request
+    would fail (or be told to wait) the same way."""
     if isinstance(error, AuthenticationError):
         return True
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(error, RateLimitError) and retry_after is not None:
+        return retry_after > policy.max_retry_after
     return isinstance(error, TransportError) and error.reason in ("dns", "tls")
 
 
@@ -264,15 +270,15 @@ async def get_one(client: AsyncOneInboxClient, call_id: str, run: BulkRun) -> di
             await run.limit.release(
                 throttled=throttled, retry_after=getattr(error, "retry_after", None)
             )
+            if ends_the_run(error, run.policy):
+                run.end(error, call_id)
+                raise
             if throttled or connection_failure(error):
                 run.trouble(error, probe, call_id)
                 if run.paused or run.ended is not None:
                     continue  # the gate holds this request until the API serves again
             else:
                 run.answered(probe)
-            if ends_the_run(error):
-                run.end(error, call_id)
-                raise
             attempt += 1
             delay = run.policy.next_delay(error, attempt, time.monotonic() - started)
             if delay is None:
