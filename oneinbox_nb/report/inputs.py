@@ -95,6 +95,23 @@ def one_call(
 ) -> Loaded:
     """The call ``01_explore_call`` looks at (every call of the sample when ``call_id`` is None).
 
+    Parameters
+    ----------
+    call_id : str or None
+        The call's id; None on the sample: every served call (the story picks the worst one).
+    base_url, source : optional
+        Where to read, by the source rule (:func:`oneinbox_nb.source.open_source`); the key comes
+        from ``ONEINBOX_API_KEY`` only.
+    scenario, seed : optional
+        Sample only: the generated calls served.
+    redact, redact_region : optional
+        Mask personal data (:func:`oneinbox_nb.redact.redact_frames`) before anything is shown.
+
+    Returns
+    -------
+    Loaded
+        ``failures`` and ``call_ids`` are None.
+
     Raises
     ------
     ConfigurationError
@@ -139,6 +156,22 @@ def postmortem_calls(
 
     On the sample with neither given, every served call (the story then picks the call with the
     worst turn).
+
+    Parameters
+    ----------
+    call_ids : str, sequence of str or None
+        The calls in question; a string holds one id or ids separated by commas (a dashboard
+        URL's ``?call_ids=``).
+    run_id : optional
+        A load-test run (``metadata.run_id``): all its calls are fetched.
+    base_url, source, scenario, seed, redact, redact_region : optional
+        As for :func:`one_call`; ``scenario`` defaults to the load test and production together.
+
+    Returns
+    -------
+    Loaded
+        ``failures`` lists the ids that could not be fetched (None when no ids were given);
+        ``call_ids`` is the list of ids asked for.
 
     Raises
     ------
@@ -242,6 +275,14 @@ def compare_sides(
         ``regression``.
     include_load_tests : bool, default False
         Sides chosen by dates or agent keep load-test calls too.
+    base_url, source, seed, redact : optional
+        As for :func:`one_call`.
+    regression : {"slow_llm", "tts_switch", None}, default "slow_llm"
+        Sample only: what is planted in run b (:func:`oneinbox_nb.sample.regression_pair`).
+
+    Returns
+    -------
+    CompareInputs
 
     Raises
     ------
@@ -297,6 +338,17 @@ def fleet_dataset(
     ``dataset`` given: that folder. Else with the OneInbox API: the account's own dataset at its
     default place, synced incrementally (``since``/``until`` bound the sync). Else: a synthetic
     history written into a temporary folder by the sample generator, with a planted slowdown.
+
+    Parameters
+    ----------
+    dataset : str or Path, optional
+        A folder written by ``oneinbox-nb sync PATH``.
+    base_url, source : optional
+        The source rule (:func:`oneinbox_nb.source.choose_source`) when no ``dataset`` is given.
+    since, until : optional
+        Bound the sync from the API.
+    days, seed : int
+        Sample only: days and seed of the synthetic history.
 
     Returns
     -------
@@ -365,8 +417,16 @@ def fleet_story(
     ----------
     ds : Dataset
         From :func:`oneinbox_nb.open_dataset`; every number is computed by DuckDB in its files.
+    since, until : optional
+        The days shown, ``[since, until)`` (UTC); None: from the first day, up to the last.
     recent_days : int, default 14
         The recent window compared with the days before it.
+    origin : str, optional
+        Where the dataset came from (:func:`fleet_dataset`), said in the scope sentence.
+
+    Returns
+    -------
+    FleetInputs
 
     Raises
     ------
