@@ -22,7 +22,7 @@ parameters and environment, and the stories are unit-tested on the frames it ret
   ``tests/test_report_inputs.py::test_03_with_an_explicit_run_id_and_metric``
 - "01 papermill" (one ``injected-parameters`` cell after ``parameters``, by report.parameterize and
   by papermill's own parameterize_notebook, on the notebook JSON; "Call …" shown):
-  ``tests/test_report_inputs.py::test_01_parameters_are_injected_as_papermill_does_and_the_call_is_shown``
+  ``tests/test_report_inputs.py::test_01_parameters_are_injected_as_papermill_does`` and ``test_01_a_parameterised_call_is_shown_redacted``
 - "01 failed call" and "04 failed call" (a summary naming the call; nothing to lay out; the figure
   cells' guards see no turn): ``tests/test_report_inputs.py::test_a_call_without_turns_still_gets_a_summary``
 - "05 tts_switch" (tts_ttfb_ms p50 increase in "In short"; cartesia and elevenlabs):

@@ -4,7 +4,8 @@ These hold the assertions of the notebook runs that used parameters other than t
 (tests/test_notebooks.py executes each notebook once, with its defaults): the same parameters and
 environment go to the function the notebook's first cell calls, and the story built from its
 frames is what the notebook would show. The loaders open the source as the notebooks do (the sample
-API on 127.0.0.1), hence the ``server`` mark.
+API on 127.0.0.1): those tests carry the ``server`` mark; the ones that fail before anything is
+fetched, and the parameter injection, are in the fast tier.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from oneinbox_nb.report.inputs import (
 )
 from oneinbox_nb.source import open_source
 
-pytestmark = pytest.mark.server  # the loaders start the sample API on 127.0.0.1, as notebooks do
+# the loaders start the sample API on 127.0.0.1 as the notebooks do: those tests are marked server
+SERVER = pytest.mark.server
 PLANTED_KEY = "oi_sk_nbtest_" + "5" * 32
 UNKNOWN_CALL = "3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"
 NO_SIDE = {"run_id": None, "since": None, "until": None, "agent_id": None}
@@ -54,6 +56,7 @@ def _html(story) -> str:
 # 04_postmortem
 
 
+@SERVER
 def test_04_listed_calls_redacted_and_an_explicit_sample_wins_over_a_configured_key(
     monkeypatch, facts
 ):
@@ -80,6 +83,7 @@ def test_04_listed_calls_redacted_and_an_explicit_sample_wins_over_a_configured_
     assert PLANTED_KEY not in shown[True] + description + repr(loaded.source)
 
 
+@SERVER
 def test_04_a_run_id_reports_the_knee(facts):
     """Was the kernel run "04 run_id"."""
     loaded = postmortem_calls(run_id=facts["run_id"])
@@ -94,6 +98,7 @@ def test_04_a_run_id_reports_the_knee(facts):
     assert loaded.call_ids is None and loaded.failures is None
 
 
+@SERVER
 def test_04_ids_separated_by_commas_are_split(facts):
     """A dashboard URL's ?call_ids=<id>,<id> arrives as one string."""
     loaded = postmortem_calls(f" {facts['worst_call']}, {UNKNOWN_CALL} ,", source="sample")
@@ -103,6 +108,7 @@ def test_04_ids_separated_by_commas_are_split(facts):
     assert list(loaded.frames.calls["call_id"]) == [facts["worst_call"]]
 
 
+@SERVER
 @pytest.mark.parametrize("notebook", ["01_explore_call", "04_postmortem"])
 def test_a_call_without_turns_still_gets_a_summary(facts, notebook):
     """Was the kernel runs "01 failed call" and "04 failed call": no messages, no latency."""
@@ -123,6 +129,7 @@ def test_a_call_without_turns_still_gets_a_summary(facts, notebook):
     assert "nothing to lay out" in text or "No turns with latency events" in text
 
 
+@SERVER
 def test_04_a_fetch_failure_surfaces_its_cause_with_key_and_base_url_in_the_environment(
     monkeypatch,
 ):
@@ -155,8 +162,8 @@ def test_01_with_the_real_api_requires_a_call_id(monkeypatch):
     assert "call_id" in str(raised.value) and PLANTED_KEY not in str(raised.value)
 
 
-def test_01_parameters_are_injected_as_papermill_does_and_the_call_is_shown(facts):
-    """Was the kernel run "01 papermill": injection checked on the notebook JSON, not executed."""
+def test_01_parameters_are_injected_as_papermill_does(facts):
+    """Was the kernel run "01 papermill" (1/2): injection checked on the notebook JSON, not run."""
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
@@ -175,6 +182,11 @@ def test_01_parameters_are_injected_as_papermill_does_and_the_call_is_shown(fact
             "parameters" in tags[index - 1] and sum("injected-parameters" in t for t in tags) == 1
         )
         assert f"call_id = {facts['production_call']!r}" in nb.cells[index].source.replace('"', "'")
+
+
+@SERVER
+def test_01_a_parameterised_call_is_shown_redacted(facts):
+    """Was the kernel run "01 papermill" (2/2): those parameters' call, and its story."""
     loaded = one_call(facts["production_call"], scenario="production", redact=True)
     story = stories.explore_call(
         loaded.frames, call_id=facts["production_call"], source=loaded.source.label
@@ -187,6 +199,7 @@ def test_01_parameters_are_injected_as_papermill_does_and_the_call_is_shown(fact
 # 02_costs_and_credits and 03_load_test_correlation (their first cells open the source directly)
 
 
+@SERVER
 def test_02_reads_a_base_url_with_the_key_from_the_environment(monkeypatch):
     """Was the kernel run "02 base_url": the same parameters through open_source and the story."""
     with sample.serve(
@@ -206,6 +219,7 @@ def test_02_reads_a_base_url_with_the_key_from_the_environment(monkeypatch):
     assert PLANTED_KEY not in shown and "oi_sk_" not in shown
 
 
+@SERVER
 def test_03_with_an_explicit_run_id_and_metric(facts):
     """Was the kernel run "03 run_id": 03's fetch (the run's calls) and its story."""
     with open_source(scenario="load_test", seed=0) as data:
@@ -228,6 +242,7 @@ def test_03_with_an_explicit_run_id_and_metric(facts):
 # 05_compare and 06_fleet
 
 
+@SERVER
 def test_05_finds_a_tts_switch_and_splits_it_by_provider():
     """Was the kernel run "05 tts_switch": +150 ms is clear on tts_ttfb."""
     sides = compare_sides({"a": NO_SIDE, "b": NO_SIDE}, regression="tts_switch")
@@ -250,6 +265,7 @@ def test_05_with_the_api_needs_both_sides(monkeypatch):
         )
 
 
+@SERVER
 def test_05_a_side_without_calls_is_named():
     a, b = {**NO_SIDE, "run_id": "no-such-run"}, {**NO_SIDE, "since": "2026-01-01"}
     with pytest.raises(ConfigurationError, match=r"^side a \(.*no-such-run.*\) has no calls"):
