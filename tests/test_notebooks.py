@@ -1,14 +1,40 @@
-"""The notebooks in notebooks/: committed stripped, and executed headless against the sample API.
+"""The notebooks in notebooks/: committed stripped, and each executed once, headless, on the sample.
 
 Every notebook runs once with its default parameters (the embedded sample API, no key) and must leave
-static output (a PNG figure and an HTML table) and an explorer without ``.error``. Then: 04 with
-explicit ``call_ids`` (redacted) and with a ``run_id``; 03 with a ``run_id`` and another metric; 01
-and 04 on a failed call (no messages, no latency); 02 against a sample server reached as if it were
-the real API (the key only in the kernel's environment); 01 through papermill itself; and 01 with
-the real API but no call id, which must fail with a clear error.
+static output (a PNG figure and an HTML table) and an explorer without ``.error``; the tests below
+read those seven executed notebooks. (tests/test_real_data_first.py executes each once more, as a
+report, with the key and base URL only in the environment: no key reaches any report.)
 
 The executions are independent, so a module-scoped fixture runs them all up front, two kernels at a
 time (the machines have two cores), and the tests inspect the executed notebooks.
+
+Where the former parameterised runs' assertions live now (issue 18: one kernel run per notebook;
+the notebooks' first cells call oneinbox_nb/report/inputs.py, tested in-process with the same
+parameters and environment, and the stories are unit-tested on the frames it returns):
+
+- "04 call_ids redacted" and "04 sample asked for, key set" (the story is about the listed call;
+  phone numbers shown unredacted and masked with ``redact``; ``source="sample"`` wins over a key and
+  base URL in the environment; no key shown):
+  ``tests/test_report_inputs.py::test_04_listed_calls_redacted_and_an_explicit_sample_wins_over_a_configured_key``
+- "04 run_id" (the run's sentence, its knee, "Latency degrades from about"):
+  ``tests/test_report_inputs.py::test_04_a_run_id_reports_the_knee``
+- "03 run_id" with ``metric="llm_ttft_ms"`` ("Load-test run …: 1,000 calls", "p95 llm_ttft_ms"):
+  ``tests/test_report_inputs.py::test_03_with_an_explicit_run_id_and_metric``
+- "01 papermill" (one ``injected-parameters`` cell after ``parameters``, by report.parameterize and
+  by papermill's own parameterize_notebook, on the notebook JSON; "Call …" shown):
+  ``tests/test_report_inputs.py::test_01_parameters_are_injected_as_papermill_does`` and ``test_01_a_parameterised_call_is_shown_redacted``
+- "01 failed call" and "04 failed call" (a summary naming the call; nothing to lay out; the figure
+  cells' guards see no turn): ``tests/test_report_inputs.py::test_a_call_without_turns_still_gets_a_summary``
+- "05 tts_switch" (tts_ttfb_ms p50 increase in "In short"; cartesia and elevenlabs):
+  ``tests/test_report_inputs.py::test_05_finds_a_tts_switch_and_splits_it_by_provider``
+- "01 real API without call_id" (ConfigurationError naming call_id, no key in it):
+  ``tests/test_report_inputs.py::test_01_with_the_real_api_requires_a_call_id``
+- "02 base_url" (the key from the environment, "Data source: OneInbox API at http://127.0.0.1:…",
+  no key shown): ``tests/test_report_inputs.py::test_02_reads_a_base_url_with_the_key_from_the_environment``;
+  the key in a kernel's environment reaching no output: tests/test_real_data_first.py
+- "04 unknown call, key and base URL in the environment" (ConfigurationError "none of the calls
+  could be fetched: <id>: … not found (404)", no key in it):
+  ``tests/test_report_inputs.py::test_04_a_fetch_failure_surfaces_its_cause_with_key_and_base_url_in_the_environment``
 """
 
 from __future__ import annotations
@@ -48,8 +74,6 @@ EXPLORERS = {
 }
 CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2
-PLANTED_KEY = "oi_sk_nbtest_" + "5" * 32
-UNKNOWN_CALL = "3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"
 INLINE = "module://matplotlib_inline.backend_inline"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # appended to default runs: ipywidgets swallows callback exceptions, the explorers keep them here
@@ -64,7 +88,6 @@ class Run:
     parameters: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     check_explorer: bool = False
-    papermill: bool = False
     nb: Any = None
     error: tuple[int, str, str] | None = None  # cell index in the notebook file, ename, evalue
     elapsed_s: float = 0.0
@@ -126,43 +149,9 @@ async def _execute(run: Run, semaphore: asyncio.Semaphore) -> None:
     run.error = _first_error(nb)
 
 
-def _execute_with_papermill(run: Run) -> None:
-    import papermill
-
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="oneinbox-nbtest-") as cwd:
-        out = Path(cwd) / f"{run.notebook}.out.ipynb"
-        # papermill passes no environment to the kernel: it inherits this process's
-        try:
-            papermill.execute_notebook(
-                str(NOTEBOOK_DIR / f"{run.notebook}.ipynb"),
-                str(out),
-                parameters=run.parameters,
-                kernel_name="python3",
-                cwd=cwd,
-                progress_bar=False,
-                execution_timeout=CELL_TIMEOUT,
-                store_widget_state=True,
-                config=_kernel_config(),
-            )
-        except papermill.PapermillExecutionError:
-            pass
-        run.nb = nbformat.read(out, as_version=4)
-    run.elapsed_s = time.monotonic() - started
-    run.error = _first_error(run.nb)
-
-
 async def _execute_all(runs: dict[str, Run]) -> None:
     semaphore = asyncio.Semaphore(PARALLEL)
-
-    async def papermill_run(run: Run) -> None:
-        async with semaphore:
-            await asyncio.to_thread(_execute_with_papermill, run)
-
-    unique = {id(r): r for r in runs.values()}.values()  # a run may answer under two names
-    await asyncio.gather(
-        *(papermill_run(r) if r.papermill else _execute(r, semaphore) for r in unique)
-    )
+    await asyncio.gather(*(_execute(run, semaphore) for run in runs.values()))
 
 
 def _worst_call(scenario, seed: int = 0) -> tuple[str, dict]:
@@ -181,60 +170,16 @@ def sample_facts() -> dict[str, Any]:
         "knee": sample.truth("load_test", seed=0)["knee_concurrency"],
         "worst_call": worst,
         "worst_payload": payload,
-        "production_call": sample.generate("production", seed=0)[7]["id"],
-        "failed_call": next(
-            c["id"] for c in sample.generate("production", seed=0) if c["status"] == "failed"
-        ),
     }
 
 
 @pytest.fixture(scope="module")
 def runs(sample_facts) -> dict[str, Run]:
-    """Every execution of this module, run up front, two kernels at a time."""
+    """Every execution of this module (one per notebook, defaults), run up front, two at a time."""
     runs = {name: Run(name, check_explorer=EXPLORERS.get(name) is not None) for name in NAMES}
-    # one run for two questions: explicit call_ids, redacted; and source="sample" winning over a
-    # configured key and base URL
-    runs["04 call_ids redacted"] = Run(
-        "04_postmortem",
-        {"source": "sample", "call_ids": [sample_facts["worst_call"]], "redact": True},
-        env={"ONEINBOX_API_KEY": PLANTED_KEY, "ONEINBOX_BASE_URL": "http://127.0.0.1:9"},
-    )
-    runs["04 sample asked for, key set"] = runs["04 call_ids redacted"]
-    runs["04 run_id"] = Run("04_postmortem", {"run_id": sample_facts["run_id"]})
-    runs["03 run_id"] = Run(
-        "03_load_test_correlation", {"run_id": sample_facts["run_id"], "metric": "llm_ttft_ms"}
-    )
-    runs["01 papermill"] = Run(
-        "01_explore_call",
-        {"call_id": sample_facts["production_call"], "scenario": "production", "redact": True},
-        papermill=True,
-    )
-    for name in ("01_explore_call", "04_postmortem"):  # no messages, no latency at all
-        key = "call_id" if name.startswith("01") else "call_ids"
-        failed = sample_facts["failed_call"]
-        runs[f"{name[:2]} failed call"] = Run(
-            name, {key: failed if key == "call_id" else [failed], "scenario": "production"}
-        )
-    runs["05 tts_switch"] = Run("05_compare", {"regression": "tts_switch"})
-    runs["01 real API without call_id"] = Run(
-        "01_explore_call", {"base_url": "http://127.0.0.1:9"}, env={"ONEINBOX_API_KEY": PLANTED_KEY}
-    )
-    with sample.serve(
-        "production", seed=0, n=150, api_key=PLANTED_KEY, now=sample.REFERENCE_END
-    ) as api:
-        runs["02 base_url"] = Run(
-            "02_costs_and_credits",
-            {"base_url": api.base_url, "since": "2026-11-16"},
-            env={"ONEINBOX_API_KEY": PLANTED_KEY},
-        )
-        runs["04 unknown call, key and base URL in the environment"] = Run(
-            "04_postmortem",
-            {"call_ids": [UNKNOWN_CALL]},
-            env={"ONEINBOX_API_KEY": PLANTED_KEY, "ONEINBOX_BASE_URL": api.base_url},
-        )
-        started = time.monotonic()
-        asyncio.run(_execute_all(runs))
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    asyncio.run(_execute_all(runs))
+    elapsed = time.monotonic() - started
     timings = ", ".join(f"{name} {run.elapsed_s:.1f} s" for name, run in runs.items())
     print(f"\nnotebook executions ({elapsed:.1f} s in all): {timings}", file=sys.stderr)
     return runs
@@ -341,6 +286,23 @@ def test_notebook_explains_itself_and_ends_with_its_explorer_for_live_use(path):
     assert not any(re.search(r"os\.environ|_headers|_api_key|api_key", s) for s in sources)
 
 
+MAX_CODE_LINES = 80  # issue 18: parameters, one call per section and the plots
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_notebook_keeps_to_parameters_calls_and_plots(path):
+    """What a reader sees is built in library code (oneinbox_nb/stories, oneinbox_nb/report)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    assert len(code) <= MAX_CODE_LINES, f"{path.name}: {len(code)} lines of code"
+
+
 # --------------------------------------------------------------------------------------------------
 # default runs: the embedded sample API
 
@@ -425,70 +387,6 @@ def test_04_picks_the_call_with_the_worst_turn(runs, sample_facts):
     assert pngs >= 3  # waterfalls, strip, distributions
 
 
-# --------------------------------------------------------------------------------------------------
-# parameterised runs
-
-
-def test_04_with_call_ids_is_about_those_calls_and_redacted(runs, sample_facts):
-    run = runs["04 call_ids redacted"]
-    _assert_ran(run)
-    assert {"png", "table"} <= _static_kinds(run.nb)
-    text = _text(run.nb)
-    assert f"This postmortem is about call {sample_facts['worst_call']}: " in text
-    payload = sample_facts["worst_payload"]
-    unredacted = _text(runs["04_postmortem"].nb)
-    for number in (payload["from_number"], payload["to_number"]):
-        assert number in unredacted  # shown when redact is False...
-        assert number not in text and f"***-***-{number[-4:]}" in text  # ...masked when True
-
-
-def test_04_with_a_run_id_reports_the_knee(runs, sample_facts):
-    run = runs["04 run_id"]
-    _assert_ran(run)
-    assert {"png", "table"} <= _static_kinds(run.nb)
-    text = _text(run.nb)
-    assert f"This postmortem is about load-test run {sample_facts['run_id']} (1,000 calls)" in text
-    assert re.search(r"exceeds the low-load baseline .* from concurrency \d+", text)
-    assert "Latency degrades from about" in text
-
-
-def test_03_with_an_explicit_run_id_and_metric(runs, sample_facts):
-    run = runs["03 run_id"]
-    _assert_ran(run)
-    assert {"png", "table"} <= _static_kinds(run.nb)
-    text = _text(run.nb)
-    assert f"Load-test run {sample_facts['run_id']}: 1,000 calls" in text
-    assert "p95 llm_ttft_ms" in text
-
-
-def test_01_runs_through_papermill_with_parameters(runs, sample_facts):
-    run = runs["01 papermill"]
-    _assert_ran(run)
-    injected = [c for c in run.nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and sample_facts["production_call"] in injected[0].source
-    assert {"png", "table"} <= _static_kinds(run.nb)
-    assert f"Call {sample_facts['production_call']}" in _text(run.nb)
-
-
-def test_02_reads_a_base_url_with_the_key_from_the_environment(runs):
-    run = runs["02 base_url"]
-    _assert_ran(run)
-    assert {"png", "table"} <= _static_kinds(run.nb)
-    text = _text(run.nb)
-    assert "Data source: OneInbox API at http://127.0.0.1:" in text
-    dumped = nbformat.writes(run.nb)
-    assert PLANTED_KEY not in dumped and "oi_sk_" not in dumped
-
-
-@pytest.mark.parametrize("name", ["01 failed call", "04 failed call"])
-def test_a_call_without_turns_still_gets_a_summary(runs, sample_facts, name):
-    run = runs[name]
-    _assert_ran(run)
-    text = _text(run.nb)
-    assert sample_facts["failed_call"] in text
-    assert "nothing to lay out" in text or "No turns with latency events" in text
-
-
 def _summary(nb) -> str:
     """The first HTML output after the notebook's "## In short" heading (the story's In short)."""
     heading = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## In short"))
@@ -507,23 +405,6 @@ def test_05_summary_names_the_planted_llm_change_and_its_share(runs):
     assert "<strong>llm_ttft_ms p50</strong>" in summary and "<strong>increase</strong>" in summary
     assert "<strong>response_ms p50</strong>" in summary
     assert "<strong>llm_ttft</strong> accounts for" in summary
-
-
-def test_05_finds_a_tts_switch_and_splits_it_by_provider(runs):
-    """+150 ms is clear on tts_ttfb; on the load test's noisy response it need not be."""
-    run = runs["05 tts_switch"]
-    _assert_ran(run)
-    summary = _summary(run.nb)
-    assert "<strong>tts_ttfb_ms p50</strong>" in summary and "<strong>increase</strong>" in summary
-    assert "cartesia" in _text(run.nb) and "elevenlabs" in _text(run.nb)
-
-
-def test_01_with_the_real_api_requires_a_call_id(runs):
-    run = runs["01 real API without call_id"]
-    assert run.error is not None, "expected a clear error"
-    index, ename, evalue = run.error
-    assert ename == "ConfigurationError" and "call_id" in evalue
-    assert PLANTED_KEY not in nbformat.writes(run.nb)
 
 
 def test_a_failing_cell_is_reported_with_its_index_name_and_value():
@@ -572,23 +453,3 @@ def test_03_passes_its_one_binning_to_every_table_and_figure():
     assert len(figures) == 2
     assert source.count("bins=edges") == len(figures)
     assert 'edges = story.facts["edges"]' in source or 'story.facts["edges"]' in source
-
-
-def test_an_explicit_sample_wins_over_a_configured_key(runs, sample_facts):
-    run = runs["04 sample asked for, key set"]
-    _assert_ran(run)
-    text = _text(run.nb)
-    assert "Data source: embedded sample API" in text and "asked for explicitly" in text
-    assert sample_facts["worst_call"] in text
-
-
-def test_a_fetch_failure_surfaces_its_cause_in_the_error(runs):
-    """The key and base URL only in the environment: the API is used, and its 404 is the error."""
-    run = runs["04 unknown call, key and base URL in the environment"]
-    assert run.error is not None, "expected the fetch failure as the error"
-    index, ename, evalue = run.error
-    assert ename == "ConfigurationError"
-    assert evalue.startswith(f"none of the calls could be fetched: {UNKNOWN_CALL}: ")
-    assert "not found (404)" in evalue
-    # the "Data source" line comes after the fetch (reports give it in their header): not reached
-    assert PLANTED_KEY not in nbformat.writes(run.nb)

@@ -20,6 +20,9 @@ Layout (which room answers which question)::
     report/
       notebooks.py  which notebook, which parameters: notebooks_dir, available_notebooks,
                     resolve_notebook, check_parameters, parameterize, the parameters cell
+      inputs.py     what a notebook's first cell reads: its parameters to frames and the
+                    source they came from (one_call, postmortem_calls, compare_sides,
+                    fleet_dataset, fleet_story), testable without a kernel
       execute.py    running it: nbclient and the kernel, a failing cell -> NotebookExecutionError
       html.py       the page: nbconvert export, offline CSS, the nh3 sanitizer (sanitize_html),
                     header and footer, the secrets scrub
