@@ -384,8 +384,15 @@ class Scope:
         """
         chosen = self.select(frames)
         calls = chosen.calls
-        parts = [words.population(self, calls), words.span(self, calls)]
-        parts.append(words.agents_text(self, frames.calls, dict(self._agent_names)))
+        population = words.population(
+            calls,
+            traffic=str(self.traffic),
+            run_key=self.run_key,
+            run_ids=self.run_ids,
+            chosen=bool(self.call_ids),
+        )
+        parts = [population, words.span(calls, self.since, self.until)]
+        parts.append(words.agents_text(self.agents, frames.calls, dict(self._agent_names)))
         if self.traffic == "production" and self._load_tests_left_out(frames.calls):
             parts.append("load tests left out")
         text = ", ".join(part for part in parts if part)
