@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..account import SAMPLE_KEY_PREFIX, is_sample_key
 from ..exceptions import ConfigurationError, OneInboxError
 from ..matching import utc_time, value_key
 
@@ -53,11 +54,6 @@ MIN_CALLS = 20
 
 TRAFFIC = ("production", "load_test", "all")
 """The values of :attr:`Scope.traffic`."""
-
-SAMPLE_KEY_PREFIX = "oi_sk_sample_"
-"""How every key the sample server mints begins (:mod:`oneinbox_nb.sample`; ``oneinbox-nb serve``
-prints it, ``make demo`` hands it to its reports). Data read with such a key is sample data, however
-the server was reached: the label comes from the key the client holds, never from the answers."""
 
 SOURCE_KINDS = ("api", "sample", "dataset")
 """The values of :attr:`SourceLabel.kind`."""
@@ -138,11 +134,6 @@ class SourceLabel:
 
     def __str__(self) -> str:
         return self.text
-
-
-def is_sample_key(key: str | None) -> bool:
-    """Whether ``key`` is one the sample server minted (see :data:`SAMPLE_KEY_PREFIX`)."""
-    return isinstance(key, str) and key.startswith(SAMPLE_KEY_PREFIX)
 
 
 def source_label(value: Any, spell: Callable[[str], str]) -> SourceLabel | None:
