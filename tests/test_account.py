@@ -126,3 +126,35 @@ def test_the_run_key_setting(monkeypatch):
         resolve_run_key()
     monkeypatch.setenv("ONEINBOX_RUN_KEY", "  ")
     assert resolve_run_key() == "run_id"  # blank is not set
+
+
+@pytest.mark.server
+def test_a_dataset_synced_with_a_run_key_keeps_using_it(tmp_path, monkeypatch):
+    """ONEINBOX_RUN_KEY at sync time is recorded; a scope on the dataset's frames uses it after."""
+    pytest.importorskip("duckdb")
+    from oneinbox_nb import open_dataset, sync
+    from oneinbox_nb.sample import generate
+    from oneinbox_nb.sample.server import serve
+    from oneinbox_nb.scope import Scope, traffic_kind
+
+    calls = generate("load_test", seed=1, n=30) + generate("production", seed=2, n=20)
+    for call in calls:  # this account tags its load tests with test_run, not run_id
+        meta = call.get("metadata") or {}
+        if "run_id" in meta:
+            meta["test_run"] = meta.pop("run_id")
+    key = "oi_sk_live_" + "d" * 32
+    monkeypatch.setenv("ONEINBOX_RUN_KEY", "test_run")
+    with serve(calls=calls, api_key=key) as api, OneInboxClient(api.api_key, api.base_url) as c:
+        sync(tmp_path / "ds", client=c, progress=False)
+    monkeypatch.delenv("ONEINBOX_RUN_KEY")  # a later session, without the setting
+
+    dataset = open_dataset(tmp_path / "ds")
+    assert dataset.account["run_key"] == "test_run"
+    frames = dataset.frames()
+    assert set(traffic_kind(frames.calls)) == {"production"}  # run_id alone sees no load test
+    scope = Scope.parse(traffic="load_test").with_source(dataset)
+    assert scope.run_key == "test_run" and scope.source.kind == "dataset"
+    assert len(scope.select(frames).calls) == 30
+    production = Scope.parse(source=dataset)
+    assert len(production.select(frames).calls) == 20
+    assert production.sentence(frames).endswith("load tests left out")
