@@ -162,15 +162,16 @@ def claim_account(
         The record of the calls about to be written (:func:`account_record`).
     merge : bool, default False
         Allow another account's calls in: ``held`` stays the account, ``account`` joins its
-        ``merged`` list.
+        ``merged`` list (and is let in from then on).
 
     Returns
     -------
     dict or None
         ``account`` for a new place; for the same account, ``account`` with every agent seen and
-        the held run key unless ``account`` configures one; None when ``held`` is another
-        account's and ``merge`` is False (the caller raises its own error, see
-        :func:`describe_account`).
+        the held run key unless ``account`` configures one; ``held`` with ``account`` under
+        ``merged`` when merging, or when ``account`` was merged before (merging is asked once);
+        None when ``held`` is another account's and ``merge`` is False (the caller raises its
+        own error, see :func:`describe_account`).
     """
     if not held:
         return account
@@ -180,9 +181,9 @@ def claim_account(
         if "run_key" not in account and "run_key" in held:
             kept["run_key"] = held["run_key"]
         return kept
-    if not merge:
-        return None
     merged = [a for a in held.get("merged", []) if not same_account(a, account)]
+    if not merge and len(merged) == len(held.get("merged", [])):
+        return None  # another account, never merged here
     return {**held, "merged": [*merged, {k: v for k, v in account.items() if k != "merged"}]}
 
 

@@ -100,6 +100,8 @@ def test_claiming_keeps_one_account_unless_merging():
     merged = claim_account(held, other, merge=True)
     assert merged["key_fingerprint"] == "k1"
     assert [a["key_fingerprint"] for a in merged["merged"]] == ["k9"]
+    assert claim_account(merged, other) == merged  # merged once, let in from then on
+    assert claim_account(merged, _record("k8", ["y"])) is None
     assert describe_account(held) == "OneInbox API at https://x.test, account k1"
     assert describe_account(None) == "account unknown"
 
