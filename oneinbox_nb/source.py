@@ -164,7 +164,8 @@ class DataSource:
         progress : bool, default True
             Show a progress bar.
         **filters
-            ``agent_id``, ``status``, ``since``, ``until``, ``where``, ``concurrency``, as for
+            ``agent_id``, ``status``, ``since``, ``until``, ``where``, ``concurrency``, and
+            ``merge`` (use a call store that holds another account's calls), as for
             :func:`~oneinbox_nb.fetch_calls`.
 
         Returns
