@@ -25,6 +25,15 @@ cannot be moved (a read-only directory), the :class:`~oneinbox_nb.exceptions.Cac
 instead, and :func:`open_store` turns it into the one warning. The one-JSON-file-per-
 call caches of earlier versions (``<root>/<source>/<id[:2]>/<id>.json``) are imported on first open
 and left in place.
+
+**A store knows its account.** One host may serve several organisations, so a store records the
+account its calls came from (:mod:`oneinbox_nb.account`: the base URL, a non-reversible
+fingerprint of the key, the run key when ``ONEINBOX_RUN_KEY`` is set) in its ``meta`` table, the
+same record a dataset keeps. A fetch claims the store for its client's account
+(:meth:`CallCache.claim`); another account's store is a :class:`StoreAccountError` unless the
+fetch says ``merge=True``, as ``sync(..., merge=True)`` does for a dataset: the record then lists
+the other account under ``merged`` (a rotated key of the same account is merged once that way).
+:attr:`CallCache.description` names the account wherever a store is described.
 """
 
 from __future__ import annotations
@@ -46,14 +55,17 @@ from typing import Any
 
 import orjson
 
+from .account import claim_account, describe_account
 from .client import TERMINAL_STATUSES
 from .client.endpoints import canonical_id
+from .display import count
 from .exceptions import CacheError
 
 __all__ = [
     "SETTLE_WINDOW_S",
     "TERMINAL_STATUSES",
     "CallCache",
+    "StoreAccountError",
     "StoreWarning",
     "StoreWriter",
     "StoredCall",
@@ -83,6 +95,10 @@ _CHUNK = 500  # ids per SELECT ... IN (...)
 
 class StoreWarning(UserWarning):
     """The store could not be used as asked (read-only, corrupt, locked); the fetch went on."""
+
+
+class StoreAccountError(CacheError):
+    """The store holds another account's calls; a fetch stops rather than mix the two."""
 
 
 def is_terminal(call: dict) -> bool:
@@ -173,9 +189,15 @@ class CallCache:
         Settle window in seconds (see :func:`is_settled`).
     compress
         Store bodies zlib-compressed (level 1): about 37 % of the size, about 0.1 ms CPU per call.
+    account
+        Claim the store for this account record (:meth:`claim`); None leaves the record as it is.
+    merge
+        With ``account``: allow another account's store (:meth:`claim`).
 
     Raises
     ------
+    StoreAccountError
+        ``account`` is not the store's and ``merge`` is False.
     CacheError
         The directory cannot be created, or the database cannot be opened or written
         (read-only, locked for longer than 30 s). :func:`~oneinbox_nb.fetch_calls` turns this
@@ -189,6 +211,8 @@ class CallCache:
         source: str = "default",
         settle_s: float = SETTLE_WINDOW_S,
         compress: bool = False,
+        account: Mapping[str, Any] | None = None,
+        merge: bool = False,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._\-]{1,200}", source) or source.strip(".") == "":
             raise CacheError(f"source {source!r} cannot name a store; use source_name(base_url)")
@@ -210,6 +234,12 @@ class CallCache:
             ) from exc
         self._open()
         self._import_json_files()
+        if account is not None:
+            try:
+                self.claim(account, merge=merge)
+            except CacheError:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
         return f"CallCache({str(self.path)!r})"
@@ -379,6 +409,91 @@ class CallCache:
         """Store one payload (see :meth:`put_many`)."""
         self.put_many([call])
 
+    # -- the account ------------------------------------------------------------------------
+
+    def claim(self, account: Mapping[str, Any], *, merge: bool = False) -> dict[str, Any]:
+        """Record that this store holds ``account``'s calls, and refuse another account's.
+
+        Parameters
+        ----------
+        account : mapping
+            An account record (:func:`oneinbox_nb.account.account_record`) or the identity
+            ``client.account_identity()``; never holds the key.
+        merge : bool, default False
+            Allow a store that holds another account's calls: that account stays the store's and
+            ``account`` is listed under ``merged`` (once: a merged account is let in again).
+
+        Returns
+        -------
+        dict
+            The record now kept (see :attr:`account`).
+
+        Raises
+        ------
+        StoreAccountError
+            The store holds another account's calls and ``merge`` is False (one line: which
+            accounts, and what to pass).
+        CacheError
+            The store cannot be written.
+        """
+        record = {"agent_ids": [], **account}
+        kept: list[dict[str, Any]] = []
+
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'account'").fetchone()
+            held = _account_of_row(row)
+            claimed = claim_account(held, record, merge=merge)
+            if claimed is None:
+                raise StoreAccountError(
+                    f"the call store {self.path} holds the calls of another account "
+                    f"({describe_account(held)}), not of this one ({describe_account(record)}); "
+                    "pass cache=<another directory>, or merge=True (--merge) to add these calls "
+                    "to it (also for a new key of the same account)"
+                )
+            kept.append(claimed)
+            if claimed != held:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('account', ?)",
+                    (orjson.dumps(claimed).decode(),),
+                )
+
+        self._write(write)
+        return kept[0]
+
+    @property
+    def account(self) -> dict[str, Any] | None:
+        """The account record the store keeps (see :mod:`oneinbox_nb.account`): ``kind``,
+        ``base_url``, ``key_fingerprint``, ``agent_ids``, ``run_key`` when one was configured,
+        ``merged``; None for a store no fetch has claimed (an earlier version's).
+
+        Raises
+        ------
+        CacheError
+            The store cannot be read.
+        """
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'account'").fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "read") from exc
+        return _account_of_row(row)
+
+    @property
+    def description(self) -> str:
+        """The store in one line, for reports and sources: ``call store api.oneinbox.ai.sqlite3
+        (OneInbox API at …, account 1a2b…, 3,200 calls)``; never the key.
+
+        Raises
+        ------
+        CacheError
+            The store cannot be read.
+        """
+        account = self.account
+        who = describe_account(account)
+        merged = (account or {}).get("merged") or []
+        if merged:
+            who += f" and {count(len(merged))} more merged"
+        return f"call store {self.path.name} ({who}, {count(len(self))} calls)"
+
     # -- reading ----------------------------------------------------------------------------
 
     def _decode(self, call_id: str, codec: str, body: bytes) -> dict | None:
@@ -528,6 +643,17 @@ class CallCache:
         )
 
 
+def _account_of_row(row: tuple | None) -> dict[str, Any] | None:
+    """The account record in a ``meta`` row; None when absent or unreadable."""
+    if row is None:
+        return None
+    try:
+        held = orjson.loads(row[0])
+    except orjson.JSONDecodeError:
+        return None
+    return held if isinstance(held, dict) else None
+
+
 # -- what a fetch does with the store -----------------------------------------------------------
 
 
@@ -537,32 +663,50 @@ def store_failed(error: CacheError) -> None:
 
 
 def open_store(
-    cache: bool | str | os.PathLike | CallCache | None, base_url: str
+    cache: bool | str | os.PathLike | CallCache | None,
+    base_url: str,
+    *,
+    account: Mapping[str, Any] | None = None,
+    merge: bool = False,
 ) -> CallCache | None:
     """The store a fetch asked for: ``cache`` as :func:`oneinbox_nb.fetch_calls` takes it.
 
     Parameters
     ----------
     cache
-        True for the user store, a directory, a :class:`CallCache` (returned as is), or
+        True for the user store, a directory, a :class:`CallCache` (used as is), or
         False/None for none.
     base_url
         The API the calls come from; it names the database (:func:`source_name`).
+    account
+        The fetch's account record (:func:`oneinbox_nb.account.account_record`): the store is
+        claimed for it (:meth:`CallCache.claim`).
+    merge
+        Allow a store that holds another account's calls.
 
     Returns
     -------
     CallCache or None
         None when no store was asked for, or when it cannot be used (read-only, locked, corrupt
         and not rebuildable): then one :class:`StoreWarning` said why.
+
+    Raises
+    ------
+    StoreAccountError
+        The store holds another account's calls and ``merge`` is False: an error, not a
+        warning, so that nothing is read from or written into another account's store.
     """
     if cache is None or cache is False:
         return None
-    if isinstance(cache, CallCache):
-        return cache
     try:
-        if cache is True:
-            return CallCache(source=source_name(base_url))
-        return CallCache(cache, source=source_name(base_url))
+        if isinstance(cache, CallCache):
+            if account is not None:
+                cache.claim(account, merge=merge)
+            return cache
+        where = None if cache is True else cache
+        return CallCache(where, source=source_name(base_url), account=account, merge=merge)
+    except StoreAccountError:
+        raise
     except CacheError as error:  # read-only, locked, unusable: warn once, fetch without it
         store_failed(error)
         return None

@@ -1,7 +1,11 @@
-"""Settings read at the edges: the API key and base URL, from arguments or the environment.
+"""Settings read at the edges: the API key, the base URL and the run key, from arguments or the
+environment.
 
 ``ONEINBOX_API_KEY`` and ``ONEINBOX_BASE_URL`` are read only here, and only when a client is built
 without explicit values. The key is wrapped in :class:`APIKey`, whose repr and str never show it.
+``ONEINBOX_RUN_KEY`` names the metadata key that marks an account's load-test calls (default
+``run_id``, :data:`DEFAULT_RUN_KEY`); :func:`resolve_run_key` reads it, once per account, for
+:class:`oneinbox_nb.scope.Scope` and the traffic rule (:func:`oneinbox_nb.scope.traffic_kind`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from .exceptions import ConfigurationError, MissingAPIKeyError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_RUN_KEY",
+    "RUN_KEY_ENV",
     "APIKey",
+    "configured_run_key",
     "parse_value",
     "resolve_api_key",
     "resolve_base_url",
+    "resolve_run_key",
     "scrub",
 ]
 
@@ -29,6 +37,11 @@ log = logging.getLogger(__name__)
 
 API_KEY_ENV = "ONEINBOX_API_KEY"
 BASE_URL_ENV = "ONEINBOX_BASE_URL"
+#: Environment variable naming the metadata key that marks the account's load-test calls.
+RUN_KEY_ENV = "ONEINBOX_RUN_KEY"
+#: The run key when the account configures none: a call is a load-test call when its metadata
+#: carries ``run_id``.
+DEFAULT_RUN_KEY = "run_id"
 
 _KEY_PATTERN = re.compile(r"oi_[sp]k_[A-Za-z0-9_\-]{4,}")
 
@@ -129,6 +142,56 @@ def resolve_base_url(base_url: str | None, *, api_key: APIKey | None = None) -> 
             f"{DEFAULT_BASE_URL!r}) and pass the key as api_key= or {API_KEY_ENV}"
         )
     return url
+
+
+def configured_run_key(run_key: str | None = None) -> str | None:
+    """The run key the account configures: ``run_key`` if given, else ``ONEINBOX_RUN_KEY``, else
+    None (not configured: :data:`DEFAULT_RUN_KEY` applies).
+
+    Parameters
+    ----------
+    run_key : str, optional
+        A run key given explicitly.
+
+    Returns
+    -------
+    str or None
+        The key, stripped; None when neither is set (blank counts as not set).
+
+    Raises
+    ------
+    ConfigurationError
+        The key is not a top-level metadata key (blank given explicitly, holds a dot or white
+        space); the message names where it came from.
+    """
+    where = "run_key"
+    if run_key is None:
+        run_key, where = os.environ.get(RUN_KEY_ENV, "").strip() or None, RUN_KEY_ENV
+        if run_key is None:
+            return None
+    if not isinstance(run_key, str) or not re.fullmatch(r"[^.\s]+", run_key.strip()):
+        shown = repr(run_key) if isinstance(run_key, str) else type(run_key).__name__
+        raise ConfigurationError(
+            f"{where} {shown[:60]} is not a top-level metadata key; use a key such as "
+            f"{DEFAULT_RUN_KEY!r} (no dots, no spaces)"
+        )
+    return run_key.strip()
+
+
+def resolve_run_key(run_key: str | None = None) -> str:
+    """The run key of the traffic rule: ``run_key``, else ``ONEINBOX_RUN_KEY``, else ``run_id``.
+
+    A call is a load-test call when its metadata carries this key (see :mod:`oneinbox_nb.scope`).
+    Set ``ONEINBOX_RUN_KEY`` once for an account whose load tests tag their calls otherwise (e.g.
+    ``test_run``); a dataset or call store records the key it was written with
+    (:mod:`oneinbox_nb.account`).
+
+    Raises
+    ------
+    ConfigurationError
+        See :func:`configured_run_key`.
+    """
+    return configured_run_key(run_key) or DEFAULT_RUN_KEY
 
 
 def _without_credentials(url: str) -> str:

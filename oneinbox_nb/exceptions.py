@@ -25,6 +25,7 @@
     │   ├── RateLimitError              429 (carries .retry_after in seconds, or None)
     │   └── ServerError                 5xx (a 503 carries .retry_after too)
     ├── CacheError                      the cache directory cannot be used
+    │   └── StoreAccountError           the call store holds another account's calls (cache)
     └── NotebookExecutionError          a notebook cell failed (carries .cell_index, .ename, .evalue)
 
 The errors marked with a module are defined there, beside what raises them.

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .account import account_record
 from .cache import CallCache, StoreWriter, open_store, store_failed
 from .client import AsyncOneInboxClient, OneInboxClient, RetryPolicy, validate_call_id
 from .client.bulk import failure_row, get_calls
@@ -195,6 +196,7 @@ async def fetch_calls_async(
     cache: bool | str | Path | CallCache | None = True,
     refresh: bool = False,
     progress: bool = True,
+    merge: bool = False,
 ) -> FetchResult:
     """The coroutine behind :func:`fetch_calls`, for code already running in an event loop."""
     _check_options(ids, concurrency, (agent_id, status, since, until, where), scope)
@@ -203,7 +205,13 @@ async def fetch_calls_async(
         ids = [ids]
     started = time.monotonic()
     http, owned = _as_async_client(client, concurrency)
-    store = open_store(cache, http.base_url)
+    try:
+        account = account_record(http.account_identity())
+        store = open_store(cache, http.base_url, account=account, merge=merge)
+    except BaseException:
+        if owned:
+            await http.aclose()
+        raise
     try:
         if scope is not None:
             scope = await _resolved(http, scope)
@@ -460,6 +468,7 @@ def fetch_calls(
     cache: bool | str | Path | CallCache | None = True,
     refresh: bool = False,
     progress: bool = True,
+    merge: bool = False,
 ) -> FetchResult:
     """Fetch many calls: by id, every call matching filters, or the calls of a scope.
 
@@ -496,11 +505,15 @@ def fetch_calls(
         True for the user store (one SQLite file per API), a directory, a
         :class:`~oneinbox_nb.cache.CallCache`, or False. Settled calls
         (:func:`~oneinbox_nb.cache.is_settled`) are served from it; a store that cannot be used
-        is one :class:`~oneinbox_nb.cache.StoreWarning`, not an error.
+        is one :class:`~oneinbox_nb.cache.StoreWarning`, not an error. The store records the
+        client's account (:mod:`oneinbox_nb.account`); another account's store is an error.
     refresh
         Fetch every id again even when the store holds it settled.
     progress
         Show a progress bar (a widget in notebooks, text in terminals).
+    merge
+        Use a store that holds another account's calls (or this account's under an earlier key),
+        adding this account to it, as ``sync(..., merge=True)`` does for a dataset.
 
     Returns
     -------
@@ -515,6 +528,8 @@ def fetch_calls(
         fetched.
     ScopeError
         An agent name of ``scope`` names no agent of the account (the message lists them).
+    StoreAccountError
+        The store holds another account's calls and ``merge`` is False; nothing is fetched.
 
     Notes
     -----
@@ -524,7 +539,8 @@ def fetch_calls(
     """
     options = {"client": client, "agent_id": agent_id, "status": status, "since": since}
     options.update(until=until, where=where, scope=scope, concurrency=concurrency, cache=cache)
-    return run_sync(fetch_calls_async(ids, refresh=refresh, progress=progress, **options))
+    options.update(refresh=refresh, progress=progress, merge=merge)
+    return run_sync(fetch_calls_async(ids, **options))
 
 
 def load_call(call_id: str, client: OneInboxClient | None = None) -> CallFrames:

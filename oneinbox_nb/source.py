@@ -25,6 +25,11 @@ sample server's answers themselves look like the real API's.
 The key comes from ``ONEINBOX_API_KEY`` only (never from a parameter, so it is never written into a
 notebook or a report). :meth:`DataSource.fetch` is :func:`~oneinbox_nb.fetch_calls` with the right
 client and cache.
+
+**The account.** :attr:`DataSource.label` carries the account's key fingerprint (never the key,
+:mod:`oneinbox_nb.account`); the call store a real API's fetches use records the account it holds
+and refuses another's (``fetch(merge=True)`` to mix them, :mod:`oneinbox_nb.cache`), and
+:attr:`DataSource.store_description` names that store with its account.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from .cache import CallCache, default_cache_dir, source_name
 from .client import OneInboxClient
 from .config import API_KEY_ENV, BASE_URL_ENV, resolve_base_url, scrub
 from .display import count
-from .exceptions import ConfigurationError, MissingAPIKeyError
+from .exceptions import CacheError, ConfigurationError, MissingAPIKeyError
 from .fetch import FetchResult, fetch_calls
 from .scope import Scope, SourceLabel, is_sample_key, resolve_agents
 
@@ -62,7 +68,9 @@ class DataSource:
         True when the calls come from the embedded sample API this object started.
     label : SourceLabel
         What reports call the data: kind ``"sample"`` (``label.text == "sample data"``) for the
-        embedded sample API and for sample servers started elsewhere, else ``"api"``.
+        embedded sample API and for sample servers started elsewhere, else ``"api"``;
+        ``label.account`` is the key's fingerprint (:mod:`oneinbox_nb.account`), None for sample
+        data.
     cache : bool
         Whether :meth:`fetch` uses the user's call store: True for a real API, False for the
         sample and for any loopback URL (a sample server started elsewhere: its port changes every
@@ -82,11 +90,31 @@ class DataSource:
         self._sample_api = sample_api
         self.cache = sample_api is None and not _is_loopback(client.base_url)
         kind = "sample" if sample_data or sample_api is not None else "api"
-        self.label = SourceLabel(kind, description)
+        fingerprint = None if kind == "sample" else client.account_identity()["key_fingerprint"]
+        self.label = SourceLabel(kind, description, account=fingerprint)
 
     @property
     def is_sample(self) -> bool:
         return self._sample_api is not None
+
+    @property
+    def store_description(self) -> str | None:
+        """The call store :meth:`fetch` reads and writes, with the account it holds:
+        ``"call store api.oneinbox.ai.sqlite3 (OneInbox API at …, account 1a2b…, 3,200 calls)"``
+        (:attr:`oneinbox_nb.cache.CallCache.description`); ``"call store … (no calls yet)"``
+        before the first fetch; None when this source uses no store (see :attr:`cache`).
+        Never holds the key; creates nothing.
+        """
+        if not self.cache:
+            return None
+        name = source_name(self.client.base_url)
+        if not (default_cache_dir() / f"{name}.sqlite3").exists():
+            return f"call store {name}.sqlite3 (no calls yet)"
+        try:
+            with CallCache(source=name) as store:
+                return store.description
+        except CacheError:
+            return f"call store {name}.sqlite3 (unreadable)"
 
     def scope(
         self,
@@ -136,7 +164,8 @@ class DataSource:
         progress : bool, default True
             Show a progress bar.
         **filters
-            ``agent_id``, ``status``, ``since``, ``until``, ``where``, ``concurrency``, as for
+            ``agent_id``, ``status``, ``since``, ``until``, ``where``, ``concurrency``, and
+            ``merge`` (use a call store that holds another account's calls), as for
             :func:`~oneinbox_nb.fetch_calls`.
 
         Returns

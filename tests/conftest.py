@@ -88,9 +88,10 @@ def _sample_servers_need_the_mark():
 
 @pytest.fixture(autouse=True)
 def _clean_oneinbox_env(monkeypatch):
-    """Tests never see a real key or base URL from the developer's shell."""
+    """Tests never see a real key, base URL or run key from the developer's shell."""
     monkeypatch.delenv("ONEINBOX_API_KEY", raising=False)
     monkeypatch.delenv("ONEINBOX_BASE_URL", raising=False)
+    monkeypatch.delenv("ONEINBOX_RUN_KEY", raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -289,3 +289,89 @@ def test_source_names_are_path_safe_and_never_hold_credentials():
     assert name == "host" and "oi_sk" not in name
     with pytest.raises(CacheError):
         CallCache("/tmp", source="../x")
+
+
+# -- the account a store holds (issue 19) --------------------------------------------------------
+
+MINE = {"kind": "api", "base_url": "https://api.test", "key_fingerprint": "1" * 16}
+THEIRS = {"kind": "api", "base_url": "https://api.test", "key_fingerprint": "2" * 16}
+
+
+def test_a_store_records_its_account_and_refuses_another(tmp_path):
+    from oneinbox_nb.cache import StoreAccountError
+
+    store = CallCache(tmp_path, source="api.test", account=MINE)
+    store.put(call(1))
+    assert store.account == {**MINE, "agent_ids": []}
+    assert store.description == (
+        "call store api.test.sqlite3 (OneInbox API at https://api.test, account 1111111111111111, "
+        "1 calls)"
+    )
+    assert CallCache(tmp_path, source="api.test", account=MINE).account["key_fingerprint"] == (
+        "1" * 16
+    )  # the same account again: fine
+    with pytest.raises(StoreAccountError, match=r"another account .*merge=True \(--merge\)") as e:
+        CallCache(tmp_path, source="api.test", account=THEIRS)
+    assert len(str(e.value).splitlines()) == 1 and "2222222222222222" in str(e.value)
+    assert isinstance(e.value, CacheError)
+    merged = CallCache(tmp_path, source="api.test", account=THEIRS, merge=True)
+    assert merged.account["key_fingerprint"] == "1" * 16
+    assert [a["key_fingerprint"] for a in merged.account["merged"]] == ["2" * 16]
+    assert "and 1 more merged" in merged.description
+    CallCache(tmp_path, source="api.test", account=THEIRS)  # merged once: let in from now on
+    assert CallCache(tmp_path, source="api.test").get(call(1)["id"]) == call(1)
+
+
+def test_open_store_stops_a_fetch_on_another_accounts_store(tmp_path):
+    from oneinbox_nb.cache import StoreAccountError
+
+    open_store(tmp_path, "https://api.test", account=MINE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an error, not a StoreWarning and a fetch without store
+        with pytest.raises(StoreAccountError):
+            open_store(tmp_path, "https://api.test", account=THEIRS)
+        store = CallCache(tmp_path, source="api.test")
+        with pytest.raises(StoreAccountError):
+            open_store(store, "https://api.test", account=THEIRS)  # a store passed in, too
+    assert open_store(tmp_path, "https://api.test", account=THEIRS, merge=True) is not None
+
+
+def test_a_store_remembers_its_run_key(tmp_path, monkeypatch):
+    from oneinbox_nb.account import account_record
+
+    monkeypatch.setenv("ONEINBOX_RUN_KEY", "test_run")
+    CallCache(tmp_path, source="api.test", account=account_record(MINE))
+    monkeypatch.delenv("ONEINBOX_RUN_KEY")
+    again = CallCache(tmp_path, source="api.test", account=account_record(MINE))
+    assert again.account["run_key"] == "test_run"  # a later fetch without the setting keeps it
+
+
+def test_fetch_calls_claims_the_store_for_its_clients_account(tmp_path):
+    import httpx
+
+    import oneinbox_nb as oi
+    from oneinbox_nb.account import key_fingerprint
+    from oneinbox_nb.cache import StoreAccountError
+    from oneinbox_nb.client import AsyncOneInboxClient
+
+    ids = [str(uuid.UUID(int=i)) for i in range(1, 4)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/agents":
+            return httpx.Response(200, json={"items": []})
+        return httpx.Response(200, json=call(int(uuid.UUID(request.url.path.rsplit("/", 1)[1]))))
+
+    def client(key: str) -> AsyncOneInboxClient:
+        return AsyncOneInboxClient(key, "https://api.test", transport=httpx.MockTransport(answer))
+
+    first, second = "oi_sk_live_" + "a" * 24, "oi_sk_live_" + "b" * 24
+    result = oi.fetch_calls(ids, client=client(first), cache=tmp_path, progress=False)
+    assert len(result.calls) == 3
+    store = CallCache(tmp_path, source="api.test")
+    assert store.account["key_fingerprint"] == key_fingerprint(first)
+    assert first not in store.path.read_bytes().decode("latin-1")
+    with pytest.raises(StoreAccountError, match="holds the calls of another account") as caught:
+        oi.fetch_calls(ids, client=client(second), cache=tmp_path, progress=False)
+    assert second not in str(caught.value) and first not in str(caught.value)
+    merged = oi.fetch_calls(ids, client=client(second), cache=tmp_path, progress=False, merge=True)
+    assert merged.from_cache == 3

@@ -118,6 +118,7 @@ def test_unknown_attribute_still_raises():
 LAYERS = [
     "exceptions",
     "config",
+    "account",
     "matching",
     "display",
     "client",

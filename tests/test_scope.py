@@ -83,6 +83,31 @@ def test_traffic_rule_with_another_run_key(account):
     assert set(traffic_kind(account.calls.drop(columns=["meta_run_id"]))) == {"production"}
 
 
+def test_the_run_key_is_set_once_for_the_account(account, monkeypatch):
+    """ONEINBOX_RUN_KEY changes traffic_kind's default and every Scope not given a run key."""
+    relabelled = account.calls.rename(columns={"meta_run_id": "meta_test_run"})
+    assert set(traffic_kind(relabelled)) == {"production"}  # run_id: no call carries it
+    monkeypatch.setenv("ONEINBOX_RUN_KEY", "test_run")
+    assert traffic_kind(relabelled).value_counts().to_dict() == {"production": 10, "load_test": 5}
+    assert set(traffic_kind(account.calls)) == {"production"}  # run_id no longer marks a run
+    assert Scope().run_key == "test_run" and Scope.parse(run_id="lt-42").run_key == "test_run"
+    assert Scope.parse(run_key="run_id").run_key == "run_id"  # given per scope, it wins
+    assert Scope.for_production().select(account).calls["call_id"].size == len(account.calls)
+    monkeypatch.setenv("ONEINBOX_RUN_KEY", "meta.run_id")
+    with pytest.raises(OneInboxError, match="ONEINBOX_RUN_KEY 'meta.run_id' is not a top-level"):
+        Scope()
+
+
+def test_a_source_that_records_a_run_key_gives_it_to_the_scope(account, monkeypatch):
+    label = SourceLabel("dataset", "dataset history/", run_key="test_run")
+    assert Scope(source=label).run_key == "test_run"
+    assert Scope.parse(run_id="lt-42").with_source(label).run_key == "test_run"
+    assert Scope.parse(run_key="run_id").with_source(label).run_key == "run_id"  # given: kept
+    monkeypatch.setenv("ONEINBOX_RUN_KEY", "other")
+    assert Scope.parse(source=label).run_key == "test_run"  # the dataset's own beats the shell's
+    assert Scope.parse().with_source("api").run_key == "other"
+
+
 def test_empty_calls_give_an_empty_series():
     kinds = traffic_kind(oi.CallFrames.empty().calls)
     assert kinds.empty and str(kinds.dtype) == "string"

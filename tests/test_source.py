@@ -267,3 +267,26 @@ def test_a_source_parses_a_scope_and_fetches_it():
         ] == [one]
         with pytest.raises(ConfigurationError, match="a scope or ids and filters, not both"):
             source.fetch([one], scope=scope)
+
+
+def test_a_real_api_source_names_its_account_and_its_store(monkeypatch, tmp_path):
+    """The label carries the key's fingerprint; the store a fetch would use is described with the
+    account it holds (never the key)."""
+    from oneinbox_nb.account import account_record, key_fingerprint
+    from oneinbox_nb.cache import CallCache
+
+    monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)
+    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path))
+    with open_source("https://api.example.test") as source:
+        assert source.label.account == key_fingerprint(PLANTED_KEY)
+        assert source.store_description == "call store api.example.test.sqlite3 (no calls yet)"
+        assert not any(tmp_path.iterdir())  # describing creates nothing
+        with CallCache(source="api.example.test") as store:
+            store.claim(account_record(source.client.account_identity()))
+        assert source.store_description == (
+            "call store api.example.test.sqlite3 (OneInbox API at https://api.example.test, "
+            f"account {key_fingerprint(PLANTED_KEY)}, 0 calls)"
+        )
+        assert PLANTED_KEY not in source.store_description
+    with open_source("http://127.0.0.1:9") as loopback:
+        assert loopback.store_description is None  # no store for a loopback server

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from ..account import account_identity
 from ..config import APIKey, resolve_api_key, resolve_base_url, scrub
 from ..exceptions import (
     APIStatusError,
@@ -154,6 +155,21 @@ class ClientBase:
         return APIKey(self._http.headers["authorization"].partition(" ")[2])
 
     _api_key = api_key  # the name earlier versions used
+
+    def account_identity(self) -> dict[str, Any]:
+        """Which account this client reads, without its key (:mod:`oneinbox_nb.account`).
+
+        What a dataset and a call store record to tell accounts apart: the API and a
+        non-reversible fingerprint of the key (the API names no organisation).
+
+        Returns
+        -------
+        dict
+            ``kind`` (``"sample"`` for a key the sample server minted, else ``"api"``),
+            ``base_url`` and ``key_fingerprint`` (16 hex digits of an HMAC-SHA256 of the key;
+            None for sample data).
+        """
+        return account_identity(self.base_url, self.api_key.reveal())
 
     @property
     def _redact(self) -> errors.KeyRedactor:

@@ -1,33 +1,33 @@
-"""Which account a dataset holds, how to say so, and where an account's dataset lives by default.
+"""A dataset's account, and where an account's dataset lives by default.
 
-The OneInbox API has no endpoint that names the organisation behind a key, so an account is
-recorded as (see :func:`account_of`):
-
-* ``base_url``: the API it was synced from (no user-info, query or fragment);
-* ``key_fingerprint``: HMAC-SHA256 of the key under a fixed, public salt, first 16 hex digits. It
-  identifies a key without revealing it (it cannot be turned back into the key; a 64-bit prefix
-  tells keys apart, it is not a password hash);
-* ``agent_ids``: the ids of the organisation's agents (``GET /v1/agents``), which survive a key
-  rotation: two records are the same account when their base URLs match and either their key
-  fingerprints match or they share an agent;
-* ``kind``: ``"sample"`` for the embedded sample API (its keys start ``oi_sk_sample_`` and change
-  every run, as its port does: every sample server is the one sample account) and for synthetic
-  histories, else ``"api"``.
+The account record, its fingerprint and the same-account rule live in :mod:`oneinbox_nb.account`,
+shared with the call store; this module is the dataset's use of them: :func:`account_of` builds the
+record a sync writes into the marker, :func:`default_dataset_path` names an account's folder. A
+record may carry the account's ``run_key`` (``ONEINBOX_RUN_KEY`` at sync time): a scope built on
+the dataset (``Scope.parse(...).with_source(dataset)``) then uses it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..account import (
+    SAMPLE_ACCOUNT,
+    account_record,
+    claim_account,
+    describe_account,
+    key_fingerprint,
+    same_account,
+)
+
 __all__ = [
     "DATA_DIR_ENV",
     "SAMPLE_ACCOUNT",
     "account_of",
+    "claim_account",
     "default_dataset_path",
     "describe_account",
     "key_fingerprint",
@@ -37,97 +37,29 @@ __all__ = [
 #: Environment variable that overrides the base directory of :func:`default_dataset_path`.
 DATA_DIR_ENV = "ONEINBOX_NB_DATA_DIR"
 
-#: The account record of sample data (the embedded sample API, synthetic histories).
-SAMPLE_ACCOUNT: dict[str, Any] = {
-    "kind": "sample",
-    "base_url": None,
-    "key_fingerprint": None,
-    "agent_ids": [],
-}
-
-_SALT = b"oneinbox_nb dataset account v1"
-_SAMPLE_KEY_PREFIX = "oi_sk_sample_"
-
-
-def key_fingerprint(api_key: str) -> str:
-    """A non-reversible fingerprint of an API key: HMAC-SHA256 under a fixed salt, 16 hex digits.
-
-    Parameters
-    ----------
-    api_key : str
-
-    Returns
-    -------
-    str
-        16 lower-case hex digits.
-    """
-    return hmac.new(_SALT, api_key.encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def _bearer(client: Any) -> str | None:
-    """The key the client sends, read from its HTTP client's (masked) headers, where it lives."""
-    http = getattr(client, "_http", None)
-    value = getattr(http, "headers", {}).get("Authorization") if http is not None else None
-    if isinstance(value, str) and value.startswith("Bearer "):
-        return value[len("Bearer ") :]
-    return None
-
 
 def account_of(client: Any, agent_ids: Iterable[str] = ()) -> dict[str, Any]:
-    """The account record of a client (see the module docstring); never holds the key.
+    """The account record of a client (see :mod:`oneinbox_nb.account`); never holds the key.
 
     Parameters
     ----------
     client : OneInboxClient
+        Its public :meth:`~oneinbox_nb.OneInboxClient.account_identity` names the account.
     agent_ids : iterable of str
         The organisation's agents (from ``GET /v1/agents``), if known.
 
     Returns
     -------
     dict
-        ``kind``, ``base_url``, ``key_fingerprint``, ``agent_ids`` (sorted).
+        ``kind``, ``base_url``, ``key_fingerprint``, ``agent_ids`` (sorted), and ``run_key`` when
+        ``ONEINBOX_RUN_KEY`` is set.
+
+    Raises
+    ------
+    ConfigurationError
+        ``ONEINBOX_RUN_KEY`` is not a top-level metadata key.
     """
-    key = _bearer(client)
-    if key is not None and key.startswith(_SAMPLE_KEY_PREFIX):
-        return dict(SAMPLE_ACCOUNT)
-    return {
-        "kind": "api",
-        "base_url": str(client.base_url).rstrip("/"),
-        "key_fingerprint": None if key is None else key_fingerprint(key),
-        "agent_ids": sorted({str(a) for a in agent_ids}),
-    }
-
-
-def same_account(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two account records are the same account (see the module docstring)."""
-    if a.get("kind") == "sample" or b.get("kind") == "sample":
-        return a.get("kind") == b.get("kind")
-    if a.get("base_url") != b.get("base_url"):
-        return False
-    if a.get("key_fingerprint") and a.get("key_fingerprint") == b.get("key_fingerprint"):
-        return True
-    return bool(set(a.get("agent_ids") or ()) & set(b.get("agent_ids") or ()))
-
-
-def describe_account(account: dict[str, Any] | None) -> str:
-    """An account for people: ``"sample data"`` or ``"OneInbox API at …, account 1a2b…"``.
-
-    Parameters
-    ----------
-    account : dict or None
-        A record of :func:`account_of`; None for a dataset that does not know its account.
-
-    Returns
-    -------
-    str
-    """
-    if not account:
-        return "account unknown"
-    if account.get("kind") == "sample":
-        return "sample data"
-    fingerprint = account.get("key_fingerprint")
-    who = f", account {fingerprint}" if fingerprint else ""
-    return f"OneInbox API at {account.get('base_url')}{who}"
+    return account_record(client.account_identity(), agent_ids)
 
 
 def default_dataset_path(source: Any = None) -> Path:
@@ -171,7 +103,7 @@ def default_dataset_path(source: Any = None) -> Path:
         with OneInboxClient() as client:
             return default_dataset_path(client)
     client = getattr(source, "client", source)
-    account = account_of(client)
+    account = client.account_identity()
     if account["kind"] == "sample":
         return root / "sample"
     name = source_name(account["base_url"])

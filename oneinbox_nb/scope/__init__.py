@@ -14,13 +14,21 @@ field          meaning
 ``since``      first instant, UTC, inclusive (``created_at >= since``)
 ``until``      last instant, UTC, exclusive (``created_at < until``)
 ``call_ids``   these calls only
-``run_key``    the metadata key that marks a load-test call, :data:`RUN_KEY` unless the account
-               uses another one
+``run_key``    the metadata key that marks a load-test call: given, else the one the source
+               records (a dataset's account), else ``ONEINBOX_RUN_KEY``, else :data:`RUN_KEY`
 =============  ===========================================================================
 
 **The traffic rule.** A call is a *load-test call* when its metadata carries the run key (a value
 that is neither missing nor blank text); every other call is *production*. :func:`traffic_kind`
 applies it to ``frames.calls``; :meth:`Scope.matches` applies it to call payloads.
+
+**The run key is set once per account.** It is ``run_id`` unless the account's load tests use
+another key: then ``ONEINBOX_RUN_KEY`` (read by :func:`oneinbox_nb.config.resolve_run_key`) sets it
+for every :class:`Scope` and :func:`traffic_kind` not given one. A dataset synced (or a call store
+filled) with it set records it in its account record (:mod:`oneinbox_nb.account`); a scope on that
+dataset (``Scope.parse(...).with_source(dataset)``, or ``source=dataset``) uses the recorded key
+(:attr:`SourceLabel.run_key`), whatever the environment says later. A scope's own ``run_key=``
+(``--run-key``, ``-p run_key=``) is for one question and wins over both.
 
 **Defaults.** Questions about production (periods, fleet trends, agent and provider changes, costs
 over time) leave load tests out: ``Scope()`` and :meth:`Scope.for_production` have

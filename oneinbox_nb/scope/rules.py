@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..account import SAMPLE_KEY_PREFIX, is_sample_key
+from ..config import DEFAULT_RUN_KEY, resolve_run_key
 from ..exceptions import ConfigurationError, OneInboxError
 from ..matching import utc_time, value_key
 
@@ -43,8 +45,10 @@ __all__ = [
     "traffic_kind",
 ]
 
-RUN_KEY = "run_id"
-"""The metadata key that marks a load-test call unless an account configures another."""
+RUN_KEY = DEFAULT_RUN_KEY
+"""The metadata key that marks a load-test call unless the account configures another, once:
+``ONEINBOX_RUN_KEY`` (:func:`oneinbox_nb.config.resolve_run_key`), or the run key a dataset
+recorded when it was synced."""
 
 MIN_CALLS = 20
 """Fewest calls a window, agent, provider, run or side of a comparison needs before a claim
@@ -53,11 +57,6 @@ MIN_CALLS = 20
 
 TRAFFIC = ("production", "load_test", "all")
 """The values of :attr:`Scope.traffic`."""
-
-SAMPLE_KEY_PREFIX = "oi_sk_sample_"
-"""How every key the sample server mints begins (:mod:`oneinbox_nb.sample`; ``oneinbox-nb serve``
-prints it, ``make demo`` hands it to its reports). Data read with such a key is sample data, however
-the server was reached: the label comes from the key the client holds, never from the answers."""
 
 SOURCE_KINDS = ("api", "sample", "dataset")
 """The values of :attr:`SourceLabel.kind`."""
@@ -111,11 +110,15 @@ class SourceLabel:
         Never holds the key.
     account : str, optional
         An account identity or fingerprint, when known (never the key).
+    run_key : str, optional
+        The run key the source records for its account (a dataset synced with
+        ``ONEINBOX_RUN_KEY`` set); a :class:`Scope` on this source uses it unless given one.
     """
 
     kind: str
     description: str = ""
     account: str | None = None
+    run_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
@@ -140,17 +143,14 @@ class SourceLabel:
         return self.text
 
 
-def is_sample_key(key: str | None) -> bool:
-    """Whether ``key`` is one the sample server minted (see :data:`SAMPLE_KEY_PREFIX`)."""
-    return isinstance(key, str) and key.startswith(SAMPLE_KEY_PREFIX)
-
-
 def source_label(value: Any, spell: Callable[[str], str]) -> SourceLabel | None:
     if value is None or isinstance(value, SourceLabel):
         return value
-    label = getattr(value, "label", None)  # a DataSource or Dataset carries its own
+    label = getattr(value, "label", None)  # a DataSource carries its own
     if isinstance(label, SourceLabel):
         return label
+    if hasattr(value, "account") and isinstance(getattr(value, "description", None), str):
+        return _dataset_label(value)
     if isinstance(value, str):
         kind = value.strip().lower()
         if kind == "auto":
@@ -160,6 +160,20 @@ def source_label(value: Any, spell: Callable[[str], str]) -> SourceLabel | None:
     raise ScopeError(
         f"{spell('source')} must be one of 'api', 'sample', 'dataset' (or a DataSource), "
         f"got {shown(value)}"
+    )
+
+
+def _dataset_label(dataset: Any) -> SourceLabel:
+    """The label of a :class:`~oneinbox_nb.Dataset`: its description, the account it records
+    (sample data stays sample data) and that account's run key."""
+    account = dataset.account if isinstance(dataset.account, Mapping) else {}
+    kind = "sample" if account.get("kind") == "sample" else "dataset"
+    run_key = account.get("run_key")
+    return SourceLabel(
+        kind,
+        dataset.description,
+        account=account.get("key_fingerprint"),
+        run_key=run_key if isinstance(run_key, str) and run_key else None,
     )
 
 
@@ -178,7 +192,7 @@ def run_column(run_key: str) -> str:
     return f"meta_{run_key}"
 
 
-def traffic_kind(calls: pd.DataFrame, *, run_key: str = RUN_KEY) -> pd.Series:
+def traffic_kind(calls: pd.DataFrame, *, run_key: str | None = None) -> pd.Series:
     """The traffic rule applied to ``frames.calls``: ``"load_test"`` or ``"production"`` per call.
 
     A call is a load-test call when its metadata carries the run key (column ``meta_<run_key>``
@@ -188,15 +202,21 @@ def traffic_kind(calls: pd.DataFrame, *, run_key: str = RUN_KEY) -> pd.Series:
     ----------
     calls : pandas.DataFrame
         ``frames.calls`` (any frame with the ``meta_<run_key>`` column, or without it).
-    run_key : str, default :data:`RUN_KEY`
-        The metadata key that marks a load-test call.
+    run_key : str, optional
+        The metadata key that marks a load-test call; default the account's,
+        ``ONEINBOX_RUN_KEY``, else :data:`RUN_KEY` (``run_id``).
 
     Returns
     -------
     pandas.Series
         dtype ``string``, same index as ``calls``, named ``"traffic"``.
+
+    Raises
+    ------
+    ConfigurationError
+        ``ONEINBOX_RUN_KEY`` is not a top-level metadata key.
     """
-    column = run_column(run_key)
+    column = run_column(resolve_run_key(run_key))
     if column in calls.columns:
         loaded = [carries(v) for v in calls[column].tolist()]
     else:
@@ -302,10 +322,11 @@ def parse_traffic(value: Any, spell: Callable[[str], str]) -> str | None:
     return word
 
 
-def parse_run_key(value: Any, spell: Callable[[str], str]) -> str:
+def parse_run_key(value: Any, spell: Callable[[str], str]) -> str | None:
+    """A run key given to :meth:`Scope.parse`; None (not given) leaves the account's."""
     value = decoded(value)
     if value is None:
-        return RUN_KEY
+        return None
     if not isinstance(value, str) or not value.strip() or "." in value:
         raise ScopeError(
             f"{spell('run_key')} must be a top-level metadata key such as 'run_id', "

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..config import resolve_run_key
 from ..frames import CallFrames
 from ..frames.build import agent_names
 from ..matching import value_key
@@ -57,7 +58,17 @@ class Scope:
     since, until : datetime or None
         UTC; ``created_at`` in ``[since, until)``.
     run_key : str
-        The metadata key of the traffic rule (:data:`RUN_KEY`).
+        The metadata key of the traffic rule. Not given (None): the run key :attr:`source`
+        records for its account (a dataset synced with ``ONEINBOX_RUN_KEY`` set), else
+        ``ONEINBOX_RUN_KEY``, else :data:`RUN_KEY` (``run_id``); :meth:`with_source` looks
+        again when it sets the source.
+
+    Raises
+    ------
+    ScopeError
+        A malformed field (traffic, run ids with production traffic, since not before until).
+    ConfigurationError
+        ``ONEINBOX_RUN_KEY`` is needed and is not a top-level metadata key.
     """
 
     source: SourceLabel | None = None
@@ -67,10 +78,16 @@ class Scope:
     since: datetime | None = None
     until: datetime | None = None
     call_ids: tuple[str, ...] = ()
-    run_key: str = RUN_KEY
+    run_key: str | None = None
     _agent_names: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    _run_key_given: bool | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self._run_key_given is None:
+            object.__setattr__(self, "_run_key_given", self.run_key is not None)
+        if self.run_key is None:
+            recorded = self.source.run_key if self.source is not None else None
+            object.__setattr__(self, "run_key", recorded or resolve_run_key())
         if self.traffic is None:
             kind = "load_test" if self.run_ids else "all" if self.call_ids else "production"
             object.__setattr__(self, "traffic", kind)
@@ -187,8 +204,10 @@ class Scope:
         return cls.parse(run_ids=run_ids, traffic="load_test", **kwargs)
 
     def with_source(self, source: Any) -> Scope:
-        """This scope with its :attr:`source` set (a SourceLabel, a DataSource or a kind)."""
-        return replace(self, source=source_label(source, spelling("python")))
+        """This scope with its :attr:`source` set (a SourceLabel, a DataSource, a Dataset or a
+        kind); a scope not given a run key takes the one the source records for its account."""
+        run_key = self.run_key if self._run_key_given else None
+        return replace(self, source=source_label(source, spelling("python")), run_key=run_key)
 
     def baseline(self) -> Scope:
         """What chosen calls are compared against: this scope without its ``call_ids`` (their
@@ -384,8 +403,15 @@ class Scope:
         """
         chosen = self.select(frames)
         calls = chosen.calls
-        parts = [words.population(self, calls), words.span(self, calls)]
-        parts.append(words.agents_text(self, frames.calls, dict(self._agent_names)))
+        population = words.population(
+            calls,
+            traffic=str(self.traffic),
+            run_key=self.run_key,
+            run_ids=self.run_ids,
+            chosen=bool(self.call_ids),
+        )
+        parts = [population, words.span(calls, self.since, self.until)]
+        parts.append(words.agents_text(self.agents, frames.calls, dict(self._agent_names)))
         if self.traffic == "production" and self._load_tests_left_out(frames.calls):
             parts.append("load tests left out")
         text = ", ".join(part for part in parts if part)

@@ -1,23 +1,22 @@
 """How a scope reads: the parts of :meth:`oneinbox_nb.scope.Scope.sentence`, counted through
 :mod:`oneinbox_nb.display`.
 
-Every function takes the scope and ``frames.calls`` it is counted on, and returns plain text (not
-escaped: run ids and agent names come from the API).
+Every function takes ``frames.calls`` it is counted on and the scope's fields it needs (traffic, run
+ids, run key, window, agents) as arguments, so this module knows nothing of the
+:class:`~oneinbox_nb.scope.Scope` value that calls it; each returns plain text (not escaped: run
+ids and agent names come from the API).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from ..matching import value_key
 from .rules import run_column, traffic_kind
-
-if TYPE_CHECKING:
-    from .value import Scope
 
 __all__ = ["agents_text", "day_span", "join_and", "population", "runs_in", "runs_text", "span"]
 
@@ -29,29 +28,37 @@ def _display() -> Any:
     return display
 
 
-def population(scope: Scope, calls: pd.DataFrame) -> str:
+def population(
+    calls: pd.DataFrame,
+    *,
+    traffic: str,
+    run_key: str,
+    run_ids: tuple[str, ...] = (),
+    chosen: bool = False,
+) -> str:
     """``"413 production calls"``, ``"1,000 calls of load-test run lt-42"``, ``"no calls …"``.
 
-    ``calls`` are the calls already selected by ``scope``.
+    ``calls`` are the calls already selected by the scope whose ``traffic``, ``run_key`` and
+    ``run_ids`` these are; ``chosen`` when the scope names its calls by id.
     """
     fmt = _display()
     n = len(calls)
     noun = "call" if n == 1 else "calls"
     count = fmt.count(n) if n else "no"
-    runs = runs_in(calls, scope.run_key)
-    chosen = "chosen " if scope.call_ids else ""
-    if scope.traffic == "production":
-        return f"{count} {chosen}production {noun}"
-    kinds = traffic_kind(calls, run_key=scope.run_key)
+    runs = runs_in(calls, run_key)
+    picked = "chosen " if chosen else ""
+    if traffic == "production":
+        return f"{count} {picked}production {noun}"
+    kinds = traffic_kind(calls, run_key=run_key)
     loads = int(kinds.eq("load_test").sum())
-    if scope.traffic == "load_test" or (n and loads == n):
-        return f"{count} {chosen}{noun} of {runs_text(runs or list(scope.run_ids))}"
+    if traffic == "load_test" or (n and loads == n):
+        return f"{count} {picked}{noun} of {runs_text(runs or list(run_ids))}"
     if loads:
         return (
-            f"{count} {chosen}{noun}: {fmt.count(n - loads)} production and "
+            f"{count} {picked}{noun}: {fmt.count(n - loads)} production and "
             f"{fmt.count(loads)} of {runs_text(runs)}"
         )
-    return f"{count} {chosen}{noun}"
+    return f"{count} {picked}{noun}"
 
 
 def runs_in(calls: pd.DataFrame, run_key: str) -> list[str]:
@@ -67,13 +74,13 @@ def runs_in(calls: pd.DataFrame, run_key: str) -> list[str]:
     return seen
 
 
-def span(scope: Scope, calls: pd.DataFrame) -> str:
-    """The days covered: the scope's window where it sets one, else the calls' first and last
-    ``created_at``; ``""`` when neither is known."""
+def span(calls: pd.DataFrame, since: datetime | None, until: datetime | None) -> str:
+    """The days covered: the window ``[since, until)`` where it is set, else the calls' first and
+    last ``created_at``; ``""`` when neither is known."""
     created = pd.to_datetime(calls["created_at"], utc=True).dropna()
-    first = pd.Timestamp(scope.since) if scope.since else (created.min() if len(created) else None)
-    if scope.until:
-        last = pd.Timestamp(scope.until) - timedelta(microseconds=1)  # until is exclusive
+    first = pd.Timestamp(since) if since else (created.min() if len(created) else None)
+    if until:
+        last = pd.Timestamp(until) - timedelta(microseconds=1)  # until is exclusive
     else:
         last = created.max() if len(created) else None
     if first is None or last is None:
@@ -81,10 +88,11 @@ def span(scope: Scope, calls: pd.DataFrame) -> str:
     return day_span(first.to_pydatetime(), last.to_pydatetime())
 
 
-def agents_text(scope: Scope, calls: pd.DataFrame, names: Mapping[str, str]) -> str:
-    """``"agent Ava"``, ``"agents Ava and Max"``: names from ``names`` or from ``calls``
-    (``agent_id``/``agent_name``), else the id; ``""`` for a scope about every agent."""
-    if not scope.agents:
+def agents_text(agents: tuple[str, ...], calls: pd.DataFrame, names: Mapping[str, str]) -> str:
+    """``"agent Ava"``, ``"agents Ava and Max"``: each of ``agents`` by its name from ``names`` or
+    from ``calls`` (``agent_id``/``agent_name``), else the id; ``""`` for no agents (a scope about
+    every agent)."""
+    if not agents:
         return ""
     fmt = _display()
     known = dict(names)
@@ -93,7 +101,7 @@ def agents_text(scope: Scope, calls: pd.DataFrame, names: Mapping[str, str]) -> 
         for agent_id, name in pairs:
             if isinstance(agent_id, str) and agent_id not in known and not fmt.is_unknown(name):
                 known[agent_id] = str(name)
-    shown = [fmt.agent(a, known.get(a)) for a in scope.agents]
+    shown = [fmt.agent(a, known.get(a)) for a in agents]
     return ("agent " if len(shown) == 1 else "agents ") + join_and(shown)
 
 
