@@ -355,39 +355,15 @@ def launch(
             f"port {port} on {HOST} is already in use; pass another port (or 0)"
         )
     base_url = f"http://{HOST}:{port}/"
-
     token = secrets.token_hex(24)
     with tempfile.TemporaryDirectory(prefix="oneinbox-voila-") as scratch:
         log_path = Path(scratch) / "voila.log"
-        config_dir = Path(scratch) / "config"
-        config_dir.mkdir(mode=0o700)
-        config_file = config_dir / "voila.json"
-        config_file.touch(mode=0o600)
-        config_file.write_text(json.dumps({"Voila": {"token": token}}))
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                _voila_command(target, port, config_dir, kernel_idle_timeout),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=target if target.is_dir() else target.parent,
-                env=_voila_environment(sample),
-                start_new_session=True,  # Ctrl-C in the terminal reaches us, not Voila; we stop it
-            )
+        command = _voila_command(
+            target, port, _token_config(Path(scratch), token), kernel_idle_timeout
+        )
+        process = _start_voila(command, target, log_path, sample)
         try:
-            deadline = time.monotonic() + startup_timeout
-            while not _answers(base_url):
-                if process.poll() is not None:
-                    raise OneInboxError(
-                        f"Voila exited with status {process.returncode} before serving {target}. "
-                        f"Its log ends with:\n{_tail(log_path)}"
-                    )
-                if time.monotonic() > deadline:
-                    raise OneInboxError(
-                        f"Voila did not answer on {base_url} within {startup_timeout:.0f} s. "
-                        f"Its log ends with:\n{_tail(log_path)}"
-                    )
-                time.sleep(0.2)
+            _wait_until_serving(process, base_url, target, log_path, startup_timeout)
             yield Dashboard(
                 url=f"{base_url}{page}?token={token}",
                 base_url=base_url,
@@ -398,6 +374,56 @@ def launch(
             )
         finally:
             _stop(process, port)
+
+
+def _start_voila(
+    command: list[str], target: Path, log_path: Path, sample: bool
+) -> subprocess.Popen[bytes]:
+    """Voila in a session of its own, its output in ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=target if target.is_dir() else target.parent,
+            env=_voila_environment(sample),
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, not Voila; we stop it
+        )
+
+
+def _token_config(scratch: Path, token: str) -> Path:
+    """A private config directory (mode 700) whose ``voila.json`` (mode 600) holds the token."""
+    config_dir = scratch / "config"
+    config_dir.mkdir(mode=0o700)
+    config_file = config_dir / "voila.json"
+    config_file.touch(mode=0o600)
+    config_file.write_text(json.dumps({"Voila": {"token": token}}))
+    return config_dir
+
+
+def _wait_until_serving(
+    process: subprocess.Popen[bytes],
+    base_url: str,
+    target: Path,
+    log_path: Path,
+    startup_timeout: float,
+) -> None:
+    """Poll ``base_url`` until Voila answers; an OneInboxError ending with its log's tail when it
+    exits first or stays silent for ``startup_timeout`` seconds."""
+    deadline = time.monotonic() + startup_timeout
+    while not _answers(base_url):
+        if process.poll() is not None:
+            raise OneInboxError(
+                f"Voila exited with status {process.returncode} before serving {target}. "
+                f"Its log ends with:\n{_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise OneInboxError(
+                f"Voila did not answer on {base_url} within {startup_timeout:.0f} s. "
+                f"Its log ends with:\n{_tail(log_path)}"
+            )
+        time.sleep(0.2)
 
 
 def serve(

@@ -179,7 +179,13 @@ def test_launch_rejects_bad_paths():
 # ---------------------------------------------------------------------------------------------
 
 PAGE_VIEWS = 30
-KERNEL_BOUND = 6  # with a 2 s idle timeout; without shutdown and culling it would be 30
+VIEWERS = 2  # pages loading at once, as on a shared dashboard (and the test takes less time)
+IDLE_TIMEOUT = 2  # seconds; the culler then looks every second (dashboard._culling)
+# A page left open keeps its kernel at most IDLE_TIMEOUT + the 1 s cull interval = 3 s after it
+# loaded; a page costs a kernel start and a render, at least ~0.8 s of CPU, and one page in two is
+# closed, so each viewer has one kernel rendering and at most 2 left for the culler.
+# Without shutdown and culling it would be PAGE_VIEWS.
+KERNEL_BOUND = VIEWERS * (1 + 2)
 
 
 def _kernels(voila_pid: int) -> int:
@@ -198,33 +204,78 @@ def _kernels(voila_pid: int) -> int:
     return alive
 
 
-def test_thirty_page_views_leave_a_bounded_number_of_kernels():
-    """Half the pages are closed cleanly (Voila's own shutdown call), half left for the culler."""
+def _resident(voila_pid: int) -> tuple[int, list[int]]:
+    """Resident memory (RSS, bytes) of Voila, and of each live process it started (its kernels)."""
+    import psutil
+
+    children = []
+    for process in psutil.Process(voila_pid).children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                children.append(process.memory_info().rss)
+        except psutil.Error:  # ended while we looked
+            pass
+    return psutil.Process(voila_pid).memory_info().rss, children
+
+
+def _view(opener, dash, view: int) -> tuple[int, int, list[int]]:
+    """Load the page once (every second one is then closed); Voila's kernel count and RSS after."""
+    with opener.open(dash.url, timeout=120) as response:
+        page = response.read().decode()
+    assert "application/vnd.jupyter.widget-view+json" in page  # it ran in a kernel
+    if view % 2:  # closed: what the page's `beforeunload` sends
+        (kernel_id,) = set(re.findall(r'kernelId["\']?\s*[:=]\s*["\']([0-9a-f-]{36})', page))
+        closed = urllib.request.Request(
+            f"{dash.base_url}voila/api/shutdown/{kernel_id}",
+            method="POST",
+            headers={"Authorization": f"token {dash.token}"},
+        )
+        with opener.open(closed, timeout=30) as response:
+            assert response.status == 204
+    return (_kernels(dash.pid), *_resident(dash.pid))
+
+
+def test_thirty_page_views_keep_kernels_and_memory_bounded():
+    """Half the pages are closed cleanly (Voila's own shutdown call), half left for the culler;
+    the kernel count and the memory of Voila with its kernels stay bounded, and once the idle
+    kernels are culled the memory is back near Voila's own."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    counts = []
-    with dashboard.launch(NOTEBOOKS, open_notebook="slider", kernel_idle_timeout=2) as dash:
-        for view in range(PAGE_VIEWS):
-            with opener.open(dash.url, timeout=120) as response:
-                page = response.read().decode()
-            assert "application/vnd.jupyter.widget-view+json" in page  # it ran in a kernel
-            if view % 2:  # closed: what the page's `beforeunload` sends
-                (kernel_id,) = set(
-                    re.findall(r'kernelId["\']?\s*[:=]\s*["\']([0-9a-f-]{36})', page)
-                )
-                closed = urllib.request.Request(
-                    f"{dash.base_url}voila/api/shutdown/{kernel_id}",
-                    method="POST",
-                    headers={"Authorization": f"token {dash.token}"},
-                )
-                with opener.open(closed, timeout=30) as response:
-                    assert response.status == 204
-            counts.append(_kernels(dash.pid))
+    mb = 2**20
+    with dashboard.launch(
+        NOTEBOOKS, open_notebook="slider", kernel_idle_timeout=IDLE_TIMEOUT
+    ) as dash:
+        # the first page alone (left open): Voila's RSS once it has rendered a page, one kernel's
+        first = _view(opener, dash, 0)
+        voila_rss, kernel_rss = first[1], max(first[2], default=0)
+        assert kernel_rss > 0, "the first page's kernel ended before it was measured"
+        with ThreadPoolExecutor(VIEWERS) as viewers:
+            views = [first, *viewers.map(partial(_view, opener, dash), range(1, PAGE_VIEWS))]
+        counts = [count for count, _, _ in views]
         assert max(counts) <= KERNEL_BOUND, counts
+        # Voila and KERNEL_BOUND kernels of the first one's size, plus one kernel's RSS for what
+        # varies: kernels differ by about a MB, Voila keeps ~0.2 MB a page (~6 MB over 30 pages).
+        # Without shutdown and culling: Voila + 30 kernels (~53 MB each with the slider page).
+        bound = voila_rss + (KERNEL_BOUND + 1) * kernel_rss
+        totals = [voila + sum(kernels) for _, voila, kernels in views]
+        assert max(totals) <= bound, (
+            f"Voila with its kernels reached {max(totals) / mb:.0f} MB, over {bound / mb:.0f} MB "
+            f"(Voila {voila_rss / mb:.0f} MB + {KERNEL_BOUND + 1} kernels of "
+            f"{kernel_rss / mb:.0f} MB); after each page: {[round(t / mb) for t in totals]}"
+        )
         for _ in range(120):  # the idle ones are culled too
             if _kernels(dash.pid) == 0:
                 break
-            time.sleep(0.5)
+            time.sleep(0.25)
         assert _kernels(dash.pid) == 0
+        # back near Voila's own: what the 30 pages left behind is less than half a kernel
+        voila, kernels = _resident(dash.pid)
+        assert voila + sum(kernels) - voila_rss < kernel_rss / 2, (
+            f"after culling Voila holds {(voila + sum(kernels)) / mb:.0f} MB, "
+            f"{voila_rss / mb:.0f} MB after its first page (a kernel: {kernel_rss / mb:.0f} MB)"
+        )
     assert _port_closed(dash.port)
 
 

@@ -9,7 +9,8 @@ valid ones.
 One module per question; import the functions from here::
 
     plots/
-        _base.py     colours, axes creation, labels, option checks, the no-data note
+        _base.py     colours, axes creation, labels, option checks, the no-data note;
+                     the percentile lines and knee marks the load and compare plots share
         turns.py     where does a call's time go? waterfall, strip, distributions, providers, connect
         cost.py      what do calls cost? distribution, by group
         load.py      how does latency grow with load? scatter, percentile bands, the knee

@@ -1,16 +1,20 @@
-"""Shared by every plot: the fixed colours, axes creation, labels, option checks, the no-data note."""
+"""Shared by every plot: the fixed colours, axes creation, labels, option checks, the no-data note;
+shared by the load-test plots: percentile lines and knee marks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from .. import display
+from .. import analysis, display
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from ..analysis import Knee
 
 
 #: One fixed colour per latency component (and for the whole response), used by every plot.
@@ -78,3 +82,68 @@ def _check(name: str, value: Any, valid: Sequence[str]) -> None:
 def _no_data(ax: Axes, message: str) -> Axes:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.4")
     return ax
+
+
+def _component_patch(component: str) -> Any:
+    """A legend handle in the component's colour (:data:`COMPONENT_COLORS`)."""
+    from matplotlib.patches import Patch
+
+    return Patch(color=COMPONENT_COLORS[component], label=display.label(component))
+
+
+#: Line styles of successive percentiles on one plot (p50 solid, p95 dashed, ...).
+_PERCENTILE_STYLES = ("-", "--", "-.", ":")
+
+
+def _percentiles(percentiles: float | Sequence[float]) -> list[float]:
+    """One percentile or several, as a list of floats."""
+    return [float(p) for p in ([percentiles] if np.isscalar(percentiles) else percentiles)]
+
+
+def _percentile_lines(
+    ax: Axes,
+    bins: pd.DataFrame,
+    pcts: Sequence[float],
+    *,
+    color: str,
+    linewidth: float,
+    prefix: str = "",
+    **kwargs: Any,
+) -> None:
+    """One line per percentile through the filled concurrency bins of
+    :func:`~oneinbox_nb.analysis.concurrency_bins`, labelled ``<prefix>p50``..."""
+    filled = bins[bins["count"] > 0]
+    for j, p in enumerate(pcts):
+        column = analysis.percentile_label(p)
+        options = {
+            "color": color,
+            "linestyle": _PERCENTILE_STYLES[j % len(_PERCENTILE_STYLES)],
+            "marker": "o",
+            "markersize": 3,
+            "linewidth": linewidth,
+            "label": f"{prefix}{column}",
+        }
+        options.update(kwargs)
+        ax.plot(filled["concurrency_mid"], filled[column], **options)
+
+
+def _knee_lines(
+    ax: Axes, knee: Knee, *, color: str, side: str = "", text: str, y: float = 0.97
+) -> None:
+    """A knee as a dashed line (``gid="knee<side>"``), its interval as a shaded span
+    (``gid="knee_ci<side>"``) when it has one, and ``text`` beside the line at height ``y``."""
+    if np.isfinite(knee.ci_low) and np.isfinite(knee.ci_high):
+        ax.axvspan(
+            knee.ci_low, knee.ci_high, color=color, alpha=0.12, linewidth=0, gid=f"knee_ci{side}"
+        )
+    ax.axvline(knee.concurrency, color=color, linestyle="--", linewidth=1.5, gid=f"knee{side}")
+    ax.text(
+        knee.concurrency,
+        y,
+        text,
+        transform=ax.get_xaxis_transform(),
+        ha="left",
+        va="top",
+        fontsize=8,
+        color=color,
+    )

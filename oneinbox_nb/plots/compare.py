@@ -15,7 +15,11 @@ from ._base import (
     COMPONENT_COLORS,
     _axes,
     _check,
+    _component_patch,
+    _knee_lines,
     _no_data,
+    _percentile_lines,
+    _percentiles,
 )
 
 if TYPE_CHECKING:
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
 GROUP_COLORS: tuple[str, str] = ("#4C72B0", "#DD8452")
 _CHANGE_COLORS = {"increase": "#C44E52", "decrease": "#2A9D8F"}
 _CHAIN_ORDER = RESPONSE_COMPONENTS  # the order of a turn
+# the columns of analysis.COMPARE_COLUMNS that the forest reads
+_FOREST_COLUMNS = ("metric", "statistic", "a", "diff", "ci_low", "ci_high", "change")
 
 
 def _pair(labels: Sequence[str]) -> tuple[str, str]:
@@ -75,11 +81,7 @@ def compare_forest(
         Each row's point (the data line of its errorbar) has ``gid="diff:<metric>:<statistic>"``.
     """
     _check("scale", scale, ("relative", "absolute"))
-    missing = [
-        c
-        for c in ("metric", "statistic", "a", "diff", "ci_low", "ci_high", "change")
-        if c not in table
-    ]
+    missing = [c for c in _FOREST_COLUMNS if c not in table]
     if missing:
         raise ValueError(
             f"table must be the output of analysis.compare; missing columns: {', '.join(missing)}"
@@ -87,42 +89,21 @@ def compare_forest(
     ax = _axes(ax, (8.0, max(2.5, 0.32 * len(table) + 1.2)))
     if table.empty:
         return _no_data(ax, "nothing to compare")
-    base = table["a"].to_numpy(dtype=float) if scale == "relative" else np.ones(len(table))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(base != 0, (100.0 if scale == "relative" else 1.0) / base, np.nan)
-    diff = table["diff"].to_numpy(dtype=float) * factor
-    low = table["ci_low"].to_numpy(dtype=float) * factor
-    high = table["ci_high"].to_numpy(dtype=float) * factor
+    diff, low, high = _forest_scaled(table, scale)
     for y, row in enumerate(table.itertuples(index=False)):
         color = _CHANGE_COLORS.get(row.change, "0.45")
-        has_ci = np.isfinite(low[y]) and np.isfinite(high[y])
-        options: dict[str, Any] = {
-            "fmt": "o",
-            "color": color,
-            "ecolor": color,
-            "capsize": 3,
-            "markersize": 6,
-            "markerfacecolor": color if has_ci else "white",
-        }
-        options.update(kwargs)
-        err = [[diff[y] - low[y]], [high[y] - diff[y]]] if has_ci else None
         if np.isfinite(diff[y]):
-            container = ax.errorbar([diff[y]], [y], xerr=err, **options)
-            container.lines[0].set_gid(f"diff:{row.metric}:{row.statistic}")
-        verdict = (
-            row.change
-            if row.change in _CHANGE_COLORS or row.change == "no clear change"
-            else "no interval"
-        )
-        ax.text(
-            1.01,
-            y,
-            f"{_signed(row.metric, row.diff)}  {verdict}",
-            transform=ax.get_yaxis_transform(),
-            va="center",
-            fontsize=8,
-            color=color,
-        )
+            _forest_point(
+                ax,
+                y,
+                diff[y],
+                low[y],
+                high[y],
+                color,
+                gid=f"diff:{row.metric}:{row.statistic}",
+                **kwargs,
+            )
+        _forest_verdict(ax, y, row.metric, row.diff, row.change, color)
     ax.axvline(0, color="0.3", linewidth=1)
     labels = [
         f"{display.label(m)} {display.label(s)}"
@@ -133,6 +114,48 @@ def compare_forest(
     ax.set_xlabel("b − a, % of a" if scale == "relative" else "b − a (the metric's unit)")
     ax.set_title("What changed from a to b (intervals: resampled calls)", loc="left")
     return ax
+
+
+def _forest_scaled(table: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``diff``, ``ci_low`` and ``ci_high`` on the plot's scale: % of ``a`` (NaN where ``a`` is 0)
+    or the metric's own unit."""
+    base = table["a"].to_numpy(dtype=float) if scale == "relative" else np.ones(len(table))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(base != 0, (100.0 if scale == "relative" else 1.0) / base, np.nan)
+    return tuple(table[c].to_numpy(dtype=float) * factor for c in ("diff", "ci_low", "ci_high"))
+
+
+def _forest_verdict(ax: Axes, y: int, metric: str, diff: float, change: str, color: str) -> None:
+    """Right of the axes: the difference in the metric's unit and the verdict."""
+    verdict = change if change in _CHANGE_COLORS or change == "no clear change" else "no interval"
+    ax.text(
+        1.01,
+        y,
+        f"{_signed(metric, diff)}  {verdict}",
+        transform=ax.get_yaxis_transform(),
+        va="center",
+        fontsize=8,
+        color=color,
+    )
+
+
+def _forest_point(
+    ax: Axes, y: int, diff: float, low: float, high: float, color: str, *, gid: str, **kwargs: Any
+) -> None:
+    """One difference with its interval bar; hollow when it has no interval."""
+    has_ci = np.isfinite(low) and np.isfinite(high)
+    options: dict[str, Any] = {
+        "fmt": "o",
+        "color": color,
+        "ecolor": color,
+        "capsize": 3,
+        "markersize": 6,
+        "markerfacecolor": color if has_ci else "white",
+    }
+    options.update(kwargs)
+    err = [[diff - low], [high - diff]] if has_ci else None
+    container = ax.errorbar([diff], [y], xerr=err, **options)
+    container.lines[0].set_gid(gid)
 
 
 def compare_ecdf(
@@ -234,46 +257,20 @@ def compare_turn_chain(
     ax = _axes(ax, (9.0, 3.2))
     parts = table[table["level"] == "component"].set_index("component")
     stat = table[table["level"] == "total"].iloc[0]
-    ys = {"a": 1.0, "b": 0.0}
-    for side, column in (("a", "a_ms"), ("b", "b_ms")):
-        left = 0.0
-        for component in _CHAIN_ORDER:
-            width = (
-                float(parts.loc[component, column] * parts.loc[component, f"{side}_with"])
-                if component in parts.index
-                else float("nan")
-            )
-            if not np.isfinite(width) or width <= 0:
-                continue
-            options = {"color": COMPONENT_COLORS[component], "height": 0.6, "edgecolor": "white"}
-            options.update(kwargs)
-            (bar,) = ax.barh([ys[side]], [width], left=left, **options).patches
-            bar.set_gid(f"{side}:{component}")
-            if width >= 120:
-                ax.text(
-                    left + width / 2,
-                    ys[side],
-                    f"{width:,.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white",
-                )
-            left += width
-        value = float(stat[column])
+    for side, y in (("a", 1.0), ("b", 0.0)):
+        _chain_bar(ax, parts, side, y, **kwargs)
+        value = float(stat[f"{side}_ms"])
         if np.isfinite(value):
             ax.plot(
                 [value, value],
-                [ys[side] - 0.38, ys[side] + 0.38],
+                [y - 0.38, y + 0.38],
                 color="black",
                 linewidth=2,
                 gid=f"statistic:{side}",
             )
-            ax.text(
-                value, ys[side] + 0.42, f" {statistic} {display.ms(value)}", fontsize=8, va="bottom"
-            )
+            ax.text(value, y + 0.42, f" {statistic} {display.ms(value)}", fontsize=8, va="bottom")
     handles = [
-        _patch(COMPONENT_COLORS[c], c)
+        _component_patch(c)
         for c in _CHAIN_ORDER
         if c in parts.index and (parts.loc[c, ["a_with", "b_with"]].fillna(0) > 0).any()
     ]
@@ -288,10 +285,33 @@ def compare_turn_chain(
     return ax
 
 
-def _patch(color: str, label: str) -> Any:
-    from matplotlib.patches import Patch
-
-    return Patch(color=color, label=display.label(label))
+def _chain_bar(ax: Axes, parts: pd.DataFrame, side: str, y: float, **kwargs: Any) -> None:
+    """One side's components end to end, each ``<side>_ms * <side>_with`` wide (its mean time
+    added to the turns around the statistic); segments 120 ms or wider carry their width."""
+    left = 0.0
+    for component in _CHAIN_ORDER:
+        width = (
+            float(parts.loc[component, f"{side}_ms"] * parts.loc[component, f"{side}_with"])
+            if component in parts.index
+            else float("nan")
+        )
+        if not np.isfinite(width) or width <= 0:
+            continue
+        options = {"color": COMPONENT_COLORS[component], "height": 0.6, "edgecolor": "white"}
+        options.update(kwargs)
+        (bar,) = ax.barh([y], [width], left=left, **options).patches
+        bar.set_gid(f"{side}:{component}")
+        if width >= 120:
+            ax.text(
+                left + width / 2,
+                y,
+                display.ms(width, unit=False),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+            )
+        left += width
 
 
 def compare_concurrency(
@@ -336,65 +356,26 @@ def compare_concurrency(
         intervals ``gid="knee_ci:a"`` / ``"knee_ci:b"``.
     """
     names = _pair(labels)
-    pcts = [float(p) for p in ([percentiles] if np.isscalar(percentiles) else percentiles)]
-    if knees is True:
-        found = compare_knees(
-            a, b, metric=metric, percentile=max(pcts), run_a=run_a, run_b=run_b, key=key
-        )
-        marks: Sequence[Knee] = found.attrs["knees"]
-    elif knees is False:
-        marks = ()
-    else:
-        marks = tuple(knees)
-        if len(marks) != 2 or not all(isinstance(k, Knee) for k in marks):
-            raise ValueError(f"knees must be True, False or a pair of Knee, got {knees!r}")
+    pcts = _percentiles(percentiles)
+    marks = _knee_marks(a, b, knees, metric=metric, pcts=pcts, run_a=run_a, run_b=run_b, key=key)
     ax = _axes(ax, (10.0, 5.0))
-    styles = ["-", "--", "-.", ":"]
     drawn = False
     for i, (frames, run) in enumerate(((a, run_a), (b, run_b))):
         table = analysis.concurrency_bins(
             frames, metric=metric, run=run, bins=bins, percentiles=pcts, key=key
         )
-        filled = table[table["count"] > 0]
-        for j, p in enumerate(pcts):
-            column = analysis.percentile_label(p)
-            options = {
-                "color": GROUP_COLORS[i],
-                "linestyle": styles[j % len(styles)],
-                "marker": "o",
-                "markersize": 3,
-                "linewidth": 1.6,
-                "label": f"{names[i]} {column}",
-            }
-            options.update(kwargs)
-            ax.plot(filled["concurrency_mid"], filled[column], **options)
-            drawn = drawn or len(filled) > 0
+        prefix = f"{names[i]} "
+        _percentile_lines(
+            ax, table, pcts, color=GROUP_COLORS[i], linewidth=1.6, prefix=prefix, **kwargs
+        )
+        drawn = drawn or bool((table["count"] > 0).any())
     for i, (side, knee) in enumerate(zip(("a", "b"), marks, strict=False)):
         if knee.concurrency is None:
             continue
-        color = GROUP_COLORS[i]
-        if np.isfinite(knee.ci_low) and np.isfinite(knee.ci_high):
-            ax.axvspan(
-                knee.ci_low,
-                knee.ci_high,
-                color=color,
-                alpha=0.12,
-                linewidth=0,
-                gid=f"knee_ci:{side}",
-            )
-        ax.axvline(knee.concurrency, color=color, linestyle="--", linewidth=1.5, gid=f"knee:{side}")
         text = f" {names[i]} knee ≈ {display.concurrency(knee.concurrency)}"
         if np.isfinite(knee.ci_low) and np.isfinite(knee.ci_high):
             text += f" ({display.concurrency(knee.ci_low)}–{display.concurrency(knee.ci_high)})"
-        ax.text(
-            knee.concurrency,
-            0.97 - 0.07 * i,
-            text,
-            transform=ax.get_xaxis_transform(),
-            fontsize=8,
-            color=color,
-            va="top",
-        )
+        _knee_lines(ax, knee, color=GROUP_COLORS[i], side=f":{side}", text=text, y=0.97 - 0.07 * i)
     ax.set_xlabel("concurrency at dispatch (calls in flight)")
     ax.set_ylabel(f"{metric} (ms)")
     ax.set_title(f"{metric} against concurrency: a and b", loc="left")
@@ -404,3 +385,28 @@ def compare_concurrency(
         ax.set_yscale("log")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     return ax
+
+
+def _knee_marks(
+    a: CallFrames,
+    b: CallFrames,
+    knees: bool | Sequence[Knee],
+    *,
+    metric: str,
+    pcts: Sequence[float],
+    run_a: str | None,
+    run_b: str | None,
+    key: str,
+) -> Sequence[Knee]:
+    """The knees to mark: found on each side (True), none (False) or the pair given."""
+    if knees is True:
+        found = compare_knees(
+            a, b, metric=metric, percentile=max(pcts), run_a=run_a, run_b=run_b, key=key
+        )
+        return found.attrs["knees"]
+    if knees is False:
+        return ()
+    marks = tuple(knees)
+    if len(marks) != 2 or not all(isinstance(k, Knee) for k in marks):
+        raise ValueError(f"knees must be True, False or a pair of Knee, got {knees!r}")
+    return marks

@@ -6,15 +6,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from .. import analysis
+from .. import analysis, display
 from ..analysis import Knee
 from ..frames import CallFrames
 from ._base import (
     _FLAG_COLOR,
     _axes,
     _color,
+    _knee_lines,
     _no_data,
+    _percentile_lines,
+    _percentiles,
 )
 
 if TYPE_CHECKING:
@@ -73,46 +77,14 @@ def concurrency_scatter(
         frames, metric=metric, run=run, bins=bins, percentiles=percentiles, key=key
     )
     data = analysis.concurrency_frame(frames, metric=metric, run=run, key=key)
-    pcts = [float(p) for p in ([percentiles] if np.isscalar(percentiles) else percentiles)]
+    pcts = _percentiles(percentiles)
     ax = _axes(ax)
     ax.set_xlabel("concurrency at dispatch (calls in flight)")
     ax.set_ylabel(f"{metric} (ms)")
     ax.set_title(f"{metric} vs concurrency", loc="left")
     if data.empty:
         return _no_data(ax, "no values with a concurrency_at_dispatch")
-    color = _color(metric)
-    options: dict[str, Any] = {
-        "s": 8,
-        "alpha": 0.25,
-        "color": color,
-        "linewidths": 0,
-        "label": "per turn" if data["turn"].notna().any() else "per call",
-    }
-    options.update(kwargs)
-    ax.scatter(data["concurrency_at_dispatch"], data["value"], **options)
-    filled = table[table["count"] > 0]
-    labels = [analysis.percentile_label(p) for p in pcts]
-    styles = ["-", "--", "-.", ":"]
-    for i, label in enumerate(labels):
-        ax.plot(
-            filled["concurrency_mid"],
-            filled[label],
-            color="black",
-            linestyle=styles[i % len(styles)],
-            linewidth=1.5,
-            marker="o",
-            markersize=3,
-            label=label,
-        )
-    if len(labels) > 1:
-        ax.fill_between(
-            filled["concurrency_mid"],
-            filled[labels[0]],
-            filled[labels[-1]],
-            color=color,
-            alpha=0.15,
-            linewidth=0,
-        )
+    _points_and_band(ax, data, table, pcts, color=_color(metric), **kwargs)
     if knee is True:
         knee = analysis.find_knee(frames, metric=metric, run=run, percentile=max(pcts), key=key)
     if isinstance(knee, Knee):
@@ -123,6 +95,39 @@ def concurrency_scatter(
     return ax
 
 
+def _points_and_band(
+    ax: Axes,
+    data: pd.DataFrame,
+    bins: pd.DataFrame,
+    pcts: Sequence[float],
+    *,
+    color: str,
+    **kwargs: Any,
+) -> None:
+    """Every value as a faint point, the percentile lines in black, the band between the lowest
+    and the highest percentile shaded."""
+    options: dict[str, Any] = {
+        "s": 8,
+        "alpha": 0.25,
+        "color": color,
+        "linewidths": 0,
+        "label": "per turn" if data["turn"].notna().any() else "per call",
+    }
+    options.update(kwargs)
+    ax.scatter(data["concurrency_at_dispatch"], data["value"], **options)
+    _percentile_lines(ax, bins, pcts, color="black", linewidth=1.5)
+    if len(pcts) > 1:
+        filled = bins[bins["count"] > 0]
+        ax.fill_between(
+            filled["concurrency_mid"],
+            filled[analysis.percentile_label(pcts[0])],
+            filled[analysis.percentile_label(pcts[-1])],
+            color=color,
+            alpha=0.15,
+            linewidth=0,
+        )
+
+
 def _mark_knee(ax: Axes, knee: Knee) -> None:
     if np.isfinite(knee.threshold_ms):
         ax.axhline(
@@ -131,25 +136,13 @@ def _mark_knee(ax: Axes, knee: Knee) -> None:
             linestyle=":",
             linewidth=1,
             gid="threshold",
-            label=f"{analysis.percentile_label(knee.percentile)} threshold (+{knee.margin:.0%})",
+            label=f"{analysis.percentile_label(knee.percentile)} threshold"
+            f" (+{display.share(knee.margin, digits=0)})",
         )
     if knee.concurrency is None:
         return
+    text = f"knee ≈ {display.concurrency(knee.concurrency)}"
     if np.isfinite(knee.ci_low) and np.isfinite(knee.ci_high):
-        ax.axvspan(
-            knee.ci_low, knee.ci_high, color=_FLAG_COLOR, alpha=0.12, linewidth=0, gid="knee_ci"
-        )
-    ax.axvline(knee.concurrency, color=_FLAG_COLOR, linestyle="--", linewidth=1.5, gid="knee")
-    text = f"knee ≈ {knee.concurrency:,.0f}"
-    if np.isfinite(knee.ci_low) and np.isfinite(knee.ci_high):
-        text += f"\n{knee.ci:.0%} CI {knee.ci_low:,.0f}–{knee.ci_high:,.0f}"
-    ax.text(
-        knee.concurrency,
-        0.97,
-        " " + text.replace("\n", "\n "),
-        transform=ax.get_xaxis_transform(),
-        ha="left",
-        va="top",
-        fontsize=8,
-        color=_FLAG_COLOR,
-    )
+        low, high = display.concurrency(knee.ci_low), display.concurrency(knee.ci_high)
+        text += f"\n{display.share(knee.ci, digits=0)} CI {low}–{high}"
+    _knee_lines(ax, knee, color=_FLAG_COLOR, text=" " + text.replace("\n", "\n "))

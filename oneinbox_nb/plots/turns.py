@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .. import analysis, display
 from ..analysis import EVENT_COMPONENTS
@@ -16,6 +17,7 @@ from ._base import (
     CONNECT_COLORS,
     _axes,
     _check,
+    _component_patch,
     _no_data,
     _short,
 )
@@ -59,58 +61,16 @@ def turn_waterfall(
     ValueError
         The call has no events for that turn (the message lists the turns it has).
     """
-    chain = analysis.turn_chain(frames, call_id=call_id, turn=turn)
-    if chain.empty:
-        available = analysis.turn_chain(frames, call_id=call_id)["turn"].dropna().unique()
-        if len(available) == 0:
-            raise ValueError(f"call {call_id!r} has no latency events to draw")
-        listed = ", ".join(str(int(t)) for t in sorted(available))
-        raise ValueError(f"call {call_id!r} has no turn {turn!r}; valid turns: {listed}")
+    chain = _turn_chain(frames, call_id, turn)
     ax = _axes(ax)
     response = chain[chain["in_response"]].reset_index(drop=True)
     stt = chain[~chain["in_response"]].reset_index(drop=True)
     y_response = np.arange(len(response))
     y_stt = len(response) + np.arange(len(stt))
-    flagged = response["flagged"].to_numpy(dtype=bool)
-    options = {
-        "color": [COMPONENT_COLORS.get(c, _OTHER_COLOR) for c in response["component"]],
-        "edgecolor": [_FLAG_COLOR if f else "white" for f in flagged],
-        "linewidth": [2.0 if f else 0.5 for f in flagged],
-        "height": 0.7,
-    }
-    options.update(kwargs)
-    ax.barh(y_response, response["duration_ms"], left=response["start_ms"], **options)
-    if len(stt):
-        ax.barh(
-            y_stt,
-            stt["duration_ms"],
-            left=stt["start_ms"],
-            height=0.7,
-            color=COMPONENT_COLORS["stt"],
-            alpha=0.35,
-            hatch="//",
-            edgecolor=COMPONENT_COLORS["stt"],
-            label="stt (overlaps the caller's speech)",
-        )
+    _waterfall_bars(ax, response, y_response, stt, y_stt, **kwargs)
     total = float(response["end_ms"].iloc[-1]) if len(response) else 0.0
     right = max(total, float(chain["end_ms"].max()), 1.0)
-    # the value labels sit in a column right of every bar and of the response line, so they
-    # never overlap either; the axis keeps a quarter of its width free for them
-    ax.set_xlim(0, right / 0.75)
-    column = right + 0.01 * right / 0.75
-    for y, row in zip(y_response, response.itertuples(index=False), strict=True):
-        note = display.ms(row.duration_ms) + (" (flagged)" if row.flagged else "")
-        ax.text(column, y, note, va="center", fontsize=8, color="0.2", gid="value")
-    for y, row in zip(y_stt, stt.itertuples(index=False), strict=True):
-        ax.text(
-            column,
-            y,
-            display.ms(row.duration_ms),
-            va="center",
-            fontsize=8,
-            color="0.4",
-            gid="value",
-        )
+    _waterfall_values(ax, response, y_response, stt, y_stt, right)
     ax.axvline(
         total,
         color=COMPONENT_COLORS["response_ms"],
@@ -132,6 +92,78 @@ def turn_waterfall(
     # outside the axes: inside, it would cover a bar or a value label
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return ax
+
+
+def _turn_chain(frames: CallFrames, call_id: str, turn: int) -> pd.DataFrame:
+    """The turn's chain of steps; a ValueError listing the call's turns when it has none."""
+    chain = analysis.turn_chain(frames, call_id=call_id, turn=turn)
+    if chain.empty:
+        available = analysis.turn_chain(frames, call_id=call_id)["turn"].dropna().unique()
+        if len(available) == 0:
+            raise ValueError(f"call {call_id!r} has no latency events to draw")
+        listed = ", ".join(str(int(t)) for t in sorted(available))
+        raise ValueError(f"call {call_id!r} has no turn {turn!r}; valid turns: {listed}")
+    return chain
+
+
+def _waterfall_bars(
+    ax: Axes,
+    response: pd.DataFrame,
+    y_response: np.ndarray,
+    stt: pd.DataFrame,
+    y_stt: np.ndarray,
+    **kwargs: Any,
+) -> None:
+    """The response steps (flagged ones edged red), then the faded, hatched stt rows."""
+    flagged = response["flagged"].to_numpy(dtype=bool)
+    options = {
+        "color": [COMPONENT_COLORS.get(c, _OTHER_COLOR) for c in response["component"]],
+        "edgecolor": [_FLAG_COLOR if f else "white" for f in flagged],
+        "linewidth": [2.0 if f else 0.5 for f in flagged],
+        "height": 0.7,
+    }
+    options.update(kwargs)
+    ax.barh(y_response, response["duration_ms"], left=response["start_ms"], **options)
+    if len(stt):
+        ax.barh(
+            y_stt,
+            stt["duration_ms"],
+            left=stt["start_ms"],
+            height=0.7,
+            color=COMPONENT_COLORS["stt"],
+            alpha=0.35,
+            hatch="//",
+            edgecolor=COMPONENT_COLORS["stt"],
+            label="stt (overlaps the caller's speech)",
+        )
+
+
+def _waterfall_values(
+    ax: Axes,
+    response: pd.DataFrame,
+    y_response: np.ndarray,
+    stt: pd.DataFrame,
+    y_stt: np.ndarray,
+    right: float,
+) -> None:
+    """Each step's duration in a column right of every bar (``right``: the furthest bar end)."""
+    # the value labels sit in a column right of every bar and of the response line, so they
+    # never overlap either; the axis keeps a quarter of its width free for them
+    ax.set_xlim(0, right / 0.75)
+    column = right + 0.01 * right / 0.75
+    for y, row in zip(y_response, response.itertuples(index=False), strict=True):
+        note = display.ms(row.duration_ms) + (" (flagged)" if row.flagged else "")
+        ax.text(column, y, note, va="center", fontsize=8, color="0.2", gid="value")
+    for y, row in zip(y_stt, stt.itertuples(index=False), strict=True):
+        ax.text(
+            column,
+            y,
+            display.ms(row.duration_ms),
+            va="center",
+            fontsize=8,
+            color="0.4",
+            gid="value",
+        )
 
 
 def turn_strip(
@@ -166,21 +198,14 @@ def turn_strip(
     ValueError
         The call has no turns, or ``highlight_turn`` is not one of them.
     """
-    turns = analysis.turn_latency(frames, call_id=call_id)
-    if turns.empty:
-        raise ValueError(f"call {call_id!r} has no turns with latency events")
-    turns = turns.sort_values("turn").reset_index(drop=True)
+    turns = _call_turns(frames, call_id, highlight_turn)
     numbers = turns["turn"].astype(int).to_numpy()
-    if highlight_turn is not None and highlight_turn not in set(numbers.tolist()):
-        listed = ", ".join(map(str, numbers))
-        raise ValueError(f"invalid highlight_turn {highlight_turn!r}; valid turns: {listed}")
     ax = _axes(ax)
     flagged = turns["flagged"].to_numpy(dtype=bool)
     highlighted = numbers == highlight_turn
     alpha = np.where(highlighted | (highlight_turn is None), 1.0, 0.35)
     bottom = np.zeros(len(turns))
-    order = ("eou_delay", "kb", "tool", "llm_ttft", "tts_ttfb")
-    for component in order:
+    for component in ("eou_delay", "kb", "tool", "llm_ttft", "tts_ttfb"):
         heights = np.nan_to_num(turns[f"{component}_ms"].to_numpy(dtype=float))
         if not heights.any():
             continue
@@ -193,32 +218,10 @@ def turn_strip(
         }
         options.update(kwargs)
         bars = ax.bar(numbers, heights, bottom=bottom, **options)
-        for patch, a, hi, bad in zip(bars.patches, alpha, highlighted, flagged, strict=True):
-            patch.set_alpha(float(a))
-            if hi:
-                patch.set_edgecolor("black")
-                patch.set_linewidth(1.8)
-            if bad:
-                patch.set_hatch("xx")
+        _style_turn_bars(bars.patches, alpha, highlighted, flagged)
         bottom = bottom + heights
     total = turns["response_ms"].to_numpy(dtype=float)
-    clean = total[~flagged]
-    if flagged.any() and len(clean) and np.isfinite(clean).any():
-        top = float(np.nanmax(clean)) * 1.25
-        ax.set_ylim(0, top)
-        for x, value in zip(numbers[flagged], total[flagged], strict=True):
-            # above the axes: the flagged bar runs off the top, a label inside would cover it
-            ax.text(
-                x,
-                1.01,
-                f"{display.ms(value)}\n(flagged)",
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="bottom",
-                fontsize=7,
-                color=_FLAG_COLOR,
-                bbox={"facecolor": "white", "edgecolor": _FLAG_COLOR, "boxstyle": "round,pad=0.2"},
-            )
+    _cut_flagged_turns(ax, numbers, total, flagged)
     ax.set_xticks(numbers, ["greeting" if n == 0 else str(n) for n in numbers])
     ax.set_xlabel("turn")
     ax.set_ylabel("response time (ms)")
@@ -227,15 +230,60 @@ def turn_strip(
         value = total[highlighted][0]
         title += f" (turn {highlight_turn}: {display.ms(value)})"
     ax.set_title(title, loc="left", pad=30 if flagged.any() else 6)
-    from matplotlib.patches import Patch
-
-    handles = [
-        Patch(color=COMPONENT_COLORS[c.get_label()], label=c.get_label()) for c in ax.containers
-    ]
+    handles = [_component_patch(c.get_label()) for c in ax.containers]
     ax.legend(
         handles=handles, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0)
     )
     return ax
+
+
+def _call_turns(frames: CallFrames, call_id: str, highlight_turn: int | None) -> pd.DataFrame:
+    """The call's turns in order; a ValueError when it has none or ``highlight_turn`` is not one."""
+    turns = analysis.turn_latency(frames, call_id=call_id)
+    if turns.empty:
+        raise ValueError(f"call {call_id!r} has no turns with latency events")
+    turns = turns.sort_values("turn").reset_index(drop=True)
+    numbers = turns["turn"].astype(int).tolist()
+    if highlight_turn is not None and highlight_turn not in set(numbers):
+        listed = ", ".join(map(str, numbers))
+        raise ValueError(f"invalid highlight_turn {highlight_turn!r}; valid turns: {listed}")
+    return turns
+
+
+def _style_turn_bars(
+    patches: Any, alpha: np.ndarray, highlighted: np.ndarray, flagged: np.ndarray
+) -> None:
+    """Fade the turns not highlighted, edge the highlighted one, hatch the flagged ones."""
+    for patch, a, hi, bad in zip(patches, alpha, highlighted, flagged, strict=True):
+        patch.set_alpha(float(a))
+        if hi:
+            patch.set_edgecolor("black")
+            patch.set_linewidth(1.8)
+        if bad:
+            patch.set_hatch("xx")
+
+
+def _cut_flagged_turns(
+    ax: Axes, numbers: np.ndarray, total: np.ndarray, flagged: np.ndarray
+) -> None:
+    """Cut the axis above the highest clean turn; write each flagged turn's total above it."""
+    clean = total[~flagged]
+    if not (flagged.any() and len(clean) and np.isfinite(clean).any()):
+        return
+    ax.set_ylim(0, float(np.nanmax(clean)) * 1.25)
+    for x, value in zip(numbers[flagged], total[flagged], strict=True):
+        # above the axes: the flagged bar runs off the top, a label inside would cover it
+        ax.text(
+            x,
+            1.01,
+            f"{display.ms(value)}\n(flagged)",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color=_FLAG_COLOR,
+            bbox={"facecolor": "white", "edgecolor": _FLAG_COLOR, "boxstyle": "round,pad=0.2"},
+        )
 
 
 def _boxplot(ax: Axes, data: list[np.ndarray], labels: list[str], **kwargs: Any) -> dict[str, Any]:
