@@ -41,8 +41,9 @@ def is_plain_number(value, *, integer: bool = False) -> bool:
     """An independent reading of what the frames accept as a number without a problem row."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
-    if integer:
-        return isinstance(value, int) and -(2**63) <= value < 2**63
+    if integer:  # JSON Schema: 1.0 is an integer; the frames read a whole float as one
+        whole = not isinstance(value, float) or (math.isfinite(value) and value.is_integer())
+        return whole and -(2**63) <= value < 2**63
     try:
         size = abs(float(value))
     except OverflowError:
@@ -99,8 +100,7 @@ def test_every_odd_value_is_a_problem_row(payloads):
                 continue
             ms, turn, kind = event.get("ms"), event.get("turn"), event.get("type")
             odd_ms = not is_plain_number(ms) or ms < 0 or ms > ABSURD_MS
-            odd_turn = not (isinstance(turn, int) and not isinstance(turn, bool))
-            odd_turn = odd_turn or not 0 <= turn <= MAX_TURN
+            odd_turn = not is_plain_number(turn, integer=True) or not 0 <= turn <= MAX_TURN
             known = isinstance(kind, str) and (
                 kind in EVENT_TYPES or kind.startswith("tool:") and kind[5:].strip()
             )
