@@ -56,14 +56,14 @@ def _base_url_flags(command: str) -> str:
 def _missing_key(command: str) -> str:
     sample_hint = (
         "add --sample to use the embedded sample API"
-        if command in ("report", "dashboard")
+        if command in ("report", "dashboard", "check")
         else "run `oneinbox-nb serve` and export the two lines it prints to try the sample API"
     )
     if os.environ.get(BASE_URL_ENV) and not os.environ.get(API_KEY_ENV):
         return (
             f"{BASE_URL_ENV} is set but {API_KEY_ENV} is not: export {API_KEY_ENV}=oi_sk_... "
             f"to read that API, or unset {BASE_URL_ENV}"
-            + (" (or add --sample)" if command in ("report", "dashboard") else "")
+            + (" (or add --sample)" if command in ("report", "dashboard", "check") else "")
         )
     return (
         f"no OneInbox API key: export {API_KEY_ENV}=oi_sk_... (a secret key from your "

@@ -1,0 +1,143 @@
+"""``oneinbox-nb check`` and ``watch`` on bad input and odd runs, in-process (``cli.main``).
+
+Each error is one line on stderr and exit status 2 (their 1 means "failed the gate"); a side below
+the minimum calls is "not enough calls", never a pass. The calls are a small regression pair
+(:func:`oneinbox_nb.sample.regression_pair`) plus two planted runs, served by the sample API on
+127.0.0.1: ``lt-small`` (5 ended calls, below :data:`oneinbox_nb.scope.MIN_CALLS`) and
+``lt-empty`` (3 calls, none ended).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from oneinbox_nb import sample
+from oneinbox_nb.cli import main
+from oneinbox_nb.sample import regression_pair
+
+KEY = "oi_sk_clicheck_" + "7" * 32
+NO_KEY = (
+    "oneinbox-nb {command}: no OneInbox API key: export ONEINBOX_API_KEY=oi_sk_... (a secret key "
+    "from your OneInbox dashboard), or {hint}"
+)
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _planted(calls: list[dict], run_id: str, how_many: int, status: str) -> list[dict]:
+    """Copies of ``calls`` (new ids) in the run ``run_id``."""
+    planted = []
+    for call in calls[:how_many]:
+        copied = copy.deepcopy(call)
+        copied["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{len(planted)}"))
+        copied["metadata"]["run_id"] = run_id
+        copied["status"] = status
+        planted.append(copied)
+    return planted
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return regression_pair(n=60, seed=0, regression="slow_llm")
+
+
+@pytest.fixture(scope="module")
+def api(pair):  # the tests that use it are marked `server`
+    a = pair.a["run_id"]
+    ended = [c for c in pair.calls if c["metadata"]["run_id"] == a and c["status"] == "completed"]
+    running = [c for c in pair.calls if c["status"] == "in_progress"]
+    calls = [
+        *pair.calls,
+        *_planted(ended, "lt-small", 5, "completed"),
+        *_planted(running, "lt-empty", 3, "in_progress"),
+    ]
+    with sample.serve(calls=calls, api_key=KEY) as served:
+        yield served
+
+
+@pytest.fixture
+def env(api, monkeypatch, tmp_path):
+    monkeypatch.setenv("ONEINBOX_API_KEY", api.api_key)
+    monkeypatch.setenv("ONEINBOX_BASE_URL", api.base_url)
+    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path / "cache"))
+    return api
+
+
+# --- where the calls come from ----------------------------------------------------------------
+
+
+def test_check_without_a_key_is_an_error_not_the_sample(capsys):
+    argv = ["check", "--run", "lt-1", "-t", "response_ms: p(95)<1500"]
+    assert main(argv) == 2
+    assert one_line(capsys) == NO_KEY.format(
+        command="check", hint="add --sample to use the embedded sample API"
+    )
+
+
+def test_check_with_a_base_url_and_no_key_names_both(capsys, monkeypatch):
+    monkeypatch.setenv("ONEINBOX_BASE_URL", "http://127.0.0.1:9")
+    assert main(["check", "--run", "lt-1", "-t", "response_ms: p(95)<1500"]) == 2
+    assert one_line(capsys) == (
+        "oneinbox-nb check: ONEINBOX_BASE_URL is set but ONEINBOX_API_KEY is not: export "
+        "ONEINBOX_API_KEY=oi_sk_... to read that API, or unset ONEINBOX_BASE_URL (or add --sample)"
+    )
+
+
+@pytest.mark.server
+def test_check_sample_says_sample_data_in_text_summary_and_junit(capsys, tmp_path):
+    run = sample.truth("load_test", seed=0)["run_id"]
+    junit, summary = tmp_path / "junit.xml", tmp_path / "summary.md"
+    argv = ["check", "--sample", "--run", run, "-t", "response_ms: p(95)<60s"]
+    assert main([*argv, "--junit", str(junit), "--summary", str(summary)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"check: pass (Sample data: 1,000 calls of load-test run {run}, ")
+    assert (
+        summary.read_text()
+        .splitlines()[2]
+        .startswith(f"Sample data: 1,000 calls of load-test run {run}, ")
+    )
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("name") == "oneinbox-nb check thresholds (sample data)"
+    population = suite.find("properties/property[@name='population']").get("value")
+    assert population.startswith("Sample data: 1,000 calls")
+
+
+@pytest.mark.server
+def test_check_on_an_api_does_not_say_sample(env, pair, capsys, tmp_path):
+    junit = tmp_path / "junit.xml"
+    a = pair.a["run_id"]
+    assert main(["check", "--run", a, "-t", "failure_rate: rate<50%", "--junit", str(junit)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"check: pass (60 calls of load-test run {a}, ")
+    assert "sample" not in out.lower() and "sample" not in junit.read_text().lower()
+
+
+@pytest.mark.parametrize(
+    ("threshold", "says"),
+    [
+        ("response_ms: p(95)<<5", "invalid threshold 'response_ms: p(95)<<5'"),
+        ("response_ms: p(95)<1500sec", "unknown unit 'sec'"),
+    ],
+)
+def test_watch_with_a_malformed_threshold(capsys, threshold, says):
+    assert main(["watch", "lt-1", "-t", threshold]) == 2
+    line = one_line(capsys)
+    assert line.startswith("oneinbox-nb watch: ") and says in line
+
+
+def test_watch_without_a_key(capsys):
+    assert main(["watch", "lt-1"]) == 2
+    assert one_line(capsys) == NO_KEY.format(
+        command="watch",
+        hint="run `oneinbox-nb serve` and export the two lines it prints to try the sample API",
+    )
