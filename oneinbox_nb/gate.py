@@ -247,12 +247,24 @@ def _select(frames: CallFrames, run_id: str, key: str, flag: str) -> CallFrames:
             f"{flag} {display.text(run_id)!s}: no such run; runs found ({key} in the calls' "
             f"metadata): {shown}"
         )
-    return analysis.select_calls(frames, run_id=run_id, key=key)
+    chosen = analysis.select_calls(frames, run_id=run_id, key=key)
+    if not _ended(chosen).any():
+        raise GateError(
+            f"{flag} {display.text(run_id)!s}: the run has no ended calls yet "
+            f"({display.count(len(chosen.calls))} in progress), nothing to judge; check it once "
+            "calls have ended, or follow it live with `oneinbox-nb watch`"
+        )
+    return chosen
+
+
+def _ended(frames: CallFrames) -> pd.Series:
+    """Per call of ``frames``: True when its status is terminal (the call has ended)."""
+    status = frames.calls["status"].astype(object).map(lambda s: str(s).lower())
+    return status.isin(TERMINAL_STATUSES)
 
 
 def _progress_note(frames: CallFrames, run_id: str) -> str | None:
-    status = frames.calls["status"].astype(object).map(lambda s: str(s).lower())
-    running = int((~status.isin(TERMINAL_STATUSES)).sum())
+    running = int((~_ended(frames)).sum())
     if not running:
         return None
     return (
@@ -365,8 +377,8 @@ def check(
     Raises
     ------
     GateError
-        Nothing to judge, an unknown run (the message names the runs found), an empty run, or bad
-        options.
+        Nothing to judge, an unknown run (the message names the runs found), an empty run (no
+        ended call yet), or bad options.
     ThresholdError
         A threshold that cannot be read.
     OneInboxError

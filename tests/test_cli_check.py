@@ -122,6 +122,54 @@ def test_check_on_an_api_does_not_say_sample(env, pair, capsys, tmp_path):
     assert "sample" not in out.lower() and "sample" not in junit.read_text().lower()
 
 
+# --- bad input and odd runs -------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_a_side_below_the_minimum_is_not_enough_calls_never_a_pass(env, pair, capsys):
+    a = pair.a["run_id"]
+    assert (
+        main(["check", "--baseline-run", a, "--candidate-run", "lt-small", "--n-boot", "200"]) == 2
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("check: cannot tell (candidate: 5 calls of load-test run lt-small")
+    compared = [line for line in out.splitlines() if line.startswith("response_ms p95: ")]
+    assert compared and "cannot tell" in compared[0]
+    assert "not enough calls (a: 56, b: 5; need 20 in each)" in compared[0]
+    assert ": pass:" not in out
+
+
+@pytest.mark.server
+def test_thresholds_below_the_minimum_are_not_enough_calls(env, capsys):
+    assert main(["check", "--run", "lt-small", "-t", "response_ms: p(95)<60s"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("check: cannot tell (5 calls of load-test run lt-small")
+    assert "not enough calls (5" in out
+
+
+@pytest.mark.server
+def test_a_run_without_ended_calls_is_one_line(env, capsys):
+    assert main(["check", "--run", "lt-empty", "-t", "response_ms: p(95)<1500"]) == 2
+    assert one_line(capsys) == (
+        "oneinbox-nb check: --run lt-empty: the run has no ended calls yet (3 in progress), "
+        "nothing to judge; check it once calls have ended, or follow it live with "
+        "`oneinbox-nb watch`"
+    )
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.server
+def test_an_unknown_run_lists_the_runs(env, pair, capsys):
+    a, b = pair.a["run_id"], pair.b["run_id"]
+    assert main(["check", "--baseline-run", a, "--candidate-run", "lt-nope"]) == 2
+    line = one_line(capsys)
+    assert line.startswith(
+        "oneinbox-nb check: --candidate-run lt-nope: no such run; runs found (run_id in the calls' "
+        "metadata): "
+    )
+    assert set(line.split("metadata): ")[1].split(", ")) == {a, b, "lt-small", "lt-empty"}
+
+
 @pytest.mark.parametrize(
     ("threshold", "says"),
     [
@@ -141,3 +189,23 @@ def test_watch_without_a_key(capsys):
         command="watch",
         hint="run `oneinbox-nb serve` and export the two lines it prints to try the sample API",
     )
+
+
+# --- the full comparison as HTML --------------------------------------------------------------
+
+
+@pytest.mark.server
+@pytest.mark.notebook
+def test_check_report_writes_the_full_comparison(env, pair, capsys, tmp_path):
+    a, b = pair.a["run_id"], pair.b["run_id"]
+    report = tmp_path / "compare.html"
+    argv = ["check", "--baseline-run", a, "--candidate-run", b, "--n-boot", "200"]
+    # 60 calls a side: the planted +300 ms LLM regression is not clear at this size
+    assert main([*argv, "--report", str(report)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"check: pass (candidate: 60 calls of load-test run {b}, ")
+    assert captured.err == ""
+    page = report.read_text(encoding="utf-8")
+    assert "Compare: what changed between a and b" in page
+    assert f"60 calls of load-test run {a}" in page and f"60 calls of load-test run {b}" in page
+    assert KEY not in page and "oi_sk_" not in page
