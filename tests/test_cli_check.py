@@ -95,21 +95,28 @@ def test_check_with_a_base_url_and_no_key_names_both(capsys, monkeypatch):
 
 @pytest.mark.server
 def test_check_sample_says_sample_data_in_text_summary_and_junit(capsys, tmp_path):
-    run = sample.truth("load_test", seed=0)["run_id"]
+    """--sample serves the two runs of 05_compare's sample (run b: +300 ms LLM planted)."""
+    made = regression_pair(seed=0)
+    a, b = made.a["run_id"], made.b["run_id"]
     junit, summary = tmp_path / "junit.xml", tmp_path / "summary.md"
-    argv = ["check", "--sample", "--run", run, "-t", "response_ms: p(95)<60s"]
-    assert main([*argv, "--junit", str(junit), "--summary", str(summary)]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(f"check: pass (Sample data: 1,000 calls of load-test run {run}, ")
-    assert (
-        summary.read_text()
-        .splitlines()[2]
-        .startswith(f"Sample data: 1,000 calls of load-test run {run}, ")
+    argv = ["check", "--sample", "--baseline-run", a, "--candidate-run", b, "--n-boot", "200"]
+    argv += ["-t", "response_ms: p(95)<60s", "--junit", str(junit), "--summary", str(summary)]
+    assert main(argv) == 1
+    population = (
+        f"Sample data: candidate: 1,000 calls of load-test run {b}, 19 Nov 2026; "
+        f"baseline: 1,000 calls of load-test run {a}, 19 Nov 2026"
     )
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("name") == "oneinbox-nb check thresholds (sample data)"
-    population = suite.find("properties/property[@name='population']").get("value")
-    assert population.startswith("Sample data: 1,000 calls")
+    out = capsys.readouterr().out
+    assert out.startswith(f"check: fail ({population})\n")
+    assert "llm_ttft_ms p50: fail: " in out and out.count(": fail: ") == 2
+    assert summary.read_text().splitlines()[2] == population
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert [suite.get("name") for suite in suites] == [
+        "oneinbox-nb check thresholds (sample data)",
+        "oneinbox-nb check baseline (sample data)",
+    ]
+    for suite in suites:
+        assert suite.find("properties/property[@name='population']").get("value") == population
 
 
 @pytest.mark.server
@@ -209,3 +216,19 @@ def test_check_report_writes_the_full_comparison(env, pair, capsys, tmp_path):
     assert "Compare: what changed between a and b" in page
     assert f"60 calls of load-test run {a}" in page and f"60 calls of load-test run {b}" in page
     assert KEY not in page and "oi_sk_" not in page
+
+
+@pytest.mark.server
+@pytest.mark.notebook
+def test_check_sample_report_compares_the_same_runs(capsys, tmp_path):
+    """--sample --report: the report's sample serves the runs the gate judged."""
+    made = regression_pair(seed=0)
+    a, b = made.a["run_id"], made.b["run_id"]
+    report = tmp_path / "compare.html"
+    argv = ["check", "--sample", "--baseline-run", a, "--candidate-run", b, "--n-boot", "200"]
+    assert main([*argv, "--report", str(report)]) == 1
+    assert capsys.readouterr().err == ""
+    page = report.read_text(encoding="utf-8")
+    assert "Compare: what changed between a and b" in page and "Sample data" in page
+    assert f"1,000 calls of load-test run {a}" in page
+    assert f"1,000 calls of load-test run {b}" in page

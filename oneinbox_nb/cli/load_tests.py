@@ -27,8 +27,9 @@ def add_check_parser(sub) -> None:
         "status: 0 pass; 1 a threshold breached or a metric clearly increased; 2 a usage or API "
         "error, an unknown run, or not enough calls to tell (never a pass). A run still in "
         "progress is judged on its calls so far, and the output says so. Reads the API of "
-        "ONEINBOX_API_KEY (no key is an error); --sample reads the embedded sample API, and the "
-        'output says "sample data".',
+        "ONEINBOX_API_KEY (no key is an error); --sample reads the embedded sample API (a baseline "
+        "run and a candidate run with a planted +300 ms LLM regression, the two runs the 05_compare "
+        'report\'s sample compares), and the output says "sample data".',
         [
             "oneinbox-nb check --run lt-42 -t 'response_ms: p(95)<1500' -t 'failure_rate: rate<2%'",
             "oneinbox-nb check --run lt-42 --thresholds slo.toml --junit junit.xml",
@@ -49,8 +50,13 @@ def run_check(args) -> int:
     thresholds = from_arguments(args)
     if not args.sample:  # as `watch`: no key is an error naming it (and --sample), never the sample
         preflight(args.base_url)
+    served = None
+    if args.sample and args.base_url is None:  # the two runs 05_compare's sample compares
+        from ..sample import regression_pair
+
+        served = regression_pair(seed=args.seed).calls
     source = "sample" if args.sample else "api"
-    with open_source(args.base_url, source=source, scenario="load_test") as data:
+    with open_source(args.base_url, source=source, calls=served, seed=args.seed) as data:
         scope = Scope(traffic="load_test", run_key=args.key).with_source(data.label)
         result = check(
             thresholds, scope=scope, run_id=args.run_id, baseline_run=args.baseline_run,
@@ -65,7 +71,8 @@ def run_check(args) -> int:
     if args.report is not None and result.baseline_run is not None:
         from ..report import build
 
-        where = {"source": "sample"} if args.sample else {"base_url": args.base_url}
+        where = {"source": "sample", "seed": args.seed} if args.sample else {}
+        where["base_url"] = args.base_url
         build(
             "05_compare", args.report, a_run_id=result.baseline_run, b_run_id=result.run_id, **where
         )
