@@ -188,11 +188,18 @@ class NotebookExecutionError(OneInboxError):
         self.evalue = evalue
         self.source = source
         self.traceback = traceback
-        first = source.strip().splitlines()[0] if source.strip() else ""
         super().__init__(
-            f"{notebook}: cell {cell_index} raised {ename}: {evalue}"
-            + (f" (cell starts: {first[:80]!r})" if first else "")
-            + ". Fix the cell or the parameters and build again; no output file was written."
+            f"{self.failure}. Fix the cell or the parameters and build again; no output file was "
+            "written."
+        )
+
+    @property
+    def failure(self) -> str:
+        """What failed, without advice: notebook, cell index, exception name and value, and the
+        cell's first line; each interface adds its own advice (the CLI speaks of ``-p``)."""
+        first = self.source.strip().splitlines()[0] if self.source.strip() else ""
+        return f"{self.notebook}: cell {self.cell_index} raised {self.ename}: {self.evalue}" + (
+            f" (cell starts: {first[:80]!r})" if first else ""
         )
 
     def __reduce__(self):

@@ -79,7 +79,11 @@ class GateResult:
     notes : tuple of str
         Sentences a reader must see: runs still in progress, judged on the calls so far.
     population : str
-        Which calls were judged: runs and their numbers of calls.
+        Which calls were judged: runs and their numbers of calls; it opens with "Sample data: "
+        when they are sample data.
+    is_sample : bool
+        True when the calls are sample data (the scope's source says so): the text, the Markdown
+        summary and the JUnit XML say "sample data".
     """
 
     exit_code: int
@@ -92,6 +96,7 @@ class GateResult:
     population: str = ""
     fail_on: str = "increase"
     ci: float = field(default=0.95)
+    is_sample: bool = False
 
     @property
     def passed(self) -> bool:
@@ -121,12 +126,15 @@ class GateResult:
             suite = ET.SubElement(
                 suites,
                 "testsuite",
-                name=f"oneinbox-nb check {suite_name}",
+                name=f"oneinbox-nb check {suite_name}"
+                + (" (sample data)" if self.is_sample else ""),
                 tests=str(len(mine)),
                 failures=str(sum(c[2] == "fail" for c in mine)),
                 errors=str(sum(c[2] == "cannot tell" for c in mine)),
                 skipped="0",
             )
+            properties = ET.SubElement(suite, "properties")
+            ET.SubElement(properties, "property", name="population", value=self.population)
             for _, name, outcome, message in mine:
                 case = ET.SubElement(suite, "testcase", classname=f"oneinbox_nb.{suite_name}")
                 case.set("name", name)
@@ -239,12 +247,24 @@ def _select(frames: CallFrames, run_id: str, key: str, flag: str) -> CallFrames:
             f"{flag} {display.text(run_id)!s}: no such run; runs found ({key} in the calls' "
             f"metadata): {shown}"
         )
-    return analysis.select_calls(frames, run_id=run_id, key=key)
+    chosen = analysis.select_calls(frames, run_id=run_id, key=key)
+    if not _ended(chosen).any():
+        raise GateError(
+            f"{flag} {display.text(run_id)!s}: the run has no ended calls yet "
+            f"({display.count(len(chosen.calls))} in progress), nothing to judge; check it once "
+            "calls have ended, or follow it live with `oneinbox-nb watch`"
+        )
+    return chosen
+
+
+def _ended(frames: CallFrames) -> pd.Series:
+    """Per call of ``frames``: True when its status is terminal (the call has ended)."""
+    status = frames.calls["status"].astype(object).map(lambda s: str(s).lower())
+    return status.isin(TERMINAL_STATUSES)
 
 
 def _progress_note(frames: CallFrames, run_id: str) -> str | None:
-    status = frames.calls["status"].astype(object).map(lambda s: str(s).lower())
-    running = int((~status.isin(TERMINAL_STATUSES)).sum())
+    running = int((~_ended(frames)).sum())
     if not running:
         return None
     return (
@@ -325,7 +345,9 @@ def check(
         ``run_id``, or on ``candidate_run`` when comparing.
     scope : Scope, optional
         Judge only the calls of this :class:`oneinbox_nb.Scope` (its agents, window...); a scope
-        of one run names the run the thresholds judge.
+        of one run names the run the thresholds judge. A scope whose source is sample data
+        (:meth:`Scope.with_source <oneinbox_nb.scope.Scope.with_source>`) makes the result say
+        "sample data".
     run_id : str, optional
         The run the thresholds judge (``metadata[key]``). Not with ``candidate_run``.
     baseline_run, candidate_run : str, optional
@@ -355,14 +377,15 @@ def check(
     Raises
     ------
     GateError
-        Nothing to judge, an unknown run (the message names the runs found), an empty run, or bad
-        options.
+        Nothing to judge, an unknown run (the message names the runs found), an empty run (no
+        ended call yet), or bad options.
     ThresholdError
         A threshold that cannot be read.
     OneInboxError
         The API could not be read (from :func:`oneinbox_nb.fetch_calls`).
     """
     parsed = as_thresholds(thresholds)
+    sample = scope is not None and scope.is_sample
     if scope is not None and run_id is None and candidate_run is None and len(scope.run_ids) == 1:
         run_id = scope.run_ids[0]
     judged = _judged_run(bool(parsed), run_id, baseline_run, candidate_run, fail_on, alpha)
@@ -373,7 +396,7 @@ def check(
     run_flag = "--candidate-run" if candidate_run is not None else "--run"
     return _judge(
         everything, parsed, judged, baseline_run, run_flag=run_flag, metrics=names, key=key,
-        fail_on=fail_on, n_boot=n_boot, alpha=alpha, seed=seed,
+        fail_on=fail_on, n_boot=n_boot, alpha=alpha, seed=seed, sample=sample,
     )  # fmt: skip
 
 
@@ -433,8 +456,10 @@ def _judge(
     n_boot: int,
     alpha: float,
     seed: int | None,
+    sample: bool = False,
 ) -> GateResult:
-    """The thresholds on the judged run and, with a baseline run, the comparison: one result."""
+    """The thresholds on the judged run and, with a baseline run, the comparison: one result
+    (its population opens with "Sample data: " when ``sample``)."""
     candidate = _select(everything, judged, key, run_flag)
     population = Scope.for_runs([judged], run_key=key).sentence(candidate)
     notes = [_progress_note(candidate, judged)]
@@ -449,6 +474,8 @@ def _judge(
         )
         notes.append(_progress_note(baseline, baseline_run))
         comparison, ci = _comparison(baseline, candidate, metrics, fail_on, n_boot, alpha, seed)
+    if sample:
+        population = f"Sample data: {population}"
     verdict, code = _verdict(threshold_rows["verdict"], comparison["outcome"])
     return GateResult(
         exit_code=code,
@@ -461,6 +488,7 @@ def _judge(
         population=population,
         fail_on=fail_on,
         ci=ci,
+        is_sample=sample,
     )
 
 

@@ -292,6 +292,50 @@ def test_sample_and_a_source_parameter_conflict(capsys):
     )
 
 
+@pytest.mark.notebook
+def test_a_failing_cell_is_advice_in_cli_terms(capsys, tmp_path):
+    """A parameter value the parameters cell accepts but a later cell rejects: the line names the
+    cell and the error, and tells a command-line user about -p, not about fixing the cell."""
+    out = tmp_path / "r.html"
+    argv = ["report", "01_explore_call", "--sample", "-p", "call_id=not-a-call", "--out", str(out)]
+    assert main(argv) == 1
+    line = one_line(capsys)
+    assert line.startswith(
+        "oneinbox-nb report: 01_explore_call.ipynb: cell 5 raised ConfigurationError: no call to "
+        "look at: call id 'not-a-call' is not a UUID;"
+    )
+    assert line.endswith(
+        "; check the values given with -p NAME=VALUE (`oneinbox-nb report --help` lists each "
+        "notebook's parameters and defaults) and run the command again; no output file was written"
+    )
+    assert "Fix the cell" not in line
+    assert not out.exists()
+
+
+def test_notebook_failure_words_per_interface():
+    """Python keeps "fix the cell"; the CLI's report and check --report speak of their flags."""
+    from oneinbox_nb.cli.errors import message
+    from oneinbox_nb.exceptions import NotebookExecutionError
+
+    error = NotebookExecutionError(
+        "05_compare.ipynb", cell_index=4, ename="ValueError", evalue="bad", source="x = 1\ny = 2"
+    )
+    failure = "05_compare.ipynb: cell 4 raised ValueError: bad (cell starts: 'x = 1')"
+    assert error.failure == failure
+    assert str(error) == (
+        f"{failure}. Fix the cell or the parameters and build again; no output file was written."
+    )
+    assert message(error, "report", None) == (
+        f"{failure}; check the values given with -p NAME=VALUE (`oneinbox-nb report --help` lists "
+        "each notebook's parameters and defaults) and run the command again; no output file was "
+        "written"
+    )
+    assert message(error, "check", None) == (
+        f"{failure}; the --report file was not written; check the flags of `oneinbox-nb check` "
+        "(`oneinbox-nb check --help`) and run it again"
+    )
+
+
 # --- help, version, logging ------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ def _pyproject() -> dict:
 def _runtime_requirements() -> dict[str, str]:
     project = _pyproject()["project"]
     reqs = list(project["dependencies"])
-    for extra in ("report", "dashboard", "scale", "spark"):
+    for extra in ("report", "dashboard", "spark"):
         reqs += project["optional-dependencies"][extra]
     parsed = [Requirement(r) for r in reqs]
     return {r.name.lower(): str(r.specifier) for r in parsed}
@@ -58,6 +58,40 @@ def test_environment_yml_installs_the_package_itself():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-e ." in pip
+
+
+def _imported_distributions(package: Path) -> dict[str, set[str]]:
+    """Every third-party distribution the modules under ``package`` import (at any depth: lazy
+    imports inside functions count), each with the modules that import it."""
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions()
+    found: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "oneinbox_nb":
+                    continue
+                for dist in providers.get(top, [top]):
+                    found.setdefault(dist.lower(), set()).add(path.name)
+    return found
+
+
+def test_the_dataset_engines_are_in_the_base_install():
+    """Issue 19: the dataset's engines (DuckDB, ruptures for change points, pyarrow) come with
+    ``pip install oneinbox_nb``; only Spark stays an extra."""
+    base = {Requirement(r).name.lower() for r in _pyproject()["project"]["dependencies"]}
+    imported = _imported_distributions(ROOT / "oneinbox_nb" / "dataset")
+    assert {"duckdb", "ruptures", "pyarrow"} <= imported.keys()
+    missing = {d: sorted(m) for d, m in imported.items() if d not in base and d != "pyspark"}
+    assert missing == {}
 
 
 def test_python_floor_is_the_same():

@@ -13,6 +13,7 @@ from ..exceptions import (
     AuthenticationError,
     ConfigurationError,
     MissingAPIKeyError,
+    NotebookExecutionError,
     OneInboxError,
     PermissionDeniedError,
     TransportError,
@@ -55,14 +56,14 @@ def _base_url_flags(command: str) -> str:
 def _missing_key(command: str) -> str:
     sample_hint = (
         "add --sample to use the embedded sample API"
-        if command in ("report", "dashboard")
+        if command in ("report", "dashboard", "check")
         else "run `oneinbox-nb serve` and export the two lines it prints to try the sample API"
     )
     if os.environ.get(BASE_URL_ENV) and not os.environ.get(API_KEY_ENV):
         return (
             f"{BASE_URL_ENV} is set but {API_KEY_ENV} is not: export {API_KEY_ENV}=oi_sk_... "
             f"to read that API, or unset {BASE_URL_ENV}"
-            + (" (or add --sample)" if command in ("report", "dashboard") else "")
+            + (" (or add --sample)" if command in ("report", "dashboard", "check") else "")
         )
     return (
         f"no OneInbox API key: export {API_KEY_ENV}=oi_sk_... (a secret key from your "
@@ -95,6 +96,23 @@ def _transport(error: TransportError, command: str, where: str, flags: str) -> s
     return f"{error}; check {flags} and your network"
 
 
+def _notebook_failure(error: NotebookExecutionError, command: str) -> str:
+    """A failed notebook cell with command-line advice (the -p values, the flags), not "fix the
+    cell": a command-line user did not write the cell."""
+    if command == "report":
+        advice = (
+            "check the values given with -p NAME=VALUE (`oneinbox-nb report --help` lists each "
+            "notebook's parameters and defaults) and run the command again; no output file was "
+            "written"
+        )
+    else:
+        advice = (
+            f"the --report file was not written; check the flags of `oneinbox-nb {command}` "
+            f"(`oneinbox-nb {command} --help`) and run it again"
+        )
+    return f"{error.failure}; {advice}"
+
+
 def message(error: OneInboxError, command: str, base_url: str | None) -> str:
     """One line saying what went wrong and what to do, in command-line terms."""
     flags = _base_url_flags(command)
@@ -103,6 +121,8 @@ def message(error: OneInboxError, command: str, base_url: str | None) -> str:
         return _missing_key(command)
     if isinstance(error, TransportError):
         return _transport(error, command, where, flags)
+    if isinstance(error, NotebookExecutionError):
+        return _notebook_failure(error, command)
     if isinstance(error, PermissionDeniedError):
         return f"{error} ({API_KEY_ENV})"
     if isinstance(error, AuthenticationError):

@@ -26,7 +26,10 @@ def add_check_parser(sub) -> None:
         "candidate run against a baseline run (compare's intervals, family-wise 5%). Exit "
         "status: 0 pass; 1 a threshold breached or a metric clearly increased; 2 a usage or API "
         "error, an unknown run, or not enough calls to tell (never a pass). A run still in "
-        "progress is judged on its calls so far, and the output says so.",
+        "progress is judged on its calls so far, and the output says so. Reads the API of "
+        "ONEINBOX_API_KEY (no key is an error); --sample reads the embedded sample API (a baseline "
+        "run and a candidate run with a planted +300 ms LLM regression, the two runs the 05_compare "
+        'report\'s sample compares), and the output says "sample data".',
         [
             "oneinbox-nb check --run lt-42 -t 'response_ms: p(95)<1500' -t 'failure_rate: rate<2%'",
             "oneinbox-nb check --run lt-42 --thresholds slo.toml --junit junit.xml",
@@ -40,16 +43,23 @@ def add_check_parser(sub) -> None:
 def run_check(args) -> int:
     """Exit 0/1 from the gate; an error (usage, API, unknown run) exits 2 (see main)."""
     from ..gate import check
+    from ..scope import Scope
     from ..source import open_source
     from ..thresholds import from_arguments
 
     thresholds = from_arguments(args)
-    source = "sample" if args.sample else "auto"
-    with open_source(args.base_url, source=source, scenario="load_test") as data:
-        if not data.is_sample:
-            preflight(args.base_url)
+    if not args.sample:  # as `watch`: no key is an error naming it (and --sample), never the sample
+        preflight(args.base_url)
+    served = None
+    if args.sample and args.base_url is None:  # the two runs 05_compare's sample compares
+        from ..sample import regression_pair
+
+        served = regression_pair(seed=args.seed).calls
+    source = "sample" if args.sample else "api"
+    with open_source(args.base_url, source=source, calls=served, seed=args.seed) as data:
+        scope = Scope(traffic="load_test", run_key=args.key).with_source(data.label)
         result = check(
-            thresholds, run_id=args.run_id, baseline_run=args.baseline_run,
+            thresholds, scope=scope, run_id=args.run_id, baseline_run=args.baseline_run,
             candidate_run=args.candidate_run, fail_on=args.fail_on, metrics=args.metric,
             client=data.client, key=args.key, n_boot=args.n_boot, seed=args.seed,
         )  # fmt: skip
@@ -61,7 +71,8 @@ def run_check(args) -> int:
     if args.report is not None and result.baseline_run is not None:
         from ..report import build
 
-        where = {"source": "sample"} if args.sample else {"base_url": args.base_url}
+        where = {"source": "sample", "seed": args.seed} if args.sample else {}
+        where["base_url"] = args.base_url
         build(
             "05_compare", args.report, a_run_id=result.baseline_run, b_run_id=result.run_id, **where
         )

@@ -36,6 +36,10 @@ Every explorer has
     the matplotlib Figure last drawn and its Axes by name (None / empty when nothing is drawn).
 ``result``
     the DataFrame last drawn (None when nothing is drawn).
+``scope``
+    each explorer opens with its population as one plain sentence, the
+    :meth:`Scope.sentence <oneinbox_nb.scope.Scope.sentence>` the reports open with (cost: in its
+    table's caption; load test: above the knee; compare and turn: ``scope_text``, first).
 ``error``
     the exception the last interaction raised, or None. ipywidgets swallows exceptions raised in
     callbacks, so explorers catch them, keep them here and show ``"<Type>: <message>"`` in
@@ -47,7 +51,7 @@ Every explorer has
 from __future__ import annotations
 
 from ._views import CALL_ORDERS
-from .compare import CompareExplorer
+from .compare import SIDE_TRAFFIC, CompareExplorer
 from .cost import COST_METRICS, CostExplorer
 from .live import LiveExplorer
 from .load import LOAD_TEST_PERCENTILES, LoadTestExplorer
@@ -57,6 +61,7 @@ __all__ = [
     "CALL_ORDERS",
     "COST_METRICS",
     "LOAD_TEST_PERCENTILES",
+    "SIDE_TRAFFIC",
     "CompareExplorer",
     "CostExplorer",
     "LiveExplorer",

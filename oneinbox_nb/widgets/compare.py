@@ -1,4 +1,9 @@
-"""CompareExplorer: pick two sides (run, agent, days) and a metric; the figure and the table follow."""
+"""CompareExplorer: pick two sides (run, agent, days) and a metric; the figure and the table follow.
+
+Each side is a :class:`~oneinbox_nb.scope.Scope`: a side with a run is that run's calls; a side
+chosen by agent or days follows the traffic rule (load tests left out unless the ``traffic``
+control includes them), and the explorer opens with both sides' scope sentences.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,33 @@ import ipywidgets as widgets
 import pandas as pd
 
 from .. import display, plots
-from ..analysis import COMPARE_METRICS, compare, explain_change, load_test_runs, select_calls
+from ..analysis import COMPARE_METRICS, compare, explain_change, load_test_runs
 from ..frames import CallFrames
+from ..scope import Scope
 from ..stories.compare import explained_table, readable_table
 from ._base import _Explorer, dropdown, frame_html
 from ._views import agent_names
 
-__all__ = ["CompareExplorer"]
+__all__ = ["SIDE_TRAFFIC", "CompareExplorer"]
 
 _SIDES = ("a", "b")
+
+#: The ``traffic`` control: which calls a side chosen by agent or days (not by run) holds.
+SIDE_TRAFFIC: dict[str, str] = {
+    "production calls (load tests left out)": "production",
+    "production and load-test calls": "all",
+    "load-test calls": "load_test",
+}
 
 
 class CompareExplorer(_Explorer):
     """Two sides of the same calls compared: by run, agent and/or days, one metric at a time.
 
-    A thin view over :func:`~oneinbox_nb.analysis.select_calls`,
+    A thin view over :meth:`Scope.select <oneinbox_nb.scope.Scope.select>`,
     :func:`~oneinbox_nb.analysis.compare` and :func:`~oneinbox_nb.analysis.explain_change`.
+    A side with a run holds that run's calls; a side chosen by agent and/or days follows the
+    traffic rule (:mod:`oneinbox_nb.scope`): production calls only, load tests left out and said
+    so, unless ``traffic`` includes them.
 
     Parameters
     ----------
@@ -37,14 +53,23 @@ class CompareExplorer(_Explorer):
     n_boot : int, default 200
         Resamples of each side for the intervals; modest to stay responsive.
     key : str, default "run_id"
-        The metadata key naming runs.
+        The metadata key naming runs (the traffic rule's run key).
+    traffic : {"production", "all", "load_test"}, default "production"
+        The calls of a side without a run (see :data:`SIDE_TRAFFIC`).
 
     Attributes
     ----------
     controls : dict
         ``a_run``, ``b_run`` (Dropdown: any run, or one), ``a_agent``, ``b_agent`` (Dropdown: any
         agent, or one), ``a_days``, ``b_days`` (SelectionRangeSlider over the UTC days of
-        ``created_at``), ``metric`` (Dropdown of :data:`~oneinbox_nb.analysis.COMPARE_METRICS`).
+        ``created_at``), ``traffic`` (Dropdown of :data:`SIDE_TRAFFIC`: the calls of a side
+        without a run), ``metric`` (Dropdown of :data:`~oneinbox_nb.analysis.COMPARE_METRICS`).
+    scope_text : ipywidgets.HTML
+        What the explorer opens with: each side's :meth:`Scope.sentence
+        <oneinbox_nb.scope.Scope.sentence>` ("a: 150 calls of load-test run lt-42, 19 Nov 2026";
+        "b: 60 production calls, 13–19 Nov 2026, load tests left out"), HTML-escaped.
+    scopes : dict of Scope
+        The scope of ``"a"`` and ``"b"`` last compared.
     sides : dict of CallFrames
         The calls of ``"a"`` and ``"b"`` last compared.
     result : pandas.DataFrame or None
@@ -65,10 +90,17 @@ class CompareExplorer(_Explorer):
         b: Mapping[str, Any] | None = None,
         n_boot: int = 200,
         key: str = "run_id",
+        traffic: str = "production",
     ) -> None:
         super().__init__(frames)
+        if traffic not in SIDE_TRAFFIC.values():
+            raise ValueError(
+                f"traffic must be one of {', '.join(map(repr, SIDE_TRAFFIC.values()))}, "
+                f"got {traffic!r}"
+            )
         self.n_boot = n_boot
         self.key = key
+        self.scopes: dict[str, Scope] = {}
         self.sides: dict[str, CallFrames] = {}
         self.explained: pd.DataFrame | None = None
         runs = load_test_runs(frames, key=key)
@@ -105,14 +137,19 @@ class CompareExplorer(_Explorer):
                 continuous_update=False,
                 layout=widgets.Layout(width="460px"),
             )
+        self.controls["traffic"] = dropdown(
+            list(SIDE_TRAFFIC.items()), traffic, "sides without a run", "460px"
+        )
         self.controls["metric"] = dropdown(list(COMPARE_METRICS), "response_ms", "metric", "300px")
+        self.scope_text = widgets.HTML()
         self.table = widgets.HTML()
         self._views = [self.table]
         c = self.controls
         self.widget = widgets.VBox(
             [
+                self.scope_text,
                 *(widgets.HBox([c[f"{s}_run"], c[f"{s}_agent"], c[f"{s}_days"]]) for s in _SIDES),
-                c["metric"],
+                widgets.HBox([c["traffic"], c["metric"]]),
                 self.message,
                 self.output,
                 self.table,
@@ -136,24 +173,32 @@ class CompareExplorer(_Explorer):
             hi = max((i for i, d in enumerate(self._days) if d < end), default=lo)
         return lo, max(lo, hi)
 
-    def _side(self, side: str) -> CallFrames:
+    def _scope(self, side: str) -> Scope:
+        """The side's scope from its controls: its run, or the traffic control's calls."""
         c = self.controls
         since = until = None
         if self._days:
             first, last = c[f"{side}_days"].value
             if (first, last) != (self._days[0], self._days[-1]):
                 since, until = first, last + timedelta(days=1)
-        return select_calls(
-            self.frames,
-            run_id=c[f"{side}_run"].value,
-            agent_id=c[f"{side}_agent"].value,
+        run, agent = c[f"{side}_run"].value, c[f"{side}_agent"].value
+        return Scope(
+            traffic="load_test" if run is not None else c["traffic"].value,
+            run_ids=(run,) if run is not None else (),
+            agents=(agent,) if agent is not None else (),
             since=since,
             until=until,
-            key=self.key,
+            run_key=self.key,
         )
 
     def _render(self) -> None:
-        self.sides = {side: self._side(side) for side in _SIDES}
+        self.scopes = {side: self._scope(side) for side in _SIDES}
+        self.sides = {side: scope.select(self.frames) for side, scope in self.scopes.items()}
+        # the explorer opens with its scope, as the compare report's "In short" does
+        self.scope_text.value = "".join(
+            f"<p><b>{side}</b>: {display.html(scope.sentence(self.frames))}</p>"
+            for side, scope in self.scopes.items()
+        )
         empty = [side for side in _SIDES if self.sides[side].calls.empty]
         if empty:
             self.explained = None

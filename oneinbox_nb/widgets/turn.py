@@ -8,7 +8,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from .. import analysis, plots
+from .. import display as show
 from ..frames import CallFrames
+from ..scope import Scope
 from . import _views as views
 from ._base import _Explorer, dropdown, note_panel
 from ._views import CALL_ORDERS
@@ -31,6 +33,11 @@ class TurnExplorer(_Explorer):
         (Dropdown of :data:`CALL_ORDERS`), ``call`` (Dropdown of call ids), ``turn`` (IntSlider
         from the call's first turn to its last), ``prev`` and ``next`` (Buttons; they stop at the
         ends).
+    scope_text : ipywidgets.HTML
+        What the explorer opens with: the current call's :meth:`Scope.sentence
+        <oneinbox_nb.scope.Scope.sentence>` and the calls it is picked from ("1 chosen call of
+        load-test run lt-42, 19 Nov 2026 (one of 360 calls: 60 production and 300 of load-test
+        run lt-42, 13–19 Nov 2026)"), HTML-escaped.
     transcript : ipywidgets.HTML
         The current turn's messages: user, agent, tool calls with their arguments and results
         (errors in red). All content is HTML-escaped.
@@ -82,11 +89,13 @@ class TurnExplorer(_Explorer):
             "prev": widgets.Button(description="◀ prev", layout=widgets.Layout(width="80px")),
             "next": widgets.Button(description="next ▶", layout=widgets.Layout(width="80px")),
         }
+        self.scope_text = widgets.HTML()
         self.transcript = widgets.HTML()
         self._views = [self.transcript]
         c = self.controls
         self.widget = widgets.VBox(
             [
+                self.scope_text,
                 widgets.HBox([c["search"], c["order"]]),
                 c["call"],
                 widgets.HBox([c["prev"], c["turn"], c["next"]]),
@@ -149,8 +158,20 @@ class TurnExplorer(_Explorer):
 
     # -- drawing ----------------------------------------------------------------------------------
 
+    def _scope_sentence(self, call_id: str | None) -> str:
+        """The current call's scope sentence and the calls it is picked from, as HTML."""
+        every = Scope(traffic="all").sentence(self.frames) if len(self.frames.calls) else "no calls"
+        if call_id is None:
+            return f"<p>{show.html(every)}</p>"
+        one = Scope(call_ids=(call_id,)).sentence(self.frames)
+        if len(self._catalog) <= 1:
+            return f"<p>{show.html(one)}</p>"
+        return f"<p>{show.html(one)} (one of {show.html(every)})</p>"
+
     def _render(self) -> None:
         call_id = self.controls["call"].value
+        # the explorer opens with its scope, as the postmortem report's "In short" does
+        self.scope_text.value = self._scope_sentence(call_id)
         empty = analysis.turn_chain(CallFrames.empty())
         if call_id is None or call_id not in self._bounds:
             self.transcript.value = ""
