@@ -59,7 +59,7 @@ from .account import claim_account, describe_account
 from .client import TERMINAL_STATUSES
 from .client.endpoints import canonical_id
 from .display import count
-from .exceptions import CacheError
+from .exceptions import CacheError, StoreAccountError
 
 __all__ = [
     "SETTLE_WINDOW_S",
@@ -95,10 +95,6 @@ _CHUNK = 500  # ids per SELECT ... IN (...)
 
 class StoreWarning(UserWarning):
     """The store could not be used as asked (read-only, corrupt, locked); the fetch went on."""
-
-
-class StoreAccountError(CacheError):
-    """The store holds another account's calls; a fetch stops rather than mix the two."""
 
 
 def is_terminal(call: dict) -> bool:
@@ -446,9 +442,7 @@ class CallCache:
             if claimed is None:
                 raise StoreAccountError(
                     f"the call store {self.path} holds the calls of another account "
-                    f"({describe_account(held)}), not of this one ({describe_account(record)}); "
-                    "pass cache=<another directory>, or merge=True (--merge) to add these calls "
-                    "to it (also for a new key of the same account)"
+                    f"({describe_account(held)}), not of this one ({describe_account(record)})"
                 )
             kept.append(claimed)
             if claimed != held:

@@ -25,7 +25,7 @@
     │   ├── RateLimitError              429 (carries .retry_after in seconds, or None)
     │   └── ServerError                 5xx (a 503 carries .retry_after too)
     ├── CacheError                      the cache directory cannot be used
-    │   └── StoreAccountError           the call store holds another account's calls (cache)
+    │   └── StoreAccountError           the call store holds another account's calls
     └── NotebookExecutionError          a notebook cell failed (carries .cell_index, .ename, .evalue)
 
 The errors marked with a module are defined there, beside what raises them.
@@ -44,6 +44,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "CacheError",
+    "StoreAccountError",
     "CallNotFoundError",
     "ConfigurationError",
     "InvalidCallError",
@@ -167,6 +168,21 @@ class ServerError(APIStatusError):
 
 class CacheError(OneInboxError):
     """The call cache directory cannot be created, read or written."""
+
+
+class StoreAccountError(CacheError):
+    """The store holds another account's calls; a fetch stops rather than mix the two.
+
+    ``failure`` says what is wrong without the advice, so each interface adds its own words
+    (Python keywords here, flags on the command line).
+    """
+
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
+        super().__init__(
+            f"{failure}; pass cache=<another directory>, or merge=True to add these calls to it "
+            "(also for a new key of the same account)"
+        )
 
 
 class NotebookExecutionError(OneInboxError):

@@ -310,7 +310,7 @@ def test_a_store_records_its_account_and_refuses_another(tmp_path):
     assert CallCache(tmp_path, source="api.test", account=MINE).account["key_fingerprint"] == (
         "1" * 16
     )  # the same account again: fine
-    with pytest.raises(StoreAccountError, match=r"another account .*merge=True \(--merge\)") as e:
+    with pytest.raises(StoreAccountError, match=r"another account .*merge=True to add") as e:
         CallCache(tmp_path, source="api.test", account=THEIRS)
     assert len(str(e.value).splitlines()) == 1 and "2222222222222222" in str(e.value)
     assert isinstance(e.value, CacheError)

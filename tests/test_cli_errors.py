@@ -517,3 +517,31 @@ def test_verbose_logs_each_request_with_path_status_and_time():
     assert "/v1/calls/cursor" in paths and "/v1/agents" in paths
     assert {status for _, status in lines} == {"200"}
     assert "oi_sk_" not in result.stderr + result.stdout
+
+
+def test_fetch_into_another_accounts_store_says_the_flags_and_merge_adds(
+    cache, capsys, monkeypatch
+):
+    from oneinbox_nb.account import account_identity
+    from oneinbox_nb.cache import CallCache, source_name
+
+    calls = sample.generate("production", seed=2, n=3)
+    ids = cache / "ids.txt"
+    ids.write_text("\n".join(c["id"] for c in calls))
+    other = "oi_sk_live_" + "c" * 24
+    with _OnlyGetCall(calls) as api:
+        root = cache / "cache"
+        CallCache(root, source=source_name(api.base_url)).claim(
+            account_identity(api.base_url, other)
+        )
+        monkeypatch.setenv("ONEINBOX_API_KEY", KEY)
+        monkeypatch.setenv("ONEINBOX_BASE_URL", api.base_url)
+        assert main(["fetch", "--ids", str(ids), "--cache-dir", str(root), "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "holds the calls of another account" in err
+        assert "--cache-dir DIR" in err and "--merge" in err and "merge=True" not in err
+        assert other not in err and KEY not in err
+        argv = ["fetch", "--ids", str(ids), "--cache-dir", str(root), "--merge", "--no-progress"]
+        assert main(argv) == 0
+    assert "3 ids: 3 calls, 0 failures" in capsys.readouterr().out
+    assert len(list(CallCache(root, source=source_name(api.base_url)).ids())) == 3

@@ -71,6 +71,11 @@ def add_fetch_parser(sub) -> None:
     add("--timeout", type=float, default=None, help="seconds per request (default 30)")
     add("--cache-dir", type=Path, default=None, help="store root (default: user cache dir)")
     add("--refresh", action="store_true", help="fetch every call again, even settled stored ones")
+    add(
+        "--merge",
+        action="store_true",
+        help="store these calls even though the store holds another account's (or an old key's)",
+    )
     add("--base-url", default=None, help=f"API root (default: {BASE_URL_ENV} or production)")
     add("--failures", type=Path, default=None, help="write failed ids and errors to this CSV")
     add(
@@ -131,6 +136,7 @@ def run_fetch(args) -> int:
             # --cache-dir names one (a store per port would only pile up)
             cache=args.cache_dir or api is None,
             refresh=args.refresh,
+            merge=args.merge,
             progress=not args.no_progress,
         )
     finally:

@@ -16,6 +16,7 @@ from ..exceptions import (
     NotebookExecutionError,
     OneInboxError,
     PermissionDeniedError,
+    StoreAccountError,
     TransportError,
 )
 
@@ -125,6 +126,11 @@ def message(error: OneInboxError, command: str, base_url: str | None) -> str:
         return _notebook_failure(error, command)
     if isinstance(error, PermissionDeniedError):
         return f"{error} ({API_KEY_ENV})"
+    if isinstance(error, StoreAccountError):
+        return (
+            f"{error.failure}; use --cache-dir DIR for a store of its own, or add --merge to add "
+            "these calls to it (also for a new key of the same account)"
+        )
     if isinstance(error, AuthenticationError):
         return (
             f"the API key was rejected by {where} (401): check {API_KEY_ENV} (secret keys start "
