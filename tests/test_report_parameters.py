@@ -42,3 +42,13 @@ def test_the_footer_of_a_real_account_report(monkeypatch):
     assert "<code>call_id</code>" in footer and "<code>source</code>" in footer
     for left_out in ("base_url", "scenario", "seed", "None"):
         assert f"<code>{left_out}</code>" not in footer
+
+
+def test_default_parameters_is_public_and_reads_the_parameters_cell():
+    from oneinbox_nb.report import default_parameters
+
+    nb = nbformat.read(notebooks_dir() / "06_fleet.ipynb", as_version=4)
+    defaults = default_parameters(nb)
+    assert defaults["recent_days"] == 14 and defaults["dataset"] is None
+    assert list(defaults)[:3] == ["source", "base_url", "dataset"]
+    assert default_parameters(nbformat.v4.new_notebook()) == {}
