@@ -421,9 +421,13 @@ def _applied(parameters: Mapping[str, Any], notebook_name: str) -> dict[str, Any
 
 
 def _value_text(value: Any, redact: bool) -> str:
-    """A parameter value as the table shows it: lists as ``a, b``, everything else as given."""
+    """A parameter value as the table shows it: lists as ``a, b``; booleans and numbers through
+    :func:`oneinbox_nb.display.setting` (``yes``, ``0.0000001``); text as given (redacted if asked,
+    no URL credentials)."""
     if isinstance(value, (list, tuple)):
-        return ", ".join(_shown(v, redact) for v in value)
+        return ", ".join(_value_text(v, redact) for v in value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return display.setting(value)
     return _shown(value, redact)
 
 
