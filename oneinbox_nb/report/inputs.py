@@ -10,6 +10,7 @@ personal data when asked, and returns the frames with the source they came from:
     postmortem_calls  notebooks/04_postmortem.ipynb     the listed calls and/or a load-test run
     compare_sides     notebooks/05_compare.ipynb        two sides by run, dates and agent
     fleet_dataset     notebooks/06_fleet.ipynb          which dataset (given, synced, or synthetic)
+    dataset_origin    notebooks/06_fleet.ipynb          a dataset named with its account
     fleet_story       notebooks/06_fleet.ipynb          the dataset's per-day results and the story
 
 The returned source is closed (its sample server stopped); its ``description`` and ``label`` say
@@ -39,6 +40,7 @@ __all__ = [
     "FleetInputs",
     "Loaded",
     "compare_sides",
+    "dataset_origin",
     "fleet_dataset",
     "fleet_story",
     "one_call",
@@ -323,6 +325,32 @@ def compare_sides(
     return CompareInputs(frames["a"], frames["b"], scopes, pool, sides, data)
 
 
+def dataset_origin(path: str | Path) -> str:
+    """A dataset as the fleet report names it: its folder and the account it was synced from.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder (``oneinbox-nb sync PATH``).
+
+    Returns
+    -------
+    str
+        ``"dataset PATH (OneInbox API at URL, account 1a2b…)"``, ``"dataset PATH (sample data)"``
+        for a dataset synced from the sample (however it was served), ``"… (account unknown)"`` for
+        one that records none (see :mod:`oneinbox_nb.dataset.account`).
+
+    Raises
+    ------
+    ConfigurationError
+        ``path`` is not a call dataset.
+    """
+    from ..dataset import open_dataset
+    from ..dataset.account import describe_account
+
+    return f"dataset {path} ({describe_account(open_dataset(path).account)})"
+
+
 def fleet_dataset(
     dataset: str | Path | None = None,
     *,
@@ -353,19 +381,25 @@ def fleet_dataset(
     Returns
     -------
     (Path, str)
-        The dataset folder and the origin said in the report ("dataset PATH", ...).
+        The dataset folder and the origin said in the report (:func:`dataset_origin`, or the
+        synthetic history's "sample data: ...").
+
+    Raises
+    ------
+    ConfigurationError
+        ``dataset`` is not a call dataset.
     """
     from ..dataset import default_dataset_path, sync
 
     if dataset is not None:
-        return Path(dataset), f"dataset {dataset}"
+        return Path(dataset), dataset_origin(dataset)
     if choose_source(base_url, source) == "api":
         from ..client import OneInboxClient
 
         with OneInboxClient(base_url=base_url) as client:
             path = default_dataset_path(client)
             sync(path, client=client, since=since, until=until, progress=False)
-        return path, f"dataset {path}, synced from the API"
+        return path, f"{dataset_origin(path)}, synced from the API just now"
     from ..dataset.history import write_history
 
     path = Path(tempfile.mkdtemp(prefix="oneinbox-fleet-")) / "history"
