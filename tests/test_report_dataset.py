@@ -103,3 +103,21 @@ def test_the_fleet_story_names_the_dataset_and_its_account(real, sampled):
 def test_a_folder_that_is_not_a_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigurationError, match="not a call dataset"):
         fleet_dataset(tmp_path)
+
+
+def test_group_calls_counts_the_production_calls_of_each_provider_and_agent(real):
+    from oneinbox_nb.dataset.changes import group_calls
+    from oneinbox_nb.scope import traffic_kind
+
+    ds = open_dataset(real[0])
+    frames = ds.frames()
+    production = frames.calls[traffic_kind(frames.calls) == "production"]
+    events = frames.events[frames.events["call_id"].isin(set(production["call_id"]))]
+    with_turn = events[events["turn"].notna()].groupby("type")["call_id"].nunique()
+    providers = group_calls(ds, "provider").groupby("component")["n_calls"].sum()
+    for component in ("eou_delay", "stt", "llm_ttft", "tts_ttfb"):
+        assert providers[component] == with_turn[component], component
+    agents = group_calls(ds, "agent_id").groupby("agent_id")["n_calls"].sum()
+    assert agents.to_dict() == production.groupby("agent_id").size().to_dict()
+    with pytest.raises(ValueError, match="valid values: provider, agent_id"):
+        group_calls(ds, "component")

@@ -437,6 +437,14 @@ class FleetInputs:
     cost: pd.DataFrame | None = None
 
 
+def _slower(ds: Any, by: str, window: Any, windows: Any) -> pd.DataFrame:
+    """ "Who got slower" by ``by`` inside the shown days, with each group's calls per window."""
+    from ..dataset.changes import group_calls, slower
+
+    latency, calls = window(ds.latency(freq="day", by=by)), window(group_calls(ds, by))
+    return slower(latency, by=by, since=windows.start, calls=calls, min_calls=windows.min_calls)
+
+
 def fleet_story(
     ds: Any,
     *,
@@ -468,7 +476,7 @@ def fleet_story(
         No calls in the dataset between ``since`` and ``until``.
     """
     from ..analysis import EVENT_COMPONENTS
-    from ..dataset.changes import agent_names, component_changes, slower, slowest_calls
+    from ..dataset.changes import agent_names, component_changes, slowest_calls
     from ..stories.fleet import change_table, fleet_windows, in_window
 
     def window(frame: pd.DataFrame) -> pd.DataFrame:
@@ -488,8 +496,8 @@ def fleet_story(
         volume,
         weekly=window(ds.call_volume(freq="week")),
         found=change_table(rows, points),
-        providers=slower(window(ds.latency(freq="day", by="provider")), by="provider", since=windows.start),
-        agents=slower(window(ds.latency(freq="day", by="agent_id")), by="agent_id", since=windows.start),
+        providers=_slower(ds, "provider", window, windows),
+        agents=_slower(ds, "agent_id", window, windows),
         cost=cost,
         slowest=slowest_calls(ds, since=windows.start),
         windows=windows,
