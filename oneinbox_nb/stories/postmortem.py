@@ -304,7 +304,8 @@ def _problems(focus: CallFrames) -> Section:
     )
 
 
-def _cost(focus: CallFrames) -> Section:
+def _cost(focus: CallFrames, label: str) -> Section:
+    """What the focus calls cost; a per-call table's caption names them (``label``)."""
     calls = focus.calls
     lines = [sentence(f"Total: {fmt.money_total(calls['cost_cents'])}.")]
     tables = []
@@ -338,7 +339,7 @@ def _cost(focus: CallFrames) -> Section:
                 "credits_used": "credits",
             }
         )
-        tables.append(Table(shown.astype(str)))
+        tables.append(Table(shown.astype(str), sentence(f"Cost of {label}, one row per call.")))
     else:
         by_status = analysis.cost_by(focus, "status")
         by_status["cost_cents"] = by_status["cost_cents"].where(by_status["n_with_cost"] > 0)
@@ -575,7 +576,7 @@ def postmortem(
         _transcript(focus, worst),
         _percentiles(focus, label),
         _problems(focus),
-        _cost(focus),
+        _cost(focus, label),
         _knee(focus, knee, correlation, run_label),
     )  # fmt: skip
     worst_call = (focus_ids[0] if focus_ids else None) if worst is None else worst["call_id"]
