@@ -21,6 +21,7 @@ figure text        :func:`label` (matplotlib never parses it as mathtext)
 
 from __future__ import annotations
 
+import decimal
 import html as _html
 import math
 import re
@@ -45,6 +46,7 @@ __all__ = [
     "ms",
     "number",
     "per_minute",
+    "setting",
     "share",
     "table",
     "text",
@@ -117,6 +119,29 @@ def number(value: Any, *, digits: int = 2) -> str:
         return UNKNOWN
     shown = f"{float(value):,.{digits}f}"
     return shown[1:] if shown.startswith("-") and not shown.strip("-0.,") else shown
+
+
+def setting(value: Any) -> str:
+    """A setting (a report parameter, an option) as a reader sees it, never a Python literal.
+
+    ``True``/``False`` read ``yes``/``no``; integers are counts (``1,000``); a float keeps exactly
+    the decimals it was written with, never in scientific notation (``1e-07`` → ``0.0000001``,
+    ``2.0`` → ``2``, ``0.5`` → ``0.5``; beyond 15 integer digits or 20 decimals, Python's
+    shortest form, ``1e-300``); ``None``, NaN and infinities read ``unknown``; anything
+    else is :func:`text`.
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return count(value)
+    if isinstance(value, float):
+        if is_unknown(value):
+            return UNKNOWN
+        digits = -int(decimal.Decimal(repr(value)).as_tuple().exponent)
+        if abs(value) >= 1e15 or digits > 20:
+            return repr(value)  # beyond what fixed decimals show truthfully
+        return count(value) if value.is_integer() else number(value, digits=digits)
+    return text(value)
 
 
 def concurrency(value: Any) -> str:

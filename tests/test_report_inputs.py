@@ -272,5 +272,7 @@ def test_05_a_side_without_calls_is_named():
         compare_sides({"a": a, "b": b})
 
 
-def test_06_a_given_dataset_is_named_as_given(tmp_path):
-    assert fleet_dataset(tmp_path) == (tmp_path, f"dataset {tmp_path}")
+def test_06_a_given_folder_that_is_not_a_dataset_is_refused(tmp_path):
+    # a dataset is named with its account: tests/test_report_dataset.py
+    with pytest.raises(ConfigurationError, match="not a call dataset"):
+        fleet_dataset(tmp_path)

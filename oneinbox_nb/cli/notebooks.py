@@ -25,12 +25,12 @@ def _notebook_listing() -> str:
     try:
         import nbformat
 
-        from ..report import _default_parameters, available_notebooks, resolve_notebook
+        from ..report import available_notebooks, default_parameters, resolve_notebook
 
         for name in available_notebooks():
             nb = nbformat.read(resolve_notebook(name), as_version=4)
             params = ", ".join(
-                f"{k}={v!r}" for k, v in _default_parameters(nb).items() if k != "redact"
+                f"{k}={v!r}" for k, v in default_parameters(nb).items() if k != "redact"
             )
             lines.append(f"  {name}: {params or '(no parameters)'}")
     except Exception as exc:  # help must always print; say why the list is missing

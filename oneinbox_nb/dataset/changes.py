@@ -17,7 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["agent_names", "change_points", "component_changes", "slower", "slowest_calls"]
+from ..scope.rules import MIN_CALLS
+from .fleet import TRAFFIC
+
+__all__ = [
+    "agent_names",
+    "change_points",
+    "component_changes",
+    "group_calls",
+    "slower",
+    "slowest_calls",
+]
 
 
 def change_points(
@@ -67,6 +77,8 @@ def slower(
     by: str,
     since: Any,
     stat: str = "p50",
+    calls: pd.DataFrame | None = None,
+    min_calls: int = MIN_CALLS,
 ) -> pd.DataFrame:
     """Compare each group's latency from ``since`` on with before it.
 
@@ -80,16 +92,22 @@ def slower(
         Start of the recent window (UTC).
     stat : str, default "p50"
         Which statistic of ``latency`` to compare.
+    calls : DataFrame, optional
+        Calls per day and group: ``period, <by>, [component], n_calls`` (:func:`group_calls`, or
+        ``Dataset.call_volume(freq="day", by="agent_id")``). With it, a group whose window holds
+        fewer than ``min_calls`` calls (on either side) gets no ratio: a claim needs enough calls.
+    min_calls : int, default :data:`~oneinbox_nb.scope.MIN_CALLS`
+        Fewest calls each window of a group needs.
 
     Returns
     -------
     pandas.DataFrame
-        ``<by>, component, before, after, ratio``: the median over days of ``stat`` before
-        ``since`` and from ``since`` on (ms), and ``after / before``; NaN where a side has no
-        day. Sorted by ``ratio``, largest first.
+        ``<by>, component, before, after, n_before, n_after, ratio``: the median over days of
+        ``stat`` before ``since`` and from ``since`` on (ms), the calls in each window (``<NA>``
+        without ``calls``; 0 for a window without any), and ``after / before``; NaN where a side
+        has no day or too few calls. Sorted by ``ratio``, largest first.
     """
-    start = pd.Timestamp(since)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    start = _utc(since)
     if stat not in latency.columns or by not in latency.columns:
         raise ValueError(f"latency needs columns {by!r} and {stat!r}; pass Dataset.latency(by=...)")
     recent = latency["period"] >= start
@@ -97,9 +115,82 @@ def slower(
     after = latency[recent].groupby([by, "component"])[stat].median()
     out = pd.concat({"before": before, "after": after}, axis=1).reset_index()
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["ratio"] = out["after"] / out["before"]
-    out.loc[~np.isfinite(out["ratio"]), "ratio"] = np.nan
+        ratio = out["after"] / out["before"]
+    if calls is None:
+        out["n_before"] = out["n_after"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    else:
+        keys = [by, "component"] if "component" in calls.columns else [by]
+        in_recent = calls["period"] >= start
+        sizes = pd.concat(
+            {
+                "n_before": calls[~in_recent].groupby(keys)["n_calls"].sum(),
+                "n_after": calls[in_recent].groupby(keys)["n_calls"].sum(),
+            },
+            axis=1,
+        )
+        out = out.join(sizes, on=keys)
+        out[["n_before", "n_after"]] = out[["n_before", "n_after"]].fillna(0).astype("Int64")
+        ratio = ratio.where(out[["n_before", "n_after"]].min(axis=1).to_numpy() >= min_calls)
+    out["ratio"] = ratio.where(np.isfinite(ratio.astype(float)))
+    out = out[[by, "component", "before", "after", "n_before", "n_after", "ratio"]]
     return out.sort_values("ratio", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def group_calls(dataset: Any, by: str = "provider") -> pd.DataFrame:
+    """Production calls per day and group, for :func:`slower`'s minimum per group.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From :func:`oneinbox_nb.open_dataset`; counted by DuckDB in its files.
+    by : {"provider", "agent_id"}
+        ``"provider"``: per provider and event component (``eou_delay``, ``stt``, ``llm_ttft``,
+        ``tts_ttfb``), the calls with a turn of that component's events, the provider taken as
+        :meth:`~oneinbox_nb.dataset.Dataset.latency` takes it (the server aggregate's, else
+        ``calls.provider_stt/llm/tts``). ``"agent_id"``: each agent's calls
+        (``Dataset.call_volume(freq="day", by="agent_id")``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` (UTC day), ``<by>``, [``component``], ``n_calls``; load-test calls (the traffic
+        rule) are not counted.
+
+    Raises
+    ------
+    ValueError
+        ``by`` is neither ``"provider"`` nor ``"agent_id"``.
+    """
+    if by == "agent_id":
+        return dataset.call_volume(freq="day", by="agent_id")[["period", "agent_id", "n_calls"]]
+    if by != "provider":
+        raise ValueError(f"invalid by {by!r}; valid values: provider, agent_id")
+    columns = set(dataset.sql("SELECT * FROM calls LIMIT 0").columns)
+    production = f"c.{TRAFFIC['production']}" if "meta_run_id" in columns else "true"
+    fallback = " ".join(
+        f"WHEN '{component}' THEN c.provider_{column}"  # our own constants, never data
+        for component, column in (("stt", "stt"), ("llm_ttft", "llm"), ("tts_ttfb", "tts"))
+    )
+    out = dataset.sql(
+        f"""
+        SELECT TRY_CAST(e.date AS DATE) AS period, e.type AS component,
+               coalesce(a.provider, CASE e.type {fallback} END, 'unknown') AS provider,
+               count(DISTINCT e.call_id) AS n_calls
+        FROM events e JOIN calls c ON e.call_id = c.call_id
+        LEFT JOIN components a ON e.call_id = a.call_id AND e.type = a.component
+        WHERE e.type IN ('eou_delay', 'stt', 'llm_ttft', 'tts_ttfb') AND e.turn IS NOT NULL
+          AND NOT coalesce(e.duplicate, false) AND {production}
+        GROUP BY 1, 2, 3
+        """
+    )
+    out["period"] = pd.to_datetime(out["period"]).dt.tz_localize("UTC")
+    out["n_calls"] = out["n_calls"].astype("int64")
+    return out[["period", "provider", "component", "n_calls"]]
 
 
 def component_changes(

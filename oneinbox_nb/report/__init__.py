@@ -19,7 +19,7 @@ Layout (which room answers which question)::
 
     report/
       notebooks.py  which notebook, which parameters: notebooks_dir, available_notebooks,
-                    resolve_notebook, check_parameters, parameterize, the parameters cell
+                    resolve_notebook, check_parameters, parameterize, default_parameters
       inputs.py     what a notebook's first cell reads: its parameters to frames and the
                     source they came from (one_call, postmortem_calls, compare_sides,
                     fleet_dataset, fleet_story), testable without a kernel
@@ -62,10 +62,10 @@ from .html import _sanitized_page as _sanitized_page
 from .notebooks import INJECTED_TAG as INJECTED_TAG
 from .notebooks import PARAMETERS_TAG as PARAMETERS_TAG
 from .notebooks import (
-    _default_parameters,
     _source_text,
     available_notebooks,
     check_parameters,
+    default_parameters,
     notebooks_dir,
     parameterize,
     resolve_notebook,
@@ -75,6 +75,7 @@ __all__ = [
     "available_notebooks",
     "build",
     "check_parameters",
+    "default_parameters",
     "export_html",
     "notebooks_dir",
     "parameterize",
@@ -175,7 +176,7 @@ def build(
     # secrets and non-literals are refused first (parameterize), then names the notebook lacks
     run_nb = parameterize(source_nb, {**parameters, "redact": bool(redact)}, name=path.name)
     check_parameters(source_nb, parameters, name=path.stem)
-    shown_parameters = {**_default_parameters(source_nb), **parameters}
+    shown_parameters = {**default_parameters(source_nb), **parameters}
     _source_line(shown_parameters)  # a bad source fails here
     target = _report_target(out, path.stem)
 

@@ -391,9 +391,16 @@ def _plain_heading(text: str) -> str:
 
 
 def _source_line(parameters: Mapping[str, Any]) -> str:
-    """Where the notebook's calls come from, by the rule of :func:`oneinbox_nb.source.choose_source`."""
+    """Where the notebook's calls come from: a ``dataset`` parameter's dataset with its account
+    (:attr:`oneinbox_nb.dataset.Dataset.description`), else by the rule of
+    :func:`oneinbox_nb.source.choose_source`. A ``dataset`` that is not one raises
+    :class:`~oneinbox_nb.exceptions.ConfigurationError`."""
     from ..source import describe_source
 
+    if parameters.get("dataset") is not None:
+        from ..dataset import open_dataset
+
+        return open_dataset(parameters["dataset"]).description
     if "source" not in parameters and "base_url" not in parameters:
         return "not recorded: the notebook takes no source or base_url parameter"
     options = {k: parameters[k] for k in ("scenario", "seed", "n") if k in parameters}
@@ -401,7 +408,8 @@ def _source_line(parameters: Mapping[str, Any]) -> str:
 
 
 def _applied(parameters: Mapping[str, Any], notebook_name: str) -> dict[str, Any]:
-    """The parameters that applied: set ones, and sample-only ones only when the sample was read."""
+    """The parameters that applied: set ones, sample-only ones only when the sample was read, and
+    no source parameters when a ``dataset`` was read."""
     import nbformat
 
     from ..source import choose_source
@@ -412,18 +420,26 @@ def _applied(parameters: Mapping[str, Any], notebook_name: str) -> dict[str, Any
     except (OneInboxError, OSError, ValueError):
         sample_only = set()
     try:
-        is_sample = (
+        # a dataset is read as it is: the parameters that would generate sample data do not apply
+        is_sample = parameters.get("dataset") is None and (
             choose_source(parameters.get("base_url"), parameters.get("source", "auto")) == "sample"
         )
     except OneInboxError:
         is_sample = False
-    return applied_parameters(parameters, sample_only=sample_only, is_sample=is_sample)
+    applied = applied_parameters(parameters, sample_only=sample_only, is_sample=is_sample)
+    if parameters.get("dataset") is not None:  # read from the dataset, not from a source
+        applied = {k: v for k, v in applied.items() if k not in ("source", "base_url")}
+    return applied
 
 
 def _value_text(value: Any, redact: bool) -> str:
-    """A parameter value as the table shows it: lists as ``a, b``, everything else as given."""
+    """A parameter value as the table shows it: lists as ``a, b``; booleans and numbers through
+    :func:`oneinbox_nb.display.setting` (``yes``, ``0.0000001``); text as given (redacted if asked,
+    no URL credentials)."""
     if isinstance(value, (list, tuple)):
-        return ", ".join(_shown(v, redact) for v in value)
+        return ", ".join(_value_text(v, redact) for v in value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return display.setting(value)
     return _shown(value, redact)
 
 

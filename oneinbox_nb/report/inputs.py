@@ -10,6 +10,7 @@ personal data when asked, and returns the frames with the source they came from:
     postmortem_calls  notebooks/04_postmortem.ipynb     the listed calls and/or a load-test run
     compare_sides     notebooks/05_compare.ipynb        two sides by run, dates and agent
     fleet_dataset     notebooks/06_fleet.ipynb          which dataset (given, synced, or synthetic)
+    dataset_origin    notebooks/06_fleet.ipynb          a dataset named with its account
     fleet_story       notebooks/06_fleet.ipynb          the dataset's per-day results and the story
 
 The returned source is closed (its sample server stopped); its ``description`` and ``label`` say
@@ -39,6 +40,7 @@ __all__ = [
     "FleetInputs",
     "Loaded",
     "compare_sides",
+    "dataset_origin",
     "fleet_dataset",
     "fleet_story",
     "one_call",
@@ -323,6 +325,32 @@ def compare_sides(
     return CompareInputs(frames["a"], frames["b"], scopes, pool, sides, data)
 
 
+def dataset_origin(path: str | Path) -> str:
+    """A dataset as the fleet report names it: its folder and the account it was synced from.
+
+    Parameters
+    ----------
+    path : str or Path
+        A dataset folder (``oneinbox-nb sync PATH``).
+
+    Returns
+    -------
+    str
+        ``"dataset PATH (OneInbox API at URL, account 1a2b…)"``, ``"dataset PATH (sample data)"``
+        for a dataset synced from the sample (however it was served), ``"… (account unknown)"`` for
+        one that records none (see :mod:`oneinbox_nb.dataset.account`).
+
+    Raises
+    ------
+    ConfigurationError
+        ``path`` is not a call dataset.
+    """
+    from ..dataset import open_dataset
+    from ..dataset.account import describe_account
+
+    return f"dataset {path} ({describe_account(open_dataset(path).account)})"
+
+
 def fleet_dataset(
     dataset: str | Path | None = None,
     *,
@@ -353,19 +381,25 @@ def fleet_dataset(
     Returns
     -------
     (Path, str)
-        The dataset folder and the origin said in the report ("dataset PATH", ...).
+        The dataset folder and the origin said in the report (:func:`dataset_origin`, or the
+        synthetic history's "sample data: ...").
+
+    Raises
+    ------
+    ConfigurationError
+        ``dataset`` is not a call dataset.
     """
     from ..dataset import default_dataset_path, sync
 
     if dataset is not None:
-        return Path(dataset), f"dataset {dataset}"
+        return Path(dataset), dataset_origin(dataset)
     if choose_source(base_url, source) == "api":
         from ..client import OneInboxClient
 
         with OneInboxClient(base_url=base_url) as client:
             path = default_dataset_path(client)
             sync(path, client=client, since=since, until=until, progress=False)
-        return path, f"dataset {path}, synced from the API"
+        return path, f"{dataset_origin(path)}, synced from the API just now"
     from ..dataset.history import write_history
 
     path = Path(tempfile.mkdtemp(prefix="oneinbox-fleet-")) / "history"
@@ -403,6 +437,14 @@ class FleetInputs:
     cost: pd.DataFrame | None = None
 
 
+def _slower(ds: Any, by: str, window: Any, windows: Any) -> pd.DataFrame:
+    """ "Who got slower" by ``by`` inside the shown days, with each group's calls per window."""
+    from ..dataset.changes import group_calls, slower
+
+    latency, calls = window(ds.latency(freq="day", by=by)), window(group_calls(ds, by))
+    return slower(latency, by=by, since=windows.start, calls=calls, min_calls=windows.min_calls)
+
+
 def fleet_story(
     ds: Any,
     *,
@@ -434,7 +476,7 @@ def fleet_story(
         No calls in the dataset between ``since`` and ``until``.
     """
     from ..analysis import EVENT_COMPONENTS
-    from ..dataset.changes import agent_names, component_changes, slower, slowest_calls
+    from ..dataset.changes import agent_names, component_changes, slowest_calls
     from ..stories.fleet import change_table, fleet_windows, in_window
 
     def window(frame: pd.DataFrame) -> pd.DataFrame:
@@ -454,8 +496,8 @@ def fleet_story(
         volume,
         weekly=window(ds.call_volume(freq="week")),
         found=change_table(rows, points),
-        providers=slower(window(ds.latency(freq="day", by="provider")), by="provider", since=windows.start),
-        agents=slower(window(ds.latency(freq="day", by="agent_id")), by="agent_id", since=windows.start),
+        providers=_slower(ds, "provider", window, windows),
+        agents=_slower(ds, "agent_id", window, windows),
         cost=cost,
         slowest=slowest_calls(ds, since=windows.start),
         windows=windows,

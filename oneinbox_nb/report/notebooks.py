@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "available_notebooks",
     "check_parameters",
+    "default_parameters",
     "notebooks_dir",
     "parameterize",
     "resolve_notebook",
@@ -216,7 +217,7 @@ def check_parameters(
 
     if not any(PARAMETERS_TAG in _tags(c) for c in nb.cells):
         return  # parameterize() explains that a notebook without the cell takes no parameters
-    defaults = _default_parameters(nb)
+    defaults = default_parameters(nb)
     unknown = [k for k in parameters if k not in defaults and k != "redact"]
     if not unknown:
         return
@@ -300,8 +301,28 @@ def parameterize(
     return nb
 
 
-def _default_parameters(nb: NotebookNode) -> dict[str, Any]:
-    """Literal assignments in the ``parameters`` cell (``n = 10``), for the report header."""
+def default_parameters(nb: NotebookNode) -> dict[str, Any]:
+    """The defaults a notebook's ``parameters`` cell assigns, in order.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        A notebook; its first cell tagged ``parameters`` is read, never run.
+
+    Returns
+    -------
+    dict of str to value
+        Each simple assignment (``n = 10``, ``n: int = 10``) by name: the value when it is a
+        Python literal, else its source text (``"float('inf')"``). Empty when the notebook has no
+        ``parameters`` cell or the cell is not valid Python.
+
+    Examples
+    --------
+    >>> from oneinbox_nb.report import default_parameters, resolve_notebook
+    >>> import nbformat
+    >>> default_parameters(nbformat.read(resolve_notebook("06_fleet"), as_version=4))["recent_days"]
+    14
+    """
     cell = next((c for c in nb.cells if PARAMETERS_TAG in _tags(c)), None)
     if cell is None:
         return {}

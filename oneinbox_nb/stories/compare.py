@@ -275,7 +275,9 @@ def compare(
     n_boot, seed : int
         Resamples of each side for the intervals, and their seed.
     scope : Scope, str or None
-        Opens "In short"; None: "side a: n calls; side b: m calls".
+        Opens "In short"; None: the sides' scope sentences ("b (63 production calls, 13–19 Nov
+        2026, load tests left out) against a (…)") when ``scopes`` are given, else "side a: n
+        calls; side b: m calls".
     source : SourceLabel or DataSource, optional
         Where the calls came from; sample data says so first.
 
@@ -291,7 +293,9 @@ def compare(
     explained = analysis.explain_change(a, b, statistic="p50", n_boot=n_boot, seed=seed)
     explained_p95 = analysis.explain_change(a, b, statistic="p95", n_boot=n_boot, seed=seed)
     head = _sides(a, b, scopes, pool) if scopes else _head(labels, a, b, left_out)
-    in_short = _in_short(table, explained, head)
+    # with the sides' scopes and no overall one, their sentence is the scope sentence itself
+    opens = scope is None and bool(scopes)
+    in_short = _in_short(table, explained, head)[1 if opens else 0 :]
     latency = table[
         table["metric"].str.endswith("_ms")
         & (table["metric"] != "response_ms")
@@ -315,7 +319,9 @@ def compare(
         opening = scope_sentence(scope, CallFrames.concat([a, b]), source=source)
     else:
         opening = (
-            f"side a: {fmt.count(len(a.calls))} calls; side b: {fmt.count(len(b.calls))} calls"
+            "".join(head).removesuffix(".")
+            if opens
+            else f"side a: {fmt.count(len(a.calls))} calls; side b: {fmt.count(len(b.calls))} calls"
         )
         if source is not None and Scope().with_source(source).is_sample:
             opening = f"Sample data: {opening}"

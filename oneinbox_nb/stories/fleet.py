@@ -136,18 +136,49 @@ def _changes_table(found: pd.DataFrame) -> Table:
     )
 
 
-def _slower_table(out: pd.DataFrame, by: str, names: Mapping[str, str]) -> Table:
-    group = [_agent(v, names) for v in out[by]] if by == "agent_id" else out[by].map(fmt.text)
+def _sizes(out: pd.DataFrame) -> pd.Series:
+    """Each group's smaller window, in calls (``<NA>`` when not counted)."""
+    return out[["n_before", "n_after"]].astype("Int64").min(axis=1, skipna=False)
+
+
+def _judged(out: pd.DataFrame, min_calls: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The groups with at least ``min_calls`` calls in both windows, and the others."""
+    ok = (_sizes(out) >= min_calls).fillna(False).to_numpy(dtype=bool)
+    return out[ok].reset_index(drop=True), out[~ok].reset_index(drop=True)
+
+
+def _group(row: Any, by: str, names: Mapping[str, str]) -> str:
+    return _agent(row[by], names) if by == "agent_id" else fmt.text(row[by])
+
+
+def _slower_table(out: pd.DataFrame, by: str, names: Mapping[str, str], min_calls: int) -> Table:
+    """Groups with their window sizes; below ``min_calls`` in a window: "not enough calls (n)"."""
+    small = ~(_sizes(out) >= min_calls).fillna(False).to_numpy(dtype=bool)
+    change = [
+        not_enough(n) if short else fmt.share(r - 1)
+        for short, n, r in zip(small, _sizes(out).fillna(0), out["ratio"], strict=True)
+    ]
     shown = pd.DataFrame({
-        "agent" if by == "agent_id" else by: list(group),
+        "agent" if by == "agent_id" else by: [_group(r, by, names) for _, r in out.iterrows()],
         "component": out["component"].astype(str).tolist(),
+        "calls before": out["n_before"].map(fmt.count).tolist(),
+        "calls recently": out["n_after"].map(fmt.count).tolist(),
         "p50 before": out["before"].map(fmt.ms).tolist(),
         "p50 recently": out["after"].map(fmt.ms).tolist(),
-        "slower by": (out["ratio"] - 1).map(fmt.share).tolist(),
+        "slower by": change,
     })  # fmt: skip
     if by == "agent_id":
         shown["agent_id"] = out[by].map(fmt.text).tolist()
     return Table(shown)
+
+
+def _not_judged(short: pd.DataFrame, by: str, names: Mapping[str, str]) -> str:
+    """``"Max (stt: not enough calls (3))"``, one entry per group and component."""
+    sizes = _sizes(short).fillna(0)
+    return "; ".join(
+        f"{_group(r, by, names)} ({fmt.text(r['component'])}: {not_enough(n)})"
+        for (_, r), n in zip(short.iterrows(), sizes, strict=True)
+    )
 
 
 def _who_got_slower(
@@ -164,12 +195,20 @@ def _who_got_slower(
         return Section(title, tuple(lines))
     tables = []
     for label, by, out in (("Providers", "provider", providers), ("Agents", "agent_id", agents)):
-        out = out[out["ratio"] >= SLOWER].reset_index(drop=True)
-        if out.empty:
+        judged, short = _judged(out, windows.min_calls)
+        slow = judged[judged["ratio"] >= SLOWER].reset_index(drop=True)
+        if slow.empty:
             lines.append(sentence(f"{label}: none got 15 % slower."))
         else:
-            table = _slower_table(out, by, names)
-            tables.append(Table(table.frame, sentence(f"{label} that got slower (at least 15 %).")))
+            table = _slower_table(slow, by, names, windows.min_calls)
+            tables.append(Table(table.frame, sentence(
+                f"{label} that got slower (at least 15 %), with the calls in each window."
+            )))  # fmt: skip
+        if len(short):
+            table = _slower_table(short, by, names, windows.min_calls)
+            tables.append(Table(table.frame, sentence(
+                f"{label} not judged: fewer than {fmt.count(windows.min_calls)} calls in a window."
+            )))  # fmt: skip
     return Section(title, tuple(lines), tuple(tables))
 
 
@@ -219,29 +258,36 @@ def _change_line(found: pd.DataFrame) -> tuple[str, ...]:
     )  # fmt: skip
 
 
+def _slower_line(row: Any, by: str, names: Mapping[str, str]) -> tuple[str, ...]:
+    """One slower group in words, with both windows' sizes."""
+    who = "provider " if by == "provider" else "agent "
+    first = "Slower recently: " if by == "provider" else "Slowest-growing agent: "
+    return sentence(
+        first, *((who,) if by == "provider" else ()), Strong(_group(row, by, names)),
+        f" ({fmt.text(row['component'])}), p50 {fmt.ms(row['before'])} → {fmt.ms(row['after'])} "
+        f"(+{fmt.share(row['ratio'] - 1)}; {fmt.count(row['n_before'])} calls before, "
+        f"{fmt.count(row['n_after'])} recently).",
+    )  # fmt: skip
+
+
 def _slower_lines(
     windows: Windows, providers: pd.DataFrame, agents: pd.DataFrame, names: Mapping[str, str]
 ) -> list:
     if not windows.enough:
         n = min(windows.n_before, windows.n_recent)
         return [sentence(f"Who got slower: {not_enough(n)} in one window ({windows.words()}).")]
-    lines = []
-    slow = providers[providers["ratio"] >= SLOWER]
-    if slow.empty:
-        lines.append(sentence("No provider got 15 % slower in the recent window."))
-    else:
-        worst = slow.iloc[0]
-        lines.append(sentence(
-            "Slower recently: provider ", Strong(fmt.text(worst["provider"])), f" ({fmt.text(worst['component'])}), "
-            f"p50 {fmt.ms(worst['before'])} → {fmt.ms(worst['after'])} (+{fmt.share(worst['ratio'] - 1)}).",
-        ))  # fmt: skip
-    slow = agents[agents["ratio"] >= SLOWER]
-    if len(slow):
-        agent = slow.iloc[0]
-        lines.append(sentence(
-            "Slowest-growing agent: ", Strong(_agent(agent["agent_id"], names)),
-            f" ({fmt.text(agent['component'])}, +{fmt.share(agent['ratio'] - 1)}).",
-        ))  # fmt: skip
+    lines, not_judged = [], []
+    for by, out in (("provider", providers), ("agent_id", agents)):
+        judged, short = _judged(out, windows.min_calls)
+        slow = judged[judged["ratio"] >= SLOWER]
+        if len(slow):
+            lines.append(_slower_line(slow.iloc[0], by, names))
+        elif by == "provider":
+            lines.append(sentence("No provider got 15 % slower in the recent window."))
+        if len(short):
+            not_judged.append(_not_judged(short, by, names))
+    if not_judged:
+        lines.append(sentence(f"Not judged, too few calls in a window: {'; '.join(not_judged)}."))
     lines.append(sentence(f"Windows: {windows.words()}."))
     return lines
 
@@ -296,7 +342,8 @@ def fleet(
         Change points: ``component, from day, p50 before, p50 after, p95 before, p95 after``.
     providers, agents : pandas.DataFrame
         :func:`oneinbox_nb.dataset.changes.slower` by ``provider`` and by ``agent_id``, split at
-        ``windows.start``.
+        ``windows.start``, with each group's calls per window (``n_before``, ``n_after``); a group
+        below ``windows.min_calls`` in a window is "not enough calls (n)", never a percentage.
     cost : pandas.DataFrame
         ``Dataset.cost(freq="week", by="agent_id")``.
     slowest : pandas.DataFrame

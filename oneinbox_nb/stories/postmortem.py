@@ -3,8 +3,9 @@
 :func:`postmortem` builds the :class:`~oneinbox_nb.stories.Story` of ``notebooks/04_postmortem.ipynb``
 from frames, without a kernel. A postmortem is about *focus* calls: the ``call_ids`` given, else the
 calls of ``run_id``, else (the sample) the call with the worst answered turn. Given call ids AND a
-run, the run's other calls are the comparison *baseline*: shown in their own, labelled rows and
-sentences, never pooled with the calls in question.
+run, the run's other calls are the comparison *baseline*: shown in a table of their own ("What
+happened", its caption naming them) and their own sentence, never pooled with the calls in
+question; the key numbers are the calls in question only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ._story import (
     Story,
     Strong,
     Table,
+    key_table,
     not_enough,
     scope_sentence,
     sentence,
@@ -128,9 +130,8 @@ def _response_numbers(frames: CallFrames, answered: pd.DataFrame) -> tuple[str, 
     return fmt.ms(values.median()), fmt.ms(values.quantile(0.95)), worst
 
 
-def _key_numbers(
-    focus: CallFrames, answered: pd.DataFrame, baseline: CallFrames | None, run_id: Any
-):
+def _key_numbers(focus: CallFrames, answered: pd.DataFrame):
+    """The key numbers of the focus calls only (the run's other calls have their own table)."""
     calls = focus.calls
     durations = calls["duration_seconds"]
     no_duration = int(durations.isna().sum())
@@ -146,15 +147,20 @@ def _key_numbers(
         ("cost", fmt.money_total(calls["cost_cents"])),
         ("credits used", fmt.credits(calls["credits_used"].sum())),
     ]  # fmt: skip
-    if baseline is not None:
-        b_p50, b_p95, b_worst = _response_numbers(baseline, answered_turns(baseline))
-        who = _others(baseline, run_id)
-        rows += [
-            (f"response p50, {who}", b_p50),
-            (f"response p95, {who}", b_p95),
-            (f"worst response, {who}", b_worst),
-        ]
     return tuple(rows)
+
+
+def _baseline_table(baseline: CallFrames, run_id: Any) -> Table:
+    """The comparison baseline in a table of its own, its caption naming the run's other calls."""
+    b_p50, b_p95, b_worst = _response_numbers(baseline, answered_turns(baseline))
+    rows = [
+        ("calls", f"{fmt.count(len(baseline.calls))} ({status_words(baseline.calls['status'])})"),
+        ("response p50", b_p50),
+        ("response p95", b_p95),
+        ("worst response", b_worst),
+    ]
+    caption = sentence(f"The comparison baseline: {_others(baseline, run_id)}.")
+    return key_table(rows, caption)
 
 
 def _card(focus: CallFrames, caption: tuple[str, ...]) -> Table:
@@ -304,7 +310,8 @@ def _problems(focus: CallFrames) -> Section:
     )
 
 
-def _cost(focus: CallFrames) -> Section:
+def _cost(focus: CallFrames, label: str) -> Section:
+    """What the focus calls cost; a per-call table's caption names them (``label``)."""
     calls = focus.calls
     lines = [sentence(f"Total: {fmt.money_total(calls['cost_cents'])}.")]
     tables = []
@@ -338,7 +345,7 @@ def _cost(focus: CallFrames) -> Section:
                 "credits_used": "credits",
             }
         )
-        tables.append(Table(shown.astype(str)))
+        tables.append(Table(shown.astype(str), sentence(f"Cost of {label}, one row per call.")))
     else:
         by_status = analysis.cost_by(focus, "status")
         by_status["cost_cents"] = by_status["cost_cents"].where(by_status["n_with_cost"] > 0)
@@ -570,12 +577,15 @@ def postmortem(
         else f"{label.capitalize()}, one column per call."
     )
     sections = (
-        Section("What happened", tables=(_card(focus.select(card_ids) if card_ids else focus, (card_caption,)),)),
+        Section("What happened", tables=(
+            _card(focus.select(card_ids) if card_ids else focus, (card_caption,)),
+            *((_baseline_table(baseline, run_id),) if baseline is not None else ()),
+        )),
         _worst_turns(slowest, label, len(focus_ids)),
         _transcript(focus, worst),
         _percentiles(focus, label),
         _problems(focus),
-        _cost(focus),
+        _cost(focus, label),
         _knee(focus, knee, correlation, run_label),
     )  # fmt: skip
     worst_call = (focus_ids[0] if focus_ids else None) if worst is None else worst["call_id"]
@@ -589,5 +599,5 @@ def postmortem(
     default = Scope.for_runs(run_id) if by_run else Scope(call_ids=focus_ids)
     return Story(
         TITLE, scope_sentence(scope, focus, default=default, source=source), tuple(in_short),
-        _key_numbers(focus, answered, baseline, run_id), sections, _advice(focus, slowest, knee), facts,
+        _key_numbers(focus, answered), sections, _advice(focus, slowest, knee), facts,
     )  # fmt: skip

@@ -109,6 +109,7 @@ def test_side_scopes_say_each_sides_population():
     scopes = {"a": Scope(), "b": Scope(traffic="all")}
     a, b = scopes["a"].select(frames), scopes["b"].select(frames)
     story = compare(a, b, scopes=scopes, pool=frames, n_boot=20)
-    head = "".join(story.in_short[0])
+    head = story.scope  # the sides' sentence is the scope sentence, said once (issue 19)
     assert head.startswith("b (80 calls: 40 production and 40 of load-test run ")
-    assert "against a (40 production calls, " in head and head.endswith("load tests left out).")
+    assert "against a (40 production calls, " in head and head.endswith("load tests left out)")
+    assert not any("against a (" in "".join(line) for line in story.in_short)

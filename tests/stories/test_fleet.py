@@ -61,10 +61,14 @@ def _story(windows=None, **kwargs):
             "component": ["stt"],
             "before": [100.0],
             "after": [119.6],
+            "n_before": [240],
+            "n_after": [210],
             "ratio": [1.196],
         }
     )
-    providers = pd.DataFrame(columns=["provider", "component", "before", "after", "ratio"])
+    providers = pd.DataFrame(
+        columns=["provider", "component", "before", "after", "n_before", "n_after", "ratio"]
+    )
     args = dict(
         weekly=volume.assign(n_completed=volume["n_calls"] - volume["n_failed"]).head(2),
         found=pd.DataFrame(columns=["component", "from day", "p50 before", "p50 after", "p95 before", "p95 after"]),
@@ -82,7 +86,10 @@ def test_in_short_leaves_load_tests_out_and_names_agents():
         == "450 production calls, 2026-11-01 to 2026-11-15 (UTC), 1,000 load-test calls left out"
     )
     lines = ["".join(s) for s in story.in_short]
-    assert "Slowest-growing agent: Ava (stt, +19.6%)." in lines
+    assert (
+        "Slowest-growing agent: Ava (stt), p50 100 ms → 120 ms (+19.6%; 240 calls before, 210 recently)."
+        in lines
+    )
     assert (
         "Windows: recent window from 2026-11-09: 210 calls over 7 days; before it: 240 calls over 8 days."
         in lines
@@ -116,6 +123,8 @@ def test_who_got_slower_lists_groups_at_least_15_percent_slower(ratio, listed):
             "component": ["tts_ttfb"],
             "before": [100.0],
             "after": [100 * ratio],
+            "n_before": [240],
+            "n_after": [210],
             "ratio": [ratio],
         }
     )
@@ -149,3 +158,49 @@ def test_change_table_takes_the_week_before_and_after_each_point():
         }
     ]
     assert change_table(rows, {"llm_ttft": []}).columns.tolist()[:2] == ["component", "from day"]
+
+
+def test_a_group_below_the_minimum_in_a_window_is_not_enough_calls_never_a_percentage():
+    """Issue 19: "Slowest-growing agent ... +19.6 %" came from a window of 2 calls."""
+    agents = pd.DataFrame({
+        "agent_id": ["ag-1", "ag-2"], "component": ["stt", "tts_ttfb"], "before": [100.0, 100.0],
+        "after": [180.0, 130.0], "n_before": [2, 240], "n_after": [210, 200], "ratio": [1.8, 1.3],
+    })  # fmt: skip
+    story = _story(agents=agents)
+    lines = ["".join(s) for s in story.in_short]
+    assert (
+        "Slowest-growing agent: Max (tts_ttfb), p50 100 ms → 130 ms (+30.0%; 240 calls before, 200 recently)."
+        in lines
+    )
+    assert "Not judged, too few calls in a window: Ava (stt: not enough calls (2))." in lines
+    assert not any("80.0%" in line for line in lines)
+    section = story.part("Who got slower")
+    slow, short = (t.frame for t in section.tables)
+    assert slow["agent"].tolist() == ["Max"] and slow["slower by"].tolist() == ["30.0%"]
+    assert short["agent"].tolist() == ["Ava"]
+    assert short[["calls before", "calls recently", "slower by"]].iloc[0].tolist() == [
+        "2",
+        "210",
+        "not enough calls (2)",
+    ]
+    assert (
+        "".join(section.tables[1].caption) == "Agents not judged: fewer than 20 calls in a window."
+    )
+
+
+def test_slower_leaves_groups_below_the_minimum_without_a_ratio():
+    from oneinbox_nb.dataset.changes import slower
+
+    days = pd.date_range("2026-10-01", periods=10, freq="D", tz="UTC")
+    latency = pd.DataFrame({
+        "period": list(days) * 2, "agent_id": ["a"] * 10 + ["b"] * 10, "component": "stt",
+        "p50": [100.0] * 5 + [200.0] * 5 + [100.0] * 5 + [300.0] * 5,
+    })  # fmt: skip
+    calls = pd.DataFrame({
+        "period": list(days) * 2, "agent_id": ["a"] * 10 + ["b"] * 10,
+        "n_calls": [5] * 10 + [1] * 5 + [9] * 5,
+    })  # fmt: skip
+    out = slower(latency, by="agent_id", since="2026-10-06", calls=calls, min_calls=20)
+    assert out["agent_id"].tolist() == ["a", "b"]
+    assert out["ratio"].iloc[0] == 2.0 and pd.isna(out["ratio"].iloc[1])
+    assert out[["n_before", "n_after"]].to_numpy().tolist() == [[25, 25], [5, 45]]
