@@ -501,8 +501,6 @@ class Store:
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """:meth:`write_part` for tables already made by :func:`to_arrow`."""
-        import pyarrow.parquet as pq
-
         part = self.next_part() if part is None else part
         calls = tables["calls"]
         created = calls.column("created_at").to_pandas()
@@ -522,10 +520,9 @@ class Store:
             table = table.cast(arrow_schema(name))
             for day in sorted(set(row_dates.tolist())):
                 rows = np.flatnonzero(row_dates == day)
-                rel = f"{name}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
-                piece = table.take(rows)
-                _atomic_write(self.root / rel, lambda tmp, p=piece: pq.write_table(p, tmp))
-                files.setdefault(name, []).append(rel)
+                files.setdefault(name, []).append(
+                    self.write_file(name, day, part, table.take(rows))
+                )
         updated = calls.column("updated_at").to_pandas().dropna()
         found = calls.column("meta_run_id").drop_null().unique().to_pylist()
         run_ids = sorted(found) if len(found) <= MAX_RUN_IDS else None
@@ -540,7 +537,37 @@ class Store:
             "files": files,
             **(extra or {}),
         }
-        body = orjson.dumps(commit)
-        marker = self.root / COMMITS / f"{_part_name(part)}.json"
-        _atomic_write(marker, lambda tmp: Path(tmp).write_bytes(body))
+        self.commit(commit)
         return commit
+
+    def write_file(self, table: str, day: str, part: int, rows: Any) -> str:
+        """Write ``rows`` (a ``pyarrow.Table`` of the open format) as ``table``'s file of ``day``
+        in ``part``, through a temporary file and a rename.
+
+        The file is not visible to readers until :meth:`commit` lists it.
+
+        Returns
+        -------
+        str
+            Its path relative to the dataset (as commit markers list files).
+        """
+        import pyarrow.parquet as pq
+
+        rel = f"{table}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
+        _atomic_write(self.root / rel, lambda tmp: pq.write_table(rows, tmp))
+        return rel
+
+    def replace_file(self, file: str | os.PathLike[str], rows: Any) -> None:
+        """Replace the dataset's Parquet ``file`` (a path from :meth:`files`) by ``rows`` (a
+        ``pyarrow.Table``), through a temporary file and a rename."""
+        import pyarrow.parquet as pq
+
+        _atomic_write(Path(file), lambda tmp: pq.write_table(rows, tmp))
+
+    def commit(self, body: dict[str, Any]) -> None:
+        """Write the commit marker ``body`` of part ``body["part"]`` (atomically): from then on
+        its files (``body["files"]``) are visible, and the parts in ``body.get("replaces")`` are
+        not."""
+        data = orjson.dumps(body)
+        marker = self.root / COMMITS / f"{_part_name(int(body['part']))}.json"
+        _atomic_write(marker, lambda tmp: Path(tmp).write_bytes(data))
