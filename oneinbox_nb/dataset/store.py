@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -123,10 +123,47 @@ def _part_of(file: Path) -> int | None:
     return None
 
 
-def call_dates(created_at: pd.Series) -> np.ndarray:
-    """``YYYY-MM-DD`` (UTC) of each timestamp, :data:`UNKNOWN_DATE` where it is missing."""
-    days = created_at.dt.strftime("%Y-%m-%d").astype(object).to_numpy()
-    return np.where(pd.isna(days), UNKNOWN_DATE, days)
+_DAY_MICROS = 86_400_000_000
+
+
+def _call_days(calls: Any) -> tuple[np.ndarray, list[str]]:
+    """Each ``calls`` row's UTC day of ``created_at`` as a position in the returned sorted list of
+    days (``YYYY-MM-DD``, then :data:`UNKNOWN_DATE`, the day of a call without ``created_at``)."""
+    import pyarrow as pa
+
+    missing = np.iinfo(np.int64).min
+    micros = calls.column("created_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    micros = micros.fill_null(missing).to_numpy()
+    known = micros != missing
+    numbers, codes = np.unique(micros[known] // _DAY_MICROS, return_inverse=True)
+    days = np.datetime_as_string(numbers.astype("datetime64[D]")).tolist() + [UNKNOWN_DATE]
+    call_day = np.full(len(micros), len(days) - 1, dtype=np.int64)
+    call_day[known] = codes.reshape(-1)
+    return call_day, days
+
+
+def _row_days(table: Any, calls: Any, call_day: np.ndarray, days: list[str]) -> np.ndarray:
+    """The day position of each row of a child table: its call's, :data:`UNKNOWN_DATE` for a row
+    of no call in ``calls``."""
+    import pyarrow.compute as pc
+
+    found = pc.index_in(table.column("call_id"), value_set=calls.column("call_id"))
+    found = found.fill_null(-1).to_numpy()
+    return np.where(found >= 0, call_day[np.maximum(found, 0)], len(days) - 1)
+
+
+def _by_day(table: Any, row_day: np.ndarray, days: list[str]) -> Iterator[tuple[str, Any]]:
+    """``(day, rows)`` for each day that has rows, in the order of ``days``; rows keep their
+    order."""
+    import pyarrow as pa
+
+    order = np.argsort(row_day, kind="stable")
+    grouped = table.take(pa.array(order))
+    start = 0
+    for code, count in enumerate(np.bincount(row_day, minlength=len(days)).tolist()):
+        if count:
+            yield days[code], grouped.slice(start, count)
+            start += count
 
 
 def _arrow_type(dtype: Any) -> Any:
@@ -503,26 +540,17 @@ class Store:
         """:meth:`write_part` for tables already made by :func:`to_arrow`."""
         part = self.next_part() if part is None else part
         calls = tables["calls"]
-        created = calls.column("created_at").to_pandas()
-        dates = call_dates(created)
-        index = pd.Index(calls.column("call_id").to_pandas().astype(object))
+        call_day, days = _call_days(calls)
         files: dict[str, list[str]] = {}
         for name in TABLES:
             table = tables.get(name)
             if table is None or table.num_rows == 0:
                 continue
-            if name == "calls":
-                row_dates = dates
-            else:
-                found = index.get_indexer(table.column("call_id").to_pandas().astype(object))
-                row_dates = np.where(found >= 0, dates[np.maximum(found, 0)], UNKNOWN_DATE)
+            row_day = call_day if name == "calls" else _row_days(table, calls, call_day, days)
             table = with_part(table, part).select(arrow_schema(name).names)
             table = table.cast(arrow_schema(name))
-            for day in sorted(set(row_dates.tolist())):
-                rows = np.flatnonzero(row_dates == day)
-                files.setdefault(name, []).append(
-                    self.write_file(name, day, part, table.take(rows))
-                )
+            for day, rows in _by_day(table, row_day, days):
+                files.setdefault(name, []).append(self.write_file(name, day, part, rows))
         updated = calls.column("updated_at").to_pandas().dropna()
         found = calls.column("meta_run_id").drop_null().unique().to_pylist()
         run_ids = sorted(found) if len(found) <= MAX_RUN_IDS else None
