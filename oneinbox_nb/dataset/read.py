@@ -30,6 +30,7 @@ from ..exceptions import ConfigurationError
 from ..frames import SCHEMA, TABLES, CallFrames
 from ..frames._columns import _conform
 from ..matching import utc_window
+from ..scope import SourceLabel
 from .account import describe_account
 from .engine import arrow_table, engine_error, import_duckdb
 from .fleet import ENGINES, FleetQueries
@@ -135,6 +136,20 @@ class Dataset:
         synced = info.get("last_sync")
         parts.append(f"synced {display.when(synced)}" if synced else "never synced")
         return f"dataset {self.path.name}/ ({', '.join(parts)})"
+
+    @property
+    def label(self) -> SourceLabel:
+        """Where the calls come from, for a :class:`~oneinbox_nb.scope.Scope`
+        (``scope.with_source(dataset)``) and the reports built from it.
+
+        Kind ``"sample"`` when the dataset records sample data (reports then say "sample data"),
+        else ``"dataset"`` with :attr:`description` (the folder and the account it records, e.g.
+        ``dataset history/ (OneInbox API at …, account 1a2b…, …)``) and the account's key
+        fingerprint; never the key.
+        """
+        account = self.account or {}
+        kind = "sample" if account.get("kind") == "sample" else "dataset"
+        return SourceLabel(kind, self.description, account.get("key_fingerprint"))
 
     @property
     def dates(self) -> list[str]:
