@@ -225,11 +225,16 @@ def extras_text(frame: pd.DataFrame) -> dict[str, list[str | None]]:
         column = f"meta_{key}"
         out[column] = [_text(v) for v in _plain(frame[column])] if column in frame else [None] * n
     for prefix, target in EXTRA_JSON.items():
-        rows: list[dict[str, Any]] = [{} for _ in range(n)]
+        rows: list[dict[str, Any] | None] = [None] * n
         for column in sorted(c for c in frame.columns if c.startswith(prefix)):
             key = column[len(prefix) :]
-            for row, value in zip(rows, _plain(frame[column]), strict=True):
+            values = frame[column]
+            at = np.flatnonzero(values.notna().to_numpy())  # only the calls that have the key
+            for i, value in zip(at.tolist(), _plain(values.iloc[at]), strict=True):
                 if value is not None:
+                    row = rows[i]
+                    if row is None:
+                        rows[i] = row = {}
                     row[key] = value
         out[target] = [
             orjson.dumps(r, default=str, option=orjson.OPT_SORT_KEYS).decode() if r else None
@@ -302,9 +307,10 @@ def to_arrow(name: str, frame: pd.DataFrame) -> Any:
                 type=pa.string(),
             )
             continue
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            values = values.astype(object)
-        columns[column] = pa.array(values, from_pandas=True).cast(schema.field(column).type)
+        array = pa.array(values, from_pandas=True)
+        if pa.types.is_dictionary(array.type):  # a label (category) column: its plain values
+            array = array.dictionary_decode()
+        columns[column] = array.cast(schema.field(column).type)
     if name == "calls":
         for column, texts in extras_text(frame).items():
             columns[column] = pa.array(texts, type=pa.string())

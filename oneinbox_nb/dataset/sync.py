@@ -447,13 +447,17 @@ class _ProcessWriter:
     A chunk crosses as JSON bytes (``orjson``), not pickled dicts; the worker parses it, builds
     its frames and writes and commits the part (:meth:`Store.write_part`: marker last), while this
     process lists and parses the next pages. Building frames costs more than listing on a fast
-    link, so when the worker is still busy with the previous chunk, this process frames and
-    writes the next one itself: both cores work, and at most one chunk waits for the worker
-    (memory: a chunk's bytes and a chunk's frames in each process). Parts are independent, each
+    link, so the worker is kept busy: it holds up to :attr:`depth` chunks (one being written, the
+    next waiting, so it never waits for this process), and when it holds that many, this process
+    frames and writes the next chunk itself: both cores work (memory: ``depth`` chunks' bytes
+    and a chunk's frames in the worker, a chunk's frames here). Parts are independent, each
     committed by its own marker, so their order does not matter. The first error of the worker
     is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
     cancelled. A worker killed mid-part leaves only uncommitted files, which the next sync sweeps.
     """
+
+    #: Chunks the worker holds before this process frames one itself.
+    depth = 2
 
     def __init__(self, store: Store, names: dict[str, str]) -> None:
         from collections import deque
@@ -469,9 +473,11 @@ class _ProcessWriter:
         self._pending.append(self._pool.submit(_worker_peak))  # start it while pages are listed
 
     def _collect(self, keep: int) -> None:
+        """Take the results of the oldest jobs until ``keep`` are left (waiting for them), and
+        of every finished one; raise the first error."""
         from concurrent.futures.process import BrokenProcessPool
 
-        while len(self._pending) > keep:
+        while len(self._pending) > keep or (self._pending and self._pending[0].done()):
             try:
                 peak = self._pending.popleft().result()  # the worker's error, raised here
             except BrokenProcessPool as exc:
@@ -483,9 +489,9 @@ class _ProcessWriter:
                 self.peak_rss = max(self.peak_rss or 0, peak)
 
     def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
-        self._collect(keep=1)
-        if self._pending and not self._pending[-1].done():
-            # the worker is busy with the previous chunk: frame and write this one here meanwhile
+        self._collect(keep=self.depth)
+        if len(self._pending) >= self.depth:
+            # the worker has a chunk in hand and the next one waiting: frame and write this here
             frames = to_frames(chunk, agents=self._names)
             self._store.write_part(frames, replaced=replaced, part=part)
             return
