@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 DEFAULT_CHUNK = 2000
+_IDLE_SECONDS = 0.05  # waiting this long for pages during a chunk: the listing is the slow side
 
 
 @dataclass(frozen=True)
@@ -289,24 +290,28 @@ def _write_listed(
     chunk: list[dict] = []
     replaced = 0
     listing = _Prefetch(calls, 2 * chunk_size)
+    waited = 0.0
     try:
         for call in listing:
             if bar is not None:
                 bar.update(1)
-            if not tally.wanted(call):
-                continue
-            replaced += str(call.get("id")) in tally.known
-            chunk.append(call)
-            if len(chunk) >= chunk_size:
-                writer.submit(chunk, replaced, part)
+            if len(chunk) >= chunk_size:  # handed over once the next call is listed, so that
+                # the last chunk is known as such (below). Waiting for pages while this chunk
+                # filled: the listing is the slow side, and this process has time to frame.
+                idle = listing.waited - waited > _IDLE_SECONDS
+                waited = listing.waited
+                writer.submit(chunk, replaced, part, idle=idle)
                 tally.written(chunk)
                 chunk, replaced, part = [], 0, part + 1
                 if bar is not None:
                     bar.set_postfix(
                         written=tally.counts["new"] + tally.counts["changed"], refresh=False
                     )
+            if tally.wanted(call):
+                replaced += str(call.get("id")) in tally.known
+                chunk.append(call)
         if chunk:
-            writer.submit(chunk, replaced, part)
+            writer.submit(chunk, replaced, part, idle=True)  # the listing is over
             tally.written(chunk)
     finally:
         listing.close()
@@ -319,7 +324,8 @@ class _Prefetch:
 
     The next pages are fetched while a chunk is turned into frames and written (the thread waits
     on the network, the writer on the CPU). Calls cross between the threads in batches of
-    ``_BATCH`` (one queue operation per batch, not per call). Errors of the listing are raised by
+    ``_BATCH`` (one queue operation per batch, not per call); :attr:`waited` adds up the seconds
+    the consumer waited for the listing. Errors of the listing are raised by
     ``__next__`` after the calls listed before them; :meth:`close` stops the thread.
     """
 
@@ -334,6 +340,7 @@ class _Prefetch:
         self._stop = threading.Event()
         self._batch: list = []
         self._at = 0
+        self.waited = 0.0  # seconds __next__ waited for the listing
         self._thread = threading.Thread(target=self._run, args=(calls,), daemon=True)
         self._thread.start()
 
@@ -367,7 +374,12 @@ class _Prefetch:
 
     def __next__(self) -> dict:
         if self._at >= len(self._batch):
-            self._batch, self._at = self._queue.get(), 0
+            if self._queue.empty():  # the listing is behind: count how long it keeps us waiting
+                started = time.perf_counter()
+                self._batch, self._at = self._queue.get(), 0
+                self.waited += time.perf_counter() - started
+            else:
+                self._batch, self._at = self._queue.get(), 0
         item = self._batch[self._at]
         if item is self._DONE:
             raise StopIteration
@@ -421,8 +433,9 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
-    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
-        """Frame ``chunk`` here, queue its tables for writing as part ``part``."""
+    def submit(self, chunk: list[dict], replaced: int, part: int, *, idle: bool = False) -> None:
+        """Frame ``chunk`` here, queue its tables for writing as part ``part`` (``idle``: see
+        :meth:`_ProcessWriter.submit`)."""
         self._raise()
         frames = to_frames(chunk, agents=self._names)
         tables = {name: to_arrow(name, f) for name, f in frames.tables.items()}
@@ -449,7 +462,9 @@ class _ProcessWriter:
     process lists and parses the next pages. Building frames costs more than listing on a fast
     link, so the worker is kept busy: it holds up to :attr:`depth` chunks (one being written, the
     next waiting, so it never waits for this process), and when it holds that many, this process
-    frames and writes the next chunk itself: both cores work (memory: ``depth`` chunks' bytes
+    frames and writes the next chunk itself: both cores work. When this process waits for pages
+    (a slow API) it has time to spare, so it frames a chunk whenever the worker is busy, and the
+    last chunk is not left waiting behind another (memory: ``depth`` chunks' bytes
     and a chunk's frames in the worker, a chunk's frames here). Parts are independent, each
     committed by its own marker, so their order does not matter. The first error of the worker
     is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
@@ -488,9 +503,13 @@ class _ProcessWriter:
             if peak is not None:
                 self.peak_rss = max(self.peak_rss or 0, peak)
 
-    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
-        self._collect(keep=self.depth)
-        if len(self._pending) >= self.depth:
+    def submit(self, chunk: list[dict], replaced: int, part: int, *, idle: bool = False) -> None:
+        """Hand ``chunk`` to the worker as part ``part``, or frame and write it here when the
+        worker holds :attr:`depth` chunks, or any chunk and this process is ``idle`` (it waited
+        for the listing: framing here then slows nothing)."""
+        depth = 1 if idle else self.depth
+        self._collect(keep=depth)
+        if len(self._pending) >= depth:
             # the worker has a chunk in hand and the next one waiting: frame and write this here
             frames = to_frames(chunk, agents=self._names)
             self._store.write_part(frames, replaced=replaced, part=part)
