@@ -507,10 +507,9 @@ class _ProcessWriter:
         """Hand ``chunk`` to the worker as part ``part``, or frame and write it here when the
         worker holds :attr:`depth` chunks, or any chunk and this process is ``idle`` (it waited
         for the listing: framing here then slows nothing)."""
-        depth = 1 if idle else self.depth
-        self._collect(keep=depth)
-        if len(self._pending) >= depth:
-            # the worker has a chunk in hand and the next one waiting: frame and write this here
+        self._collect(keep=self.depth)  # never waits: the worker holds at most depth chunks
+        if len(self._pending) >= (1 if idle else self.depth):
+            # the worker has enough in hand: frame and write this chunk here meanwhile
             frames = to_frames(chunk, agents=self._names)
             self._store.write_part(frames, replaced=replaced, part=part)
             return
