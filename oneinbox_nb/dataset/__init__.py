@@ -6,7 +6,7 @@
   tables, and fleet questions (volume, latency percentiles, cost, failures) on DuckDB or Spark
   (:mod:`.read`, :mod:`.fleet`).
 * :func:`compact` rewrites a dataset with one version per call; :func:`migrate` converts a dataset
-  of format version 1 to the open format (:mod:`.store`).
+  of format version 1 to the open format (:mod:`.upkeep`, layout in :mod:`.store`).
 * A dataset knows its account (:mod:`.account`); :func:`default_dataset_path` is where an
   account's dataset lives unless told otherwise.
 """
@@ -16,7 +16,8 @@ from __future__ import annotations
 from .account import default_dataset_path
 from .read import Dataset, open_dataset
 from .store import DatasetError
-from .sync import SyncResult, compact, migrate, sync
+from .sync import SyncResult, sync
+from .upkeep import compact, migrate
 
 __all__ = [
     "Dataset",

@@ -152,8 +152,6 @@ def write_history(
         The truth: ``n_calls``, ``days`` (first, last), ``slowdown`` (provider, component,
         factor, start as ``YYYY-MM-DD``), ``run_id`` (or None) and ``load_test_calls``.
     """
-    from ..sample import generate
-
     if days < 1 or calls_per_day <= 0 or pool < 1:
         raise ValueError("days, calls_per_day and pool must be positive")
     last = pd.Timestamp(end, tz="UTC").floor("D")
@@ -163,34 +161,13 @@ def write_history(
         if slowdown_start is None
         else pd.Timestamp(slowdown_start, tz="UTC").floor("D")
     )
-    templates = generate("production", seed=seed, n=pool)
-    templates = [c for c in templates if c.get("status") in ("completed", "failed")]
-    normal = _Pool(to_frames(templates))
-    slowed = _Pool(to_frames(_slowed(templates, slowdown_provider, slowdown_factor)))
-    rng = np.random.default_rng(seed)
     store = Store(path, create=True)
-    n_calls = 0
-    for i in range(days):
-        day = first + pd.Timedelta(days=i)
-        growth = 1 + 0.3 * i / max(days - 1, 1)
-        n = int(rng.poisson(calls_per_day * _WEEKDAY[day.weekday()] * growth))
-        if n == 0:
-            continue
-        picks = rng.integers(0, normal.n, size=n)
-        ids = np.array(
-            [str(uuid.UUID(bytes=b, version=4)) for b in _random_bytes(rng, n)], dtype=object
-        )
-        source = slowed if day >= start else normal
-        store.write_tables(source.clone(picks, ids, day))
-        n_calls += n
+    pools = _pools(seed, pool, slowdown_provider, slowdown_factor)
+    n_calls = _write_days(store, pools, first, days, calls_per_day, start, seed)
     run_id = None
     if load_test_calls:
-        run = generate("load_test", seed=seed, n=load_test_calls)
-        run_frames = to_frames(run)
-        run_id = str(run_frames.calls["meta_run_id"].dropna().iloc[0])
-        moved = _move(run_frames, last - pd.Timedelta(days=1))
-        store.write_part(moved)
-        n_calls += len(run_frames.calls)
+        run_id, n_run = _write_run(store, seed, load_test_calls, last - pd.Timedelta(days=1))
+        n_calls += n_run
     info = store.marker()
     info.update(
         account=dict(SAMPLE_ACCOUNT),
@@ -210,6 +187,57 @@ def write_history(
         "run_id": run_id,
         "load_test_calls": load_test_calls,
     }
+
+
+def _write_days(
+    store: Store,
+    pools: tuple[_Pool, _Pool],
+    first: pd.Timestamp,
+    days: int,
+    calls_per_day: float,
+    start: pd.Timestamp,
+    seed: int,
+) -> int:
+    """Write one part per day from ``first`` on (the slowed pool from ``start``); returns the
+    calls written."""
+    normal, slowed = pools
+    rng = np.random.default_rng(seed)
+    n_calls = 0
+    for i in range(days):
+        day = first + pd.Timedelta(days=i)
+        growth = 1 + 0.3 * i / max(days - 1, 1)
+        n = int(rng.poisson(calls_per_day * _WEEKDAY[day.weekday()] * growth))
+        if n:
+            source = slowed if day >= start else normal
+            store.write_tables(source.clone(rng.integers(0, normal.n, size=n), _ids(rng, n), day))
+            n_calls += n
+    return n_calls
+
+
+def _pools(seed: int, pool: int, provider: str, factor: float) -> tuple[_Pool, _Pool]:
+    """The template pool of ``pool`` generated production calls, and its slowed copy."""
+    from ..sample import generate
+
+    templates = generate("production", seed=seed, n=pool)
+    templates = [c for c in templates if c.get("status") in ("completed", "failed")]
+    return _Pool(to_frames(templates)), _Pool(to_frames(_slowed(templates, provider, factor)))
+
+
+def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` fresh UUID4 call ids."""
+    return np.array(
+        [str(uuid.UUID(bytes=b, version=4)) for b in _random_bytes(rng, n)], dtype=object
+    )
+
+
+def _write_run(store: Store, seed: int, n: int, day: pd.Timestamp) -> tuple[str, int]:
+    """Write a load-test run of ``n`` generated calls starting on ``day``; returns its run id
+    and the calls written."""
+    from ..sample import generate
+
+    run_frames = to_frames(generate("load_test", seed=seed, n=n))
+    store.write_part(_move(run_frames, day))
+    return str(run_frames.calls["meta_run_id"].dropna().iloc[0]), len(run_frames.calls)
 
 
 def _random_bytes(rng: np.random.Generator, n: int) -> list[bytes]:

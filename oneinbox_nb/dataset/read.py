@@ -18,7 +18,6 @@ and the other tables' rows from that same part.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -31,14 +30,15 @@ from ..exceptions import ConfigurationError
 from ..frames import SCHEMA, TABLES, CallFrames
 from ..frames._columns import _conform
 from ..matching import utc_window
+from ..scope import SourceLabel
 from .account import describe_account
+from .engine import arrow_table, engine_error, import_duckdb
 from .fleet import ENGINES, FleetQueries
 from .store import (
     DATE_COLUMN,
     PART_COLUMN,
     ROW_COLUMN,
     UNKNOWN_DATE,
-    DatasetError,
     Store,
     arrow_schema,
     empty_table,
@@ -47,16 +47,7 @@ from .store import (
 
 __all__ = ["Dataset", "open_dataset"]
 
-_DUCKDB_MISSING = "the dataset needs DuckDB, a dependency of oneinbox_nb: pip install duckdb"
 _SPARK_MISSING = "engine='spark' needs pyspark and Java 17: pip install 'oneinbox_nb[spark]'"
-
-
-def _import_duckdb() -> Any:
-    try:
-        import duckdb
-    except ImportError as exc:  # pragma: no cover - the extra is installed in dev
-        raise ConfigurationError(_DUCKDB_MISSING) from exc
-    return duckdb
 
 
 def utc_window_stamps(since: Any, until: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -71,35 +62,6 @@ def utc_window_stamps(since: Any, until: Any) -> tuple[pd.Timestamp | None, pd.T
     return (None if start is None else pd.Timestamp(start)), (
         None if end is None else pd.Timestamp(end)
     )
-
-
-_FILE = re.compile(r"""["']([^"']+\.parquet)["']""")
-
-
-def engine_error(exc: BaseException, path: Path | None, what: str) -> DatasetError:
-    """A DuckDB error as a :class:`DatasetError` that says what to do.
-
-    A refused file access is the read-only rule; an error naming a Parquet file is a damaged
-    part (the file is named, with how to drop and re-sync it); anything else is the SQL's error.
-    """
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    kind = type(exc).__name__
-    if kind == "PermissionException" or "disabled by configuration" in message:
-        return DatasetError(
-            f"{what}: the dataset is read-only; SQL may read its tables (calls, messages, events, "
-            "turns, components, problems) but not write files, attach databases or read other "
-            f"files. DuckDB said: {message}"
-        )
-    found = _FILE.search(message)
-    if found:
-        file = Path(found.group(1))
-        part = file.stem
-        return DatasetError(
-            f"{what}: part file {str(file)!r} cannot be read ({message}); delete "
-            f"_commits/{part}.json in the dataset and sync again to bring its calls back"
-        )
-    where = f" on dataset {str(path)!r}" if path is not None else ""
-    return DatasetError(f"{what}{where} failed: {message}")
 
 
 def _days(since: pd.Timestamp | None, until: pd.Timestamp | None, known: Iterable[str]) -> list:
@@ -176,6 +138,20 @@ class Dataset:
         return f"dataset {self.path.name}/ ({', '.join(parts)})"
 
     @property
+    def label(self) -> SourceLabel:
+        """Where the calls come from, for a :class:`~oneinbox_nb.scope.Scope`
+        (``scope.with_source(dataset)``) and the reports built from it.
+
+        Kind ``"sample"`` when the dataset records sample data (reports then say "sample data"),
+        else ``"dataset"`` with :attr:`description` (the folder and the account it records, e.g.
+        ``dataset history/ (OneInbox API at …, account 1a2b…, …)``) and the account's key
+        fingerprint; never the key.
+        """
+        account = self.account or {}
+        kind = "sample" if account.get("kind") == "sample" else "dataset"
+        return SourceLabel(kind, self.description, account.get("key_fingerprint"))
+
+    @property
     def dates(self) -> list[str]:
         """The UTC days (``YYYY-MM-DD``, and ``unknown``) that hold calls, sorted."""
         days = {Path(f).parent.name.split("=", 1)[1] for f in self._files("calls")}
@@ -208,7 +184,7 @@ class Dataset:
     def _bare(self) -> Any:
         """A DuckDB connection without views (UTC), for reads that name their files."""
         if self._bare_con is None:
-            con = _import_duckdb().connect()
+            con = import_duckdb().connect()
             con.execute("SET TimeZone = 'UTC'")
             self._bare_con = con
         return self._bare_con
@@ -222,7 +198,7 @@ class Dataset:
         ``EXPORT DATABASE``, ``INSTALL`` and reading any other file are refused.
         """
         if self._con is None:
-            duckdb = _import_duckdb()
+            duckdb = import_duckdb()
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
             for name in TABLES:
@@ -278,7 +254,7 @@ class Dataset:
         con = self.connection()
         try:
             return con.execute(query, params or []).fetchdf()
-        except _import_duckdb().Error as exc:
+        except import_duckdb().Error as exc:
             raise engine_error(exc, self.path, "Dataset.sql") from None
 
     # CallFrames ---------------------------------------------------------------------------------
@@ -320,62 +296,61 @@ class Dataset:
         """
         start, end = utc_window_stamps(since, until)
         days = None if start is None and end is None else _days(start, end, self.dates)
+        parts = self._run_parts(run_id)
+        if parts is not None and not parts:
+            return CallFrames.empty()
+        if parts is None and not self._dedup:
+            parts = {c["part"] for c in self._live}
         # without duplicates to resolve, no view is needed: only the selected files are opened
         con = self.connection() if self._dedup else self._bare()
-        where, params = [], []
+        where, params = _call_filter(agent_id, run_id, start, end)
         if call_ids is not None:
             ids = [call_ids] if isinstance(call_ids, str) else [str(c) for c in call_ids]
             con.register("_wanted", pd.DataFrame({"call_id": pd.Series(ids, dtype=object)}))
             where.append("call_id IN (SELECT call_id FROM _wanted)")
-        if agent_id is not None:
-            where.append("agent_id = ?")
-            params.append(str(agent_id))
-        parts = None
-        if run_id is not None:
-            # commit markers list their parts' run ids: only those parts are opened
-            parts = {
-                c["part"]
-                for c in self._live
-                if c.get("run_ids") is None or str(run_id) in c["run_ids"]
-            }
-            if not parts:
-                return CallFrames.empty()
-            where.append("meta_run_id = ?")
-            params.append(str(run_id))
-        if start is not None:
-            where.append("created_at >= ?")
-            params.append(start.to_pydatetime())
-        if end is not None:
-            where.append("created_at < ?")
-            params.append(end.to_pydatetime())
-        if parts is None and not self._dedup:
-            parts = {c["part"] for c in self._live}
-        calls_source = self._pruned(con, "calls", days, parts)
-        clause = " AND ".join(where) if where else "true"
-        selected = _arrow(
-            con,
-            f"SELECT * FROM {calls_source} WHERE {clause} ORDER BY created_at NULLS LAST, call_id",
-            params,
-        )
-        tables = {"calls": selected}
+        try:
+            selected = arrow_table(
+                con,
+                f"SELECT * FROM {self._pruned(con, 'calls', days, parts)} "
+                f"WHERE {' AND '.join(where) or 'true'} ORDER BY created_at NULLS LAST, call_id",
+                params,
+            )
+        finally:
+            if call_ids is not None:
+                con.unregister("_wanted")
+        return _to_frames({"calls": selected, **self._rows_of(con, selected)})
+
+    def _run_parts(self, run_id: str | None) -> set[int] | None:
+        """The parts that may hold calls of ``run_id`` (their commit markers list their run ids);
+        None when no run is asked for."""
+        if run_id is None:
+            return None
+        return {
+            c["part"] for c in self._live if c.get("run_ids") is None or str(run_id) in c["run_ids"]
+        }
+
+    def _rows_of(self, con: Any, selected: Any) -> dict[str, Any]:
+        """The child tables' rows of the ``selected`` calls (an Arrow table of ``calls`` rows),
+        in the calls' order, reading only their days' and parts' files."""
         keys = selected.select(["call_id", PART_COLUMN]).append_column(
             "_order", _pa().array(range(selected.num_rows), type=_pa().int64())
         )
-        con.register("_selected", keys)
         days = sorted(set(selected.column(DATE_COLUMN).to_pylist()))
         parts = set(selected.column(PART_COLUMN).to_pylist())
-        for name in TABLES[1:]:
-            source = self._pruned(con, name, days, parts)
-            tables[name] = _arrow(
-                con,
-                f"SELECT t.* FROM {source} t JOIN _selected s "
-                f"ON t.call_id = s.call_id AND t.{PART_COLUMN} = s.{PART_COLUMN} "
-                f"ORDER BY s._order, t.{ROW_COLUMN}",
-            )
-        con.unregister("_selected")
-        if call_ids is not None:
-            con.unregister("_wanted")
-        return _to_frames(tables)
+        con.register("_selected", keys)
+        tables = {}
+        try:
+            for name in TABLES[1:]:
+                source = self._pruned(con, name, days, parts)
+                tables[name] = arrow_table(
+                    con,
+                    f"SELECT t.* FROM {source} t JOIN _selected s "
+                    f"ON t.call_id = s.call_id AND t.{PART_COLUMN} = s.{PART_COLUMN} "
+                    f"ORDER BY s._order, t.{ROW_COLUMN}",
+                )
+        finally:
+            con.unregister("_selected")
+        return tables
 
     def _pruned(
         self, con: Any, table: str, days: list[str] | None, parts: set[int] | None = None
@@ -389,6 +364,34 @@ class Dataset:
         return (
             f"(SELECT t.* FROM {source} t JOIN _winners w "
             f"ON t.call_id = w.call_id AND t.{PART_COLUMN} = w.{PART_COLUMN})"
+        )
+
+    def day_rows(self, table: str, day: str) -> Any:
+        """One table's rows of one UTC day, newest version of each call only (as the views).
+
+        Parameters
+        ----------
+        table : str
+            One of :data:`~oneinbox_nb.frames.TABLES`.
+        day : str
+            A partition of :attr:`dates` (``YYYY-MM-DD`` or ``unknown``).
+
+        Returns
+        -------
+        pyarrow.Table
+            The stored columns without ``date``, ordered by ``_part`` then ``_row`` (the order
+            written).
+
+        Raises
+        ------
+        DatasetError
+            A file of that day cannot be read.
+        """
+        con = self.connection()
+        source = self._pruned(con, table, [day])
+        return arrow_table(
+            con,
+            f"SELECT * EXCLUDE ({DATE_COLUMN}) FROM {source} ORDER BY {PART_COLUMN}, {ROW_COLUMN}",
         )
 
     # fleet --------------------------------------------------------------------------------------
@@ -411,7 +414,7 @@ class Dataset:
             raise ValueError(f"invalid engine {engine!r}; valid values: {', '.join(ENGINES)}")
         if engine == "duckdb":
             con = self.connection()
-            duckdb = _import_duckdb()
+            duckdb = import_duckdb()
 
             def run(query: str) -> pd.DataFrame:
                 try:
@@ -506,16 +509,29 @@ def _pa() -> Any:
     return pa
 
 
-def _arrow(con: Any, query: str, params: Sequence[Any] | None = None) -> Any:
-    """A DuckDB query's result as a pyarrow Table (``to_arrow_table`` in DuckDB 2, ``arrow``
-    before)."""
-    duckdb = _import_duckdb()
-    try:
-        relation = con.sql(query, params=list(params) if params else None)
-        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-        return fetch()
-    except duckdb.Error as exc:
-        raise engine_error(exc, None, "reading the dataset") from None
+def _call_filter(
+    agent_id: str | None,
+    run_id: str | None,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+) -> tuple[list[str], list[Any]]:
+    """The ``WHERE`` conditions on ``calls`` (``?`` placeholders) and their values."""
+    where: list[str] = []
+    params: list[Any] = []
+    for condition, value in (
+        ("agent_id = ?", agent_id),
+        ("meta_run_id = ?", run_id),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(str(value))
+    if start is not None:
+        where.append("created_at >= ?")
+        params.append(start.to_pydatetime())
+    if end is not None:
+        where.append("created_at < ?")
+        params.append(end.to_pydatetime())
+    return where, params
 
 
 def _types_mapper() -> Any:

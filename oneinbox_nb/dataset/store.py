@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -123,10 +123,47 @@ def _part_of(file: Path) -> int | None:
     return None
 
 
-def call_dates(created_at: pd.Series) -> np.ndarray:
-    """``YYYY-MM-DD`` (UTC) of each timestamp, :data:`UNKNOWN_DATE` where it is missing."""
-    days = created_at.dt.strftime("%Y-%m-%d").astype(object).to_numpy()
-    return np.where(pd.isna(days), UNKNOWN_DATE, days)
+_DAY_MICROS = 86_400_000_000
+
+
+def _call_days(calls: Any) -> tuple[np.ndarray, list[str]]:
+    """Each ``calls`` row's UTC day of ``created_at`` as a position in the returned sorted list of
+    days (``YYYY-MM-DD``, then :data:`UNKNOWN_DATE`, the day of a call without ``created_at``)."""
+    import pyarrow as pa
+
+    missing = np.iinfo(np.int64).min
+    micros = calls.column("created_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    micros = micros.fill_null(missing).to_numpy()
+    known = micros != missing
+    numbers, codes = np.unique(micros[known] // _DAY_MICROS, return_inverse=True)
+    days = np.datetime_as_string(numbers.astype("datetime64[D]")).tolist() + [UNKNOWN_DATE]
+    call_day = np.full(len(micros), len(days) - 1, dtype=np.int64)
+    call_day[known] = codes.reshape(-1)
+    return call_day, days
+
+
+def _row_days(table: Any, calls: Any, call_day: np.ndarray, days: list[str]) -> np.ndarray:
+    """The day position of each row of a child table: its call's, :data:`UNKNOWN_DATE` for a row
+    of no call in ``calls``."""
+    import pyarrow.compute as pc
+
+    found = pc.index_in(table.column("call_id"), value_set=calls.column("call_id"))
+    found = found.fill_null(-1).to_numpy()
+    return np.where(found >= 0, call_day[np.maximum(found, 0)], len(days) - 1)
+
+
+def _by_day(table: Any, row_day: np.ndarray, days: list[str]) -> Iterator[tuple[str, Any]]:
+    """``(day, rows)`` for each day that has rows, in the order of ``days``; rows keep their
+    order."""
+    import pyarrow as pa
+
+    order = np.argsort(row_day, kind="stable")
+    grouped = table.take(pa.array(order))
+    start = 0
+    for code, count in enumerate(np.bincount(row_day, minlength=len(days)).tolist()):
+        if count:
+            yield days[code], grouped.slice(start, count)
+            start += count
 
 
 def _arrow_type(dtype: Any) -> Any:
@@ -188,11 +225,16 @@ def extras_text(frame: pd.DataFrame) -> dict[str, list[str | None]]:
         column = f"meta_{key}"
         out[column] = [_text(v) for v in _plain(frame[column])] if column in frame else [None] * n
     for prefix, target in EXTRA_JSON.items():
-        rows: list[dict[str, Any]] = [{} for _ in range(n)]
+        rows: list[dict[str, Any] | None] = [None] * n
         for column in sorted(c for c in frame.columns if c.startswith(prefix)):
             key = column[len(prefix) :]
-            for row, value in zip(rows, _plain(frame[column]), strict=True):
+            values = frame[column]
+            at = np.flatnonzero(values.notna().to_numpy())  # only the calls that have the key
+            for i, value in zip(at.tolist(), _plain(values.iloc[at]), strict=True):
                 if value is not None:
+                    row = rows[i]
+                    if row is None:
+                        rows[i] = row = {}
                     row[key] = value
         out[target] = [
             orjson.dumps(r, default=str, option=orjson.OPT_SORT_KEYS).decode() if r else None
@@ -265,9 +307,10 @@ def to_arrow(name: str, frame: pd.DataFrame) -> Any:
                 type=pa.string(),
             )
             continue
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            values = values.astype(object)
-        columns[column] = pa.array(values, from_pandas=True).cast(schema.field(column).type)
+        array = pa.array(values, from_pandas=True)
+        if pa.types.is_dictionary(array.type):  # a label (category) column: its plain values
+            array = array.dictionary_decode()
+        columns[column] = array.cast(schema.field(column).type)
     if name == "calls":
         for column, texts in extras_text(frame).items():
             columns[column] = pa.array(texts, type=pa.string())
@@ -501,31 +544,19 @@ class Store:
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """:meth:`write_part` for tables already made by :func:`to_arrow`."""
-        import pyarrow.parquet as pq
-
         part = self.next_part() if part is None else part
         calls = tables["calls"]
-        created = calls.column("created_at").to_pandas()
-        dates = call_dates(created)
-        index = pd.Index(calls.column("call_id").to_pandas().astype(object))
+        call_day, days = _call_days(calls)
         files: dict[str, list[str]] = {}
         for name in TABLES:
             table = tables.get(name)
             if table is None or table.num_rows == 0:
                 continue
-            if name == "calls":
-                row_dates = dates
-            else:
-                found = index.get_indexer(table.column("call_id").to_pandas().astype(object))
-                row_dates = np.where(found >= 0, dates[np.maximum(found, 0)], UNKNOWN_DATE)
+            row_day = call_day if name == "calls" else _row_days(table, calls, call_day, days)
             table = with_part(table, part).select(arrow_schema(name).names)
             table = table.cast(arrow_schema(name))
-            for day in sorted(set(row_dates.tolist())):
-                rows = np.flatnonzero(row_dates == day)
-                rel = f"{name}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
-                piece = table.take(rows)
-                _atomic_write(self.root / rel, lambda tmp, p=piece: pq.write_table(p, tmp))
-                files.setdefault(name, []).append(rel)
+            for day, rows in _by_day(table, row_day, days):
+                files.setdefault(name, []).append(self.write_file(name, day, part, rows))
         updated = calls.column("updated_at").to_pandas().dropna()
         found = calls.column("meta_run_id").drop_null().unique().to_pylist()
         run_ids = sorted(found) if len(found) <= MAX_RUN_IDS else None
@@ -540,7 +571,37 @@ class Store:
             "files": files,
             **(extra or {}),
         }
-        body = orjson.dumps(commit)
-        marker = self.root / COMMITS / f"{_part_name(part)}.json"
-        _atomic_write(marker, lambda tmp: Path(tmp).write_bytes(body))
+        self.commit(commit)
         return commit
+
+    def write_file(self, table: str, day: str, part: int, rows: Any) -> str:
+        """Write ``rows`` (a ``pyarrow.Table`` of the open format) as ``table``'s file of ``day``
+        in ``part``, through a temporary file and a rename.
+
+        The file is not visible to readers until :meth:`commit` lists it.
+
+        Returns
+        -------
+        str
+            Its path relative to the dataset (as commit markers list files).
+        """
+        import pyarrow.parquet as pq
+
+        rel = f"{table}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
+        _atomic_write(self.root / rel, lambda tmp: pq.write_table(rows, tmp))
+        return rel
+
+    def replace_file(self, file: str | os.PathLike[str], rows: Any) -> None:
+        """Replace the dataset's Parquet ``file`` (a path from :meth:`files`) by ``rows`` (a
+        ``pyarrow.Table``), through a temporary file and a rename."""
+        import pyarrow.parquet as pq
+
+        _atomic_write(Path(file), lambda tmp: pq.write_table(rows, tmp))
+
+    def commit(self, body: dict[str, Any]) -> None:
+        """Write the commit marker ``body`` of part ``body["part"]`` (atomically): from then on
+        its files (``body["files"]``) are visible, and the parts in ``body.get("replaces")`` are
+        not."""
+        data = orjson.dumps(body)
+        marker = self.root / COMMITS / f"{_part_name(int(body['part']))}.json"
+        _atomic_write(marker, lambda tmp: Path(tmp).write_bytes(data))

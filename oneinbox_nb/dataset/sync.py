@@ -15,6 +15,7 @@ known, are listed and written again), and a call written twice is read once (new
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -28,32 +29,20 @@ import orjson
 
 from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError, OneInboxError
-from ..frames import TABLES, to_frames
+from ..frames import to_frames
 from ..frames.build import agent_names
-from .account import SAMPLE_ACCOUNT, account_of, describe_account, same_account
-from .read import _arrow, open_dataset, utc_window_stamps
-from .store import (
-    DATE_COLUMN,
-    EXTRA_JSON,
-    PART_COLUMN,
-    ROW_COLUMN,
-    VERSION,
-    DatasetError,
-    Store,
-    _atomic_write,
-    _part_name,
-    arrow_schema,
-    extras_text,
-    to_arrow,
-)
+from .account import account_of, describe_account, same_account
+from .read import utc_window_stamps
+from .store import DatasetError, Store, to_arrow
 
-__all__ = ["SyncResult", "compact", "migrate", "sync"]
+__all__ = ["SyncResult", "sync"]
 
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 DEFAULT_CHUNK = 2000
+_IDLE_SECONDS = 0.05  # waiting this long for pages during a chunk: the listing is the slow side
 
 
 @dataclass(frozen=True)
@@ -187,11 +176,9 @@ def sync(
         Allow syncing into a dataset that holds another account's calls (see
         :mod:`oneinbox_nb.dataset.account`); the dataset then records both accounts.
     workers : {1, 0}, default 1
-        1: turn chunks into frames and write them in one worker process (``forkserver``, else
-        ``spawn``), so that this process lists and parses the next pages meanwhile (two cores);
-        chunks cross as JSON bytes. As with any :mod:`multiprocessing` worker, a script that
-        calls sync must do so under ``if __name__ == "__main__":`` (notebooks and ``python -c``
-        need nothing). 0: in a thread of this process (one core).
+        1: frame and write chunks in a worker process too (``forkserver``, else ``spawn``):
+        two cores. As with any :mod:`multiprocessing` worker, a script must call sync under
+        ``if __name__ == "__main__":`` (notebooks, ``python -c`` need nothing). 0: one core.
 
     Returns
     -------
@@ -207,6 +194,33 @@ def sync(
     OneInboxError
         The listing failed after the client's retries; what was committed before stays.
     """
+    _check_arguments(client, chunk_size, workers)
+    keep = _in_range(*utc_window_stamps(since, until))
+    started, store = time.perf_counter(), Store(path, create=True)
+    tally = _Tally(store, keep)
+    with contextlib.ExitStack() as stack:
+        http = client if client is not None else stack.enter_context(OneInboxClient())
+        names = _agent_names(http)  # agent id -> name, one GET /v1/agents walk per sync
+        account = _claim(store, account_of(http, names), merge)
+        writer = _ProcessWriter(store, names) if workers else _Writer(store, names)
+        try:
+            calls = http.iter_calls(agent_id=agent_id, status=status)
+            _write_listed(calls, tally, writer, store.next_part(), chunk_size, progress)
+            writer.finish()
+        finally:
+            writer.stop()
+            if tally.counts["parts"] or not store.marker().get("account"):
+                _record(store, account)
+    return SyncResult(
+        path=Path(path),
+        seconds=time.perf_counter() - started,
+        worker_peak_rss=getattr(writer, "peak_rss", None),
+        **tally.counts,
+    )
+
+
+def _check_arguments(client: Any, chunk_size: Any, workers: Any) -> None:
+    """:class:`ConfigurationError` for a client, chunk size or worker count sync cannot use."""
     if isinstance(client, AsyncOneInboxClient) or (
         client is not None and not isinstance(client, OneInboxClient)
     ):
@@ -218,83 +232,91 @@ def sync(
         raise ConfigurationError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if workers not in (0, 1) or isinstance(workers, bool):
         raise ConfigurationError(f"workers must be 0 or 1, got {workers!r}")
-    keep = _in_range(*utc_window_stamps(since, until))
-    started = time.perf_counter()
-    store = Store(path, create=True)
-    store.sweep()
-    known = _stored_versions(store)
-    own_client = client is None
-    http = OneInboxClient() if own_client else client
-    try:
-        names = _agent_names(http)  # agent id -> name, one GET /v1/agents walk per sync
-        account = _claim(store, account_of(http, names), merge)
-    except BaseException:
-        if own_client:
-            http.close()
-        raise
-    counts = {"listed": 0, "new": 0, "changed": 0, "unchanged": 0, "out_of_range": 0, "parts": 0}
+
+
+class _Tally:
+    """Which listed calls a sync writes, and the counts of :class:`SyncResult`.
+
+    The store is swept first (an interrupted sync's files go); ``known`` then maps each stored
+    call_id to its newest stored ``updated_at`` (UTC microseconds). A call is written when it is
+    in range (``keep``) and new, or its ``updated_at`` moved on.
+    """
+
+    def __init__(self, store: Store, keep: Callable[[dict], bool]) -> None:
+        store.sweep()
+        self.known = _stored_versions(store)
+        self.keep = keep
+        self.counts = dict.fromkeys(
+            ("listed", "new", "changed", "unchanged", "out_of_range", "parts"), 0
+        )
+
+    def wanted(self, call: dict) -> bool:
+        """Count ``call``; True when it is to be written (``replaced`` calls say so)."""
+        counts = self.counts
+        counts["listed"] += 1
+        if not self.keep(call):
+            counts["out_of_range"] += 1
+            return False
+        call_id = str(call.get("id"))
+        if call_id not in self.known:
+            counts["new"] += 1
+            return True
+        stored = self.known[call_id]
+        version = _micros(call.get("updated_at"))
+        if stored == version or (version is not None and stored is not None and version < stored):
+            counts["unchanged"] += 1
+            return False
+        counts["changed"] += 1
+        return True
+
+    def written(self, chunk: list[dict]) -> None:
+        """Remember the versions of a chunk submitted as one part."""
+        for call in chunk:
+            self.known[str(call.get("id"))] = _micros(call.get("updated_at"))
+        self.counts["parts"] += 1
+
+
+def _write_listed(
+    calls: Iterable[dict],
+    tally: _Tally,
+    writer: _Writer | _ProcessWriter,
+    part: int,
+    chunk_size: int,
+    progress: bool,
+) -> None:
+    """Hand the wanted calls of ``calls`` to ``writer`` in chunks of ``chunk_size``, as parts
+    ``part``, ``part + 1``, ...; the next pages are listed meanwhile (:class:`_Prefetch`)."""
     bar = _progress(progress)
     chunk: list[dict] = []
     replaced = 0
-    part = store.next_part()
-    writer = _ProcessWriter(store, names) if workers else _Writer(store, names)
-
-    def flush() -> None:
-        nonlocal chunk, replaced, part
-        if not chunk:
-            return
-        writer.submit(chunk, replaced, part)
-        for call in chunk:
-            known[str(call.get("id"))] = _micros(call.get("updated_at"))
-        counts["parts"] += 1
-        part += 1
-        chunk, replaced = [], 0
-
-    listing = None
+    listing = _Prefetch(calls, 2 * chunk_size)
+    waited = 0.0
     try:
-        listing = _Prefetch(http.iter_calls(agent_id=agent_id, status=status), 2 * chunk_size)
         for call in listing:
-            counts["listed"] += 1
             if bar is not None:
                 bar.update(1)
-            if not keep(call):
-                counts["out_of_range"] += 1
-                continue
-            call_id = str(call.get("id"))
-            version = _micros(call.get("updated_at"))
-            if call_id in known:
-                if known[call_id] == version or (
-                    version is not None and known[call_id] is not None and version < known[call_id]
-                ):
-                    counts["unchanged"] += 1
-                    continue
-                counts["changed"] += 1
-                replaced += 1
-            else:
-                counts["new"] += 1
-            chunk.append(call)
-            if len(chunk) >= chunk_size:
-                flush()
+            if len(chunk) >= chunk_size:  # handed over once the next call is listed, so that
+                # the last chunk is known as such (below). Waiting for pages while this chunk
+                # filled: the listing is the slow side, and this process has time to frame.
+                idle = listing.waited - waited > _IDLE_SECONDS
+                waited = listing.waited
+                writer.submit(chunk, replaced, part, idle=idle)
+                tally.written(chunk)
+                chunk, replaced, part = [], 0, part + 1
                 if bar is not None:
-                    bar.set_postfix(written=counts["new"] + counts["changed"], refresh=False)
-        flush()
-        writer.finish()
+                    bar.set_postfix(
+                        written=tally.counts["new"] + tally.counts["changed"], refresh=False
+                    )
+            if tally.wanted(call):
+                replaced += str(call.get("id")) in tally.known
+                chunk.append(call)
+        if chunk:
+            writer.submit(chunk, replaced, part, idle=True)  # the listing is over
+            tally.written(chunk)
     finally:
-        writer.stop()
-        if counts["parts"] or not store.marker().get("account"):
-            _record(store, account)
-        if listing is not None:
-            listing.close()
+        listing.close()
         if bar is not None:
             bar.close()
-        if own_client:
-            http.close()
-    return SyncResult(
-        path=Path(path),
-        seconds=time.perf_counter() - started,
-        worker_peak_rss=getattr(writer, "peak_rss", None),
-        **counts,
-    )
 
 
 class _Prefetch:
@@ -302,7 +324,8 @@ class _Prefetch:
 
     The next pages are fetched while a chunk is turned into frames and written (the thread waits
     on the network, the writer on the CPU). Calls cross between the threads in batches of
-    ``_BATCH`` (one queue operation per batch, not per call). Errors of the listing are raised by
+    ``_BATCH`` (one queue operation per batch, not per call); :attr:`waited` adds up the seconds
+    the consumer waited for the listing. Errors of the listing are raised by
     ``__next__`` after the calls listed before them; :meth:`close` stops the thread.
     """
 
@@ -317,6 +340,7 @@ class _Prefetch:
         self._stop = threading.Event()
         self._batch: list = []
         self._at = 0
+        self.waited = 0.0  # seconds __next__ waited for the listing
         self._thread = threading.Thread(target=self._run, args=(calls,), daemon=True)
         self._thread.start()
 
@@ -350,7 +374,12 @@ class _Prefetch:
 
     def __next__(self) -> dict:
         if self._at >= len(self._batch):
-            self._batch, self._at = self._queue.get(), 0
+            if self._queue.empty():  # the listing is behind: count how long it keeps us waiting
+                started = time.perf_counter()
+                self._batch, self._at = self._queue.get(), 0
+                self.waited += time.perf_counter() - started
+            else:
+                self._batch, self._at = self._queue.get(), 0
         item = self._batch[self._at]
         if item is self._DONE:
             raise StopIteration
@@ -404,8 +433,9 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
-    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
-        """Frame ``chunk`` here, queue its tables for writing as part ``part``."""
+    def submit(self, chunk: list[dict], replaced: int, part: int, *, idle: bool = False) -> None:
+        """Frame ``chunk`` here, queue its tables for writing as part ``part`` (``idle``: see
+        :meth:`_ProcessWriter.submit`)."""
         self._raise()
         frames = to_frames(chunk, agents=self._names)
         tables = {name: to_arrow(name, f) for name, f in frames.tables.items()}
@@ -430,13 +460,19 @@ class _ProcessWriter:
     A chunk crosses as JSON bytes (``orjson``), not pickled dicts; the worker parses it, builds
     its frames and writes and commits the part (:meth:`Store.write_part`: marker last), while this
     process lists and parses the next pages. Building frames costs more than listing on a fast
-    link, so when the worker is still busy with the previous chunk, this process frames and
-    writes the next one itself: both cores work, and at most one chunk waits for the worker
-    (memory: a chunk's bytes and a chunk's frames in each process). Parts are independent, each
+    link, so the worker is kept busy: it holds up to :attr:`depth` chunks (one being written, the
+    next waiting, so it never waits for this process), and when it holds that many, this process
+    frames and writes the next chunk itself: both cores work. When this process waits for pages
+    (a slow API) it has time to spare, so it frames a chunk whenever the worker is busy, and the
+    last chunk is not left waiting behind another (memory: ``depth`` chunks' bytes
+    and a chunk's frames in the worker, a chunk's frames here). Parts are independent, each
     committed by its own marker, so their order does not matter. The first error of the worker
     is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
     cancelled. A worker killed mid-part leaves only uncommitted files, which the next sync sweeps.
     """
+
+    #: Chunks the worker holds before this process frames one itself.
+    depth = 2
 
     def __init__(self, store: Store, names: dict[str, str]) -> None:
         from collections import deque
@@ -452,9 +488,11 @@ class _ProcessWriter:
         self._pending.append(self._pool.submit(_worker_peak))  # start it while pages are listed
 
     def _collect(self, keep: int) -> None:
+        """Take the results of the oldest jobs until ``keep`` are left (waiting for them), and
+        of every finished one; raise the first error."""
         from concurrent.futures.process import BrokenProcessPool
 
-        while len(self._pending) > keep:
+        while len(self._pending) > keep or (self._pending and self._pending[0].done()):
             try:
                 peak = self._pending.popleft().result()  # the worker's error, raised here
             except BrokenProcessPool as exc:
@@ -465,10 +503,13 @@ class _ProcessWriter:
             if peak is not None:
                 self.peak_rss = max(self.peak_rss or 0, peak)
 
-    def submit(self, chunk: list[dict], replaced: int, part: int) -> None:
-        self._collect(keep=1)
-        if self._pending and not self._pending[-1].done():
-            # the worker is busy with the previous chunk: frame and write this one here meanwhile
+    def submit(self, chunk: list[dict], replaced: int, part: int, *, idle: bool = False) -> None:
+        """Hand ``chunk`` to the worker as part ``part``, or frame and write it here when the
+        worker holds :attr:`depth` chunks, or any chunk and this process is ``idle`` (it waited
+        for the listing: framing here then slows nothing)."""
+        self._collect(keep=self.depth)  # never waits: the worker holds at most depth chunks
+        if len(self._pending) >= (1 if idle else self.depth):
+            # the worker has enough in hand: frame and write this chunk here meanwhile
             frames = to_frames(chunk, agents=self._names)
             self._store.write_part(frames, replaced=replaced, part=part)
             return
@@ -579,159 +620,3 @@ def _agent_names(http: OneInboxClient) -> dict[str, str]:
     except OneInboxError as error:
         log.warning("agent names not fetched (calls.agent_name stays <NA>): %s", error)
         return {}
-
-
-def write_calls(path: str | os.PathLike[str], chunks: Iterable[list[dict]]) -> int:
-    """Write call dicts straight into a dataset, one part per chunk (no server, no sync state).
-
-    For synthetic histories (:func:`oneinbox_nb.sample.generator.write_history`): the calls must
-    be new to the dataset.
-
-    Returns
-    -------
-    int
-        Calls written.
-    """
-    store = Store(path, create=True)
-    store.sweep()
-    n = 0
-    for chunk in chunks:
-        if chunk:
-            store.write_part(to_frames(chunk))
-            n += len(chunk)
-    _record(store, dict(SAMPLE_ACCOUNT))
-    return n
-
-
-def compact(path: str | os.PathLike[str]) -> int:
-    """Rewrite the dataset with one version per call and one file per table and day.
-
-    Crash-safe: the compacted part is committed before the parts it replaces are deleted, and
-    readers resolve duplicates until then.
-
-    Parameters
-    ----------
-    path : str or path-like
-
-    Returns
-    -------
-    int
-        Files deleted (those of the replaced parts).
-    """
-    import pyarrow.parquet as pq
-
-    dataset = open_dataset(path)
-    store = Store(path)
-    live = store.live()
-    if not live:
-        return store.sweep()
-    con = dataset.connection()
-    part = store.next_part()
-    files: dict[str, list[str]] = {}
-    days = dataset.dates
-    n_calls = n_load_test = 0
-    for name in TABLES:
-        for day in days:
-            source = dataset._pruned(con, name, [day])
-            rel = f"{name}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
-            query = f"SELECT * EXCLUDE ({DATE_COLUMN}) FROM {source} ORDER BY {PART_COLUMN}, {ROW_COLUMN}"
-            table = _arrow(con, query)
-            if table.num_rows == 0:
-                continue
-            if name == "calls":
-                n_calls += table.num_rows
-                n_load_test += table.num_rows - table.column("meta_run_id").null_count
-            table = table.drop_columns([PART_COLUMN, ROW_COLUMN])
-            table = table.append_column(PART_COLUMN, _numbers(table.num_rows, part))
-            table = table.append_column(ROW_COLUMN, _numbers(table.num_rows))
-            _atomic_write(store.root / rel, lambda tmp, t=table: pq.write_table(t, tmp))
-            files.setdefault(name, []).append(rel)
-    dataset.close()
-    run_ids = [c.get("run_ids") for c in live]
-    body = {
-        "part": part,
-        "n_calls": n_calls,
-        "n_load_test": n_load_test,
-        "replaced": 0,
-        "replaces": [c["part"] for c in live],
-        "run_ids": None if None in run_ids else sorted({r for ids in run_ids for r in ids}),
-        "written_at": datetime.now(timezone.utc).isoformat(),
-        "files": files,
-    }
-    _atomic_write(
-        store.root / "_commits" / f"{_part_name(part)}.json",
-        lambda tmp: Path(tmp).write_bytes(orjson.dumps(body)),
-    )
-    return store.sweep()
-
-
-def _numbers(n: int, value: int | None = None) -> Any:
-    """``value`` n times, or 0..n-1 when ``value`` is None, as an int64 Arrow array."""
-    import numpy as np
-    import pyarrow as pa
-
-    if value is None:
-        return pa.array(np.arange(n, dtype=np.int64))
-    return pa.array(np.full(n, value, dtype=np.int64))
-
-
-def migrate(path: str | os.PathLike[str]) -> int:
-    """Convert a dataset of format version 1 to the open format (version 2), in place.
-
-    Version 1 stored each part's ``meta_*``/``var_*``/``analysis_*`` columns as they came, so files
-    differed in schema. Each file is rewritten with :func:`~oneinbox_nb.dataset.store.arrow_schema`
-    (through a temporary file and a rename); the marker's version changes last, so an
-    interrupted migration is finished by running it again.
-
-    Parameters
-    ----------
-    path : str or path-like
-
-    Returns
-    -------
-    int
-        Files rewritten (0 when the dataset already has the open format).
-
-    Raises
-    ------
-    ConfigurationError
-        ``path`` is not a call dataset.
-    """
-    import pyarrow.parquet as pq
-
-    store = Store(path, migrating=True)
-    if store.version == VERSION:
-        return 0
-    store.sweep()
-    rewritten = 0
-    for name in TABLES:
-        for file in store.files(name):
-            table = _open_format(name, pq.read_table(file, partitioning=None))
-            _atomic_write(Path(file), lambda tmp, t=table: pq.write_table(t, tmp))
-            rewritten += 1
-    info = store.marker()
-    info["version"] = VERSION
-    store.write_marker(info)
-    return rewritten
-
-
-def _open_format(name: str, table: Any) -> Any:
-    """A table read from a file of either format, with the schema of the open format."""
-    import pandas as pd
-    import pyarrow as pa
-
-    schema = arrow_schema(name)
-    if name == "calls" and "metadata" not in table.column_names:
-        extras = [c for c in table.column_names if c.startswith(tuple(EXTRA_JSON))]
-        frame = table.select(extras).to_pandas(types_mapper=pd.ArrowDtype)
-        for column, texts in extras_text(frame).items():
-            if column in table.column_names:
-                table = table.drop_columns([column])
-            table = table.append_column(column, pa.array(texts, type=pa.string()))
-    columns = [
-        table.column(f.name).cast(f.type)
-        if f.name in table.column_names
-        else pa.nulls(table.num_rows, type=f.type)
-        for f in schema
-    ]
-    return pa.table(columns, schema=schema)
