@@ -148,7 +148,8 @@ def test_a_dataset_synced_with_a_run_key_keeps_using_it(tmp_path, monkeypatch):
     monkeypatch.setenv("ONEINBOX_RUN_KEY", "test_run")
     with serve(calls=calls, api_key=key) as api, OneInboxClient(api.api_key, api.base_url) as c:
         sync(tmp_path / "ds", client=c, progress=False)
-    monkeypatch.delenv("ONEINBOX_RUN_KEY")  # a later session, without the setting
+        monkeypatch.delenv("ONEINBOX_RUN_KEY")  # a later session, without the setting
+        sync(tmp_path / "ds", client=c, progress=False)  # a re-sync keeps the recorded key
 
     dataset = open_dataset(tmp_path / "ds")
     assert dataset.account["run_key"] == "test_run"

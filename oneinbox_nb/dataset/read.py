@@ -145,11 +145,14 @@ class Dataset:
         Kind ``"sample"`` when the dataset records sample data (reports then say "sample data"),
         else ``"dataset"`` with :attr:`description` (the folder and the account it records, e.g.
         ``dataset history/ (OneInbox API at …, account 1a2b…, …)``) and the account's key
-        fingerprint; never the key.
+        fingerprint and run key (the one recorded at sync, see :mod:`oneinbox_nb.account`); never
+        the key.
         """
         account = self.account or {}
         kind = "sample" if account.get("kind") == "sample" else "dataset"
-        return SourceLabel(kind, self.description, account.get("key_fingerprint"))
+        return SourceLabel(
+            kind, self.description, account.get("key_fingerprint"), account.get("run_key")
+        )
 
     @property
     def dates(self) -> list[str]:

@@ -27,11 +27,12 @@ from typing import Any
 
 import orjson
 
+from ..account import claim_account, describe_account
 from ..client import AsyncOneInboxClient, OneInboxClient
 from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import to_frames
 from ..frames.build import agent_names
-from .account import account_of, describe_account, same_account
+from .account import account_of
 from .read import utc_window_stamps
 from .store import DatasetError, Store, to_arrow
 
@@ -575,23 +576,18 @@ def _write_chunk(
 
 
 def _claim(store: Store, account: dict[str, Any], merge: bool) -> dict[str, Any]:
-    """The account to record after this sync; :class:`DatasetError` if the dataset holds another
-    account's calls and ``merge`` is False."""
-    info = store.marker()
-    held = info.get("account")
-    if not held:
-        return account
-    if same_account(held, account):  # the newest key's fingerprint, every agent seen
-        agents = sorted({*held.get("agent_ids", ()), *account.get("agent_ids", ())})
-        return {**account, "agent_ids": agents, "merged": held.get("merged", [])}
-    if not merge:
+    """The account to record after this sync (the rule of :func:`oneinbox_nb.account.claim_account`:
+    the held run key kept, a merged account let in again); :class:`DatasetError` if the dataset
+    holds another account's calls and ``merge`` is False."""
+    held = store.marker().get("account")
+    claimed = claim_account(held, account, merge=merge)
+    if claimed is None:
         raise DatasetError(
             f"dataset {str(store.root)!r} holds the calls of another account "
             f"({describe_account(held)}), not of this one ({describe_account(account)}); sync "
             "into another directory, or pass merge=True (--merge) to add these calls to it"
         )
-    merged = [a for a in held.get("merged", []) if not same_account(a, account)]
-    return {**held, "merged": [*merged, {k: v for k, v in account.items() if k != "merged"}]}
+    return claimed
 
 
 def _record(store: Store, account: dict[str, Any]) -> None:
