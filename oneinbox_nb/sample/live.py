@@ -18,7 +18,9 @@ few calls the generator leaves ``in_progress`` at the end of a run stay in progr
 
 The clock (:class:`LiveClock`) runs ``speed`` run-seconds per real second from the moment the
 server starts (``speed=0``: it moves only by :meth:`LiveClock.advance`, for deterministic tests).
-A default run of 2,000 calls spans about 6,700 run-seconds: ``speed=200`` plays it in ~34 s.
+A default run of 2,000 calls spans about 6,700 run-seconds: ``speed=200`` plays it in ~34 s. A
+``ramp`` (k6-style stages, ``oneinbox_nb/sample/ramp.py``) and a ``rate`` set the load tester's
+concurrency and start rate instead; such a run lasts as long as its ramp.
 Timestamps are anchored so that the run starts at the real moment the server starts.
 """
 
@@ -33,12 +35,17 @@ from typing import Any
 
 import orjson
 
+from .. import display
 from .clock import anchor, parse_timestamp
 from .generator import REFERENCE_END, generate, truth
 from .queries import canonical_id
+from .ramp import Ramp
 from .server import SampleAPI
 
 __all__ = ["LiveClock", "LiveLoadTest", "open_live", "serve_live"]
+
+#: Calls in a live run without a ramp, by default.
+DEFAULT_LIVE_N = 2000
 
 #: Run-seconds between a call's end and its cost being filled in, by default.
 DEFAULT_SETTLE_S = 30.0
@@ -132,8 +139,13 @@ class LiveLoadTest:
 
     Parameters
     ----------
-    n, seed, knee, regression, turns
-        Passed to :func:`~oneinbox_nb.sample.generate` (``"load_test"``).
+    n : int, optional
+        Calls in the run: 2,000 by default; with a ``ramp``, at most this many (default: as many
+        as the ramp starts).
+    seed, knee, regression, turns, ramp, rate
+        Passed to :func:`~oneinbox_nb.sample.generate` (``"load_test"``): ``ramp`` is the load
+        tester's concurrency ramp, k6-style stages ``[(duration_s, target), ...]`` or a
+        :class:`~oneinbox_nb.sample.ramp.Ramp`; ``rate`` the calls started per run-second.
     speed : float, default 60
         Run-seconds per real second (0: only :meth:`LiveClock.advance` moves the clock).
     settle_s : float, default :data:`DEFAULT_SETTLE_S`
@@ -154,18 +166,23 @@ class LiveLoadTest:
     def __init__(
         self,
         *,
-        n: int = 2000,
+        n: int | None = None,
         seed: int = 0,
         knee: int | None = None,
         regression: str | None = None,
         turns: tuple[int, int] | None = None,
+        ramp: Ramp | Sequence[Sequence[float]] | None = None,
+        rate: float | None = None,
         speed: float = 60.0,
         settle_s: float = DEFAULT_SETTLE_S,
         start: datetime | None = None,
     ) -> None:
         if not settle_s >= 0:
             raise ValueError(f"settle_s must be >= 0 run-seconds, got {settle_s!r}")
+        if n is None and ramp is None:
+            n = DEFAULT_LIVE_N
         options = {"seed": seed, "n": n, "turns": turns, "knee": knee, "regression": regression}
+        options.update(ramp=ramp, rate=rate)
         generated = generate("load_test", **options)
         self.truth = truth("load_test", **options)
         first = parse_timestamp(self.truth["run_started_at"])
@@ -315,11 +332,13 @@ class LiveLoadTest:
 
 def serve_live(
     *,
-    n: int = 2000,
+    n: int | None = None,
     seed: int = 0,
     knee: int | None = None,
     regression: str | None = None,
     turns: tuple[int, int] | None = None,
+    ramp: Ramp | Sequence[Sequence[float]] | None = None,
+    rate: float | None = None,
     speed: float = 60.0,
     settle_s: float = DEFAULT_SETTLE_S,
     **server_options: Any,
@@ -328,9 +347,10 @@ def serve_live(
 
     Parameters
     ----------
-    n, seed, knee, regression, turns
-        The run: as for :func:`~oneinbox_nb.sample.generate` with ``"load_test"``. ``knee`` plants
-        the knee concurrency, ``regression="slow_llm"`` adds 300 ms to every ``llm_ttft`` event.
+    n, seed, knee, regression, turns, ramp, rate
+        The run, as for :class:`LiveLoadTest`. ``knee`` plants the knee concurrency,
+        ``regression="slow_llm"`` adds 300 ms to every ``llm_ttft`` event, ``ramp`` and ``rate``
+        drive the load tester (``[(600, 100)]``: 1 -> 100 calls in flight over 10 minutes).
     speed : float, default 60
         Run-seconds per real second; 0 stops the clock (move it with ``api.live.clock.advance``).
     settle_s : float, default 30
@@ -346,8 +366,8 @@ def serve_live(
         Its clock starts when the server is up.
     """
     live = LiveLoadTest(
-        n=n, seed=seed, knee=knee, regression=regression, turns=turns, speed=speed,
-        settle_s=settle_s,
+        n=n, seed=seed, knee=knee, regression=regression, turns=turns, ramp=ramp, rate=rate,
+        speed=speed, settle_s=settle_s,
     )  # fmt: skip
     api = SampleAPI(live.calls, scenario="live_load_test", store=live, **server_options)
     api.start()
@@ -356,7 +376,7 @@ def serve_live(
 
 
 def open_live(
-    *, n: int = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
+    *, n: int | None = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
 ) -> tuple[Any, LiveLoadTest]:
     """A live sample run as a data source, for notebooks: ``(DataSource, LiveLoadTest)``.
 
@@ -384,5 +404,6 @@ def open_live(
     live = api.live
     live.clock.advance(live.duration_s * played)
     client = OneInboxClient(api.api_key, api.base_url)
-    described = f"embedded sample API playing a live load test ({n:,} calls, seed {seed})"
+    size = display.count(len(live.calls))
+    described = f"embedded sample API playing a live load test ({size} calls, seed {seed})"
     return DataSource(client, description=described, sample_api=api), live
