@@ -365,6 +365,34 @@ def check(
     parsed = as_thresholds(thresholds)
     if scope is not None and run_id is None and candidate_run is None and len(scope.run_ids) == 1:
         run_id = scope.run_ids[0]
+    judged = _judged_run(bool(parsed), run_id, baseline_run, candidate_run, fail_on, alpha)
+    names = _metric_names(metrics)
+    everything = _load(frames, client, key)
+    if scope is not None:  # the scope's other conditions; its runs are chosen below
+        everything = replace(scope, run_ids=(), traffic="load_test").select(everything)
+    run_flag = "--candidate-run" if candidate_run is not None else "--run"
+    return _judge(
+        everything, parsed, judged, baseline_run, run_flag=run_flag, metrics=names, key=key,
+        fail_on=fail_on, n_boot=n_boot, alpha=alpha, seed=seed,
+    )  # fmt: skip
+
+
+def _judged_run(
+    has_thresholds: bool,
+    run_id: str | None,
+    baseline_run: str | None,
+    candidate_run: str | None,
+    fail_on: str,
+    alpha: float,
+) -> str:
+    """The run the thresholds judge (the candidate when comparing), once the options agree.
+
+    Raises
+    ------
+    GateError
+        ``fail_on`` not in :data:`FAIL_ON`, a baseline without a candidate (or the reverse), a run
+        id beside a different candidate, no run, nothing to check, ``alpha`` outside (0, 1).
+    """
     if fail_on not in FAIL_ON:
         raise GateError(f"fail_on {fail_on!r} is not one of: {', '.join(FAIL_ON)}")
     if (baseline_run is None) != (candidate_run is None):
@@ -374,43 +402,54 @@ def check(
     judged = candidate_run if candidate_run is not None else run_id
     if judged is None:
         raise GateError("name a run to judge (a run id, or a baseline run and a candidate run)")
-    if not parsed and baseline_run is None:
+    if not has_thresholds and baseline_run is None:
         raise GateError("nothing to check: give thresholds, a baseline run, or both")
     if not 0 < alpha < 1:
         raise GateError(f"alpha must be between 0 and 1, got {alpha!r}")
+    return judged
+
+
+def _metric_names(metrics: Sequence[str] | None) -> list[str]:
+    """The compared metrics: :data:`DEFAULT_METRICS` by default; an unknown one is a GateError."""
     names = list(DEFAULT_METRICS if metrics is None else metrics)
     unknown = [m for m in names if m not in analysis.COMPARE_METRICS]
     if unknown:
         raise GateError(
             f"unknown metric {unknown[0]!r}; valid: {', '.join(analysis.COMPARE_METRICS)}"
         )
-    everything = _load(frames, client, key)
-    if scope is not None:  # the scope's other conditions; its runs are chosen below
-        everything = replace(scope, run_ids=(), traffic="load_test").select(everything)
-    run_flag = "--candidate-run" if candidate_run is not None else "--run"
+    return names
+
+
+def _judge(
+    everything: CallFrames,
+    parsed: Sequence[Threshold],
+    judged: str,
+    baseline_run: str | None,
+    *,
+    run_flag: str,
+    metrics: Sequence[str],
+    key: str,
+    fail_on: str,
+    n_boot: int,
+    alpha: float,
+    seed: int | None,
+) -> GateResult:
+    """The thresholds on the judged run and, with a baseline run, the comparison: one result."""
     candidate = _select(everything, judged, key, run_flag)
-    parts = [Scope.for_runs([judged], run_key=key).sentence(candidate)]
-    notes = [n for n in [_progress_note(candidate, judged)] if n]
+    population = Scope.for_runs([judged], run_key=key).sentence(candidate)
+    notes = [_progress_note(candidate, judged)]
     threshold_rows = evaluate(parsed, candidate, n_boot=n_boot, seed=seed)
     comparison = pd.DataFrame(columns=[*analysis.COMPARE_COLUMNS, "outcome"])
     ci = 1 - alpha
     if baseline_run is not None:
         baseline = _select(everything, baseline_run, key, "--baseline-run")
-        parts = [
-            "candidate: " + parts[0],
-            "baseline: " + Scope.for_runs([baseline_run], run_key=key).sentence(baseline),
-        ]
-        notes += [n for n in [_progress_note(baseline, baseline_run)] if n]
-        comparison, ci = _comparison(baseline, candidate, names, fail_on, n_boot, alpha, seed)
-    outcomes = [
-        "pass" if v == "pass" else _outcome_of(v) for v in threshold_rows["verdict"]
-    ] + list(comparison["outcome"])
-    if "fail" in outcomes:
-        verdict, code = "fail", 1
-    elif "cannot tell" in outcomes:
-        verdict, code = "cannot tell", 2
-    else:
-        verdict, code = "pass", 0
+        population = (
+            f"candidate: {population}; "
+            f"baseline: {Scope.for_runs([baseline_run], run_key=key).sentence(baseline)}"
+        )
+        notes.append(_progress_note(baseline, baseline_run))
+        comparison, ci = _comparison(baseline, candidate, metrics, fail_on, n_boot, alpha, seed)
+    verdict, code = _verdict(threshold_rows["verdict"], comparison["outcome"])
     return GateResult(
         exit_code=code,
         verdict=verdict,
@@ -418,8 +457,20 @@ def check(
         comparison=comparison.reset_index(drop=True),
         run_id=judged,
         baseline_run=baseline_run,
-        notes=tuple(notes),
-        population="; ".join(parts),
+        notes=tuple(note for note in notes if note),
+        population=population,
         fail_on=fail_on,
         ci=ci,
     )
+
+
+def _verdict(threshold_verdicts: Iterable[str], outcomes: Iterable[str]) -> tuple[str, int]:
+    """``(verdict, exit code)``: any fail is ``("fail", 1)``, else any cannot-tell
+    ``("cannot tell", 2)``, else ``("pass", 0)``."""
+    every = ["pass" if v == "pass" else _outcome_of(v) for v in threshold_verdicts]
+    every += list(outcomes)
+    if "fail" in every:
+        return "fail", 1
+    if "cannot tell" in every:
+        return "cannot tell", 2
+    return "pass", 0

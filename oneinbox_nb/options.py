@@ -26,7 +26,7 @@ def add_threshold_arguments(parser: Any) -> None:
 
 
 def add_check_arguments(parser: Any) -> None:
-    """The options of ``oneinbox-nb check`` (see ``oneinbox_nb/cli.py``)."""
+    """The options of ``oneinbox-nb check`` (see ``oneinbox_nb/cli/load_tests.py``)."""
     add = parser.add_argument
     add("--run", dest="run_id", default=None, help="the run the thresholds judge")
     add("--baseline-run", default=None)
@@ -43,7 +43,7 @@ def add_check_arguments(parser: Any) -> None:
 
 
 def add_watch_arguments(parser: Any) -> None:
-    """The options of ``oneinbox-nb watch`` (see ``oneinbox_nb/cli.py``)."""
+    """The options of ``oneinbox-nb watch`` (see ``oneinbox_nb/cli/load_tests.py``)."""
     add = parser.add_argument
     add("run_id", help="the run to follow (metadata run_id)")
     add("--interval", type=float, default=5.0, help="seconds between refreshes")

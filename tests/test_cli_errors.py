@@ -16,7 +16,8 @@ import threading
 import pytest
 
 from oneinbox_nb import __version__, sample
-from oneinbox_nb.cli import _read_ids, main
+from oneinbox_nb.cli import main
+from oneinbox_nb.cli.ids import read_ids
 
 KEY = "oi_sk_clitest_" + "3" * 32
 CALL = "3f2b8c1e-9d4a-4e57-b1c2-7a8d9e0f1a2b"
@@ -97,7 +98,7 @@ def test_ids_files_with_bom_crlf_utf16_and_comments(tmp_path, encoding, newline)
     )
     path = tmp_path / "ids.txt"
     path.write_bytes(text.encode(encoding))
-    assert _read_ids(str(path)) == [CALL, "11111111-2222-4333-8444-555555555555"]
+    assert read_ids(str(path)) == [CALL, "11111111-2222-4333-8444-555555555555"]
 
 
 def test_ids_file_with_only_comments(cache, capsys):
