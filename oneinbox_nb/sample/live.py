@@ -26,10 +26,11 @@ Timestamps are anchored so that the run starts at the real moment the server sta
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -40,9 +41,9 @@ from .clock import anchor, parse_timestamp
 from .generator import REFERENCE_END, generate, truth
 from .queries import canonical_id
 from .ramp import Ramp
-from .server import SampleAPI
+from .server import SampleAPI, foreground
 
-__all__ = ["LiveClock", "LiveLoadTest", "open_live", "serve_live"]
+__all__ = ["LiveClock", "LiveLoadTest", "open_live", "run_live", "serve_live"]
 
 #: Calls in a live run without a ramp, by default.
 DEFAULT_LIVE_N = 2000
@@ -407,3 +408,48 @@ def open_live(
     size = display.count(len(live.calls))
     described = f"embedded sample API playing a live load test ({size} calls, seed {seed})"
     return DataSource(client, description=described, sample_api=api), live
+
+
+def run_live(
+    *,
+    print: Callable[[str], Any] = builtins.print,  # the CLI passes its writer here
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> None:
+    """Play one live load-test run in the foreground until Ctrl-C (or until ``stop`` is set).
+
+    Prints the base URL and key as shell exports (as :func:`~oneinbox_nb.sample.run` does), then
+    the run: its id, calls, run time and real time at ``speed``, and the command that watches it.
+
+    Parameters
+    ----------
+    print : callable, default :func:`print`
+        Where the start-up lines go (one string per call).
+    stop : threading.Event, optional
+        Return when this is set (for tests and embedding); Ctrl-C always stops.
+    **options
+        Any keyword of :func:`serve_live`: ``n``, ``seed``, ``knee``, ``regression``, ``ramp``,
+        ``rate``, ``speed``, ``settle_s`` and the server's (``port``, ``latency_ms``...).
+
+    Raises
+    ------
+    ValueError
+        An option :func:`serve_live` refuses (``ConfigurationError`` for ``ramp``/``rate``),
+        before anything is served.
+    """
+
+    def about(api: SampleAPI) -> list[str]:
+        live: LiveLoadTest = api.live
+        run_time = display.duration(live.duration_s)
+        real = display.duration(live.duration_s / live.clock.speed) if live.clock.speed else None
+        return [
+            f"Live load test {live.run_id}: {display.count(len(live.calls))} calls over "
+            f"{run_time} of run time"
+            + (f" ({real} at speed {live.clock.speed:g})" if real else " (the clock is stopped)"),
+            f"Watch it: oneinbox-nb watch {live.run_id}",
+        ]
+
+    started = time.perf_counter()
+    foreground(
+        lambda: serve_live(**options), options, print=print, stop=stop, started=started, lines=about
+    )

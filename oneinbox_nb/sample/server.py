@@ -56,7 +56,7 @@ from .generator import generate
 from .queries import UUID_CANONICAL, canonical_id, encode_cursor, query_filters, uuid_error
 from .store import Account, CallStore, agents_for
 
-__all__ = ["SampleAPI", "run", "serve"]
+__all__ = ["SampleAPI", "foreground", "run", "serve"]
 
 MAX_CALLS_PER_DAY = 5000
 #: Where a request made with another account's key keeps that :class:`Account`.
@@ -696,13 +696,32 @@ def run(
         ``latency_ms``, ``max_concurrency``, ``retry_after``, ``error_rate``, ``drop_rate``,
         ``truncate_rate``, ``fault_seed``.
     """
+    started = time.perf_counter()
+    foreground(lambda: serve(scenario, **options), options, print=print, stop=stop, started=started)
+
+
+def foreground(
+    start: Callable[[], SampleAPI],
+    options: Mapping[str, Any],
+    *,
+    print: Callable[[str], Any] = builtins.print,
+    stop: threading.Event | None = None,
+    started: float | None = None,
+    lines: Callable[[SampleAPI], list[str]] | None = None,
+) -> None:
+    """Hold a sample API started by ``start()`` in the foreground until Ctrl-C or ``stop``.
+
+    Prints what is served (with the ``options``' faults), then the two shell exports, any
+    ``lines(api)``, and "Press Ctrl-C to stop."; "Sample API stopped." at the end.
+    :func:`run` and :func:`~oneinbox_nb.sample.live.run_live` are this around their server.
+    """
     if threading.current_thread() is threading.main_thread() and (
         signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     ):
         # started with Ctrl-C ignored (`&` in a script does that): "Press Ctrl-C" must still hold
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    started = time.perf_counter()
-    with serve(scenario, **options) as api:
+    started = time.perf_counter() if started is None else started
+    with start() as api:
         faults = {
             k: options[k]
             for k in ("latency_ms", "max_concurrency", "error_rate", "drop_rate", "truncate_rate")
@@ -715,6 +734,8 @@ def run(
         )
         print(f"export ONEINBOX_BASE_URL={api.base_url}")
         print(f"export ONEINBOX_API_KEY={api.api_key}")
+        for line in lines(api) if lines is not None else []:
+            print(line)
         print("Press Ctrl-C to stop.")
         event = stop or threading.Event()
         try:
