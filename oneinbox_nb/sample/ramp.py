@@ -23,6 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from heapq import heappop
+from numbers import Real
 from typing import Any
 
 from ..exceptions import ConfigurationError
@@ -34,7 +35,7 @@ _EPS = 1e-9
 
 
 def _number(value: Any, what: str, *, integer: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = isinstance(value, Real) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or value < 0 or (integer and value != int(value)):
         kind = "a whole number" if integer else "a number"
         raise ConfigurationError(f"ramp: {what} must be {kind} >= 0, got {value!r}")
@@ -51,7 +52,7 @@ def check_rate(rate: Any) -> float | None:
     """
     if rate is None:
         return None
-    ok = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+    ok = isinstance(rate, Real) and not isinstance(rate, bool)
     if not ok or not math.isfinite(rate) or rate <= 0:
         raise ConfigurationError(
             f"rate must be a number of calls started per run-second above 0, got {rate!r}"
