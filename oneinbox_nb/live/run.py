@@ -80,6 +80,8 @@ ROLLING_METRICS: tuple[str, ...] = (
     "llm_ttft_ms",
     "tts_ttfb_ms",
 )
+#: ``analysis.latency_values``' component of each rolling metric.
+_COMPONENT_OF = {m: m if m == "response_ms" else m.removesuffix("_ms") for m in ROLLING_METRICS}
 _KNEE_MIN_CALLS = 200  # fewer ended calls: "not enough calls yet"
 
 
@@ -387,10 +389,15 @@ class LiveRun:
         """
         per_call: dict[str, dict[str, np.ndarray]] = {c: {} for c in ended}
         values = analysis.latency_values(frames)
-        for (call_id, component), rows in values.groupby(["call_id", "component"], sort=False):
-            metric = component if component == "response_ms" else f"{component}_ms"
-            if call_id in per_call and metric in ROLLING_METRICS:
-                per_call[str(call_id)][metric] = rows["value"].to_numpy(dtype=float)
+        for metric in ROLLING_METRICS:
+            rows = values[values["component"] == _COMPONENT_OF[metric]]
+            codes, ids = pd.factorize(rows["call_id"])
+            order = np.argsort(codes, kind="stable")
+            split = np.cumsum(np.bincount(codes, minlength=len(ids)))[:-1]
+            by_call = np.split(rows["value"].to_numpy(dtype=float)[order], split)
+            for call_id, call_values in zip(ids, by_call, strict=True):
+                if call_id in per_call:
+                    per_call[call_id][metric] = call_values
         for call_id in ended:
             self._values_of.add(call_id)
             self._recent.append((self._known[call_id].concurrency, per_call[call_id]))
