@@ -18,8 +18,9 @@ command line (one per ``--threshold``) or a small TOML file (:func:`load_thresho
     llm_ttft_ms = ["p(50)<600", "p(95)<1500"]
     failure_rate = { threshold = "rate<0.02", abort_on_fail = true }
 
-:func:`evaluate` judges each one on a set of calls with its interval (whole calls resampled,
-as :func:`oneinbox_nb.analysis.compare` does): **pass** (the estimate is within the limit),
+:func:`evaluate` judges each one on a set of calls with its interval (whole calls resampled by
+the analysis' one resampler, ``oneinbox_nb/analysis/_stats.py``, as
+:func:`oneinbox_nb.analysis.compare` does; same ``n_boot`` and ``seed`` defaults): **pass** (the estimate is within the limit),
 **breach** (the estimate is over it), **clear breach** (the whole interval is over it), and
 ``not enough calls (n)`` below :data:`~oneinbox_nb.analysis.MIN_CALLS` calls with values. The
 estimates are those of :mod:`oneinbox_nb.analysis` (``compare``'s ``a`` column, ``find_knee``).
@@ -39,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, display
+from .analysis._stats import DEFAULT_N_BOOT, DEFAULT_SEED, quantile_interval, ratio_interval
 from .client import TERMINAL_STATUSES
 from .exceptions import ConfigurationError
 from .frames import CallFrames
@@ -275,66 +277,6 @@ def from_arguments(args: Any) -> list[Threshold]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _call_counts(rng: np.random.Generator, n_calls: int, size: int) -> np.ndarray:
-    """``size`` resamples of ``n_calls`` calls with replacement, as counts per call (rows)."""
-    picks = rng.integers(0, n_calls, size=(size, n_calls))
-    picks += np.arange(size)[:, None] * n_calls
-    return np.bincount(picks.ravel(), minlength=size * n_calls).reshape(size, n_calls)
-
-
-def _weighted_quantiles(
-    codes: np.ndarray, values: np.ndarray, q: float, n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``q`` quantile (numpy's linear rule) of ``n_boot`` resamples of whole calls.
-
-    Each resample is a count per call; its quantile is found by cumulating the counts of the
-    sorted values. Only a window of sorted values around the quantile is cumulated: the weight
-    below the window is one matrix-vector product (counts times each call's values below it). A
-    resample whose quantile falls outside the window is cumulated over all values, so the result
-    is exact either way.
-    """
-    order = np.argsort(values, kind="stable")
-    values, codes = values[order], codes[order]
-    _, codes = np.unique(codes, return_inverse=True)
-    n_calls, n = int(codes.max()) + 1, len(values)
-    half = max(1000, int(0.03 * n))
-    lo_at = max(0, int(q * (n - 1)) - half)
-    hi_at = min(n, int(q * (n - 1)) + half + 2)
-    below_per_call = np.bincount(codes[:lo_at], minlength=n_calls).astype(np.float64)
-    out = []
-    batch = max(1, 4_000_000 // max(1, hi_at - lo_at))
-    for start in range(0, n_boot, batch):
-        size = min(batch, n_boot - start)
-        counts = _call_counts(rng, n_calls, size)
-        total = counts @ np.bincount(codes, minlength=n_calls)  # values in each resample
-        below = (counts @ below_per_call).astype(np.int64)
-        cum = np.cumsum(counts[:, codes[lo_at:hi_at]], axis=1, dtype=np.int64) + below[:, None]
-        h = q * (total - 1)
-        lo = np.floor(h).astype(np.int64)
-        hi = np.minimum(lo + 1, total - 1)
-        found = np.empty(size)
-        inside = (lo >= below) & (hi < cum[:, -1])
-        for row in np.flatnonzero(inside):
-            a = lo_at + int(np.searchsorted(cum[row], lo[row], side="right"))
-            b = lo_at + int(np.searchsorted(cum[row], hi[row], side="right"))
-            found[row] = values[a] + (h[row] - lo[row]) * (values[b] - values[a])
-        for row in np.flatnonzero(~inside):  # rare: the whole row
-            full = np.cumsum(counts[row, codes])
-            a = int(np.searchsorted(full, lo[row], side="right"))
-            b = int(np.searchsorted(full, hi[row], side="right"))
-            found[row] = values[a] + (h[row] - lo[row]) * (values[b] - values[a])
-        out.append(found)
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-def _ratio_resamples(
-    num: np.ndarray, den: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
-    counts = _call_counts(rng, len(num), n_boot).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (counts @ num) / (counts @ den)
-
-
 def _rate_parts(frames: CallFrames, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-call numerator and denominator of a rate, as :func:`analysis.compare` defines it."""
     calls = frames.calls
@@ -354,27 +296,30 @@ def _rate_parts(frames: CallFrames, metric: str) -> tuple[np.ndarray, np.ndarray
 
 
 def _estimate(
-    threshold: Threshold, frames: CallFrames, n_boot: int, ci: float, rng: np.random.Generator
+    threshold: Threshold, frames: CallFrames, n_boot: int, ci: float, seed: int | None
 ) -> tuple[float, float, float, int, str | None]:
     """``(estimate, ci_low, ci_high, n_calls, note)`` of one threshold's statistic.
 
+    The intervals resample whole calls with the analysis' one resampler
+    (``oneinbox_nb/analysis/_stats.py``: :func:`quantile_interval`, :func:`ratio_interval`).
     A knee threshold on a run without a knee gets NaNs and the knee's sentence as ``note``.
     """
-    tail = (1 - ci) / 2 * 100
     if threshold.metric == "knee":
-        knee = analysis.find_knee(frames, n_boot=n_boot, ci=ci, seed=int(rng.integers(2**31)))
+        knee_seed = int(np.random.default_rng(seed).integers(2**31))
+        knee = analysis.find_knee(frames, n_boot=n_boot, ci=ci, seed=knee_seed)
         values = analysis.compare_values(frames, CallFrames.empty(), metric="response_ms")
         n = int(values.loc[values["group"] == "a", "call_id"].nunique())
         if knee.concurrency is None:
             return math.nan, math.nan, math.nan, n, str(knee)
         return float(knee.concurrency), knee.ci_low, knee.ci_high, n, knee.ci_note
+    resampled = {"n_boot": n_boot, "ci": ci, "seed": seed}
     if threshold.metric in _RATES:
         num, den = _rate_parts(frames, threshold.metric)
         n = int(np.count_nonzero(den > 0))
         estimate = float(num.sum() / den.sum()) if den.sum() > 0 else math.nan
-        if n < analysis.MIN_CALLS or n_boot == 0:
+        if n < analysis.MIN_CALLS:
             return estimate, math.nan, math.nan, n, None
-        boots = _ratio_resamples(num[den > 0], den[den > 0], n_boot, rng)
+        low, high = ratio_interval(num[den > 0], den[den > 0], **resampled)
     else:
         values = analysis.compare_values(frames, CallFrames.empty(), metric=threshold.metric)
         values = values[values["group"] == "a"]
@@ -383,12 +328,10 @@ def _estimate(
         n = int(codes.max()) + 1 if len(codes) else 0
         q = (threshold.percentile or 50.0) / 100
         estimate = float(np.quantile(data, q)) if len(data) else math.nan
-        if n < analysis.MIN_CALLS or n_boot == 0:
+        if n < analysis.MIN_CALLS:
             return estimate, math.nan, math.nan, n, None
-        boots = _weighted_quantiles(codes, data, q, n_boot, rng)
-    boots = boots[np.isfinite(boots)]
-    low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (math.nan,) * 2
-    return estimate, float(low), float(high), n, None
+        low, high = quantile_interval(codes, data, q, **resampled)
+    return estimate, low, high, n, None
 
 
 def _shown(threshold: Threshold, value: float) -> str:
@@ -433,9 +376,9 @@ def evaluate(
     thresholds: Iterable[Threshold | str] | str | Threshold,
     frames: CallFrames,
     *,
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     ci: float = 0.95,
-    seed: int | None = 0,
+    seed: int | None = DEFAULT_SEED,
 ) -> pd.DataFrame:
     """Judge thresholds on a set of calls, each with its interval.
 
@@ -475,8 +418,8 @@ def evaluate(
         raise TypeError(f"frames must be a CallFrames, got {type(frames).__name__}")
     rows = []
     for threshold in parsed:
-        rng = np.random.default_rng(seed)  # each threshold alone: its verdict is order-free
-        estimate, low, high, n, note = _estimate(threshold, frames, n_boot, ci, rng)
+        # each threshold resampled from its own seed: its verdict is order-free
+        estimate, low, high, n, note = _estimate(threshold, frames, n_boot, ci, seed)
         verdict = _verdict(threshold, frames, estimate, low, high, n)
         rows.append(
             {

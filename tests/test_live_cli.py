@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,96 @@ def test_the_live_table_in_tmux(tmp_path):
             assert f"run {api.live.run_id}: " in final and "stopped (Ctrl-C)" in final
         finally:
             subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def _lines_until(proc: subprocess.Popen, *patterns: str, limit: int = 30) -> dict[str, str]:
+    """The first match of each regular expression in the process's first ``limit`` lines."""
+    import re
+
+    found: dict[str, str] = {}
+    for _ in range(limit):
+        line = proc.stdout.readline()
+        for pattern in patterns:
+            if pattern not in found and (m := re.search(pattern, line)):
+                found[pattern] = m.group(1) if m.groups() else m.group(0)
+        if len(found) == len(patterns):
+            break
+    return found
+
+
+def _utc(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_serve_live_plays_a_ramped_run_until_ctrl_c():
+    import httpx
+
+    from oneinbox_nb import OneInboxClient
+    from oneinbox_nb.sample.ramp import Ramp
+
+    command = [sys.executable, "-m", "oneinbox_nb", "serve", "--live", "--n", "150"]
+    command += ["--ramp", "2m:30", "--rate", "0.5", "--speed", "20", "--seed", "3", "--port", "0"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEINBOX_")}
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+    )
+    url, key, run = r"http://127\.0\.0\.1:\d+", r"oi_sk_\S+", r"Live load test (lt-\S+):"
+    try:
+        found = _lines_until(proc, url, key, run, r"(Press Ctrl-C)")
+        assert set(found) == {url, key, run, r"(Press Ctrl-C)"}, found
+        headers = {"Authorization": f"Bearer {found[key]}"}
+        totals = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(set(totals)) < 2:
+            page = httpx.get(f"{found[url]}/v1/calls?limit=100", headers=headers).json()
+            totals.append(page["total"])
+            time.sleep(0.5)
+        assert len(set(totals)) >= 2 and totals == sorted(totals)  # calls arrive as it plays
+        with OneInboxClient(found[key], found[url]) as client:
+            calls = sorted(client.iter_calls(), key=lambda c: c["created_at"])
+        assert {c["metadata"]["run_id"] for c in calls} == {found[run]}
+        # the load tester's calls in flight follow the ramp given on the command line
+        ramp, origin = Ramp.parse("2m:30"), _utc(calls[0]["created_at"])
+        for call in calls:
+            at = (_utc(call["created_at"]) - origin).total_seconds()
+            assert call["metadata"]["concurrency_at_dispatch"] <= ramp.target_at(at) + 0.01
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"serve --live did not stop within 60 s of Ctrl-C; stderr: {err[-2000:]}")
+    assert proc.returncode in (0, 130), err[-2000:]
+    assert "Sample API stopped." in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--live", "--ramp", "60-10"],
+            "--ramp: stage '60-10' is not DURATION:TARGET (e.g. 60:10 or 10m:100; seconds "
+            "unless s/m/h)",
+        ),
+        (["--live", "--ramp", "0:5"], "--ramp: the stages must last more than 0 run-seconds"),
+        (["--ramp", "60:10"], "--ramp needs --live (a live load-test run)"),
+        (["--speed", "10"], "--speed needs --live (a live load-test run)"),
+        (["--live", "--rate", "0"], "--rate must be a number of calls started per run-second"),
+        (["--live", "--speed", "0"], "--speed must be above 0 run-seconds per real second"),
+        (["--live", "--regression", "slow"], "--regression 'slow' is not a planted regression"),
+        (["--live", "--scenario", "call"], "--scenario and --live do not go together"),
+        (["--live", "--knee", "0"], "--knee must be at least 1 call in flight, got 0"),
+    ],
+)
+def test_serve_live_flags_are_one_line_errors_in_flag_words(argv, line, capsys):
+    from oneinbox_nb.cli import main
+
+    assert main(["serve", *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"oneinbox-nb serve: {line}") and err.count("\n") == 1, err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 import pandas as pd
 import pytest
 
@@ -160,3 +163,62 @@ def test_watch_takes_a_scope(tmp_path):
         assert run.summary().startswith(f"120 calls of load-test run {api.live.run_id}")
         everything = watch(None, client=client, cache=False)
         assert everything.n_calls == 120 and everything.scope_text == "all calls"
+
+
+def _component(metric: str) -> str:
+    return metric if metric == "response_ms" else metric.removesuffix("_ms")
+
+
+def test_the_rolling_table_follows_the_component_rule(tmp_path):
+    from oneinbox_nb.live import ROLLING_METRICS
+
+    with serve_live(n=400, seed=0, knee=50, speed=0) as api:
+        live = api.live
+        live.clock.advance(live.duration_s + 1)
+        client = OneInboxClient(api.api_key, api.base_url)
+        run = watch(live.run_id, client=client, cache=False, window=10_000)
+        frames = run.frames
+    # a flagged value of one component leaves out that value only, not the turn's others
+    turns = analysis.turn_latency(frames)
+    flagged = turns[turns["flagged"]]
+    assert len(flagged) and flagged["tts_ttfb_ms"].notna().any()
+    expected = analysis.latency_percentiles(frames, percentiles=(50, 95)).set_index("component")
+    table = run.rolling().set_index("metric")
+    for metric in ROLLING_METRICS:
+        want = expected.loc[_component(metric)]
+        got = table.loc[metric]
+        assert got["n_values"] == want["count"], metric
+        assert got["p50"] == pytest.approx(want["p50"], rel=1e-12), metric
+        assert got["p95"] == pytest.approx(want["p95"], rel=1e-12), metric
+    assert set(table["note"]) == {""}
+
+
+def test_below_the_minimum_the_live_table_says_not_enough_calls(tmp_path):
+    from rich.console import Console
+
+    from oneinbox_nb.live.terminal import live_table
+
+    with serve_live(n=300, seed=4, speed=0) as api:
+        live = api.live
+        ends = sorted(
+            (datetime.fromisoformat(c["ended_at"].replace("Z", "+00:00")) - live.origin)
+            for c in live.calls
+            if c["ended_at"]
+        )
+        live.clock.advance(ends[6].total_seconds() + 0.5)  # 7 calls have ended
+        client = OneInboxClient(api.api_key, api.base_url)
+        run = watch(live.run_id, client=client, cache=False, quiet_period=1e-6)
+        table = run.rolling().set_index("metric")
+        shown = run.rolling_shown().set_index("metric")
+        n = int(table.loc["response_ms", "n_calls"])
+        assert 0 < n < analysis.MIN_CALLS
+        assert math.isnan(table.loc["response_ms", "p95"])
+        assert table.loc["response_ms", "note"] == f"not enough calls ({n})"
+        assert shown.loc["response_ms", "p95"] == f"not enough calls ({n})"
+        assert shown.loc["response_ms", "p50"] == f"not enough calls ({n})"
+        assert f"response_ms: not enough calls ({n})" in run.summary()
+        console = Console(record=True, width=160, force_terminal=False)
+        assert live_table(run, console=console) == 0
+    text = console.export_text()
+    row = next(line for line in text.splitlines() if "response_ms" in line and "│" in line)
+    assert row.count(f"not enough calls ({n})") == 2 and " ms" not in row

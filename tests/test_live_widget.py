@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import matplotlib
 
@@ -78,3 +79,21 @@ def test_a_failed_refresh_is_kept_on_error_and_shown():
     explorer.tick()
     assert explorer.error is not None and run.n_calls == n
     assert type(explorer.error).__name__ in explorer.message.value
+
+
+def test_below_the_minimum_the_table_says_not_enough_calls():
+    with serve_live(n=300, seed=4, speed=0) as api:
+        live = api.live
+        first_end = min(
+            (datetime.fromisoformat(c["ended_at"].replace("Z", "+00:00")) - live.origin)
+            for c in live.calls
+            if c["ended_at"]
+        )
+        live.clock.advance(first_end.total_seconds() + 1)
+        run = watch(live.run_id, client=OneInboxClient(api.api_key, api.base_url), cache=False)
+        explorer = LiveExplorer(run, interval=None)
+    assert explorer.error is None
+    n = int(run.rolling().set_index("metric").loc["response_ms", "n_calls"])
+    assert n < 20
+    assert explorer.table.value.count(f"not enough calls ({n})") >= 2
+    assert explorer.result.equals(run.rolling())

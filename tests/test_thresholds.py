@@ -149,3 +149,33 @@ def test_interval_covers_the_truth_about_as_often_as_promised():
         row = evaluate("llm_ttft_ms: p(50)<1", frames, n_boot=300, ci=0.9, seed=3).iloc[0]
         hits.append(row.ci_low <= truth <= row.ci_high)
     assert 14 <= int(np.sum(hits)) <= 20
+
+
+def test_intervals_come_from_the_one_resampler_and_equal_resampling_by_hand():
+    from oneinbox_nb.analysis import _stats as S
+
+    rng = np.random.default_rng(5)
+    n_calls = 30
+    call = np.repeat(np.arange(n_calls), rng.integers(1, 6, size=n_calls))
+    values = rng.lognormal(6.5, 0.6, size=len(call))
+    # by hand: expand each resample's multiplicities into its rows, take numpy's quantile
+    boots = []
+    for weights in S._multiplicities(S._rng(9), n_calls, 200):
+        for row in weights:
+            boots.append(np.quantile(np.repeat(values, row[call].astype(int)), 0.95))
+    expected = tuple(np.quantile(boots, [0.05, 0.95]))
+    got = S.quantile_interval(call, values, 0.95, n_boot=200, ci=0.9, seed=9)
+    assert got == pytest.approx(expected, rel=1e-12)
+    failed = (rng.random(n_calls) < 0.2).astype(float)
+    ended = np.ones(n_calls)
+    ratios = [
+        (row @ failed) / (row @ ended)
+        for weights in S._multiplicities(S._rng(9), n_calls, 200)
+        for row in weights
+    ]
+    got = S.ratio_interval(failed, ended, n_boot=200, ci=0.9, seed=9)
+    assert got == pytest.approx(tuple(np.quantile(ratios, [0.05, 0.95])), rel=1e-12)
+    assert np.isnan(S.quantile_interval(call, values, 0.5, n_boot=0)).all()
+    # evaluate's defaults are the analysis' own
+    assert evaluate.__kwdefaults__["n_boot"] == S.DEFAULT_N_BOOT
+    assert evaluate.__kwdefaults__["seed"] == S.DEFAULT_SEED

@@ -20,6 +20,9 @@ This is the one place where these live; each question's module (latency, cost, l
   :class:`_ResampledQuantiles` gives exact quantiles of each resample from call multiplicities,
   expanding only a window of sorted rows around the sample's quantile; :func:`_resampled_ratio`
   gives ratios of sums (rates) per resample.
+* One statistic of one set of calls with its interval (the thresholds' verdicts,
+  ``oneinbox_nb/thresholds.py``): :func:`quantile_interval` (a p95 of turn values) and
+  :func:`ratio_interval` (a rate), both public, drawing from the same resampler.
 
 Cost. Every sort happens once, before the resampling; each batch of resamples then costs one
 matrix product of its call multiplicities with per-call counts, and a pass over a window of rows
@@ -413,3 +416,83 @@ def _resampled_ratio(
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = (weights @ numerator) / (weights @ denominator)
     return np.where(np.isfinite(ratio), ratio, np.nan)
+
+
+# --------------------------------------------------------------------------------------------------
+# One set of calls, one statistic: its interval (the thresholds' verdicts)
+# --------------------------------------------------------------------------------------------------
+
+
+def quantile_interval(
+    call: np.ndarray,
+    values: np.ndarray,
+    q: float,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    ci: float = 0.95,
+    seed: int | None = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """Percentile interval of the ``q`` quantile of ``values`` over resamples of whole calls.
+
+    Parameters
+    ----------
+    call : numpy.ndarray of int, shape (n_rows,)
+        Each value's call, as codes ``0..n_calls-1`` (every code present).
+    values : numpy.ndarray of float, shape (n_rows,)
+        Finite values (ms, or any unit: the interval is in the same unit).
+    q : float
+        The quantile, 0 to 1 (0.95 for a p95), interpolated linearly as :func:`numpy.quantile`.
+    n_boot : int, default :data:`DEFAULT_N_BOOT`
+        Resamples, drawn by the one resampler (:func:`_multiplicities`).
+    ci : float, default 0.95
+        Coverage of the central percentile interval.
+    seed : int or None, default :data:`DEFAULT_SEED`
+
+    Returns
+    -------
+    tuple of float
+        ``(ci_low, ci_high)``; NaN, NaN without values or with ``n_boot=0``.
+    """
+    call = np.asarray(call, dtype=np.int64)
+    values = np.asarray(values, dtype=float)
+    n_calls = int(call.max()) + 1 if len(call) else 0
+    if n_calls == 0 or n_boot == 0:
+        return float("nan"), float("nan")
+    rng = _rng(seed)
+    quantiles = _ResampledQuantiles(call, values, n_calls, [q])
+    boots = [quantiles(weights)[:, 0] for weights in _multiplicities(rng, n_calls, n_boot)]
+    return _percentile_interval(np.concatenate(boots), ci)
+
+
+def ratio_interval(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    ci: float = 0.95,
+    seed: int | None = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """Percentile interval of ``sum(numerator) / sum(denominator)`` over resamples of calls.
+
+    Parameters
+    ----------
+    numerator, denominator : numpy.ndarray of float, shape (n_calls,)
+        Per call (e.g. failed and ended, 0 or 1; cents and minutes).
+    n_boot, ci, seed
+        As for :func:`quantile_interval`.
+
+    Returns
+    -------
+    tuple of float
+        ``(ci_low, ci_high)``; NaN, NaN without calls or with ``n_boot=0``.
+    """
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    if len(numerator) == 0 or n_boot == 0:
+        return float("nan"), float("nan")
+    rng = _rng(seed)
+    boots = [
+        _resampled_ratio(weights, numerator, denominator)
+        for weights in _multiplicities(rng, len(numerator), n_boot)
+    ]
+    return _percentile_interval(np.concatenate(boots), ci)

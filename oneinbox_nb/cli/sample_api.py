@@ -2,18 +2,21 @@
 
 Each sub-command is its parser (``add_*_parser``) beside its handler (``run_*``), named together by a
 :class:`~oneinbox_nb.cli.parser.Command`; a new ``serve`` flag goes in :func:`add_serve_parser`
-(or :func:`add_fault_options`) and is read in :func:`run_serve`.
+(or :func:`add_fault_options`, :func:`add_live_options` for ``--live``) and is read in
+:func:`run_serve`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import ConfigurationError
 from .parser import Command, subcommand
 
-__all__ = ["DEMO", "SERVE", "add_fault_options"]
+__all__ = ["DEMO", "SERVE", "add_fault_options", "add_live_options"]
 
 
 def add_demo_parser(sub) -> None:
@@ -66,19 +69,87 @@ def add_serve_parser(sub) -> None:
         [
             "oneinbox-nb serve --scenario load_test --port 8765",
             "oneinbox-nb serve --scenario production,load_test --error-rate 0.1",
+            "oneinbox-nb serve --live --ramp 2m:20,10m:100 --speed 60",
         ],
     )
     p.add_argument(
         "--scenario",
-        default="production",
-        help="call, production or load_test (comma-separated for several)",
+        default=None,
+        help="call, production or load_test (comma-separated for several; default production)",
     )
+    add_live_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--n", type=int, default=None, help="number of calls (scenario default if omitted)"
     )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
     add_fault_options(p)
+
+
+def add_live_options(p: argparse.ArgumentParser) -> None:
+    """``serve --live``: play one load-test run live, and the flags of its load tester."""
+    live = p.add_argument_group(
+        "a live load test (--live)",
+        "Calls start, run, end and settle on a fast clock; watch it with `oneinbox-nb watch RUN_ID`.",
+    )
+    live.add_argument("--live", action="store_true", help="serve one load-test run as it happens")
+    live.add_argument(
+        "--ramp",
+        default=None,
+        metavar="DURATION:TARGET,...",
+        help="calls in flight over the run, k6-style stages (60:10 or 10m:100; s/m/h); "
+        "default: 1 -> 100 over --n calls",
+    )
+    live.add_argument(
+        "--rate", type=float, default=None, help="calls started per run-second (never above --ramp)"
+    )
+    live.add_argument(
+        "--speed", type=float, default=60.0, help="run-seconds per real second (default 60)"
+    )
+    live.add_argument("--knee", type=int, default=None, help="the planted knee (calls in flight)")
+    live.add_argument(
+        "--regression", default=None, help="plant a regression: slow_llm or tts_switch"
+    )
+
+
+#: ``serve``'s flags that only mean something with ``--live`` (their defaults).
+_LIVE_ONLY = {"ramp": None, "rate": None, "speed": 60.0, "knee": None, "regression": None}
+
+
+def _live_options(args) -> dict:
+    """``serve --live``'s keywords for :func:`~oneinbox_nb.sample.live.run_live`, checked."""
+    from ..sample import REGRESSIONS, Ramp
+
+    if args.scenario is not None:
+        raise ConfigurationError(
+            "--scenario and --live do not go together: --live serves one load-test run "
+            "(shape it with --ramp, --rate, --n)"
+        )
+    if args.regression is not None and args.regression not in REGRESSIONS:
+        raise ConfigurationError(
+            f"--regression {args.regression!r} is not a planted regression; choose from "
+            f"{', '.join(REGRESSIONS)}"
+        )
+    if not args.speed > 0:
+        raise ConfigurationError(
+            f"--speed must be above 0 run-seconds per real second, got {args.speed:g}"
+        )
+    if args.n is not None and args.n < 1:
+        raise ConfigurationError(f"--n must be at least 1 call, got {args.n}")
+    if args.knee is not None and args.knee < 1:
+        raise ConfigurationError(f"--knee must be at least 1 call in flight, got {args.knee}")
+    try:
+        ramp = None if args.ramp is None else Ramp.parse(args.ramp)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--{exc}") from None  # "ramp: stage 1 ..." -> "--ramp: ..."
+    if args.rate is not None and not (args.rate > 0 and args.rate < float("inf")):
+        raise ConfigurationError(
+            f"--rate must be a number of calls started per run-second above 0, got {args.rate:g}"
+        )
+    return {
+        "n": args.n, "seed": args.seed, "knee": args.knee, "regression": args.regression,
+        "ramp": ramp, "rate": args.rate, "speed": args.speed,
+    }  # fmt: skip
 
 
 def _scenarios(text: str) -> str | tuple[str, ...]:
@@ -97,14 +168,21 @@ def _scenarios(text: str) -> str | tuple[str, ...]:
 
 def run_serve(args) -> int:
     """Serve the sample API until Ctrl-C; option values it refuses are named as flags."""
-    from ..sample import server
+    from ..sample import live, server
 
-    scenario = _scenarios(args.scenario)
+    if args.live:
+        options = _live_options(args)
+        start: Any = live.run_live
+    else:
+        given = [f"--{k}" for k, default in _LIVE_ONLY.items() if getattr(args, k) != default]
+        if given:
+            raise ConfigurationError(f"{given[0]} needs --live (a live load-test run)")
+        options = {"seed": args.seed, "n": args.n}
+        scenario = _scenarios(args.scenario or "production")
+        start = functools.partial(server.run, scenario)
     try:
-        server.run(
-            scenario,
-            seed=args.seed,
-            n=args.n,
+        start(
+            **options,
             port=args.port,
             latency_ms=args.latency_ms,
             max_concurrency=args.max_concurrency,

@@ -72,7 +72,7 @@ LOOKBACK_S = 60.0
 #: Seconds after its end (on the API's clock: the newest ``created_at`` listed) after which an
 #: ended call whose cost is still missing is taken as settled (as the call store does).
 SETTLE_S = 600.0
-#: The metrics of the rolling table (per answered turn; see :meth:`LiveRun.rolling`).
+#: The metrics of the rolling table (the component rule; see :meth:`LiveRun.rolling`).
 ROLLING_METRICS: tuple[str, ...] = (
     "response_ms",
     "eou_delay_ms",
@@ -80,6 +80,8 @@ ROLLING_METRICS: tuple[str, ...] = (
     "llm_ttft_ms",
     "tts_ttfb_ms",
 )
+#: ``analysis.latency_values``' component of each rolling metric.
+_COMPONENT_OF = {m: m if m == "response_ms" else m.removesuffix("_ms") for m in ROLLING_METRICS}
 _KNEE_MIN_CALLS = 200  # fewer ended calls: "not enough calls yet"
 
 
@@ -378,24 +380,24 @@ class LiveRun:
             self._add_values(chunk, list(ended_ids))
 
     def _add_values(self, frames: CallFrames, ended: list[str]) -> None:
-        """Each newly ended call's per-turn values (of ``frames``), for the rolling window.
+        """Each newly ended call's values (of ``frames``), for the rolling window.
 
-        One :func:`analysis.turn_latency` pass: answered turns (>= 1) without a flagged value;
-        the response from complete turns only. (A turn with a flagged value of one component is
-        left out of every component here, a little stricter than ``analysis``' rule; the knee and
-        the thresholds use ``analysis`` itself on every call.)
+        The component rule of :mod:`oneinbox_nb.analysis` (one :func:`analysis.latency_values`
+        pass): a component's values are the per-turn sums of the turns that have its events, a
+        turn's value flagged for that component alone is left out (its other components stay);
+        the response comes from complete, unflagged turns >= 1.
         """
         per_call: dict[str, dict[str, np.ndarray]] = {c: {} for c in ended}
-        turns = analysis.turn_latency(frames, include_flagged=False)
-        turns = turns[(turns["turn"] >= 1).to_numpy(dtype=bool)]
-        for call_id, rows in turns.groupby("call_id", sort=False):
-            if call_id not in per_call:
-                continue
-            for metric in ROLLING_METRICS:
-                values = rows[metric].to_numpy(dtype=float)
-                if metric == "response_ms":
-                    values = values[rows["complete"].to_numpy(dtype=bool)]
-                per_call[str(call_id)][metric] = values[np.isfinite(values)]
+        values = analysis.latency_values(frames)
+        for metric in ROLLING_METRICS:
+            rows = values[values["component"] == _COMPONENT_OF[metric]]
+            codes, ids = pd.factorize(rows["call_id"])
+            order = np.argsort(codes, kind="stable")
+            split = np.cumsum(np.bincount(codes, minlength=len(ids)))[:-1]
+            by_call = np.split(rows["value"].to_numpy(dtype=float)[order], split)
+            for call_id, call_values in zip(ids, by_call, strict=True):
+                if call_id in per_call:
+                    per_call[call_id][metric] = call_values
         for call_id in ended:
             self._values_of.add(call_id)
             self._recent.append((self._known[call_id].concurrency, per_call[call_id]))
@@ -407,20 +409,31 @@ class LiveRun:
     def rolling(self) -> pd.DataFrame:
         """p50 and p95 of each component over the last ``window`` ended calls, with their load.
 
+        The values follow the component rule (see :meth:`_add_values`). A metric with values from
+        fewer than :data:`~oneinbox_nb.analysis.MIN_CALLS` calls gets no percentiles (NaN) and
+        the note ``"not enough calls (n)"``; one without values in a full enough window, ``"no
+        values"``.
+
         Returns
         -------
         pandas.DataFrame
-            ``metric``, ``p50``, ``p95`` (ms, NaN without values), ``n_values``, ``n_calls``,
-            ``concurrency_low``, ``concurrency_high`` (the window's calls' dispatch concurrency).
+            ``metric``, ``p50``, ``p95`` (ms, NaN without enough calls), ``n_values``,
+            ``n_calls`` (calls with values), ``concurrency_low``, ``concurrency_high`` (the
+            window's calls' dispatch concurrency) and ``note`` (``""`` when there are numbers).
         """
         load = np.array([c for c, _ in self._recent], dtype=float)
         low = float(np.nanmin(load)) if np.isfinite(load).any() else math.nan
         high = float(np.nanmax(load)) if np.isfinite(load).any() else math.nan
         rows = []
         for metric in ROLLING_METRICS:
-            parts = [v[metric] for _, v in self._recent if metric in v]
+            parts = [v[metric] for _, v in self._recent if len(v.get(metric, ()))]
             values = np.concatenate(parts) if parts else np.zeros(0)
-            p50, p95 = np.quantile(values, [0.5, 0.95]) if len(values) else (math.nan, math.nan)
+            note = ""
+            if not parts and len(self._recent) >= analysis.MIN_CALLS:
+                note = "no values"
+            elif len(parts) < analysis.MIN_CALLS:
+                note = f"not enough calls ({display.count(len(parts))})"
+            p50, p95 = np.quantile(values, [0.5, 0.95]) if not note else (math.nan, math.nan)
             rows.append(
                 {
                     "metric": metric,
@@ -430,9 +443,34 @@ class LiveRun:
                     "n_calls": len(parts),
                     "concurrency_low": low,
                     "concurrency_high": high,
+                    "note": note,
                 }
             )
         return pd.DataFrame(rows)
+
+    def rolling_shown(self) -> pd.DataFrame:
+        """:meth:`rolling` as readers see it (the terminal's and the explorer's table).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Text columns ``metric``, ``p50``, ``p95`` (through :mod:`oneinbox_nb.display`; the
+            note, e.g. ``"not enough calls (7)"``, below the minimum), ``calls`` and
+            ``concurrency`` (the window's range, ``"unknown"`` without one).
+        """
+        rows = []
+        for row in self.rolling().itertuples():
+            span = display.UNKNOWN
+            if math.isfinite(row.concurrency_low):
+                span = (
+                    f"{display.concurrency(row.concurrency_low)}–"
+                    f"{display.concurrency(row.concurrency_high)}"
+                )
+            p50, p95 = (
+                (row.note, row.note) if row.note else (display.ms(row.p50), display.ms(row.p95))
+            )
+            rows.append([row.metric, p50, p95, display.count(row.n_calls), span])
+        return pd.DataFrame(rows, columns=["metric", "p50", "p95", "calls", "concurrency"])
 
     def knee_text(self) -> str:
         """The knee with its interval, or ``"not enough calls yet (n)"``."""
@@ -544,7 +582,8 @@ class LiveRun:
             + (f"; {self.reason}" if self.reason else ""),
         ]
         for row in self.rolling().itertuples():
-            lines.append(f"  {row.metric}: p50 {display.ms(row.p50)}, p95 {display.ms(row.p95)}")
+            numbers = f"p50 {display.ms(row.p50)}, p95 {display.ms(row.p95)}"
+            lines.append(f"  {row.metric}: {row.note or numbers}")
         lines.append(f"  knee: {self.knee_text()}")
         lines += [f"  {s}" for s in self.threshold_state.get("summary", [])]
         return "\n".join(lines)

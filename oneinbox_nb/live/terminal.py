@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .. import display
@@ -23,15 +22,8 @@ def _table(live: LiveRun) -> Any:
     )
     for name in ("metric", "p50", "p95", "calls", "concurrency"):
         table.add_column(name, justify="left" if name == "metric" else "right")
-    for row in live.rolling().itertuples():
-        span = (
-            f"{display.concurrency(row.concurrency_low)}–{display.concurrency(row.concurrency_high)}"
-            if math.isfinite(row.concurrency_low)
-            else display.UNKNOWN
-        )
-        table.add_row(
-            row.metric, display.ms(row.p50), display.ms(row.p95), display.count(row.n_calls), span
-        )
+    for cells in live.rolling_shown().itertuples(index=False):
+        table.add_row(*(str(cell) for cell in cells))
     from rich.console import Group
 
     judged = Table(show_header=False, box=None, pad_edge=False)

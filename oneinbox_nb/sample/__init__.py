@@ -16,7 +16,8 @@ them (``truth()["runs"]``, ``truth()["tts_switch"]``); ``"second_account"`` is a
 each key with its own calls and agents, as the real API does, and no answer says "sample".
 
 Layout: ``generator.py`` (calls, truth), ``scenarios.py`` (how each scenario dispatches its calls),
-``dialogue.py`` (agents and what they say), ``clock.py`` (anchoring and reading timestamps),
+``ramp.py`` (the load tester's concurrency ramp and start rate), ``live.py`` (a load test played
+live), ``dialogue.py`` (agents and what they say), ``clock.py`` (anchoring and reading timestamps),
 ``server.py`` (the HTTP server, its faults and handlers), ``store.py`` (what it serves: calls,
 agents, accounts) and ``queries.py`` (reading a request: UUIDs, list filters, cursors).
 """
@@ -26,11 +27,13 @@ from __future__ import annotations
 from .clock import anchor
 from .generator import REFERENCE_END, REGRESSIONS, SCENARIOS, generate, truth
 from .pairs import RegressionPair, regression_pair
+from .ramp import Ramp
 from .server import SampleAPI, run, serve
 
 __all__ = [
     "REFERENCE_END",
     "REGRESSIONS",
+    "Ramp",
     "RegressionPair",
     "SCENARIOS",
     "SampleAPI",

@@ -31,9 +31,9 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from heapq import heappop, heappush
 from random import Random
 from statistics import median
 from typing import Any
@@ -50,6 +50,7 @@ from .dialogue import (
 from .latency import COMPONENTS, _aggregate, _lognormal, _Turn, _turn_events
 from .latency import TIMEOUT_MS as TIMEOUT_MS  # moved; still importable from here
 from .plants import REGRESSIONS, _Plants, _Regression
+from .ramp import Ramp, load_plan
 from .scenarios import KNEES as KNEES  # moved; still importable from here
 from .scenarios import REFERENCE_END, _Dispatch, _iso, _Scenarios
 
@@ -99,6 +100,8 @@ def generate(
     turns: tuple[int, int] | None = None,
     knee: int | None = None,
     regression: str | None = None,
+    ramp: Ramp | Sequence[Sequence[float]] | None = None,
+    rate: float | None = None,
 ) -> list[Call]:
     """Generate sample call payloads, the same for the same arguments.
 
@@ -129,6 +132,15 @@ def generate(
         300 ms to every ``llm_ttft`` event, ``"tts_switch"`` replaces the TTS provider by elevenlabs
         and adds 150 ms to every ``tts_ttfb`` event. The random draws are the same as without it,
         so ``seed`` alone decides everything else. Recorded in ``truth()["regression"]``.
+    ramp : Ramp or sequence of (duration_s, target), optional
+        ``load_test`` only: the load tester's concurrency ramp, k6-style stages (see
+        ``oneinbox_nb/sample/ramp.py``). Calls start whenever fewer than the target are in flight,
+        so ``concurrency_at_dispatch`` (the run's calls in flight at the start, itself included)
+        follows the ramp; the run ends with the ramp or after ``n`` calls (with a ramp, ``n``
+        defaults to no limit) and an hour before :data:`REFERENCE_END`, every call ended.
+    rate : float, optional
+        ``load_test`` only: calls started per run-second, never more than the ramp's target in
+        flight; without ``ramp``, ``n`` calls at this rate, as many in flight as that makes.
 
     Returns
     -------
@@ -139,14 +151,15 @@ def generate(
     ------
     ValueError
         For an unknown scenario or regression (the message lists the valid ones), or invalid
-        ``n``/``turns``/``knee``.
+        ``n``/``turns``/``knee``/``ramp``/``rate`` (``ramp``/``rate``: a ``ConfigurationError``).
 
     Examples
     --------
     >>> calls = generate("production", seed=1)
     >>> calls[0]["latency"]["events"][:2]  # doctest: +SKIP
     """
-    return _build(scenario, seed=seed, n=n, turns=turns, knee=knee, regression=regression).calls
+    options = {"seed": seed, "n": n, "turns": turns, "knee": knee, "regression": regression}
+    return _build(scenario, **options, ramp=ramp, rate=rate).calls
 
 
 def truth(
@@ -157,12 +170,14 @@ def truth(
     turns: tuple[int, int] | None = None,
     knee: int | None = None,
     regression: str | None = None,
+    ramp: Ramp | Sequence[Sequence[float]] | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """What :func:`generate` put in a scenario, for tests and examples to check analyses against.
 
     Parameters
     ----------
-    scenario, seed, n, turns, knee, regression
+    scenario, seed, n, turns, knee, regression, ramp, rate
         As for :func:`generate`.
 
     Returns
@@ -170,8 +185,8 @@ def truth(
     dict
         ``scenario``, ``seed``, ``n_calls``, ``reference_end``, ``time_range`` (first and last
         ``created_at``), ``agents`` (id -> name, topic, provider setup, providers), ``status_counts``,
-        ``knee_concurrency`` and ``run_id`` (load_test; else None), ``runs`` (mixed_account: run
-        id -> ``started_at``, ``n_calls``) and ``tts_switch`` (mixed_account: ``at``, ``agent``,
+        ``knee_concurrency``, ``run_id``, ``ramp`` (stages) and ``rate`` (load_test; else None),
+        ``runs`` (mixed_account: run id -> ``started_at``, ``n_calls``) and ``tts_switch`` (mixed_account: ``at``, ``agent``,
         ``from`` and the regression's fields), ``max_concurrency``,
         ``absurd_values`` (``(call_id, "latency.events[i]")``), ``absurd_events`` (dicts with
         call_id, index, turn, type, ms), ``aggregate_mismatches`` (``(call_id, component)``),
@@ -179,7 +194,8 @@ def truth(
         (``(call_id, tool_call_id)``), ``regression`` (None, or ``name``, ``description``,
         ``added_ms`` (event type -> ms) and ``providers`` (stt/llm/tts -> the new provider)).
     """
-    return _build(scenario, seed=seed, n=n, turns=turns, knee=knee, regression=regression).truth
+    options = {"seed": seed, "n": n, "turns": turns, "knee": knee, "regression": regression}
+    return _build(scenario, **options, ramp=ramp, rate=rate).truth
 
 
 # --------------------------------------------------------------------------------------------------
@@ -235,8 +251,11 @@ class _Builder(_Scenarios, _Plants):
         *,
         knee: int | None = None,
         regression: _Regression | None = None,
+        ramp: Ramp | None = None,
+        rate: float | None = None,
     ) -> None:
         self.scenario = scenario
+        self.ramp, self.rate = ramp, rate
         self.seed = seed
         self.n = n
         self.turns = turns
@@ -264,6 +283,8 @@ class _Builder(_Scenarios, _Plants):
             "provider_setups": {name: s.providers for name, s in PROVIDER_SETUPS.items()},
             "knee_concurrency": None,
             "run_id": None,
+            "ramp": None if ramp is None else [list(stage) for stage in ramp.stages],
+            "rate": rate,
             "regression": None if regression is None else regression.truth(),
             "absurd_values": [],
             "absurd_events": [],
@@ -724,7 +745,7 @@ class _Builder(_Scenarios, _Plants):
 
     def run(self) -> _Result:
         getattr(self, f"plan_{self.scenario}")()
-        self.calls = [self.build(d) for d in self.dispatches]
+        self.calls += [self.build(d) for d in self.dispatches[len(self.calls) :]]
         if self.scenario in ("production", "mixed_account", "second_account"):
             self.concurrency_from_timeline()
         self.plant_faults()
@@ -739,20 +760,6 @@ class _Builder(_Scenarios, _Plants):
         )
         return _Result(self.calls, truth)
 
-    def concurrency_from_timeline(self) -> None:
-        """``concurrency_at_dispatch`` from the calls' own intervals (including the call itself)."""
-        ends: list[datetime] = []
-        for d, call in zip(self.dispatches, self.calls, strict=True):
-            while ends and ends[0] <= d.created:
-                heappop(ends)
-            if call["ended_at"] is not None:
-                end = datetime.fromisoformat(call["ended_at"].replace("Z", "+00:00"))
-            else:
-                end = REFERENCE_END + timedelta(hours=1)
-            heappush(ends, end)
-            if "run_id" not in call["metadata"]:  # a load tester stamps its own level
-                call["metadata"]["concurrency_at_dispatch"] = len(ends)
-
 
 def _build(
     scenario: str,
@@ -762,6 +769,8 @@ def _build(
     turns: tuple[int, int] | None,
     knee: int | None = None,
     regression: str | None = None,
+    ramp: Ramp | Sequence[Sequence[float]] | None = None,
+    rate: float | None = None,
 ) -> _Result:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; valid scenarios: {', '.join(SCENARIOS)}")
@@ -771,14 +780,17 @@ def _build(
         raise ValueError(
             f"unknown regression {regression!r}; valid regressions: {', '.join(REGRESSIONS)}"
         )
-    if n is None:
+    if n is None and ramp is None:
         n = DEFAULT_N[scenario]
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    ramp, rate = load_plan(scenario, n, ramp, rate)
     if turns is not None:
         lo, hi = turns
         if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
             raise ValueError(f"turns must be (lo, hi) with 1 <= lo <= hi, got {turns!r}")
         turns = (lo, hi)
     planted = None if regression is None else REGRESSIONS[regression]
-    return _Builder(scenario, seed, n, turns, knee=knee, regression=planted).run()
+    return _Builder(
+        scenario, seed, n, turns, knee=knee, regression=planted, ramp=ramp, rate=rate
+    ).run()

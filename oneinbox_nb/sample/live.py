@@ -18,27 +18,35 @@ few calls the generator leaves ``in_progress`` at the end of a run stay in progr
 
 The clock (:class:`LiveClock`) runs ``speed`` run-seconds per real second from the moment the
 server starts (``speed=0``: it moves only by :meth:`LiveClock.advance`, for deterministic tests).
-A default run of 2,000 calls spans about 6,700 run-seconds: ``speed=200`` plays it in ~34 s.
+A default run of 2,000 calls spans about 6,700 run-seconds: ``speed=200`` plays it in ~34 s. A
+``ramp`` (k6-style stages, ``oneinbox_nb/sample/ramp.py``) and a ``rate`` set the load tester's
+concurrency and start rate instead; such a run lasts as long as its ramp.
 Timestamps are anchored so that the run starts at the real moment the server starts.
 """
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 
+from .. import display
 from .clock import anchor, parse_timestamp
 from .generator import REFERENCE_END, generate, truth
 from .queries import canonical_id
-from .server import SampleAPI
+from .ramp import Ramp
+from .server import SampleAPI, foreground
 
-__all__ = ["LiveClock", "LiveLoadTest", "open_live", "serve_live"]
+__all__ = ["LiveClock", "LiveLoadTest", "open_live", "run_live", "serve_live"]
+
+#: Calls in a live run without a ramp, by default.
+DEFAULT_LIVE_N = 2000
 
 #: Run-seconds between a call's end and its cost being filled in, by default.
 DEFAULT_SETTLE_S = 30.0
@@ -132,8 +140,13 @@ class LiveLoadTest:
 
     Parameters
     ----------
-    n, seed, knee, regression, turns
-        Passed to :func:`~oneinbox_nb.sample.generate` (``"load_test"``).
+    n : int, optional
+        Calls in the run: 2,000 by default; with a ``ramp``, at most this many (default: as many
+        as the ramp starts).
+    seed, knee, regression, turns, ramp, rate
+        Passed to :func:`~oneinbox_nb.sample.generate` (``"load_test"``): ``ramp`` is the load
+        tester's concurrency ramp, k6-style stages ``[(duration_s, target), ...]`` or a
+        :class:`~oneinbox_nb.sample.ramp.Ramp`; ``rate`` the calls started per run-second.
     speed : float, default 60
         Run-seconds per real second (0: only :meth:`LiveClock.advance` moves the clock).
     settle_s : float, default :data:`DEFAULT_SETTLE_S`
@@ -154,18 +167,23 @@ class LiveLoadTest:
     def __init__(
         self,
         *,
-        n: int = 2000,
+        n: int | None = None,
         seed: int = 0,
         knee: int | None = None,
         regression: str | None = None,
         turns: tuple[int, int] | None = None,
+        ramp: Ramp | Sequence[Sequence[float]] | None = None,
+        rate: float | None = None,
         speed: float = 60.0,
         settle_s: float = DEFAULT_SETTLE_S,
         start: datetime | None = None,
     ) -> None:
         if not settle_s >= 0:
             raise ValueError(f"settle_s must be >= 0 run-seconds, got {settle_s!r}")
+        if n is None and ramp is None:
+            n = DEFAULT_LIVE_N
         options = {"seed": seed, "n": n, "turns": turns, "knee": knee, "regression": regression}
+        options.update(ramp=ramp, rate=rate)
         generated = generate("load_test", **options)
         self.truth = truth("load_test", **options)
         first = parse_timestamp(self.truth["run_started_at"])
@@ -315,11 +333,13 @@ class LiveLoadTest:
 
 def serve_live(
     *,
-    n: int = 2000,
+    n: int | None = None,
     seed: int = 0,
     knee: int | None = None,
     regression: str | None = None,
     turns: tuple[int, int] | None = None,
+    ramp: Ramp | Sequence[Sequence[float]] | None = None,
+    rate: float | None = None,
     speed: float = 60.0,
     settle_s: float = DEFAULT_SETTLE_S,
     **server_options: Any,
@@ -328,9 +348,10 @@ def serve_live(
 
     Parameters
     ----------
-    n, seed, knee, regression, turns
-        The run: as for :func:`~oneinbox_nb.sample.generate` with ``"load_test"``. ``knee`` plants
-        the knee concurrency, ``regression="slow_llm"`` adds 300 ms to every ``llm_ttft`` event.
+    n, seed, knee, regression, turns, ramp, rate
+        The run, as for :class:`LiveLoadTest`. ``knee`` plants the knee concurrency,
+        ``regression="slow_llm"`` adds 300 ms to every ``llm_ttft`` event, ``ramp`` and ``rate``
+        drive the load tester (``[(600, 100)]``: 1 -> 100 calls in flight over 10 minutes).
     speed : float, default 60
         Run-seconds per real second; 0 stops the clock (move it with ``api.live.clock.advance``).
     settle_s : float, default 30
@@ -346,8 +367,8 @@ def serve_live(
         Its clock starts when the server is up.
     """
     live = LiveLoadTest(
-        n=n, seed=seed, knee=knee, regression=regression, turns=turns, speed=speed,
-        settle_s=settle_s,
+        n=n, seed=seed, knee=knee, regression=regression, turns=turns, ramp=ramp, rate=rate,
+        speed=speed, settle_s=settle_s,
     )  # fmt: skip
     api = SampleAPI(live.calls, scenario="live_load_test", store=live, **server_options)
     api.start()
@@ -356,7 +377,7 @@ def serve_live(
 
 
 def open_live(
-    *, n: int = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
+    *, n: int | None = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
 ) -> tuple[Any, LiveLoadTest]:
     """A live sample run as a data source, for notebooks: ``(DataSource, LiveLoadTest)``.
 
@@ -384,5 +405,51 @@ def open_live(
     live = api.live
     live.clock.advance(live.duration_s * played)
     client = OneInboxClient(api.api_key, api.base_url)
-    described = f"embedded sample API playing a live load test ({n:,} calls, seed {seed})"
+    size = display.count(len(live.calls))
+    described = f"embedded sample API playing a live load test ({size} calls, seed {seed})"
     return DataSource(client, description=described, sample_api=api), live
+
+
+def run_live(
+    *,
+    print: Callable[[str], Any] = builtins.print,  # the CLI passes its writer here
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> None:
+    """Play one live load-test run in the foreground until Ctrl-C (or until ``stop`` is set).
+
+    Prints the base URL and key as shell exports (as :func:`~oneinbox_nb.sample.run` does), then
+    the run: its id, calls, run time and real time at ``speed``, and the command that watches it.
+
+    Parameters
+    ----------
+    print : callable, default :func:`print`
+        Where the start-up lines go (one string per call).
+    stop : threading.Event, optional
+        Return when this is set (for tests and embedding); Ctrl-C always stops.
+    **options
+        Any keyword of :func:`serve_live`: ``n``, ``seed``, ``knee``, ``regression``, ``ramp``,
+        ``rate``, ``speed``, ``settle_s`` and the server's (``port``, ``latency_ms``...).
+
+    Raises
+    ------
+    ValueError
+        An option :func:`serve_live` refuses (``ConfigurationError`` for ``ramp``/``rate``),
+        before anything is served.
+    """
+
+    def about(api: SampleAPI) -> list[str]:
+        live: LiveLoadTest = api.live
+        run_time = display.duration(live.duration_s)
+        real = display.duration(live.duration_s / live.clock.speed) if live.clock.speed else None
+        return [
+            f"Live load test {live.run_id}: {display.count(len(live.calls))} calls over "
+            f"{run_time} of run time"
+            + (f" ({real} at speed {live.clock.speed:g})" if real else " (the clock is stopped)"),
+            f"Watch it: oneinbox-nb watch {live.run_id}",
+        ]
+
+    started = time.perf_counter()
+    foreground(
+        lambda: serve_live(**options), options, print=print, stop=stop, started=started, lines=about
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from heapq import heappop, heappush
 from itertools import accumulate
 from typing import Any
 
@@ -38,6 +40,10 @@ ACCOUNT_MIX: dict[str, tuple[tuple[str, float, tuple[tuple[str, float], ...]], .
 #: When Ava's text-to-speech moves from cartesia to elevenlabs in ``mixed_account``: between the
 #: account's two load-test runs (the first ends 8 days before ``REFERENCE_END``, the second 1 day).
 TTS_SWITCH_BEFORE_END = timedelta(days=4, hours=12)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _iso(moment: datetime, old: bool = False) -> str:
@@ -277,8 +283,11 @@ class _Scenarios:
     def plan_load_test(self) -> None:
         knee = KNEES[self.seed % len(KNEES)] if self.knee is None else self.knee
         self.truth["knee_concurrency"] = knee
-        # the run has just finished dispatching: its last calls are still running at REFERENCE_END
-        run_id, start = self.plan_run(self.n, REFERENCE_END - timedelta(seconds=120), knee)
+        if self.ramp is not None:
+            run_id, start = self.plan_ramped_run(self.n, knee)
+        else:
+            # the run has just finished dispatching: its last calls still run at REFERENCE_END
+            run_id, start = self.plan_run(self.n, REFERENCE_END - timedelta(seconds=120), knee)
         self.truth["run_id"] = run_id
         self.truth["run_started_at"] = _iso(start)
 
@@ -301,23 +310,81 @@ class _Scenarios:
         testers = [self.phone() for _ in range(40)]
         t = start
         for i, (c, gap) in enumerate(ramp):
-            d = _Dispatch(created=t, agent=AGENTS["orders"], type="inbound", concurrency=c)
-            excess = max(0, c - knee)
-            if rng.random() < 0.005 + 0.0025 * excess:
-                d.status = "failed"
-            d.speed = _Speed.under_load(rng, c, knee)
-            d.n_turns = rng.randint(*turns) if turns and self.turns is None else self.n_user_turns()
-            d.caller_metadata = {
-                "run_id": run_id,
-                "test": "load_test",
-                "concurrency_at_dispatch": c,
-                "virtual_user": f"vu-{i % 100:03d}",
-                "script": "order_status_v2",
-                "_from": rng.choice(testers),
-            }
-            self.dispatches.append(d)
+            self.dispatches.append(self.load_dispatch(i, t, c, (knee, run_id, testers), turns))
             t += timedelta(seconds=gap)
         return run_id, start
+
+    def load_dispatch(
+        self,
+        i: int,
+        created: datetime,
+        c: int,
+        run: tuple[int, str, list[str]],
+        turns: tuple[int, int] | None = None,
+    ) -> _Dispatch:
+        """The load tester's ``i``-th call of a run ``(knee, run_id, testers)``, at concurrency
+        ``c``: failures and slowness past the knee, its turns and the tester's metadata."""
+        rng = self.rng
+        knee, run_id, testers = run
+        d = _Dispatch(created=created, agent=AGENTS["orders"], type="inbound", concurrency=c)
+        excess = max(0, c - knee)
+        if rng.random() < 0.005 + 0.0025 * excess:
+            d.status = "failed"
+        d.speed = _Speed.under_load(rng, c, knee)
+        d.n_turns = rng.randint(*turns) if turns and self.turns is None else self.n_user_turns()
+        d.caller_metadata = {
+            "run_id": run_id,
+            "test": "load_test",
+            "concurrency_at_dispatch": c,
+            "virtual_user": f"vu-{i % 100:03d}",
+            "script": "order_status_v2",
+            "_from": rng.choice(testers),
+        }
+        return d
+
+    def plan_ramped_run(self, n: int | None, knee: int) -> tuple[str, datetime]:
+        """One load-test run driven by ``self.ramp`` (and ``self.rate``): each call starts when
+        :meth:`Ramp.next_start <oneinbox_nb.sample.ramp.Ramp.next_start>` says, and is built at
+        once, so that its end (and so the calls in flight) is known before the next one starts.
+        The run ends when the ramp does or after ``n`` calls; it is placed to end an hour before
+        :data:`REFERENCE_END`, so every call has ended and settled. Returns the run id and start."""
+        ramp = self.ramp
+        start = (REFERENCE_END - timedelta(seconds=ramp.duration_s, hours=1)).replace(microsecond=0)
+        run_id = f"lt-{start:%Y%m%d}-{self.hex(6)}"
+        testers = [self.phone() for _ in range(40)]
+        gap = 0.0 if self.rate is None else 1.0 / self.rate
+        ends: list[float] = []
+        t: float | None = 0.0
+        i = 0
+        while (n is None or i < n) and (t := ramp.next_start(t, ends)) is not None:
+            t = math.ceil(t * 1000 - 1e-6) / 1000  # on the millisecond, as timestamps are
+            while ends and ends[0] <= t:
+                heappop(ends)
+            created = start + timedelta(seconds=t)
+            d = self.load_dispatch(i, created, len(ends) + 1, (knee, run_id, testers))
+            self.dispatches.append(d)
+            call = self.build(d)
+            self.calls.append(call)
+            ended = call["ended_at"]
+            heappush(ends, math.inf if ended is None else (_parse(ended) - start).total_seconds())
+            t += gap
+            i += 1
+        self.truth["n_calls"] = i
+        return run_id, start
+
+    def concurrency_from_timeline(self) -> None:
+        """``concurrency_at_dispatch`` from the calls' own intervals (including the call itself)."""
+        ends: list[datetime] = []
+        for d, call in zip(self.dispatches, self.calls, strict=True):
+            while ends and ends[0] <= d.created:
+                heappop(ends)
+            if call["ended_at"] is not None:
+                end = _parse(call["ended_at"])
+            else:
+                end = REFERENCE_END + timedelta(hours=1)
+            heappush(ends, end)
+            if "run_id" not in call["metadata"]:  # a load tester stamps its own level
+                call["metadata"]["concurrency_at_dispatch"] = len(ends)
 
     def plan_turns(self, d: _Dispatch) -> list[_Turn]:
         rng = self.rng

@@ -56,7 +56,7 @@ from .generator import generate
 from .queries import UUID_CANONICAL, canonical_id, encode_cursor, query_filters, uuid_error
 from .store import Account, CallStore, agents_for
 
-__all__ = ["SampleAPI", "run", "serve"]
+__all__ = ["SampleAPI", "foreground", "run", "serve"]
 
 MAX_CALLS_PER_DAY = 5000
 #: Where a request made with another account's key keeps that :class:`Account`.
@@ -67,8 +67,37 @@ _JSON = "application/json"
 class SampleAPI:
     """A running (or stopped) sample OneInbox API server.
 
-    Made by :func:`serve`; see there for the parameters. Use it as a context manager, or call
-    :meth:`stop` when done.
+    Made by :func:`serve` (or :func:`~oneinbox_nb.sample.live.serve_live`). Use it as a context
+    manager, or call :meth:`stop` when done.
+
+    Parameters
+    ----------
+    calls : sequence of dict
+        The payloads to serve (see :func:`serve`).
+    scenario : str or tuple of str, optional
+        The scenario name(s) the calls came from.
+    port : int, default 0
+        Port to bind; 0 picks a free one.
+    api_key : str, optional
+        The key to accept; default a fresh random ``oi_sk_sample_...`` key.
+    latency_ms : float, default 0
+        Delay added to every ``/v1/calls*`` request (non-blocking).
+    max_concurrency : int, optional
+        ``/v1/calls*`` requests beyond this many in flight are answered at once with 429 and a
+        ``Retry-After`` header. Requests only overlap while they wait, so pair it with
+        ``latency_ms``.
+    retry_after : float, default 1
+        Seconds sent in ``Retry-After`` (fractions are sent as a decimal string, e.g. ``"0.05"``).
+    error_rate, drop_rate, truncate_rate : float, default 0
+        Fractions of ``/v1/calls*`` requests answered 500/502/503, dropped without an answer, or (of
+        200 answers) cut short mid-body.
+    fault_seed : int, default 0
+        Seed of the fault draws: the same request sequence meets the same faults.
+    accounts : mapping of str to sequence of dict, optional
+        Other accounts on the same server: their key -> their calls.
+    store : object, optional
+        What to serve the calls from instead of ``calls`` (the live run's
+        :class:`~oneinbox_nb.sample.live.LiveLoadTest`).
 
     Attributes
     ----------
@@ -598,23 +627,10 @@ def serve(
         ``REFERENCE_END`` is moved there, see :func:`~oneinbox_nb.sample.anchor`). Default: the
         start of the current UTC hour, so "today" and "the last 7 days" hold calls. Pass a fixed
         value for calls that are the same on every run (tests pass ``REFERENCE_END``).
-    port : int, default 0
-        Port to bind; 0 picks a free one.
-    api_key : str, optional
-        The key to accept; default a fresh random ``oi_sk_sample_...`` key.
-    latency_ms : float, default 0
-        Delay added to every ``/v1/calls*`` request (non-blocking).
-    max_concurrency : int, optional
-        ``/v1/calls*`` requests beyond this many in flight are answered at once with 429 and a
-        ``Retry-After`` header. Requests only overlap while they wait, so pair it with
-        ``latency_ms``.
-    retry_after : float, default 1
-        Seconds sent in ``Retry-After`` (fractions are sent as a decimal string, e.g. ``"0.05"``).
-    error_rate, drop_rate, truncate_rate : float, default 0
-        Fractions of ``/v1/calls*`` requests answered 500/502/503, dropped without an answer, or (of
-        200 answers) cut short mid-body.
-    fault_seed : int, default 0
-        Seed of the fault draws: the same request sequence meets the same faults.
+    port, api_key, latency_ms, max_concurrency, retry_after, error_rate, drop_rate, truncate_rate, \
+fault_seed
+        How the server answers (see :class:`SampleAPI`): port 0 picks a free one, the key is a
+        fresh random ``oi_sk_sample_...`` by default, the others add delays, 429s and faults.
     accounts : mapping of str to (str or sequence of dict), optional
         Other accounts on the same server, by key: a scenario name (generated with the same
         ``seed``, ``n``, ``turns`` and ``now``, e.g. ``{"oi_sk_sample_other": "second_account"}``)
@@ -680,13 +696,32 @@ def run(
         ``latency_ms``, ``max_concurrency``, ``retry_after``, ``error_rate``, ``drop_rate``,
         ``truncate_rate``, ``fault_seed``.
     """
+    started = time.perf_counter()
+    foreground(lambda: serve(scenario, **options), options, print=print, stop=stop, started=started)
+
+
+def foreground(
+    start: Callable[[], SampleAPI],
+    options: Mapping[str, Any],
+    *,
+    print: Callable[[str], Any] = builtins.print,
+    stop: threading.Event | None = None,
+    started: float | None = None,
+    lines: Callable[[SampleAPI], list[str]] | None = None,
+) -> None:
+    """Hold a sample API started by ``start()`` in the foreground until Ctrl-C or ``stop``.
+
+    Prints what is served (with the ``options``' faults), then the two shell exports, any
+    ``lines(api)``, and "Press Ctrl-C to stop."; "Sample API stopped." at the end.
+    :func:`run` and :func:`~oneinbox_nb.sample.live.run_live` are this around their server.
+    """
     if threading.current_thread() is threading.main_thread() and (
         signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     ):
         # started with Ctrl-C ignored (`&` in a script does that): "Press Ctrl-C" must still hold
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    started = time.perf_counter()
-    with serve(scenario, **options) as api:
+    started = time.perf_counter() if started is None else started
+    with start() as api:
         faults = {
             k: options[k]
             for k in ("latency_ms", "max_concurrency", "error_rate", "drop_rate", "truncate_rate")
@@ -699,6 +734,8 @@ def run(
         )
         print(f"export ONEINBOX_BASE_URL={api.base_url}")
         print(f"export ONEINBOX_API_KEY={api.api_key}")
+        for line in lines(api) if lines is not None else []:
+            print(line)
         print("Press Ctrl-C to stop.")
         event = stop or threading.Event()
         try:

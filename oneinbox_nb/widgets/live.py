@@ -23,12 +23,6 @@ from ._base import _Explorer, frame_html, note_panel
 
 __all__ = ["LiveExplorer"]
 
-_FORMATS = {
-    "p50": "{:,.0f}",
-    "p95": "{:,.0f}",
-    "concurrency_low": "{:,.0f}",
-    "concurrency_high": "{:,.0f}",
-}
 _SERIES = ("response_ms", "eou_delay_ms", "llm_ttft_ms", "tts_ttfb_ms", "stt_ms")
 
 
@@ -49,7 +43,8 @@ class LiveExplorer(_Explorer):
     status : ipywidgets.HTML
         The population sentence and the calls in flight, completed and failed.
     table : ipywidgets.HTML
-        The rolling p50/p95 per component (``result`` is the same table as a DataFrame).
+        The rolling p50/p95 per component as readers see them (``LiveRun.rolling_shown``:
+        "not enough calls (n)" below the minimum); ``result`` is ``LiveRun.rolling()``.
     judged : ipywidgets.HTML
         The knee and each threshold with ✓ or ✗.
     ticks : int
@@ -133,7 +128,7 @@ class LiveExplorer(_Explorer):
             + (f"; {display.html(run.reason)}" if run.reason else "")
             + "</p>"
         )
-        self.table.value = frame_html(table, _FORMATS)
+        self.table.value = frame_html(run.rolling_shown())
         lines = [f"<li>knee: {display.html(run.knee_text())}</li>"]
         for row in run.threshold_state.itertuples():
             mark = "✓" if row.verdict == "pass" else "✗" if "breach" in row.verdict else "?"
