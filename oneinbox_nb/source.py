@@ -48,7 +48,7 @@ from .exceptions import CacheError, ConfigurationError, MissingAPIKeyError
 from .fetch import FetchResult, fetch_calls
 from .scope import Scope, SourceLabel, is_sample_key, resolve_agents
 
-__all__ = ["SOURCES", "DataSource", "choose_source", "describe_source", "open_source"]
+__all__ = ["SOURCES", "DataSource", "choose_source", "describe_source", "open_live", "open_source"]
 
 SOURCES = ("auto", "api", "sample")
 """The values of ``source``: ``"auto"`` (the rule), ``"api"`` (the OneInbox API), ``"sample"``."""
@@ -398,3 +398,37 @@ def open_source(
     else:
         described = describe_source(None, source, scenario=names, seed=seed, n=n)
     return DataSource(client, description=described, sample_api=api)
+
+
+def open_live(
+    *, n: int | None = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
+) -> tuple[DataSource, Any]:
+    """A live sample load-test run as a data source, for notebooks: ``(DataSource, LiveLoadTest)``.
+
+    Parameters
+    ----------
+    n, seed, speed
+        As for :func:`oneinbox_nb.sample.live.serve_live`.
+    played : float, default 0
+        Share of the run already played when it opens (0 to 1).
+    **options
+        Other keywords of :func:`~oneinbox_nb.sample.live.serve_live` (``ramp``, ``rate``,
+        ``knee``, ``regression``...).
+
+    Returns
+    -------
+    tuple
+        A :class:`DataSource` whose ``client`` reads the run (close it to stop
+        the server) and the :class:`~oneinbox_nb.sample.live.LiveLoadTest` (its ``run_id``, ``clock``, ``truth``).
+    """
+    from .sample.live import serve_live
+
+    if not 0 <= played <= 1:
+        raise ValueError(f"played must be a share between 0 and 1, got {played!r}")
+    api = serve_live(n=n, seed=seed, speed=speed, **options)
+    live = api.live
+    live.clock.advance(live.duration_s * played)
+    client = OneInboxClient(api.api_key, api.base_url)
+    size = count(len(live.calls))
+    described = f"embedded sample API playing a live load test ({size} calls, seed {seed})"
+    return DataSource(client, description=described, sample_api=api), live

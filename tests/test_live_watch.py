@@ -222,3 +222,23 @@ def test_below_the_minimum_the_live_table_says_not_enough_calls(tmp_path):
     text = console.export_text()
     row = next(line for line in text.splitlines() if "response_ms" in line and "│" in line)
     assert row.count(f"not enough calls ({n})") == 2 and " ms" not in row
+
+
+def test_watch_keeps_to_its_accounts_store(tmp_path, monkeypatch):
+    """The store a watch writes is claimed for the client's account; another's needs merge."""
+    from oneinbox_nb.account import account_identity
+    from oneinbox_nb.cache import CallCache, source_name
+    from oneinbox_nb.exceptions import StoreAccountError
+
+    monkeypatch.setenv("ONEINBOX_RUN_KEY", "test_run")
+    with serve_live(n=60, seed=5, speed=0) as api:
+        client = OneInboxClient(api.api_key, api.base_url)
+        store = CallCache(tmp_path, source=source_name(api.base_url))
+        store.claim(account_identity("https://api.other.test", "oi_sk_live_" + "e" * 24))
+        with pytest.raises(StoreAccountError, match="another account"):
+            LiveRun(api.live.run_id, client=client, cache=tmp_path, quiet_period=1e9)
+        run = LiveRun(api.live.run_id, client=client, cache=tmp_path, merge=True)
+        assert run.key == "test_run"  # the account's run key, set once
+        monkeypatch.delenv("ONEINBOX_RUN_KEY")
+        assert LiveRun(api.live.run_id, client=client, cache=False).key == "run_id"
+    assert store.account["merged"]  # this account was added, the other one kept

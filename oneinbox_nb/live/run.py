@@ -42,9 +42,11 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, display
+from ..account import account_record
 from ..cache import CallCache, source_name
 from ..client import TERMINAL_STATUSES, OneInboxClient
 from ..client.retry import is_retryable
+from ..config import resolve_run_key
 from ..exceptions import CacheError, OneInboxError
 from ..frames import CallFrames, to_frames
 from ..scope import Scope
@@ -165,7 +167,8 @@ class LiveRun:
         thresholds: Iterable[Threshold | str] | str = (),
         abort_on_fail: bool = False,
         cache: bool | str | CallCache | None = True,
-        key: str = "run_id",
+        merge: bool = False,
+        key: str | None = None,
         window: int = 200,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -177,14 +180,14 @@ class LiveRun:
         self.start_timeout = float(start_timeout)
         self.thresholds = as_thresholds(thresholds)
         self.abort_on_fail = abort_on_fail
-        self.key = key
+        self.key = key = resolve_run_key(key)
         self.window = int(window)
         self._clock = clock
         self.scope = _as_scope(scope, key)
         self._keep = self.scope.matches
         self.scope_text = _scope_words(self.scope)
         self._since = self.scope.since.timestamp() if self.scope.since else -math.inf
-        self._store = self._open_store(cache)
+        self._store = self._open_store(cache, merge)
         self._known: dict[str, _Known] = {}
         self._chunks: list[CallFrames] = []
         self._chunk_ids: list[set[str]] = []
@@ -208,17 +211,21 @@ class LiveRun:
 
     # the store -----------------------------------------------------------------------------------
 
-    def _open_store(self, cache: bool | str | CallCache | None) -> CallCache | None:
+    def _open_store(self, cache: bool | str | CallCache | None, merge: bool) -> CallCache | None:
+        """The call store, claimed for the client's account (another account's store is a
+        :class:`~oneinbox_nb.exceptions.StoreAccountError` unless ``merge``)."""
         if cache is None or cache is False:
             return None
-        if isinstance(cache, CallCache):
-            return cache
-        name = source_name(self.client.base_url)
-        try:
-            return CallCache(None if cache is True else cache, source=name)
-        except CacheError as error:
-            log.warning("watching without the call store: %s", error)
-            return None
+        store = cache
+        if not isinstance(store, CallCache):
+            name = source_name(self.client.base_url)
+            try:
+                store = CallCache(None if cache is True else cache, source=name)
+            except CacheError as error:
+                log.warning("watching without the call store: %s", error)
+                return None
+        store.claim(account_record(self.client.account_identity()), merge=merge)
+        return store
 
     def _restore(self) -> None:
         if self._store is None:
@@ -605,7 +612,8 @@ def watch(
     quiet_period: float = QUIET_PERIOD_S,
     start_timeout: float = START_TIMEOUT_S,
     cache: bool | str | CallCache | None = True,
-    key: str = "run_id",
+    merge: bool = False,
+    key: str | None = None,
     window: int = 200,
 ) -> LiveRun:
     """Follow a run on the API as it happens; returns a :class:`LiveRun` after its first refresh.
@@ -631,7 +639,12 @@ def watch(
         Seconds to wait for the scope's first call before :class:`WatchError`.
     cache : bool, str or CallCache, default True
         The call store (True: the user store of this API; a directory; False: none).
-    key : str, default "run_id"
+    merge : bool, default False
+        Use a store that holds another account's calls (or this account's under an earlier key),
+        as :func:`oneinbox_nb.fetch_calls` does.
+    key : str, optional
+        The run key (default: ``ONEINBOX_RUN_KEY``, else ``run_id``; see
+        :func:`oneinbox_nb.config.resolve_run_key`).
     window : int, default 200
         Ended calls behind the rolling p50/p95.
 
@@ -654,6 +667,7 @@ def watch(
         thresholds=thresholds,
         abort_on_fail=abort_on_fail,
         cache=cache,
+        merge=merge,
         key=key,
         window=window,
     )

@@ -43,7 +43,7 @@ from .queries import canonical_id
 from .ramp import Ramp
 from .server import SampleAPI, foreground
 
-__all__ = ["LiveClock", "LiveLoadTest", "open_live", "run_live", "serve_live"]
+__all__ = ["LiveClock", "LiveLoadTest", "run_live", "serve_live"]
 
 #: Calls in a live run without a ramp, by default.
 DEFAULT_LIVE_N = 2000
@@ -374,40 +374,6 @@ def serve_live(
     api.start()
     live.clock.start()
     return api
-
-
-def open_live(
-    *, n: int | None = 1000, seed: int = 0, speed: float = 30.0, played: float = 0.0, **options: Any
-) -> tuple[Any, LiveLoadTest]:
-    """A live sample run as a data source, for notebooks: ``(DataSource, LiveLoadTest)``.
-
-    Parameters
-    ----------
-    n, seed, speed
-        As for :func:`serve_live`.
-    played : float, default 0
-        Share of the run already played when it opens (0 to 1).
-    **options
-        Other keywords of :func:`serve_live`.
-
-    Returns
-    -------
-    tuple
-        A :class:`oneinbox_nb.source.DataSource` whose ``client`` reads the run (close it to stop
-        the server) and the :class:`LiveLoadTest` (its ``run_id``, ``clock``, ``truth``).
-    """
-    from ..client import OneInboxClient
-    from ..source import DataSource
-
-    if not 0 <= played <= 1:
-        raise ValueError(f"played must be a share between 0 and 1, got {played!r}")
-    api = serve_live(n=n, seed=seed, speed=speed, **options)
-    live = api.live
-    live.clock.advance(live.duration_s * played)
-    client = OneInboxClient(api.api_key, api.base_url)
-    size = display.count(len(live.calls))
-    described = f"embedded sample API playing a live load test ({size} calls, seed {seed})"
-    return DataSource(client, description=described, sample_api=api), live
 
 
 def run_live(
