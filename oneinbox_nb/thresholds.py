@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, display
-from .analysis._stats import DEFAULT_N_BOOT, DEFAULT_SEED, quantile_interval, ratio_interval
+from .analysis import DEFAULT_N_BOOT, DEFAULT_SEED, quantile_interval, ratio_interval
 from .client import TERMINAL_STATUSES
 from .exceptions import ConfigurationError
 from .frames import CallFrames

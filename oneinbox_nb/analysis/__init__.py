@@ -106,7 +106,14 @@ from __future__ import annotations
 
 from ..frames import AGGREGATE_COMPONENTS, RESPONSE_COMPONENTS
 from ._calls import EVENT_COMPONENTS
-from ._stats import MIN_CALLS, percentile_label
+from ._stats import (
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
+    MIN_CALLS,
+    percentile_label,
+    quantile_interval,
+    ratio_interval,
+)
 from .compare import (
     COMPARE_COLUMNS,
     COMPARE_METRICS,
@@ -151,6 +158,8 @@ __all__ = [
     "CONNECT_GROUPS",
     "CONNECT_PHASES",
     "COST_GROUPS",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_SEED",
     "EVENT_COMPONENTS",
     "MIN_CALLS",
     "MIN_CHANGE",
@@ -176,6 +185,8 @@ __all__ = [
     "load_test_runs",
     "percentile_label",
     "provider_comparison",
+    "quantile_interval",
+    "ratio_interval",
     "select_calls",
     "server_comparison",
     "short_and_failed_costs",
