@@ -32,10 +32,17 @@ def test_ticks_redraw_with_new_numbers():
         assert explorer.error is None
         before = (explorer.table.value, explorer.status.value, explorer.result.copy())
         assert f"{run.n_calls:,} calls" in before[1]
+        opening = explorer.scope_text.value  # first, the sentence the reports open with
+        assert explorer.widget.children[0] is explorer.scope_text
+        assert opening == f"<p>{run.scope.sentence(run.frames)}</p>"
+        assert opening.startswith(
+            f"<p>{len(run.frames.calls):,} calls of load-test run {live.run_id}"
+        )
         live.clock.advance(live.duration_s * 0.3)
         explorer.tick()
         assert explorer.error is None and explorer.ticks == 1
         assert explorer.table.value != before[0] and explorer.status.value != before[1]
+        assert explorer.scope_text.value != opening  # more calls seen
         assert explorer.result.equals(run.rolling())
         assert "✗ response_ms: p(95)&lt;100: clear breach" in explorer.judged.value
         assert "knee: " in explorer.judged.value

@@ -61,12 +61,14 @@ class LiveExplorer(_Explorer):
             "refresh": widgets.Button(description="refresh now"),
         }
         self.controls["refresh"].on_click(self._guarded(lambda _: self.tick()))
+        self.scope_text = widgets.HTML()
         self.status = widgets.HTML()
         self.table = widgets.HTML()
         self.judged = widgets.HTML()
         self._views += [self.table, self.judged]
         self.widget = widgets.VBox(
             [
+                self.scope_text,
                 widgets.HBox(list(self.controls.values())),
                 self.status,
                 self.output,
@@ -121,6 +123,8 @@ class LiveExplorer(_Explorer):
     def _render(self) -> None:
         run = self.run
         table = run.rolling()
+        # the explorer opens with its scope (the calls seen so far), as the reports' "In short" does
+        self.scope_text.value = f"<p>{display.html(run.scope.sentence(run.frames))}</p>"
         self.status.value = (
             f"<p><b>{display.html(run.summary().splitlines()[0])}</b><br>"
             f"{display.count(run.n_calls)} calls: {display.count(run.in_flight)} in flight, "
