@@ -121,6 +121,13 @@ class Dataset:
         return self._store.marker().get("account")
 
     @property
+    def run_key(self) -> str:
+        """The metadata key that marks this dataset's load-test calls (the traffic rule): the run
+        key recorded at sync (``account["run_key"]``, see :mod:`oneinbox_nb.dataset.account`),
+        else ``run_id``."""
+        return (self.account or {}).get("run_key") or "run_id"
+
+    @property
     def description(self) -> str:
         """The dataset in one line, for reports: ``dataset history/ (OneInbox API at …, account
         1a2b…, 3,200 calls, synced 2026-12-07 01:20 UTC)``; sample data says ``sample data``."""
@@ -425,16 +432,23 @@ class Dataset:
                 except duckdb.Error as exc:
                     raise engine_error(exc, self.path, "the fleet query") from None
 
-            return FleetQueries(run, "duckdb", self._traffic_counts)
+            return FleetQueries(run, "duckdb", self._traffic_counts, self.run_key)
         session = spark or self._spark or _local_spark()
         self._spark = session
         self._spark_views(session)
-        return FleetQueries(lambda q: session.sql(q).toPandas(), "spark", self._traffic_counts)
+        return FleetQueries(
+            lambda q: session.sql(q).toPandas(), "spark", self._traffic_counts, self.run_key
+        )
 
     def _traffic_counts(self) -> dict[str, int] | None:
         """Production and load-test calls from the commit markers (each part counts its
-        load-test calls); None when a call may be in several parts or a marker lacks the count."""
-        if self._dedup or any("n_load_test" not in c for c in self._live):
+        load-test calls); None when a call may be in several parts, a marker lacks the count or
+        counted with another run key than :attr:`run_key` (markers without ``load_test_key``
+        counted ``run_id``)."""
+        key = self.run_key
+        if self._dedup or any(
+            "n_load_test" not in c or c.get("load_test_key", "run_id") != key for c in self._live
+        ):
             return None
         load = sum(int(c["n_load_test"]) for c in self._live)
         total = sum(int(c["n_calls"]) for c in self._live)
