@@ -197,6 +197,8 @@ def test_a_dataset_synced_with_a_run_key_keeps_using_it(tmp_path, monkeypatch):
     slowest, twin_slowest = slowest_calls(dataset, since, n=100), slowest_calls(twin, since, n=100)
     assert slowest["meta_test_run"].tolist() == twin_slowest["meta_run_id"].tolist()
     assert slowest["meta_test_run"].notna().any() and slowest["meta_run_id"].isna().all()
+    run = slowest["meta_test_run"].dropna().iloc[0]
+    assert len(dataset.frames(run_id=run).calls) == 30 == len(twin.frames(run_id=run).calls)
     with pytest.raises(ValueError, match="call is one whose metadata has test_run"):
         dataset.call_volume(traffic="loadtest")
 
