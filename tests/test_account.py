@@ -3,6 +3,7 @@ identity, and the run key configured once per account (ONEINBOX_RUN_KEY)."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from oneinbox_nb.account import (
@@ -16,6 +17,8 @@ from oneinbox_nb.account import (
 from oneinbox_nb.client import AsyncOneInboxClient, OneInboxClient
 from oneinbox_nb.config import configured_run_key, resolve_run_key
 from oneinbox_nb.dataset.account import account_of
+from oneinbox_nb.dataset.changes import group_calls, slowest_calls
+from oneinbox_nb.dataset.fleet import FleetQueries, traffic_conditions
 from oneinbox_nb.exceptions import ConfigurationError
 
 KEY = "oi_sk_live_" + "a" * 32
@@ -161,3 +164,50 @@ def test_a_dataset_synced_with_a_run_key_keeps_using_it(tmp_path, monkeypatch):
     production = Scope.parse(source=dataset)
     assert len(production.select(frames).calls) == 20
     assert production.sentence(frames).endswith("load tests left out")
+
+    # the dataset's SQL takes the same rule: the test_run calls are left out and counted
+    assert dataset.run_key == "test_run"
+    volume = dataset.call_volume()
+    assert volume["n_calls"].sum() == 20 and volume.attrs["n_left_out"] == 30
+    assert volume.attrs["scope"] == "production calls; 30 load-test calls left out"
+    runs = dataset.call_volume(traffic="load_test")
+    assert runs["n_calls"].sum() == 30 and runs.attrs["n_left_out"] == 20
+    # the same calls tagged with run_id give the same answers (the run_id dataset is tested)
+    twin_calls = generate("load_test", seed=1, n=30) + generate("production", seed=2, n=20)
+    with (
+        serve(calls=twin_calls, api_key=key) as api,
+        OneInboxClient(api.api_key, api.base_url) as c,
+    ):
+        sync(tmp_path / "twin", client=c, progress=False)
+    twin = open_dataset(tmp_path / "twin")
+    assert twin.run_key == "run_id"
+    for traffic in ("production", "load_test"):
+        got, expected = dataset.latency(traffic=traffic), twin.latency(traffic=traffic)
+        assert got.attrs == expected.attrs
+        pd.testing.assert_frame_equal(got, expected)
+        got = dataset.cost(traffic=traffic)
+        pd.testing.assert_frame_equal(got, twin.cost(traffic=traffic))
+    assert dataset.latency().attrs["n_left_out"] == 30
+    columns = ["period", "provider", "component"]
+    pd.testing.assert_frame_equal(
+        group_calls(dataset, by="provider").sort_values(columns, ignore_index=True),
+        group_calls(twin, by="provider").sort_values(columns, ignore_index=True),
+    )
+    since = pd.Timestamp("2000-01-01", tz="UTC")
+    slowest, twin_slowest = slowest_calls(dataset, since, n=100), slowest_calls(twin, since, n=100)
+    assert slowest["meta_test_run"].tolist() == twin_slowest["meta_run_id"].tolist()
+    assert slowest["meta_test_run"].notna().any() and slowest["meta_run_id"].isna().all()
+    run = slowest["meta_test_run"].dropna().iloc[0]
+    assert len(dataset.frames(run_id=run).calls) == 30 == len(twin.frames(run_id=run).calls)
+    with pytest.raises(ValueError, match="call is one whose metadata has test_run"):
+        dataset.call_volume(traffic="loadtest")
+
+
+@pytest.mark.parametrize("key", ["meta.run", "run id", "x')--", ""])
+def test_a_run_key_that_is_not_a_plain_identifier_never_reaches_sql(key):
+    with pytest.raises(ConfigurationError, match=r"^run key .* letters, digits and _ only") as err:
+        FleetQueries(lambda sql: pytest.fail("no query runs"), "duckdb", run_key=key)
+    assert "\n" not in str(err.value)
+    assert traffic_conditions("test_run", "spark", "c.")["load_test"] == (
+        "nullif(trim(get_json_object(c.metadata, '$.test_run')), '') IS NOT NULL"
+    )

@@ -4,7 +4,9 @@ The account record, its fingerprint and the same-account rule live in :mod:`onei
 shared with the call store; this module is the dataset's use of them: :func:`account_of` builds the
 record a sync writes into the marker, :func:`default_dataset_path` names an account's folder. A
 record may carry the account's ``run_key`` (``ONEINBOX_RUN_KEY`` at sync time): a scope built on
-the dataset (``Scope.parse(...).with_source(dataset)``) then uses it.
+the dataset (``Scope.parse(...).with_source(dataset)``) then uses it, and so does the dataset's
+own SQL (``Dataset.run_key``: its fleet functions and ``frames(run_id=...)``, see
+:mod:`oneinbox_nb.dataset.fleet`).
 """
 
 from __future__ import annotations

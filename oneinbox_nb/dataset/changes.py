@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..scope.rules import MIN_CALLS
-from .fleet import TRAFFIC
+from .fleet import traffic_conditions
 
 __all__ = [
     "agent_names",
@@ -171,7 +171,9 @@ def group_calls(dataset: Any, by: str = "provider") -> pd.DataFrame:
     if by != "provider":
         raise ValueError(f"invalid by {by!r}; valid values: provider, agent_id")
     columns = set(dataset.sql("SELECT * FROM calls LIMIT 0").columns)
-    production = f"c.{TRAFFIC['production']}" if "meta_run_id" in columns else "true"
+    key = dataset.run_key
+    needed = "meta_run_id" if key == "run_id" else "metadata"
+    production = traffic_conditions(key, table="c.")["production"] if needed in columns else "true"
     fallback = " ".join(
         f"WHEN '{component}' THEN c.provider_{column}"  # our own constants, never data
         for component, column in (("stt", "stt"), ("llm_ttft", "llm"), ("tts_ttfb", "tts"))
@@ -225,11 +227,16 @@ def slowest_calls(dataset: Any, since: pd.Timestamp, n: int = 50) -> pd.DataFram
     """The ``n`` calls created from ``since`` on with the slowest turn, slowest first.
 
     Columns ``call_id, agent_id, created_at, max_response_ms, n_turns`` and ``meta_run_id`` when
-    the dataset has it (so a reader can tell load-test calls apart). ``dataset`` is a
+    the dataset has it, and ``meta_<run key>`` (the metadata value, text) when the dataset's run
+    key is another (so a reader can tell load-test calls apart). ``dataset`` is a
     :class:`~oneinbox_nb.dataset.Dataset`.
     """
     columns = set(dataset.sql("SELECT * FROM calls LIMIT 0").columns)
     run = ", meta_run_id" if "meta_run_id" in columns else ""
+    key = dataset.run_key
+    if key != "run_id" and "metadata" in columns:
+        traffic_conditions(key)  # validates the key: a plain identifier, before it is put in SQL
+        run += f", json_extract_string(metadata, '$.{key}') AS meta_{key}"
     return dataset.sql(
         f"SELECT call_id, agent_id, created_at, max_response_ms, n_turns{run} FROM calls "
         "WHERE created_at >= ? AND max_response_ms IS NOT NULL "

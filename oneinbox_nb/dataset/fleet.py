@@ -30,8 +30,13 @@ Which values count (the component rule, as :mod:`oneinbox_nb.analysis`)
 
 Traffic (the traffic rule)
 --------------------------
-A call is a load-test call when its metadata carries the run key ``run_id`` (the stored column
-``calls.meta_run_id``, see :mod:`oneinbox_nb.dataset.store`), otherwise production. Every fleet
+A call is a load-test call when its metadata carries the dataset's run key (the one recorded at
+sync, ``Dataset.account["run_key"]``, see :mod:`oneinbox_nb.dataset.account`; ``run_id`` when none
+is recorded), otherwise production. For ``run_id`` the condition reads the promoted column
+``calls.meta_run_id`` (see :mod:`oneinbox_nb.dataset.store`); for another key it reads the
+``calls.metadata`` JSON text (DuckDB ``json_extract_string``, Spark ``get_json_object``), where a
+blank value is no run, as in :func:`oneinbox_nb.scope.traffic_kind` (see
+:func:`traffic_conditions`). Every fleet
 function takes ``traffic``: ``"production"`` (the default: load-test calls left out),
 ``"load_test"`` or ``"all"``. Results say which in ``attrs``: ``traffic``, ``n_left_out`` (calls of
 the dataset left out by the traffic rule) and ``scope`` (a sentence: ``"production calls; 1,000
@@ -40,15 +45,17 @@ load-test calls left out"``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import ConfigurationError
 from ..frames import ABSURD_MS
 
-__all__ = ["ENGINES", "FREQS", "TRAFFIC", "FleetQueries"]
+__all__ = ["ENGINES", "FREQS", "TRAFFIC", "FleetQueries", "traffic_conditions"]
 
 #: Query engines: ``duckdb`` (embedded, the default) and ``spark`` (a ``SparkSession``).
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -56,12 +63,58 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 #: Period lengths of the fleet time series.
 FREQS: tuple[str, ...] = ("day", "week")
 
-#: Which calls each ``traffic`` value keeps (a condition on ``calls``).
+#: Which calls each ``traffic`` value keeps (a condition on ``calls``) with the run key ``run_id``.
 TRAFFIC: dict[str, str] = {
     "production": "meta_run_id IS NULL",
     "load_test": "meta_run_id IS NOT NULL",
     "all": "true",
 }
+
+_JSON_TEXT = {"duckdb": "json_extract_string", "spark": "get_json_object"}
+
+
+def traffic_conditions(
+    run_key: str | None = None, engine: str = "duckdb", table: str = ""
+) -> dict[str, str]:
+    """Which calls each ``traffic`` value keeps, as SQL conditions on ``calls``, for a run key.
+
+    Parameters
+    ----------
+    run_key : str, optional
+        The metadata key that marks a load-test call; None or ``run_id``: :data:`TRAFFIC` (the
+        promoted column ``meta_run_id``). Another key reads the ``metadata`` JSON text column; it
+        must be a plain identifier (letters, digits, ``_``) before it is put in SQL.
+    engine : {"duckdb", "spark"}
+        Which dialect to write (the JSON function differs).
+    table : str, optional
+        An alias with its dot (``"c."``) to qualify the column with.
+
+    Returns
+    -------
+    dict of str to str
+        ``production``, ``load_test`` and ``all`` (``"true"``).
+
+    Raises
+    ------
+    ConfigurationError
+        ``run_key`` is not a plain identifier.
+    ValueError
+        ``engine`` is not one of :data:`ENGINES`.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"invalid engine {engine!r}; valid values: {', '.join(ENGINES)}")
+    if run_key is None or run_key == "run_id":
+        value = f"{table}meta_run_id"
+    elif isinstance(run_key, str) and re.fullmatch(r"[A-Za-z0-9_]+", run_key):
+        # a blank value is no run (oneinbox_nb.scope.traffic_kind)
+        value = f"nullif(trim({_JSON_TEXT[engine]}({table}metadata, '$.{run_key}')), '')"
+    else:
+        raise ConfigurationError(
+            f"run key {run_key!r} cannot be queried in a dataset: use letters, digits and _ only "
+            "(set ONEINBOX_RUN_KEY to such a key and sync the dataset again)"
+        )
+    return {"production": f"{value} IS NULL", "load_test": f"{value} IS NOT NULL", "all": "true"}
+
 
 _QUANTILES = {"duckdb": "quantile_cont({x}, [{q}])", "spark": "percentile({x}, array({q}))"}
 _BY = ("agent_id", "provider")
@@ -100,6 +153,14 @@ class FleetQueries:
     counts : callable, optional
         Returns the dataset's number of ``production`` and ``load_test`` calls when it knows them
         without a query (from its commit markers), else None; then a query counts them.
+    run_key : str, optional
+        The dataset's run key (the traffic rule, see :func:`traffic_conditions`); default
+        ``run_id``.
+
+    Raises
+    ------
+    ConfigurationError
+        ``run_key`` is not a plain identifier.
     """
 
     def __init__(
@@ -107,9 +168,10 @@ class FleetQueries:
         run: Callable[[str], pd.DataFrame],
         engine: str,
         counts: Callable[[], dict[str, int] | None] | None = None,
+        run_key: str | None = None,
     ) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"invalid engine {engine!r}; valid values: {', '.join(ENGINES)}")
+        self._where = traffic_conditions(run_key, engine)
+        self.run_key = run_key or "run_id"
         self._run = run
         self._counts = counts
         self.engine = engine
@@ -118,14 +180,13 @@ class FleetQueries:
         """One list-valued percentile aggregate of ``x`` at the fractions ``qs``."""
         return _QUANTILES[self.engine].format(x=x, q=", ".join(repr(float(q)) for q in qs))
 
-    @staticmethod
-    def _traffic(traffic: str) -> str:
-        if traffic not in TRAFFIC:
+    def _traffic(self, traffic: str) -> str:
+        if traffic not in self._where:
             raise ValueError(
-                f"invalid traffic {traffic!r}; valid values: {', '.join(TRAFFIC)} (a load-test "
-                "call is one whose metadata has run_id)"
+                f"invalid traffic {traffic!r}; valid values: {', '.join(self._where)} (a load-test "
+                f"call is one whose metadata has {self.run_key})"
             )
-        return TRAFFIC[traffic]
+        return self._where[traffic]
 
     def _scoped(self, out: pd.DataFrame, traffic: str) -> pd.DataFrame:
         """``out`` with ``attrs`` saying which calls it is about (see the module docstring)."""
@@ -138,7 +199,7 @@ class FleetQueries:
             if known is not None:
                 left = known[other]
             else:
-                found = self._run(f"SELECT count(*) AS n FROM calls WHERE {TRAFFIC[other]}")
+                found = self._run(f"SELECT count(*) AS n FROM calls WHERE {self._where[other]}")
                 left = int(found["n"].iloc[0])
         kinds = {"production": "production", "load_test": "load-test", "all": "all"}
         sentence = f"{kinds[traffic]} calls"

@@ -33,7 +33,7 @@ from ..matching import utc_window
 from ..scope import SourceLabel
 from .account import describe_account
 from .engine import arrow_table, engine_error, import_duckdb
-from .fleet import ENGINES, FleetQueries
+from .fleet import ENGINES, FleetQueries, traffic_conditions
 from .store import (
     DATE_COLUMN,
     PART_COLUMN,
@@ -119,6 +119,13 @@ class Dataset:
         and ``merged`` (other accounts added with ``merge=True``); None for a dataset that
         records none."""
         return self._store.marker().get("account")
+
+    @property
+    def run_key(self) -> str:
+        """The metadata key that marks this dataset's load-test calls (the traffic rule): the run
+        key recorded at sync (``account["run_key"]``, see :mod:`oneinbox_nb.dataset.account`),
+        else ``run_id``."""
+        return (self.account or {}).get("run_key") or "run_id"
 
     @property
     def description(self) -> str:
@@ -281,7 +288,8 @@ class Dataset:
         ----------
         call_ids : str or iterable of str, optional
         run_id : str, optional
-            ``metadata.run_id`` (column ``meta_run_id``).
+            The value of the dataset's run key (:attr:`run_key`): ``metadata.run_id`` (column
+            ``meta_run_id``) by default, else that key of the ``metadata`` JSON text.
         agent_id : str, optional
         since, until : str, datetime or Timestamp, optional
             ``created_at`` in ``[since, until)``; naive times are UTC.
@@ -295,7 +303,7 @@ class Dataset:
         Raises
         ------
         ConfigurationError
-            ``since``/``until`` is not a time.
+            ``since``/``until`` is not a time; the recorded run key is not a plain identifier.
         """
         start, end = utc_window_stamps(since, until)
         days = None if start is None and end is None else _days(start, end, self.dates)
@@ -306,7 +314,7 @@ class Dataset:
             parts = {c["part"] for c in self._live}
         # without duplicates to resolve, no view is needed: only the selected files are opened
         con = self.connection() if self._dedup else self._bare()
-        where, params = _call_filter(agent_id, run_id, start, end)
+        where, params = _call_filter(agent_id, run_id, start, end, self.run_key)
         if call_ids is not None:
             ids = [call_ids] if isinstance(call_ids, str) else [str(c) for c in call_ids]
             con.register("_wanted", pd.DataFrame({"call_id": pd.Series(ids, dtype=object)}))
@@ -325,8 +333,8 @@ class Dataset:
 
     def _run_parts(self, run_id: str | None) -> set[int] | None:
         """The parts that may hold calls of ``run_id`` (their commit markers list their run ids);
-        None when no run is asked for."""
-        if run_id is None:
+        None when no run is asked for, or the markers listed another run key's ids."""
+        if run_id is None or self.run_key != "run_id":
             return None
         return {
             c["part"] for c in self._live if c.get("run_ids") is None or str(run_id) in c["run_ids"]
@@ -425,16 +433,23 @@ class Dataset:
                 except duckdb.Error as exc:
                     raise engine_error(exc, self.path, "the fleet query") from None
 
-            return FleetQueries(run, "duckdb", self._traffic_counts)
+            return FleetQueries(run, "duckdb", self._traffic_counts, self.run_key)
         session = spark or self._spark or _local_spark()
         self._spark = session
         self._spark_views(session)
-        return FleetQueries(lambda q: session.sql(q).toPandas(), "spark", self._traffic_counts)
+        return FleetQueries(
+            lambda q: session.sql(q).toPandas(), "spark", self._traffic_counts, self.run_key
+        )
 
     def _traffic_counts(self) -> dict[str, int] | None:
         """Production and load-test calls from the commit markers (each part counts its
-        load-test calls); None when a call may be in several parts or a marker lacks the count."""
-        if self._dedup or any("n_load_test" not in c for c in self._live):
+        load-test calls); None when a call may be in several parts, a marker lacks the count or
+        counted with another run key than :attr:`run_key` (markers without ``load_test_key``
+        counted ``run_id``)."""
+        key = self.run_key
+        if self._dedup or any(
+            "n_load_test" not in c or c.get("load_test_key", "run_id") != key for c in self._live
+        ):
             return None
         load = sum(int(c["n_load_test"]) for c in self._live)
         total = sum(int(c["n_calls"]) for c in self._live)
@@ -517,13 +532,20 @@ def _call_filter(
     run_id: str | None,
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
+    run_key: str = "run_id",
 ) -> tuple[list[str], list[Any]]:
     """The ``WHERE`` conditions on ``calls`` (``?`` placeholders) and their values."""
     where: list[str] = []
     params: list[Any] = []
+    run = "meta_run_id"
+    if run_key != "run_id" and run_id is not None:
+        traffic_conditions(
+            run_key
+        )  # validates the key: a plain identifier, before it is put in SQL
+        run = f"json_extract_string(metadata, '$.{run_key}')"
     for condition, value in (
         ("agent_id = ?", agent_id),
-        ("meta_run_id = ?", run_id),
+        (f"{run} = ?", run_id),
     ):
         if value is not None:
             where.append(condition)

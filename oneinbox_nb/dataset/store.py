@@ -564,6 +564,7 @@ class Store:
             "part": part,
             "n_calls": calls.num_rows,
             "n_load_test": calls.num_rows - calls.column("meta_run_id").null_count,
+            "load_test_key": "run_id",  # the run key n_load_test was counted with
             "replaced": int(replaced),
             "max_updated_at": updated.max().isoformat() if len(updated) else None,
             "written_at": datetime.now(timezone.utc).isoformat(),

@@ -69,6 +69,7 @@ def compact(path: str | os.PathLike[str]) -> int:
             "part": part,
             "n_calls": n_calls,
             "n_load_test": n_load_test,
+            "load_test_key": "run_id",  # the run key n_load_test was counted with
             "replaced": 0,
             "replaces": [c["part"] for c in live],
             "run_ids": None if None in run_ids else sorted({r for ids in run_ids for r in ids}),
