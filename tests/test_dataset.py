@@ -406,6 +406,8 @@ def test_latency_by_agent_and_provider_follows_the_rule(synced, calls):
 
 
 def test_daily_cost_per_agent_equals_analysis(synced, calls):
+    from oneinbox_nb.sample.store import agents_for
+
     frames = to_frames(calls)
     got = open_dataset(synced).cost(freq="day", by="agent_id", traffic="all")
     day = frames.calls["created_at"].dt.floor("D")
@@ -416,7 +418,9 @@ def test_daily_cost_per_agent_equals_analysis(synced, calls):
         expected = expected.sort_values("agent_id").reset_index(drop=True)
         rows = rows.reset_index(drop=True)
         assert rows["agent_id"].tolist() == expected["agent_id"].tolist()
-        for column in expected.columns.drop("agent_name")[1:]:  # names: not a dataset column
+        names = {a["id"]: a["name"] for a in agents_for(calls)}  # what GET /v1/agents answers
+        assert rows["agent_name"].tolist() == [names[a] for a in expected["agent_id"]]
+        for column in expected.columns.drop("agent_name")[1:]:
             _close(rows[column], expected[column])
 
 

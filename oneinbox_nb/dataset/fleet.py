@@ -207,6 +207,22 @@ class FleetQueries:
             other_kind = "load-test" if traffic == "production" else "production"
             sentence += f"; {display.count(left)} {other_kind} calls left out"
         out.attrs.update(traffic=traffic, n_left_out=left, scope=sentence)
+        return self._named(out)
+
+    def _named(self, out: pd.DataFrame) -> pd.DataFrame:
+        """``out`` with ``agent_name`` after ``agent_id`` (as ``calls.agent_name`` holds it: the
+        name from ``GET /v1/agents`` at sync, ``<NA>`` when unknown), so readers see names."""
+        if "agent_id" not in out.columns:
+            return out
+        names = self._run(
+            "SELECT agent_id, max(agent_name) AS agent_name FROM calls "
+            "WHERE agent_id IS NOT NULL GROUP BY agent_id"
+        )
+        lookup = dict(zip(names["agent_id"], names["agent_name"], strict=True))
+        named = pd.array(
+            [None if pd.isna(a) else lookup.get(a) for a in out["agent_id"]], dtype="string"
+        )
+        out.insert(out.columns.get_loc("agent_id") + 1, "agent_name", named)
         return out
 
     # ---------------------------------------------------------------------------------------------
@@ -228,7 +244,7 @@ class FleetQueries:
         Returns
         -------
         pandas.DataFrame
-            ``period, [agent_id], n_calls, n_completed, n_failed, failure_rate`` (``failed`` status
+            ``period, [agent_id, agent_name], n_calls, n_completed, n_failed, failure_rate`` (``failed`` status
             over all calls of the group, a share 0-1), sorted; ``period`` is
             ``datetime64[ns, UTC]`` (NaT for calls without ``created_at``). ``attrs``: see the
             module docstring.
@@ -274,7 +290,7 @@ class FleetQueries:
         Returns
         -------
         pandas.DataFrame
-            ``period, [by], component, count, p50, p95, mean`` (ms; ``count`` in turns), sorted by
+            ``period, [by (and agent_name)], component, count, p50, p95, mean`` (ms; ``count`` in turns), sorted by
             period, key, then components in the order of
             :data:`~oneinbox_nb.analysis.EVENT_COMPONENTS` and ``response_ms`` last. ``attrs``: see the
             module docstring.
@@ -327,7 +343,7 @@ class FleetQueries:
         Returns
         -------
         pandas.DataFrame
-            ``period, [agent_id], n_calls, n_with_cost, minutes, cost_cents (cents),
+            ``period, [agent_id, agent_name], n_calls, n_with_cost, minutes, cost_cents (cents),
             credits_used (credits), cents_per_minute, cents_per_credit, mean_cost_cents,
             p50_cost_cents, p95_cost_cents``, sorted. ``attrs``: see the module docstring.
         """
