@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..client.loop import fewer_gc_passes
 from ..exceptions import InvalidCallError
 from ._batch import _Batch
 from ._columns import _frame
@@ -65,7 +66,8 @@ def to_frames(
     >>> frames = to_frames(client.iter_calls(agent_id=agent))  # doctest: +SKIP
     >>> frames.turns.groupby("call_id")["response_ms"].median()  # doctest: +SKIP
     """
-    return _build(_Batch(_call_list(calls)), agent_names(agents))
+    with fewer_gc_passes():  # a build allocates big lists while all the calls stay alive
+        return _build(_Batch(_call_list(calls)), agent_names(agents))
 
 
 def agent_names(agents: Iterable[Mapping[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
