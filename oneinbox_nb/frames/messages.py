@@ -18,6 +18,7 @@ import pandas as pd
 from ._batch import _Batch
 from ._columns import (
     _NONE,
+    _categorical_from,
     _flatten_lists,
     _is_mapping,
     _json_text,
@@ -61,7 +62,7 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
         "turn": turn,
         "role": roles.categorical,
         "content": contents,
-        "tool_name": tools.names.tolist(),
+        "tool_name": _sparse_labels(tools.names, tools.rows),
         "tool_call_id": tools.call_ids.tolist(),
         "tool_arguments": arguments,
         "tool_arguments_raw": arguments_raw,
@@ -125,8 +126,10 @@ class _Roles:
 
 
 class _ToolFields(NamedTuple):
-    """``tool_call_id``, ``name`` (object arrays, None where absent) and ``is_error``."""
+    """``tool_call_id``, ``name`` (object arrays, None where absent) and ``is_error``, read from
+    ``rows`` (the messages that are not speech)."""
 
+    rows: np.ndarray
     call_ids: np.ndarray
     names: np.ndarray
     is_error: pd.arrays.BooleanArray
@@ -156,7 +159,16 @@ def _tool_fields(items: list[Any], roles: _Roles, add: _Add) -> _ToolFields:
                 add(rows[k], "wrong_type", error, "is_error is not a boolean")
                 error_mask[rows[k]] = True
     is_error = pd.arrays.BooleanArray(error_values, error_mask)
-    return _ToolFields(columns["tool_call_id"], columns["name"], is_error)
+    return _ToolFields(rows, columns["tool_call_id"], columns["name"], is_error)
+
+
+def _sparse_labels(values: np.ndarray, rows: np.ndarray) -> pd.Categorical:
+    """``values`` (strings or None, an object array) as a Categorical, read from ``rows`` only:
+    every other value is None (most messages are speech, which has no tool fields)."""
+    present = _categorical_from(values[rows].tolist(), len(rows))
+    codes = np.full(len(values), -1, dtype=present.codes.dtype)
+    codes[rows] = present.codes
+    return pd.Categorical.from_codes(codes, dtype=present.dtype)
 
 
 def _pair_tool_messages(tools: _ToolFields, roles: _Roles, call_pos: np.ndarray, add: _Add) -> None:
