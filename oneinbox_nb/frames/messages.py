@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ._batch import _Batch
+from ._batch import _Batch, _gather
 from ._columns import (
     _NONE,
     _categorical_from,
@@ -24,6 +24,7 @@ from ._columns import (
     _json_text,
     _label_field,
     _objects,
+    _sparse_strings,
     _text,
 )
 from .problems import _NO_VALUE
@@ -55,7 +56,7 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
         add(i, "non_string_content", items[i]["content"])
     tools = _tool_fields(items, roles, add)
     _pair_tool_messages(tools, roles, call_pos, add)
-    arguments, arguments_raw = _tool_call_arguments(items, roles.of("tool_call"), add)
+    arguments, arguments_raw = _tool_call_arguments(tools, roles.of("tool_call"), len(items), add)
     return {
         "call_id": batch.ids(call_pos),
         "seq": seq,
@@ -63,7 +64,9 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
         "role": roles.categorical,
         "content": contents,
         "tool_name": _sparse_labels(tools.names, tools.rows),
-        "tool_call_id": tools.call_ids.tolist(),
+        "tool_call_id": _sparse_strings(
+            tools.call_ids[tools.rows].tolist(), tools.rows, len(items)
+        ),
         "tool_arguments": arguments,
         "tool_arguments_raw": arguments_raw,
         "is_error": tools.is_error,
@@ -133,23 +136,28 @@ class _ToolFields(NamedTuple):
     call_ids: np.ndarray
     names: np.ndarray
     is_error: pd.arrays.BooleanArray
+    arguments: list[Any]  #: each row's ``arguments`` as sent
+
+    def at(self, where: np.ndarray) -> np.ndarray:
+        """Positions in ``rows`` of the messages at ``where`` (all among ``rows``)."""
+        return np.searchsorted(self.rows, where)
 
 
 def _tool_fields(items: list[Any], roles: _Roles, add: _Add) -> _ToolFields:
     """Tool fields, read from every message that is not agent or user speech."""
     total = len(items)
     rows = np.flatnonzero(~roles.speech())
-    tool_rows = [items[i] for i in rows.tolist()]
+    fields = _gather([items[i] for i in rows.tolist()], _TOOL_KEYS)
     columns = {}
     for key in ("tool_call_id", "name"):
-        raw = list(map(dict.get, tool_rows, repeat(key)))
+        raw = fields[key]
         text, bad = _text(raw)
         for k in bad:
             add(rows[k], "wrong_type", raw[k], f"{key} is not a string")
         column = np.full(total, None, dtype=object)
         column[rows] = _objects(text)
         columns[key] = column
-    errors = list(map(dict.get, tool_rows, repeat("is_error")))
+    errors = fields["is_error"]
     error_values = np.zeros(total, dtype=bool)
     error_values[rows] = [e is True for e in errors]
     error_mask = np.zeros(total, dtype=bool)
@@ -159,7 +167,13 @@ def _tool_fields(items: list[Any], roles: _Roles, add: _Add) -> _ToolFields:
                 add(rows[k], "wrong_type", error, "is_error is not a boolean")
                 error_mask[rows[k]] = True
     is_error = pd.arrays.BooleanArray(error_values, error_mask)
-    return _ToolFields(rows, columns["tool_call_id"], columns["name"], is_error)
+    return _ToolFields(
+        rows, columns["tool_call_id"], columns["name"], is_error, fields["arguments"]
+    )
+
+
+#: The keys read from every message that is not speech, in one pass.
+_TOOL_KEYS = ("tool_call_id", "name", "is_error", "arguments")
 
 
 def _sparse_labels(values: np.ndarray, rows: np.ndarray) -> pd.Categorical:
@@ -198,32 +212,28 @@ def _pair_tool_messages(tools: _ToolFields, roles: _Roles, call_pos: np.ndarray,
 
 
 def _tool_call_arguments(
-    items: list[Any], tool_call: np.ndarray, add: _Add
-) -> tuple[np.ndarray, list[Any]]:
+    tools: _ToolFields, tool_call: np.ndarray, total: int, add: _Add
+) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
     """``tool_arguments`` (parsed dicts, an object array) and ``tool_arguments_raw`` (text).
 
     Each tool_call's ``arguments`` (a JSON string) is parsed once; only the ones that are not a
     JSON object go through :func:`_tool_arguments` for their problem row.
     """
-    total = len(items)
     arguments = np.full(total, None, dtype=object)
-    raw_arguments = [items[i].get("arguments") for i in tool_call.tolist()]
+    raw_arguments = [tools.arguments[k] for k in tools.at(tool_call).tolist()]
     parsed, odd = _parse_objects(raw_arguments)
     arguments[tool_call] = _objects(parsed)
-    raw_column: list[Any] = [None] * total
-    if not odd and set(map(type, raw_arguments)) <= {str}:
-        for i, raw in zip(tool_call.tolist(), raw_arguments, strict=True):
-            raw_column[i] = raw
-        return arguments, raw_column
-    odd_set = set(odd)
-    for k, (i, raw) in enumerate(zip(tool_call.tolist(), raw_arguments, strict=True)):
-        raw_column[i] = raw if raw is None or type(raw) is str else _json_text(raw)
-        if k in odd_set:
-            value, problem = _tool_arguments(raw)
+    if odd or not set(map(type, raw_arguments)) <= {str}:
+        for k in odd:
+            i = int(tool_call[k])
+            value, problem = _tool_arguments(raw_arguments[k])
             arguments[i] = value
             if problem is not None:
                 add(i, *problem)
-    return arguments, raw_column
+        raw_arguments = [
+            raw if raw is None or type(raw) is str else _json_text(raw) for raw in raw_arguments
+        ]
+    return arguments, _sparse_strings(raw_arguments, tool_call, total)
 
 
 def _parse_objects(raws: list[Any]) -> tuple[list[Any], list[int]]:
