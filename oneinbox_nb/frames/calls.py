@@ -166,6 +166,23 @@ def call_columns(
         integer=True,
         negative="negative_value",
     )
+    cols.update(_latency_columns(batch, latency))
+    cols["n_messages"] = messages["_lengths"]
+    cols["n_events"] = events["_lengths"]
+    cols["n_turns"] = per_call["n_turns"]
+    cols["p50_response_ms"] = per_call["p50_response_ms"]
+    cols["max_response_ms"] = per_call["max_response_ms"]
+    cols["worst_turn"] = per_call["worst_turn"]
+    _check_calls(batch, cols)
+
+    cols.update(_extra_columns(batch, metadatas, variables, analyses))
+    return cols
+
+
+def _latency_columns(batch: _Batch, latency: dict[str, Any]) -> dict[str, Any]:
+    """The calls columns read from ``latency`` (:func:`read_latency`'s result): ``connect_*``,
+    ``provider_*``, ``worker_*`` and ``perceived_*``, with their problem rows."""
+    cols: dict[str, Any] = {}
     for key in _CONNECT:
         cols[f"connect_{key}"] = _number_column(
             batch, latency["connect"][key], f"latency.connect.{key}", negative="negative_ms"
@@ -191,15 +208,6 @@ def call_columns(
             negative="negative_ms",
             absurd=True,
         )
-    cols["n_messages"] = messages["_lengths"]
-    cols["n_events"] = events["_lengths"]
-    cols["n_turns"] = per_call["n_turns"]
-    cols["p50_response_ms"] = per_call["p50_response_ms"]
-    cols["max_response_ms"] = per_call["max_response_ms"]
-    cols["worst_turn"] = per_call["worst_turn"]
-    _check_calls(batch, cols)
-
-    cols.update(_extra_columns(batch, metadatas, variables, analyses))
     return cols
 
 
