@@ -11,7 +11,32 @@ import pandas as pd
 
 from ._columns import _arrow_strings, _is_mapping, _memory_pool, _string_array
 from .problems import _Findings
-from .schema import _STRING
+from .schema import _STRING, _TIMESTAMPS
+
+#: The top-level keys the builders read, gathered in one pass over the calls (:meth:`_Batch.get`).
+_FIELDS = (
+    "messages",
+    "latency",
+    "agent_id",
+    "status",
+    "type",
+    "direction",
+    "end_reason",
+    "from_number",
+    "to_number",
+    "room_name",
+    "twilio_call_sid",
+    "recording_url",
+    "ai_summary",
+    "outcome",
+    "analysis",
+    "metadata",
+    "variables",
+    *_TIMESTAMPS,
+    "duration_seconds",
+    "cost_cents",
+    "credits_used",
+)
 
 
 class _Batch:
@@ -25,6 +50,7 @@ class _Batch:
         self.call_ids = [c["id"] for c in calls]  # non-empty strings, checked by to_frames
         self.call_id_array = _string_array(self.call_ids)
         self.call_id_arrow = _arrow_strings(self.call_ids)  # for fast takes, if strings are arrow
+        self._fields: dict[str, list[Any]] | None = None
 
     def ids(self, positions: np.ndarray) -> pd.api.extensions.ExtensionArray:
         """The call id of each position, as a ``string`` array."""
@@ -38,7 +64,11 @@ class _Batch:
         return self.call_id_array.take(positions)
 
     def get(self, key: str) -> list[Any]:
-        """The value at ``key`` of every call (None where absent)."""
+        """The value at ``key`` of every call (None where absent), a new list."""
+        if key in _FIELDS:
+            if self._fields is None:
+                self._fields = _gather(self.calls, _FIELDS)
+            return list(self._fields[key])
         if self.plain:
             return list(map(dict.get, self.calls, repeat(key)))
         return [c.get(key) for c in self.calls]
@@ -57,3 +87,16 @@ class _Batch:
         return [
             v if type(v) is dict else self.mapping(pos, v, where) for pos, v in enumerate(values)
         ]
+
+
+def _gather(mappings: list[Mapping[str, Any]], keys: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The value at each of ``keys`` of every mapping (None where absent): key -> list.
+
+    One pass over the mappings reads all the keys of each while it is in the CPU cache; a pass
+    per key would fetch every mapping from memory again (calls lie far apart, between their
+    messages and events).
+    """
+    if not mappings:
+        return {key: [] for key in keys}
+    rows = [list(map(m.get, keys)) for m in mappings]
+    return {key: list(column) for key, column in zip(keys, zip(*rows, strict=True), strict=True)}

@@ -607,6 +607,30 @@ def _string_array(values: list[str | None]) -> pd.api.extensions.ExtensionArray:
         return pd.array(_utf8_safe(values), dtype=_STRING)
 
 
+def _sparse_strings(
+    values: list[str | None], rows: np.ndarray, total: int
+) -> pd.api.extensions.ExtensionArray:
+    """A ``string`` array of ``total`` values: ``values`` at positions ``rows``, null elsewhere.
+
+    For columns that few rows fill (tool fields): only the filled rows are converted.
+    """
+    present = _arrow_strings(values)
+    if present is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        where = np.full(total, -1, dtype=np.int64)
+        where[rows] = np.arange(len(rows), dtype=np.int64)
+        indices = pa.array(where, mask=where < 0)
+        array = pd.arrays.ArrowStringArray(pc.take(present, indices, memory_pool=_memory_pool()))
+        if array.dtype == _STRING:
+            return array
+    full: list[str | None] = [None] * total
+    for i, value in zip(rows.tolist(), values, strict=True):
+        full[i] = value
+    return _string_array(full)
+
+
 def _objects(values: list[Any]) -> np.ndarray:
     """A 1-d object array of ``values`` (numpy would turn a list of str into a '<U' array)."""
     array = np.empty(len(values), dtype=object)

@@ -277,13 +277,17 @@ def _prepare_for_concat(name: str, frame: pd.DataFrame, parts: list[CallFrames])
     for other in others:
         for column in other.columns:
             if column not in SCHEMA[name]:
-                wanted.setdefault(column, set()).add(other[column].dtype)
+                dtypes = wanted.setdefault(column, set())
+                values = other[column]
+                # A build types a column of nulls only as text: it says nothing of the others.
+                if values.dtype != _STRING or values.notna().any():
+                    dtypes.add(values.dtype)
     columns: dict[str, Any] = {}
     for column in SCHEMA[name]:
         values = frame[column]
         columns[column] = values.astype(casts[column]) if column in casts else values
     for column in sorted(wanted):
-        dtypes = wanted[column]
+        dtypes = wanted[column] or {_STRING}
         if len(dtypes) == 1:
             target = next(iter(dtypes))
         elif dtypes <= {_INT, _FLOAT} and all(

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..client import TERMINAL_STATUSES
-from ._batch import _Batch
+from ._batch import _Batch, _gather
 from ._columns import (
     _NONE,
     _infer_extra,
@@ -49,13 +49,41 @@ def read_latency(batch: _Batch) -> dict[str, Any]:
     Events and aggregates go on to the events and components builders; the rest are calls columns.
     """
     latencies = batch.sections(batch.get("latency"), "latency")
+    parts = _gather(latencies, _LATENCY_KEYS)
+    events, has_events = _event_lists(batch, parts["events"])
+    aggregates, own_provider = _aggregates(batch, parts)
+    connects, named, workers, perceived = (
+        batch.sections(parts[name], f"latency.{name}")
+        for name in ("connect", "providers", "worker", "perceived")
+    )
+    named_providers = _gather(named, tuple(_PROVIDER_SOURCES))
+    providers = {}
+    for key, component in _PROVIDER_SOURCES.items():
+        providers[key] = [
+            p if p is not None else own
+            for p, own in zip(named_providers[key], own_provider[component], strict=True)
+        ]
+    return {
+        "connect": _gather(connects, _CONNECT),
+        "providers": providers,
+        "worker": _gather(workers, ("worker_id", "load1", "mem_pct")),
+        "perceived": _gather(perceived, ("avg_ms", "p50_ms")),
+        "events": events,
+        "has_events": has_events,
+        "aggregates": aggregates,
+    }
 
-    def section(name: str) -> list[dict[str, Any]]:
-        return batch.sections([lat.get(name) for lat in latencies], f"latency.{name}")
 
+#: The keys of ``latency`` :func:`read_latency` reads, in one pass over the calls.
+_LATENCY_KEYS = ("events", *AGGREGATE_COMPONENTS, "connect", "providers", "worker", "perceived")
+
+
+def _event_lists(batch: _Batch, values: list[Any]) -> tuple[list[Sequence[Any]], np.ndarray]:
+    """Each call's ``latency.events`` list (``()`` when absent or not a list, which is reported),
+    and which calls have at least one event."""
     events: list[Sequence[Any]] = []
     has_events = np.zeros(batch.n, dtype=bool)
-    for pos, value in enumerate(lat.get("events") for lat in latencies):
+    for pos, value in enumerate(values):
         if type(value) is list:
             events.append(value)
             has_events[pos] = bool(value)
@@ -63,13 +91,19 @@ def read_latency(batch: _Batch) -> dict[str, Any]:
             if value is not None:
                 batch.found.add(pos, "latency.events", "wrong_type", value, "expected a list")
             events.append(())
+    return events, has_events
 
+
+def _aggregates(
+    batch: _Batch, parts: dict[str, list[Any]]
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """The server aggregates (``latency.stt`` ...) by call, then component: their call position,
+    component and mapping; and each component's own ``provider`` per call (None: none)."""
     aggregates: dict[str, list[Any]] = {"pos": [], "component": [], "values": []}
     own_provider: dict[str, list[Any]] = {}
     for component in AGGREGATE_COMPONENTS:
-        values = [lat.get(component) for lat in latencies]
         own_provider[component] = [None] * batch.n
-        for pos, value in enumerate(values):
+        for pos, value in enumerate(parts[component]):
             if value is None:
                 continue
             if not _is_mapping(value):
@@ -81,33 +115,10 @@ def read_latency(batch: _Batch) -> dict[str, Any]:
             aggregates["component"].append(component)
             aggregates["values"].append(value)
             own_provider[component][pos] = value.get("provider")
-
     order = np.argsort(np.asarray(aggregates["pos"], dtype=np.int64), kind="stable")
     for key, column in aggregates.items():  # by call, then component
         aggregates[key] = [column[i] for i in order.tolist()]
-
-    connects, named, workers, perceived = (
-        section(name) for name in ("connect", "providers", "worker", "perceived")
-    )
-    providers = {}
-    for key, component in _PROVIDER_SOURCES.items():
-        providers[key] = [
-            p if p is not None else own
-            for p, own in zip(
-                map(dict.get, named, repeat(key)), own_provider[component], strict=True
-            )
-        ]
-    return {
-        "connect": {k: list(map(dict.get, connects, repeat(k))) for k in _CONNECT},
-        "providers": providers,
-        "worker": {
-            k: list(map(dict.get, workers, repeat(k))) for k in ("worker_id", "load1", "mem_pct")
-        },
-        "perceived": {k: list(map(dict.get, perceived, repeat(k))) for k in ("avg_ms", "p50_ms")},
-        "events": events,
-        "has_events": has_events,
-        "aggregates": aggregates,
-    }
+    return aggregates, own_provider
 
 
 def call_columns(
@@ -155,6 +166,23 @@ def call_columns(
         integer=True,
         negative="negative_value",
     )
+    cols.update(_latency_columns(batch, latency))
+    cols["n_messages"] = messages["_lengths"]
+    cols["n_events"] = events["_lengths"]
+    cols["n_turns"] = per_call["n_turns"]
+    cols["p50_response_ms"] = per_call["p50_response_ms"]
+    cols["max_response_ms"] = per_call["max_response_ms"]
+    cols["worst_turn"] = per_call["worst_turn"]
+    _check_calls(batch, cols)
+
+    cols.update(_extra_columns(batch, metadatas, variables, analyses))
+    return cols
+
+
+def _latency_columns(batch: _Batch, latency: dict[str, Any]) -> dict[str, Any]:
+    """The calls columns read from ``latency`` (:func:`read_latency`'s result): ``connect_*``,
+    ``provider_*``, ``worker_*`` and ``perceived_*``, with their problem rows."""
+    cols: dict[str, Any] = {}
     for key in _CONNECT:
         cols[f"connect_{key}"] = _number_column(
             batch, latency["connect"][key], f"latency.connect.{key}", negative="negative_ms"
@@ -180,15 +208,6 @@ def call_columns(
             negative="negative_ms",
             absurd=True,
         )
-    cols["n_messages"] = messages["_lengths"]
-    cols["n_events"] = events["_lengths"]
-    cols["n_turns"] = per_call["n_turns"]
-    cols["p50_response_ms"] = per_call["p50_response_ms"]
-    cols["max_response_ms"] = per_call["max_response_ms"]
-    cols["worst_turn"] = per_call["worst_turn"]
-    _check_calls(batch, cols)
-
-    cols.update(_extra_columns(batch, metadatas, variables, analyses))
     return cols
 
 

@@ -6,7 +6,7 @@ An event ``type`` of ``tool:<name>`` becomes ``type="tool"``, ``tool="<name>"``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -26,67 +26,130 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
     (events per call), ``_call_pos``, ``_kind`` (position in EVENT_TYPES, or its length when
     unknown), ``_ms`` (NaN where missing), ``_turn``/``_turn_mask`` and ``_flag`` (has a problem).
     """
-    found = batch.found
     items, call_pos, seq, lengths, starts = _flatten_lists(lists)
     flag = np.zeros(len(items), dtype=bool)
     odd = np.zeros(len(items), dtype=bool)
 
     def add(i: int, code: str, value: Any = _NO_VALUE, detail: str | None = None) -> None:
-        found.add(call_pos[i], f"events[{seq[i]}]", code, value, detail, section=2, seq=seq[i])
+        batch.found.add(
+            call_pos[i], f"events[{seq[i]}]", code, value, detail, section=2, seq=seq[i]
+        )
         flag[i] = True
         if code not in _NOT_ODD:
             odd[i] = True
 
-    # type: parse the distinct values once, then map the categorical codes.
-    raw_cat, replaced = _label_field(
-        items,
-        "type",
-        lambda i, item: add(i, "wrong_type", item, "expected an object"),
-        lambda i, value: add(i, "wrong_type", value, "type is not a string"),
-    )
-    raw_labels = list(raw_cat.categories) + [None]  # code -1 -> None
-    parsed_types: list[str] = []
-    tool_names: list[str | None] = []
-    unknown: list[bool] = []
-    for raw in raw_cat.categories:
-        if raw in EVENT_TYPES:
-            parsed_types.append(raw)
-            tool_names.append(None)
-            unknown.append(False)
-        elif raw == "tool" or raw.startswith("tool:"):
-            name = raw.partition(":")[2]
-            parsed_types.append("tool")
-            tool_names.append(name if name.strip() else None)
-            unknown.append(False)
-        else:
-            parsed_types.append(raw)
-            tool_names.append(None)
-            unknown.append(True)
-    type_cat = _recode(raw_cat.codes, parsed_types)
-    tool_cat = _recode(raw_cat.codes, tool_names)
-    unknown_codes = np.flatnonzero(unknown)
-    if len(unknown_codes):
-        for i in np.flatnonzero(np.isin(raw_cat.codes, unknown_codes)):
-            add(i, "unknown_event_type", raw_labels[raw_cat.codes[i]])
-    nameless_codes = [
-        k
-        for k, (t, n) in enumerate(zip(parsed_types, tool_names, strict=True))
-        if t == "tool" and n is None
-    ]
-    if nameless_codes:
-        for i in np.flatnonzero(np.isin(raw_cat.codes, nameless_codes)):
-            add(i, "nameless_tool", raw_labels[raw_cat.codes[i]], "a tool event without a name")
-    kind = _recode_kinds(raw_cat.codes, parsed_types)
+    types = _EventTypes(items, add)
+    raw_ms, ms, ms_mask = _event_ms(items, types, add)
+    turn, turn_mask = _event_turns(items, add)
+    for field, missing in (("type", types.codes < 0), ("turn", turn_mask), ("ms", ms_mask)):
+        for i in np.flatnonzero(missing & ~types.replaced):
+            if items[i].get(field) is None:
+                add(i, "missing_field", detail=f"no '{field}'")
+    usable = ~ms_mask & ~turn_mask & (types.codes >= 0)
+    duplicate = _duplicates(call_pos, turn, types.codes, types.kind, ms, usable, starts, lengths)
+    for i, j in duplicate.items():
+        add(
+            i,
+            "duplicate_event",
+            raw_ms[i],
+            f"repeats events[{seq[j]}]: {types.label(i)} {ms[i]:g} ms "
+            f"in turn {turn[i]}; left out of the turn",
+        )
+    is_duplicate = np.zeros(len(items), dtype=bool)
+    is_duplicate[list(duplicate)] = True
+    return {
+        "call_id": batch.ids(call_pos),
+        "seq": seq,
+        "turn": _masked(turn, turn_mask),
+        "type": types.type_cat,
+        "tool": types.tool_cat,
+        "ms": _masked(ms, ms_mask),
+        "_flag": flag,
+        "_odd": odd,
+        "_duplicate": is_duplicate,
+        "_lengths": lengths,
+        "_call_pos": call_pos,
+        "_kind": types.kind,
+        "_ms": ms,  # NaN where missing
+        "_turn": turn,
+        "_turn_mask": turn_mask,
+    }
 
+
+#: ``add(i, code, value, detail)``: report a problem of event ``i`` (and flag it).
+_Add = Callable[..., None]
+
+
+class _EventTypes:
+    """Each event's ``type`` read once: ``tool:<name>`` split into type and tool, unknown and
+    nameless ones reported. The distinct values are parsed once, then mapped by their codes."""
+
+    def __init__(self, items: list[Any], add: _Add) -> None:
+        raw_cat, self.replaced = _label_field(
+            items,
+            "type",
+            lambda i, item: add(i, "wrong_type", item, "expected an object"),
+            lambda i, value: add(i, "wrong_type", value, "type is not a string"),
+        )
+        self.codes = raw_cat.codes
+        self._labels = list(raw_cat.categories) + [None]  # code -1 -> None
+        parsed_types: list[str] = []
+        tool_names: list[str | None] = []
+        unknown: list[bool] = []
+        for raw in raw_cat.categories:
+            if raw in EVENT_TYPES:
+                parsed_types.append(raw)
+                tool_names.append(None)
+                unknown.append(False)
+            elif raw == "tool" or raw.startswith("tool:"):
+                name = raw.partition(":")[2]
+                parsed_types.append("tool")
+                tool_names.append(name if name.strip() else None)
+                unknown.append(False)
+            else:
+                parsed_types.append(raw)
+                tool_names.append(None)
+                unknown.append(True)
+        self.type_cat = _recode(self.codes, parsed_types)
+        self.tool_cat = _recode(self.codes, tool_names)
+        unknown_codes = np.flatnonzero(unknown)
+        if len(unknown_codes):
+            for i in np.flatnonzero(np.isin(self.codes, unknown_codes)):
+                add(i, "unknown_event_type", self.label(i))
+        nameless_codes = [
+            k
+            for k, (t, n) in enumerate(zip(parsed_types, tool_names, strict=True))
+            if t == "tool" and n is None
+        ]
+        if nameless_codes:
+            for i in np.flatnonzero(np.isin(self.codes, nameless_codes)):
+                add(i, "nameless_tool", self.label(i), "a tool event without a name")
+        self.kind = _recode_kinds(self.codes, parsed_types)
+
+    def label(self, i: int) -> str | None:
+        """Event ``i``'s type as sent (None: no type)."""
+        return self._labels[self.codes[i]]
+
+
+def _event_ms(
+    items: list[Any], types: _EventTypes, add: _Add
+) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Each event's ``ms`` as sent, as float64 (NaN where missing) and its missing mask; odd,
+    negative and absurd values reported."""
     raw_ms = list(map(dict.get, items, repeat("ms")))
     ms, ms_mask, issues = _numbers(raw_ms, integer=False)
     for i, code, detail in issues:
         add(i, code, raw_ms[i], f"ms: {detail}" if detail else "ms")
     for i in np.flatnonzero(~ms_mask & (ms < 0)):
-        add(i, "negative_ms", raw_ms[i], f"{raw_labels[raw_cat.codes[i]]} event")
+        add(i, "negative_ms", raw_ms[i], f"{types.label(i)} event")
     for i in np.flatnonzero(~ms_mask & (ms > ABSURD_MS)):
-        add(i, "absurd_ms", raw_ms[i], f"{raw_labels[raw_cat.codes[i]]} event")
+        add(i, "absurd_ms", raw_ms[i], f"{types.label(i)} event")
+    return raw_ms, ms, ms_mask
 
+
+def _event_turns(items: list[Any], add: _Add) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's ``turn`` as int64 and its missing mask: odd, out-of-range (beyond
+    :data:`MAX_TURN`, then in no turn) and negative turn numbers reported."""
     raw_turns = list(map(dict.get, items, repeat("turn")))
     turn, turn_mask, issues = _numbers(raw_turns, integer=True)
     for i, code, detail in issues:
@@ -97,42 +160,7 @@ def event_columns(batch: _Batch, lists: list[Sequence[Any]]) -> dict[str, Any]:
     turn_mask |= beyond
     for i in np.flatnonzero(~turn_mask & (turn < 0)):
         add(i, "negative_turn", raw_turns[i])
-
-    for field, missing in (("type", raw_cat.codes < 0), ("turn", turn_mask), ("ms", ms_mask)):
-        for i in np.flatnonzero(missing & ~replaced):
-            if items[i].get(field) is None:
-                add(i, "missing_field", detail=f"no '{field}'")
-
-    usable = ~ms_mask & ~turn_mask & (raw_cat.codes >= 0)
-    duplicate = _duplicates(call_pos, turn, raw_cat.codes, kind, ms, usable, starts, lengths)
-    for i, j in duplicate.items():
-        add(
-            i,
-            "duplicate_event",
-            raw_ms[i],
-            f"repeats events[{seq[j]}]: {raw_labels[raw_cat.codes[i]]} {ms[i]:g} ms "
-            f"in turn {turn[i]}; left out of the turn",
-        )
-    is_duplicate = np.zeros(len(items), dtype=bool)
-    is_duplicate[list(duplicate)] = True
-
-    return {
-        "call_id": batch.ids(call_pos),
-        "seq": seq,
-        "turn": _masked(turn, turn_mask),
-        "type": type_cat,
-        "tool": tool_cat,
-        "ms": _masked(ms, ms_mask),
-        "_flag": flag,
-        "_odd": odd,
-        "_duplicate": is_duplicate,
-        "_lengths": lengths,
-        "_call_pos": call_pos,
-        "_kind": kind,
-        "_ms": ms,  # NaN where missing
-        "_turn": turn,
-        "_turn_mask": turn_mask,
-    }
+    return turn, turn_mask
 
 
 def turn_columns(
@@ -157,21 +185,38 @@ def turn_columns(
     if duplicate.any():  # duplicates go to a slot of their own, outside every sum and count
         kind = np.where(duplicate, len(EVENT_TYPES) + 1, kind)
         ms = np.where(duplicate, 0.0, ms)
-
     group, group_call, group_turn = _turn_groups(call_pos, turn)
+    cols: dict[str, Any] = {
+        "call_id": batch.ids(group_call),
+        "turn": group_turn.astype(np.int64),
+    }
+    status = _turn_sums(cols, group, kind, ms, group_turn)
     n_groups = len(group_call)
+    cols["flagged"] = np.bincount(group[odd], minlength=n_groups) > 0
+    incomplete = (status == _INTERRUPTED) | (status == _PARTIAL)
+    cols["has_problem"] = (np.bincount(group[flag], minlength=n_groups) > 0) | incomplete
+    _report_incomplete(batch, status, group_call, group_turn)
+    per_call = _response_summaries(batch.n, cols, group_call, group_turn)
+    per_call["n_turns"] = _turn_count(batch, messages, group_call, group_turn)
+    return cols, per_call
 
-    # One pass over (turn, event type) cells: sums and counts, a column per event type.
+
+def _turn_sums(
+    cols: dict[str, Any],
+    group: np.ndarray,
+    kind: np.ndarray,
+    ms: np.ndarray,
+    group_turn: np.ndarray,
+) -> np.ndarray:
+    """Add each turn's per-type sums and counts, ``response_ms``, ``status`` and ``complete`` to
+    ``cols`` in one pass over (turn, event type) cells; return the status codes."""
+    n_groups = len(group_turn)
     width_kind = len(EVENT_TYPES) + 2  # then a slot for unknown types and one for duplicates
     cell = group * width_kind
     cell += kind
     size = n_groups * width_kind
     sums = np.bincount(cell, weights=ms, minlength=size).reshape(n_groups, width_kind)
     counts = np.bincount(cell, minlength=size).reshape(n_groups, width_kind)
-    cols: dict[str, Any] = {
-        "call_id": batch.ids(group_call),
-        "turn": group_turn.astype(np.int64),
-    }
     for k, name in enumerate(EVENT_TYPES):
         cols[f"{name}_ms"] = sums[:, k]
     cols["response_ms"] = sum(cols[f"{name}_ms"] for name in RESPONSE_COMPONENTS)
@@ -192,12 +237,14 @@ def turn_columns(
     ).astype(np.int8)
     cols["status"] = _status_categorical(status)
     cols["complete"] = status == _COMPLETE
-    cols["flagged"] = np.bincount(group[odd], minlength=n_groups) > 0
-    incomplete = (status == _INTERRUPTED) | (status == _PARTIAL)
-    cols["has_problem"] = (np.bincount(group[flag], minlength=n_groups) > 0) | incomplete
-    _report_incomplete(batch, status, group_call, group_turn)
+    return status
 
-    # Per-call summary over complete turns without flagged values.
+
+def _response_summaries(
+    n_calls: int, cols: dict[str, Any], group_call: np.ndarray, group_turn: np.ndarray
+) -> dict[str, Any]:
+    """Per call, over its complete turns without flagged values: ``p50_response_ms``,
+    ``max_response_ms`` and ``worst_turn`` (null for a call without such a turn)."""
     eligible = cols["complete"] & ~cols["flagged"]
     summary = pd.DataFrame(
         {
@@ -206,9 +253,9 @@ def turn_columns(
             "ms": cols["response_ms"][eligible],
         }
     )
-    p50 = np.full(batch.n, np.nan)
-    worst_ms = np.full(batch.n, np.nan)
-    worst_turn = np.zeros(batch.n, dtype=np.int64)
+    p50 = np.full(n_calls, np.nan)
+    worst_ms = np.full(n_calls, np.nan)
+    worst_turn = np.zeros(n_calls, dtype=np.int64)
     if len(summary):
         by_call = summary.groupby("call", sort=True)["ms"]
         stats = by_call.agg(["median", "max", "idxmax"])
@@ -216,16 +263,25 @@ def turn_columns(
         p50[where] = stats["median"].to_numpy()
         worst_ms[where] = stats["max"].to_numpy()
         worst_turn[where] = summary["turn"].to_numpy()[stats["idxmax"].to_numpy()]
-    has_turn = ~np.isnan(worst_ms)
+    no_turn = np.isnan(worst_ms)
+    return {
+        "p50_response_ms": _masked(p50, no_turn),
+        "max_response_ms": _masked(worst_ms, no_turn),
+        "worst_turn": _masked(worst_turn, no_turn),
+    }
 
-    # Turn numbering: the events' highest turn against the number of user messages.
+
+def _turn_count(
+    batch: _Batch, messages: dict[str, Any], group_call: np.ndarray, group_turn: np.ndarray
+) -> np.ndarray:
+    """``calls.n_turns``: the larger of the user messages and the highest event turn; an event
+    turn beyond the user messages is a ``turn_numbering_mismatch``."""
     max_event_turn = np.full(batch.n, -1, dtype=np.int64)
-    if n_groups:
+    if len(group_call):
         np.maximum.at(max_event_turn, group_call, group_turn)
     msg_call_pos, is_user = messages["_call_pos"], messages["_is_user"]
     n_user = np.bincount(msg_call_pos[is_user], minlength=batch.n).astype(np.int64)
-    has_messages = messages["_has_messages"]
-    for pos in np.flatnonzero(has_messages & (max_event_turn > n_user)):
+    for pos in np.flatnonzero(messages["_has_messages"] & (max_event_turn > n_user)):
         batch.found.add(
             pos,
             "latency.events",
@@ -233,13 +289,7 @@ def turn_columns(
             int(max_event_turn[pos]),
             f"events reach turn {max_event_turn[pos]} but there are {n_user[pos]} user messages",
         )
-    per_call = {
-        "n_turns": np.maximum(n_user, np.maximum(max_event_turn, 0)),
-        "p50_response_ms": _masked(p50, ~has_turn),
-        "max_response_ms": _masked(worst_ms, ~has_turn),
-        "worst_turn": _masked(worst_turn, ~has_turn),
-    }
-    return cols, per_call
+    return np.maximum(n_user, np.maximum(max_event_turn, 0))
 
 
 def _turn_groups(

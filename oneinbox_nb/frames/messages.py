@@ -7,22 +7,24 @@ unanswered ``tool_call`` of the same call and ``tool_call_id`` (ids can be reuse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 import pandas as pd
 
-from ._batch import _Batch
+from ._batch import _Batch, _gather
 from ._columns import (
     _NONE,
+    _categorical_from,
     _flatten_lists,
     _is_mapping,
     _json_text,
     _label_field,
     _objects,
+    _sparse_strings,
     _text,
 )
 from .problems import _NO_VALUE
@@ -35,65 +37,127 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
     ``_lengths`` (messages per call), ``_call_pos`` and ``_is_user`` (per message) and
     ``_has_messages`` (per call: ``messages`` is a list) are not columns of the table.
     """
-    found = batch.found
+    lists, has_messages = _message_lists(batch)
+    items, call_pos, seq, lengths, starts = _flatten_lists(lists)
+    flag = np.zeros(len(items), dtype=bool)
+
+    def add(i: int, code: str, value: Any = _NO_VALUE, detail: str | None = None) -> None:
+        batch.found.add(
+            call_pos[i], f"messages[{seq[i]}]", code, value, detail, section=1, seq=seq[i]
+        )
+        flag[i] = True
+
+    roles = _Roles(items, add)
+    running = np.cumsum(roles.is_user, dtype=np.int64)
+    before = np.concatenate(([0], running))[starts]
+    turn = running - np.repeat(before, lengths)
+    contents, bad = _text(list(map(dict.get, items, repeat("content"))))
+    for i in bad:
+        add(i, "non_string_content", items[i]["content"])
+    tools = _tool_fields(items, roles, add)
+    _pair_tool_messages(tools, roles, call_pos, add)
+    arguments, arguments_raw = _tool_call_arguments(tools, roles.of("tool_call"), len(items), add)
+    return {
+        "call_id": batch.ids(call_pos),
+        "seq": seq,
+        "turn": turn,
+        "role": roles.categorical,
+        "content": contents,
+        "tool_name": _sparse_labels(tools.names, tools.rows),
+        "tool_call_id": _sparse_strings(
+            tools.call_ids[tools.rows].tolist(), tools.rows, len(items)
+        ),
+        "tool_arguments": arguments,
+        "tool_arguments_raw": arguments_raw,
+        "is_error": tools.is_error,
+        "_flag": flag,
+        "_lengths": lengths,
+        "_call_pos": call_pos,
+        "_is_user": roles.is_user,
+        "_has_messages": has_messages,
+    }
+
+
+#: ``add(i, code, value, detail)``: report a problem of message ``i`` (and flag it).
+_Add = Callable[..., None]
+
+
+def _message_lists(batch: _Batch) -> tuple[list[Sequence[Any]], np.ndarray]:
+    """Each call's ``messages`` list (``()`` when absent or not a list), and which calls have one."""
     lists: list[Sequence[Any]] = []
     has_messages = np.zeros(batch.n, dtype=bool)
-    for pos, call in enumerate(batch.calls):
-        value = call.get("messages")
+    for pos, value in enumerate(batch.get("messages")):
         if isinstance(value, list):
             lists.append(value)
             has_messages[pos] = True
         else:
             if value is not None:
-                found.add(pos, "messages", "wrong_type", value, "expected a list")
+                batch.found.add(pos, "messages", "wrong_type", value, "expected a list")
             lists.append(())
-    items, call_pos, seq, lengths, starts = _flatten_lists(lists)
+    return lists, has_messages
+
+
+class _Roles:
+    """Each message's ``role`` as a Categorical, checked: missing and unknown roles are reported."""
+
+    def __init__(self, items: list[Any], add: _Add) -> None:
+        categorical, replaced = _label_field(
+            items,
+            "role",
+            lambda i, item: add(i, "wrong_type", item, "expected an object"),
+            lambda i, value: add(i, "wrong_type", value, "role is not a string"),
+        )
+        codes = categorical.codes
+        self.categorical = categorical
+        self.codes = codes
+        self._code = {name: k for k, name in enumerate(categorical.categories)}
+        for i in np.flatnonzero((codes < 0) & ~replaced):
+            add(i, "missing_field", detail="no 'role'")
+        odd = [k for k, name in enumerate(categorical.categories) if name not in MESSAGE_ROLES]
+        if odd:
+            for i in np.flatnonzero(np.isin(codes, odd)):
+                add(i, "unknown_role", categorical.categories[codes[i]], "kept as is")
+        self.is_user = codes == self._code.get("user", -2)
+
+    def of(self, role: str) -> np.ndarray:
+        """Positions of the messages with ``role``."""
+        return np.flatnonzero(self.codes == self._code.get(role, -2))
+
+    def speech(self) -> np.ndarray:
+        """Which messages are agent or user speech."""
+        return np.isin(self.codes, [self._code.get("agent", -2), self._code.get("user", -2)])
+
+
+class _ToolFields(NamedTuple):
+    """``tool_call_id``, ``name`` (object arrays, None where absent) and ``is_error``, read from
+    ``rows`` (the messages that are not speech)."""
+
+    rows: np.ndarray
+    call_ids: np.ndarray
+    names: np.ndarray
+    is_error: pd.arrays.BooleanArray
+    arguments: list[Any]  #: each row's ``arguments`` as sent
+
+    def at(self, where: np.ndarray) -> np.ndarray:
+        """Positions in ``rows`` of the messages at ``where`` (all among ``rows``)."""
+        return np.searchsorted(self.rows, where)
+
+
+def _tool_fields(items: list[Any], roles: _Roles, add: _Add) -> _ToolFields:
+    """Tool fields, read from every message that is not agent or user speech."""
     total = len(items)
-    flag = np.zeros(total, dtype=bool)
-
-    def add(i: int, code: str, value: Any = _NO_VALUE, detail: str | None = None) -> None:
-        found.add(call_pos[i], f"messages[{seq[i]}]", code, value, detail, section=1, seq=seq[i])
-        flag[i] = True
-
-    role_cat, replaced = _label_field(
-        items,
-        "role",
-        lambda i, item: add(i, "wrong_type", item, "expected an object"),
-        lambda i, value: add(i, "wrong_type", value, "role is not a string"),
-    )
-    codes = role_cat.codes
-    role_code = {name: k for k, name in enumerate(role_cat.categories)}
-    for i in np.flatnonzero((codes < 0) & ~replaced):
-        add(i, "missing_field", detail="no 'role'")
-    odd_roles = [k for k, name in enumerate(role_cat.categories) if name not in MESSAGE_ROLES]
-    if odd_roles:
-        for i in np.flatnonzero(np.isin(codes, odd_roles)):
-            add(i, "unknown_role", role_cat.categories[codes[i]], "kept as is")
-    is_user = codes == role_code.get("user", -2)
-    running = np.cumsum(is_user, dtype=np.int64)
-    before = np.concatenate(([0], running))[starts]
-    turn = running - np.repeat(before, lengths)
-
-    contents = list(map(dict.get, items, repeat("content")))
-    contents, bad = _text(contents)
-    for i in bad:
-        add(i, "non_string_content", items[i]["content"])
-
-    # Tool fields are read from every message that is not agent or user speech.
-    speech = np.isin(codes, [role_code.get("agent", -2), role_code.get("user", -2)])
-    rows = np.flatnonzero(~speech)
-    tool_rows = [items[i] for i in rows.tolist()]
+    rows = np.flatnonzero(~roles.speech())
+    fields = _gather([items[i] for i in rows.tolist()], _TOOL_KEYS)
     columns = {}
     for key in ("tool_call_id", "name"):
-        raw = list(map(dict.get, tool_rows, repeat(key)))
+        raw = fields[key]
         text, bad = _text(raw)
         for k in bad:
             add(rows[k], "wrong_type", raw[k], f"{key} is not a string")
         column = np.full(total, None, dtype=object)
         column[rows] = _objects(text)
         columns[key] = column
-    tool_call_ids, names = columns["tool_call_id"], columns["name"]
-    errors = list(map(dict.get, tool_rows, repeat("is_error")))
+    errors = fields["is_error"]
     error_values = np.zeros(total, dtype=bool)
     error_values[rows] = [e is True for e in errors]
     error_mask = np.zeros(total, dtype=bool)
@@ -102,10 +166,30 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
             if error is not None and type(error) is not bool:
                 add(rows[k], "wrong_type", error, "is_error is not a boolean")
                 error_mask[rows[k]] = True
+    is_error = pd.arrays.BooleanArray(error_values, error_mask)
+    return _ToolFields(
+        rows, columns["tool_call_id"], columns["name"], is_error, fields["arguments"]
+    )
 
-    # tool_call <-> tool_result, matched by (call, tool_call_id) as one integer key.
-    tool_call = np.flatnonzero(codes == role_code.get("tool_call", -2))
-    tool_result = np.flatnonzero(codes == role_code.get("tool_result", -2))
+
+#: The keys read from every message that is not speech, in one pass.
+_TOOL_KEYS = ("tool_call_id", "name", "is_error", "arguments")
+
+
+def _sparse_labels(values: np.ndarray, rows: np.ndarray) -> pd.Categorical:
+    """``values`` (strings or None, an object array) as a Categorical, read from ``rows`` only:
+    every other value is None (most messages are speech, which has no tool fields)."""
+    present = _categorical_from(values[rows].tolist(), len(rows))
+    codes = np.full(len(values), -1, dtype=present.codes.dtype)
+    codes[rows] = present.codes
+    return pd.Categorical.from_codes(codes, dtype=present.dtype)
+
+
+def _pair_tool_messages(tools: _ToolFields, roles: _Roles, call_pos: np.ndarray, add: _Add) -> None:
+    """Match tool_call and tool_result by (call, tool_call_id), report what is left unmatched and
+    give a nameless result its call's name (in ``tools.names``)."""
+    tool_call_ids, names = tools.call_ids, tools.names
+    tool_call, tool_result = roles.of("tool_call"), roles.of("tool_result")
     both = np.concatenate([tool_call, tool_result])
     id_codes = pd.factorize(tool_call_ids[both])[0].astype(np.int64)
     keys = np.where(id_codes >= 0, call_pos[both] * (id_codes.max(initial=0) + 1) + id_codes, -1)
@@ -117,7 +201,7 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
     for i in tool_result[result_key < 0]:
         add(i, "missing_field", detail="tool_result without tool_call_id")
     partner = _pair_tools(both, keys, len(tool_call))  # per tool_result: its tool_call or -1
-    answered = np.zeros(total, dtype=bool)
+    answered = np.zeros(len(names), dtype=bool)
     answered[partner[partner >= 0]] = True
     for i in tool_call[(call_key >= 0) & ~answered[tool_call]]:
         add(i, "tool_call_without_result", tool_call_ids[i], f"tool {names[i]!r}")
@@ -126,43 +210,49 @@ def message_columns(batch: _Batch) -> dict[str, Any]:
     fill = (partner >= 0) & pd.isna(names[tool_result])
     names[tool_result[fill]] = names[partner[fill]]
 
-    # tool_call arguments: a JSON string, parsed once per call.
+
+def _tool_call_arguments(
+    tools: _ToolFields, tool_call: np.ndarray, total: int, add: _Add
+) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
+    """``tool_arguments`` (parsed dicts, an object array) and ``tool_arguments_raw`` (text).
+
+    Each tool_call's ``arguments`` (a JSON string) is parsed once; only the ones that are not a
+    JSON object go through :func:`_tool_arguments` for their problem row.
+    """
     arguments = np.full(total, None, dtype=object)
-    arguments_raw = np.full(total, None, dtype=object)
-    raw_arguments = [items[i].get("arguments") for i in tool_call.tolist()]
-    try:
-        parsed = [orjson.loads(raw) for raw in raw_arguments]
-        clean = set(map(type, parsed)) <= {dict}
-    except (orjson.JSONDecodeError, TypeError):
-        clean = False
-    if clean:
-        arguments[tool_call] = _objects(parsed)
-        arguments_raw[tool_call] = _objects(raw_arguments)
-    else:
-        for i, raw in zip(tool_call.tolist(), raw_arguments, strict=True):
-            value, problem = _tool_arguments(raw)
+    raw_arguments = [tools.arguments[k] for k in tools.at(tool_call).tolist()]
+    parsed, odd = _parse_objects(raw_arguments)
+    arguments[tool_call] = _objects(parsed)
+    if odd or not set(map(type, raw_arguments)) <= {str}:
+        for k in odd:
+            i = int(tool_call[k])
+            value, problem = _tool_arguments(raw_arguments[k])
             arguments[i] = value
-            arguments_raw[i] = raw if raw is None or type(raw) is str else _json_text(raw)
             if problem is not None:
                 add(i, *problem)
+        raw_arguments = [
+            raw if raw is None or type(raw) is str else _json_text(raw) for raw in raw_arguments
+        ]
+    return arguments, _sparse_strings(raw_arguments, tool_call, total)
 
-    return {
-        "call_id": batch.ids(call_pos),
-        "seq": seq,
-        "turn": turn,
-        "role": role_cat,
-        "content": contents,
-        "tool_name": names.tolist(),
-        "tool_call_id": tool_call_ids.tolist(),
-        "tool_arguments": arguments,
-        "tool_arguments_raw": arguments_raw.tolist(),
-        "is_error": pd.arrays.BooleanArray(error_values, error_mask),
-        "_flag": flag,
-        "_lengths": lengths,
-        "_call_pos": call_pos,
-        "_is_user": is_user,
-        "_has_messages": has_messages,
-    }
+
+def _parse_objects(raws: list[Any]) -> tuple[list[Any], list[int]]:
+    """Each JSON string that holds an object, parsed (None for the rest, whose positions follow)."""
+    loads, error = orjson.loads, orjson.JSONDecodeError
+    parsed: list[Any] = []
+    odd: list[int] = []
+    for k, raw in enumerate(raws):
+        if type(raw) is str:
+            try:
+                value = loads(raw)
+            except error:
+                value = None
+            if type(value) is dict:
+                parsed.append(value)
+                continue
+        parsed.append(None)
+        odd.append(k)
+    return parsed, odd
 
 
 def _pair_tools(rows: np.ndarray, keys: np.ndarray, n_calls: int) -> np.ndarray:

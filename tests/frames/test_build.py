@@ -70,3 +70,38 @@ def test_input_that_is_not_a_call_raises_a_helpful_error(calls, message):
         to_frames(calls)
     assert message in str(info.value)
     assert isinstance(info.value, OneInboxError)
+
+
+def test_a_build_runs_no_garbage_collection_pass_and_restores_the_collector():
+    import gc
+    import sys
+
+    calls = [rich_call() for _ in range(20)]
+    for i, call in enumerate(calls):
+        call["id"] = f"c{i}"
+
+    def building() -> bool:  # whether a collection pass started inside the build
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "_build" and "frames" in frame.f_code.co_filename:
+                return True
+            frame = frame.f_back
+        return False
+
+    inside: list[bool] = []
+    threshold = gc.get_threshold()
+    gc.callbacks.append(lambda phase, info: inside.append(phase == "start" and building()))
+    gc.set_threshold(1)  # with the collector on, every allocation would start a pass
+    try:
+        frames = to_frames(calls)
+        on_after = gc.isenabled()
+        gc.disable()
+        to_frames(calls[:1])
+        off_after = not gc.isenabled()
+        gc.enable()
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.pop()
+    assert inside and not any(inside)  # passes ran around the build, none inside it
+    assert len(frames.calls) == 20
+    assert on_after and off_after  # as the caller had it

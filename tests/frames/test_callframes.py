@@ -66,6 +66,18 @@ def test_concat_reconciles_extra_column_dtypes():
     tm.assert_frame_equal(both.calls.filter(like="meta_"), together.calls.filter(like="meta_"))
 
 
+def test_concat_takes_the_type_of_an_extra_column_from_its_values_not_its_nulls():
+    # A part whose column holds only nulls types it as text; the other part's numbers decide,
+    # as in one build of both (found by test_building_in_a_batch_equals_building_one_by_one).
+    calls = [minimal_call("a", metadata={"v": None}), minimal_call("b", metadata={"v": 1})]
+    both = CallFrames.concat([to_frames(calls[:1]), to_frames(calls[1:])])
+    tm.assert_series_equal(both.calls["meta_v"], to_frames(calls).calls["meta_v"])
+    assert both.calls["meta_v"].dtype == "Int64"
+    assert both.calls["meta_v"].tolist() == [pd.NA, 1]
+    nulls = CallFrames.concat([to_frames(calls[:1]), to_frames(calls[:1])])
+    assert nulls.calls["meta_v"].dtype == "string"
+
+
 def test_concat_keeps_whole_numbers_past_2_53_exact():
     a = to_frames(minimal_call("a", metadata={"v": 2**53 + 1}))
     b = to_frames(minimal_call("b", metadata={"v": 0.5}))
