@@ -43,7 +43,9 @@ RUN_KEY_ENV = "ONEINBOX_RUN_KEY"
 #: carries ``run_id``.
 DEFAULT_RUN_KEY = "run_id"
 
-_KEY_PATTERN = re.compile(r"oi_[sp]k_[A-Za-z0-9_\-]{4,}")
+#: What an OneInbox key looks like (secret ``oi_sk_`` or publishable ``oi_pk_``): what ``scrub`` and
+#: :mod:`oneinbox_nb.redact` mask wherever text may hold one.
+KEY_PATTERN = re.compile(r"oi_[sp]k_[A-Za-z0-9_\-]{4,}")
 
 
 class APIKey:
@@ -136,7 +138,7 @@ def resolve_base_url(base_url: str | None, *, api_key: APIKey | None = None) -> 
         )
     url = _without_credentials(url.strip()).rstrip("/")
     path = urlsplit(url).path
-    if _KEY_PATTERN.search(path) or (api_key is not None and api_key.appears_in(path)):
+    if KEY_PATTERN.search(path) or (api_key is not None and api_key.appears_in(path)):
         raise ConfigurationError(
             "the base URL's path holds an API key; give the URL without it (e.g. "
             f"{DEFAULT_BASE_URL!r}) and pass the key as api_key= or {API_KEY_ENV}"
@@ -211,7 +213,7 @@ def scrub(text: str, *secrets: str) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return _KEY_PATTERN.sub("oi_**_***", text)
+    return KEY_PATTERN.sub("oi_**_***", text)
 
 
 def parse_value(text: str) -> Any:

@@ -70,7 +70,7 @@ from typing import Any
 
 import phonenumbers
 
-from .config import _KEY_PATTERN
+from .config import KEY_PATTERN
 
 __all__ = [
     "DEFAULT_REGION",
@@ -165,7 +165,7 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 
 _SUBSTITUTIONS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str], ...] = (
-    (_KEY_PATTERN, "oi_**_***"),
+    (KEY_PATTERN, "oi_**_***"),
     # e-mails before numbers: an address may hold digits; cards before phones: a card's groups
     # could otherwise read as a phone number.
     (_EMAIL, _mask_email),

@@ -308,3 +308,96 @@ def test_staging_a_notebook_saved_with_outputs_strips_them(tmp_path):
     assert staged.cells[0].outputs == [] and staged.cells[0].execution_count is None
     # the working copy keeps what JupyterLab saved
     assert nbformat.read(tmp_path / "notebooks" / "saved.ipynb", as_version=4).cells[0].outputs
+
+
+# Size and privacy (style.md; issue 18): no module over 800 lines, no function whose code (its
+# docstring aside) runs over 80 lines, and no room imports another room's private names or modules.
+MAX_MODULE_LINES = 800
+MAX_FUNCTION_LINES = 80
+
+
+def _code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if not body:
+        return 0
+    start = min([function.lineno, *(d.lineno for d in function.decorator_list)])
+    docstring = function.body[0] if body is not function.body else None
+    skipped = docstring.end_lineno - docstring.lineno + 1 if docstring else 0
+    return function.end_lineno - start + 1 - skipped
+
+
+def _private_imports(path: Path) -> set[str]:
+    """``room.module:name`` for each private name or module of another room that ``path``
+    imports (dunders such as ``__version__`` are public)."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    own = parts[1]  # the room: a top-level module or a package
+    package = parts[:-1]
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__")
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level >= 1:
+            target = package[: len(package) - node.level + 1] + (
+                node.module.split(".") if node.module else []
+            )
+        elif (node.module or "").startswith("oneinbox_nb"):
+            target = node.module.split(".")
+        else:
+            continue
+        names = [a.name for a in node.names]
+        room = target[1] if len(target) >= 2 else None
+        for name in names:
+            where = room or name  # `from .. import x`: x is the room
+            if where == own:
+                continue
+            if private(name) or any(private(p) for p in target[1:]):
+                found.add(f"{'.'.join(target)}:{name}")
+    return found
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_and_functions_are_short_and_keep_to_public_names(path):
+    source = path.read_text()
+    assert len(source.splitlines()) <= MAX_MODULE_LINES
+    tree = ast.parse(source)
+    long = {
+        f.name: _code_lines(f)
+        for f in ast.walk(tree)
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and _code_lines(f) > MAX_FUNCTION_LINES
+    }
+    assert long == {}, f"functions over {MAX_FUNCTION_LINES} lines of code: {long}"
+    assert _private_imports(path) == set()
+
+
+def test_the_size_and_privacy_checks_see_what_they_look_for(tmp_path):
+    module = tmp_path / "oneinbox_nb" / "dataset" / "read.py"
+    module.parent.mkdir(parents=True)
+    body = "\n".join(f"    x{i} = {i}" for i in range(81))
+    module.write_text(
+        "from ..frames._columns import conform\nfrom ._engine import _arrow\n"
+        "from .. import __version__\nfrom ..analysis import _stats\n\n"
+        f'def f():\n    """Doc."""\n{body}\n'
+    )
+    global ROOT
+    saved, ROOT = ROOT, tmp_path
+    try:
+        assert _private_imports(module) == {
+            "oneinbox_nb.frames._columns:conform",
+            "oneinbox_nb.analysis:_stats",
+        }
+    finally:
+        ROOT = saved
+    (function,) = [
+        n for n in ast.walk(ast.parse(module.read_text())) if isinstance(n, ast.FunctionDef)
+    ]
+    assert _code_lines(function) == 82  # the def line and 81 statements; the docstring aside

@@ -106,6 +106,7 @@ from __future__ import annotations
 
 from ..frames import AGGREGATE_COMPONENTS, RESPONSE_COMPONENTS
 from ._calls import EVENT_COMPONENTS
+from ._options import percentile_list
 from ._stats import (
     DEFAULT_N_BOOT,
     DEFAULT_SEED,
@@ -184,6 +185,7 @@ __all__ = [
     "latency_values",
     "load_test_runs",
     "percentile_label",
+    "percentile_list",
     "provider_comparison",
     "quantile_interval",
     "ratio_interval",

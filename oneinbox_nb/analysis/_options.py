@@ -32,8 +32,23 @@ def _one_of(name: str, value: Any, valid: Sequence[str]) -> None:
         raise ValueError(f"invalid {name} {value!r}; valid values: {', '.join(map(str, valid))}")
 
 
-def _percentiles(percentiles: Any) -> tuple[float, ...]:
-    """Validate percentiles (numbers in [0, 100]) and return them as floats."""
+def percentile_list(percentiles: Any) -> tuple[float, ...]:
+    """Percentiles as every analysis function (and the dataset's fleet SQL) takes them.
+
+    Parameters
+    ----------
+    percentiles : float or sequence of float
+        Numbers in [0, 100] (95 for a p95); one number is a list of one.
+
+    Returns
+    -------
+    tuple of float
+
+    Raises
+    ------
+    ValueError
+        Not numbers, empty, or outside [0, 100] (the message shows the value given).
+    """
     if isinstance(percentiles, (int, float, np.integer, np.floating)):
         percentiles = (percentiles,)
     try:

@@ -44,7 +44,7 @@ from ._calls import (
     _turn_numbers,
     _turns,
 )
-from ._options import _check_boot, _one_of, _percentiles
+from ._options import _check_boot, _one_of, percentile_list
 from ._stats import (
     DEFAULT_N_BOOT,
     DEFAULT_SEED,
@@ -594,7 +594,7 @@ def compare(
         ``a`` or ``b`` is not a CallFrames.
     """
     names = _metric_list(metrics)
-    pcts = _percentiles(percentiles)
+    pcts = percentile_list(percentiles)
     n_boot = _check_boot(n_boot, ci)
     thresholds = _thresholds(min_change, names)
     rng = _rng(seed)

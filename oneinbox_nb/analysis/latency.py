@@ -45,7 +45,7 @@ from ._calls import (
     _turn_array,
     _turns,
 )
-from ._options import _by_list, _int_option, _number_option, _one_of, _percentiles
+from ._options import _by_list, _int_option, _number_option, _one_of, percentile_list
 from ._stats import _grouped_quantiles, percentile_label
 
 __all__ = [
@@ -542,7 +542,7 @@ def latency_percentiles(
     >>> latency_percentiles(frames, by="agent_id")  # doctest: +SKIP
     """
     by_list = _by_list(by)
-    pcts = _percentiles(percentiles)
+    pcts = percentile_list(percentiles)
     calls = _Calls(frames)
     codes, labels, values, kept = _latency_rows(
         calls, by_list, include_flagged=include_flagged, include_incomplete=include_incomplete
@@ -581,7 +581,7 @@ def provider_comparison(
         ``component, provider, count, p50, p90, p95, p99, mean, n_excluded``, components in the
         order of :data:`EVENT_COMPONENTS` then ``response_ms``, providers alphabetically.
     """
-    pcts = _percentiles(percentiles)
+    pcts = percentile_list(percentiles)
     calls = _Calls(frames)
     codes, labels, values, kept = _latency_rows(
         calls, ["provider"], include_flagged=include_flagged, include_incomplete=include_incomplete

@@ -31,7 +31,7 @@ from ._calls import (
     _turn_array,
     _turns,
 )
-from ._options import _check_boot, _int_option, _number_option, _one_of, _percentiles
+from ._options import _check_boot, _int_option, _number_option, _one_of, percentile_list
 from ._runs import RunChoiceError, _key_column, _pick_run, _run_keys
 from ._stats import (
     DEFAULT_N_BOOT,
@@ -377,7 +377,7 @@ def concurrency_bins(
         (values), ``n_calls``, one ``p<value>`` column per percentile (NaN for empty bins) and
         ``n_excluded`` (the bin's values left out: flagged, or of incomplete turns).
     """
-    pcts = _percentiles(percentiles)
+    pcts = percentile_list(percentiles)
     calls = _Calls(frames)
     rows = _load_rows(calls, metric, run, key, include_flagged, include_incomplete)
     edges = _edges(rows.concurrency, bins)
@@ -707,7 +707,7 @@ def _knee_of(
 
 def _knee_options(percentile: Any, margin: Any, baseline_fraction: Any) -> tuple[float, float]:
     """The percentile and margin of :func:`find_knee`, checked (with ``baseline_fraction``)."""
-    pcts = _percentiles(percentile)
+    pcts = percentile_list(percentile)
     if len(pcts) != 1:
         raise ValueError(f"percentile must be one number between 0 and 100, got {percentile!r}")
     margin = _number_option("margin", margin, positive=True)

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -296,9 +295,9 @@ class FleetQueries:
             module docstring.
         """
         # imported here so that `import oneinbox_nb` does not load analysis
-        from ..analysis import EVENT_COMPONENTS, percentile_label
+        from ..analysis import EVENT_COMPONENTS, percentile_label, percentile_list
 
-        pcts = _percentile_list(percentiles)
+        pcts = percentile_list(percentiles)
         keys = self._keys(by, allowed=_BY)
         where = self._traffic(traffic)
         _period(freq)  # validates freq
@@ -479,18 +478,3 @@ class FleetQueries:
                     "int64" if column.startswith("n_") or column == "count" else "float64"
                 )
         return out.sort_values(keys, na_position="last", kind="stable").reset_index(drop=True)
-
-
-def _percentile_list(percentiles: Any) -> tuple[float, ...]:
-    """Percentiles (numbers in [0, 100], one or a sequence) as floats, as the analysis
-    functions take them; :class:`ValueError` in their words otherwise."""
-    if isinstance(percentiles, (int, float, np.integer, np.floating)):
-        percentiles = (percentiles,)
-    try:
-        out = tuple(float(p) for p in percentiles if not isinstance(p, bool))
-        complete = len(out) == len(list(percentiles))
-    except (TypeError, ValueError):
-        out, complete = (), False
-    if not complete or not out or any(not 0 <= p <= 100 for p in out):
-        raise ValueError(f"percentiles must be numbers between 0 and 100, got {percentiles!r}")
-    return out

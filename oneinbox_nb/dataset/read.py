@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigurationError
-from ..frames import SCHEMA, TABLES, CallFrames
-from ..frames._columns import _conform
+from ..frames import SCHEMA, TABLES, CallFrames, conform
 from ..matching import utc_window
 from ..scope import SourceLabel
 from .account import describe_account
@@ -600,7 +599,7 @@ def _to_frames(tables: dict[str, Any]) -> CallFrames:
                 for i, value in zip(known, text.iloc[known].tolist(), strict=True):
                     values[i] = orjson.loads(value)  # JSON text back to its dict/list/scalar
                 frame[column] = pd.Series(values, index=frame.index, dtype=object)
-        out[name] = _conform(name, frame)
+        out[name] = conform(name, frame)
     return CallFrames(**out)
 
 

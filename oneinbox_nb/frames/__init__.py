@@ -152,6 +152,7 @@ API) have the offending characters replaced by ``?``.
 
 from __future__ import annotations
 
+from ._columns import conform
 from .build import to_frames
 from .callframes import CallFrames
 from .problems import PROBLEM_TABLE, PROBLEMS, Problem
@@ -181,5 +182,6 @@ __all__ = [
     "TURN_STATUSES",
     "CallFrames",
     "Problem",
+    "conform",
     "to_frames",
 ]

@@ -2,7 +2,7 @@
 
 Shared by every table builder and by :class:`~oneinbox_nb.frames.CallFrames`. Each coercion returns
 the column plus what it could not take as is (positions and problem codes); the caller reports those,
-so this module never decides where a problem row goes. :func:`_frame` and :func:`_conform` apply
+so this module never decides where a problem row goes. :func:`_frame` and :func:`conform` apply
 :data:`~oneinbox_nb.frames.SCHEMA` at the end of every build, read and concat.
 """
 
@@ -464,8 +464,23 @@ def _frame(name: str, columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.RangeIndex(length), copy=False)
 
 
-def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Give an existing frame exactly the :data:`SCHEMA` columns and dtypes (extras kept after)."""
+def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Give an existing frame exactly the :data:`SCHEMA` columns and dtypes (extras kept after).
+
+    Parameters
+    ----------
+    name : str
+        The table: a key of :data:`~oneinbox_nb.frames.schema.SCHEMA` (``"calls"``,
+        ``"messages"``...).
+    frame : pandas.DataFrame
+        That table as read elsewhere (e.g. from Parquet), any row count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows with the schema's columns in order and dtypes (a missing column is all
+        unknown), then the frame's other columns.
+    """
     schema = SCHEMA[name]
     length = len(frame)
     data: dict[str, Any] = {}

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ._columns import _conform, _json_text
+from ._columns import _json_text, conform
 from .schema import _CATEGORY, _FLOAT, _INT, _LABELS, _OBJECT, _STRING, SCHEMA, TABLES, _is_extra
 
 __all__ = ["CallFrames"]
@@ -40,7 +40,7 @@ class CallFrames:
     @classmethod
     def empty(cls) -> CallFrames:
         """Return frames with no rows and every column of :data:`SCHEMA`."""
-        return cls(**{name: _conform(name, pd.DataFrame()) for name in TABLES})
+        return cls(**{name: conform(name, pd.DataFrame()) for name in TABLES})
 
     @classmethod
     def concat(cls, frames: Iterable[CallFrames]) -> CallFrames:
@@ -71,7 +71,7 @@ class CallFrames:
         tables = {}
         for name in TABLES:
             pieces = [_prepare_for_concat(name, getattr(p, name), parts) for p in parts]
-            tables[name] = _conform(name, pd.concat(pieces, ignore_index=True))
+            tables[name] = conform(name, pd.concat(pieces, ignore_index=True))
         return cls(**tables)
 
     @classmethod
@@ -113,7 +113,7 @@ class CallFrames:
             for column, dtype in SCHEMA[name].items():
                 if dtype == _OBJECT and column in frame:
                     frame[column] = _from_json_text(frame[column])
-            tables[name] = _conform(name, frame)
+            tables[name] = conform(name, frame)
         return cls(**tables)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
@@ -192,7 +192,7 @@ class CallFrames:
                     c for c in subset.columns if _is_extra(c) and subset[c].isna().all()
                 ]
                 subset = subset.drop(columns=empty_extras)
-            tables[name] = _conform(name, subset)
+            tables[name] = conform(name, subset)
         return CallFrames(**tables)
 
     def call(self, call_id: str) -> CallFrames:
