@@ -303,3 +303,36 @@ def test_cli_sync_refuses_another_account_until_merge(calls, tmp_path, capsys, m
         else:
             assert code == 0 and f"{len(part)} new" in out
     assert open_dataset(path).sql("SELECT count(*) AS n FROM calls")["n"].iloc[0] == 50
+
+
+@pytest.mark.server
+def test_a_rotated_key_finds_the_accounts_dataset_and_another_account_does_not(
+    monkeypatch, tmp_path
+):
+    """Key rotation keeps the default dataset (the same agents), another account gets its own."""
+    import socket
+    import uuid
+
+    from oneinbox_nb.sample import generate, serve
+
+    monkeypatch.setenv("ONEINBOX_NB_DATA_DIR", str(tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    calls = generate("production", seed=4, n=30)
+    old, new = "oi_sk_live_" + "1" * 32, "oi_sk_live_" + "2" * 32
+    with serve(calls=calls, api_key=old, port=port) as api:
+        with OneInboxClient(old, api.base_url) as client:
+            path = default_dataset_path(client)
+            sync(path, client=client, progress=False)
+    with serve(calls=calls, api_key=new, port=port) as api:
+        with OneInboxClient(new, api.base_url) as client:
+            assert default_dataset_path(client) == path  # the same agents: the same account
+            assert sync(path, client=client, progress=False).new == 0  # incremental, no refusal
+    other, theirs = "oi_sk_live_" + "3" * 32, generate("production", seed=5, n=10)
+    for call in theirs:  # another organisation: agents of its own
+        call["agent_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, call["agent_id"]))
+    with serve(calls=theirs, api_key=other, port=port) as api:
+        with OneInboxClient(other, api.base_url) as client:
+            elsewhere = default_dataset_path(client)
+    assert elsewhere != path and elsewhere.parent == path.parent and not elsewhere.exists()

@@ -69,7 +69,10 @@ def default_dataset_path(source: Any = None) -> Path:
 
     ``$ONEINBOX_NB_DATA_DIR/datasets/<host>-<key fingerprint>``, where the base directory defaults
     to the platform's user data directory (``platformdirs.user_data_path("oneinbox_nb")``: e.g.
-    ``~/.local/share/oneinbox_nb`` on Linux). Sample data goes to ``datasets/sample``.
+    ``~/.local/share/oneinbox_nb`` on Linux). Sample data goes to ``datasets/sample``. After a key
+    rotation the account's existing dataset is found (a folder of the same API whose recorded
+    account shares an agent with this key's, see :func:`~oneinbox_nb.account.same_account`), so
+    the next sync stays incremental.
 
     Parameters
     ----------
@@ -111,4 +114,32 @@ def default_dataset_path(source: Any = None) -> Path:
     name = source_name(account["base_url"])
     if account["key_fingerprint"]:
         name += f"-{account['key_fingerprint']}"
-    return root / name
+    path = root / name
+    if path.exists():
+        return path
+    return _dataset_under_an_earlier_key(client, root, source_name(account["base_url"])) or path
+
+
+def _dataset_under_an_earlier_key(client: Any, root: Path, host: str) -> Path | None:
+    """An existing dataset of this API whose recorded account is the client's under an earlier
+    key (the same-account rule: a shared agent), so a key rotation does not start a new dataset;
+    one ``GET /v1/agents`` walk, asked only when such a folder exists."""
+    import orjson
+
+    from ..exceptions import OneInboxError
+    from .store import MARKER
+
+    held = []
+    for folder in sorted(root.glob(f"{host}-*")):
+        try:
+            held.append((folder, orjson.loads((folder / MARKER).read_bytes())["account"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if not held:
+        return None
+    try:
+        agents = [str(a["id"]) for a in client.iter_agents() if isinstance(a, dict) and "id" in a]
+    except OneInboxError:
+        return None
+    account = account_of(client, agents)
+    return next((folder for folder, record in held if same_account(record, account)), None)
