@@ -75,7 +75,8 @@ lint: $(VENV)/.dev
 clean:
 	rm -rf $(VENV) reports .pytest_cache
 
-# The property-based tier with many examples: 2,000 per property (make test runs 100).
+# The property-based tier with many examples: 2,000 per property (make test runs 20: tests/conftest.py).
 .PHONY: fuzz
 fuzz: $(VENV)/.dev
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_contract_frames.py tests/test_contract_sample_server.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_contract_frames.py tests/test_contract_sample_server.py \
+		tests/frames/test_property.py

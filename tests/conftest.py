@@ -20,11 +20,24 @@ import os
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Datasets a test syncs to an account's default location (06_fleet on "a real account") land in a
 # temporary folder of this run, never in the user's data directory.
 os.environ["ONEINBOX_NB_DATA_DIR"] = tempfile.mkdtemp(prefix="oneinbox-nb-test-data-")
+
+# Property-based tests (hypothesis) run under one profile, chosen by HYPOTHESIS_PROFILE: ``test`` (the
+# default, ``make test`` and ``make test-fast``: 20 examples a property, a few seconds each) or
+# ``fuzz`` (``make fuzz``: 2,000 a property). A test's own ``@settings`` inherit the profile.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile(
+    "test", max_examples=20, deadline=None, suppress_health_check=_QUIET, print_blob=True
+)
+settings.register_profile(
+    "fuzz", max_examples=2_000, deadline=None, suppress_health_check=_QUIET, print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "test")
 
 # Modules whose tests run the CLI, Voila or a fetch child as a subprocess, or serve on a socket.
 SERVER_MODULES = frozenset(
