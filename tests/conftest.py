@@ -67,10 +67,46 @@ SLOW_MARKERS = ("notebook", "browser", "spark", "server")
 _current: list[pytest.Item] = []
 
 
+# The longest test files, longest first (seconds of one worker in a 2-worker `make test`, quiet
+# machine: tests/conftest.py moves them to the front of the collection). pytest-xdist hands out
+# files in collection order (the Makefile turns off its reordering by test count), so the long
+# files start first and the short ones fill in behind them: both workers finish together instead
+# of one waiting on a long file handed out last.
+SLOWEST_FIRST = (
+    "test_real_data_first.py",  # 42 s: seven reports in kernels, Voila twice
+    "test_browser.py",  # 42 s: Chromium, Voila, 30 page views
+    "test_notebooks.py",  # kernels
+    "test_dataset_spark.py",  # 34 s: a Spark JVM
+    "analysis/test_compare.py",  # 26 s: the longest of the fast tier
+    "test_browser_reports.py",  # 24 s: the demo's four reports, Chromium
+    "test_live_cli.py",  # 20 s: live runs as subprocesses
+    "test_browser_hostile_reports.py",  # 16 s
+    "test_live_watch.py",  # 15 s
+    "test_live_browser.py",  # 14 s
+    "test_dataset.py",  # 13 s
+    "test_fetch.py",
+    "test_cli_errors.py",  # 11 s
+    "test_contract_frames.py",  # 10 s
+    "test_packaging.py",  # 10 s, mostly subprocesses
+    "test_sample_generator.py",  # 10 s
+    "widgets/test_turn.py",  # 7 s
+    "test_thresholds.py",  # 4 s
+)
+
+
+def _slowness_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    for rank, name in enumerate(SLOWEST_FIRST):
+        if path == f"tests/{name}" or path.endswith(f"/tests/{name}"):
+            return rank
+    return len(SLOWEST_FIRST)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SERVER_MODULES:
             item.add_marker(pytest.mark.server)
+    items.sort(key=_slowness_rank)  # stable: a file's tests keep their order
 
 
 def pytest_runtest_setup(item):
