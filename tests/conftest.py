@@ -11,12 +11,18 @@ issue 1386.) Markers, and how a test gets them:
 - ``server``: every test in :data:`SERVER_MODULES` (they run the CLI or Voila as subprocesses), plus
   tests marked by hand. A test of the fast tier (none of :data:`SLOW_MARKERS`) that starts the sample
   API on a real socket fails with the fix in the message (:func:`_sample_servers_need_the_mark`), so
-  the fast tier cannot grow a socket unnoticed.
+  the fast tier cannot grow a socket unnoticed; one that starts a kernel, Voila, a JVM or a browser
+  fails the same way (:func:`_heavy_subprocesses_need_the_mark`).
+
+The longest files go first (:data:`SLOWEST_FIRST`), and property-based tests run under the
+hypothesis profile ``test`` (20 examples) or ``fuzz`` (2,000, ``make fuzz``).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import tempfile
 
 import pytest
@@ -133,6 +139,44 @@ def _sample_servers_need_the_mark():
     server.SampleAPI.start = checked_start
     yield
     server.SampleAPI.start = start
+
+
+#: What a fast-tier test must not start as a subprocess: a Jupyter kernel, Voila, a JVM (Spark),
+#: a browser (Playwright's driver, Chromium). Plain subprocesses (git, ``python -c``) are fine.
+_HEAVY_PROGRAMS = re.compile(r"ipykernel|voila|spark-(submit|class)|(^|/)java$|playwright|chrom")
+
+
+def _program(args) -> str:
+    """The program a Popen runs: ``python -m`` its module, the Playwright driver its script."""
+    if isinstance(args, (str, bytes, os.PathLike)):
+        args = os.fsdecode(args).split()
+    words = [os.fsdecode(w) if isinstance(w, (bytes, os.PathLike)) else str(w) for w in args]
+    if len(words) > 2 and words[1] == "-m":
+        return words[2]
+    if len(words) > 1 and os.path.basename(words[0]) == "node":
+        return words[1]
+    return words[0] if words else ""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _heavy_subprocesses_need_the_mark():
+    """Starting a kernel, Voila, a JVM or a browser from a fast-tier test fails the test."""
+    init = subprocess.Popen.__init__
+
+    def checked_init(self, args, *rest, **kwargs):
+        item = _current[0] if _current else None
+        if item is not None and not any(item.get_closest_marker(m) for m in SLOW_MARKERS):
+            program = _program(args)
+            if _HEAVY_PROGRAMS.search(program):
+                raise RuntimeError(
+                    f"{item.nodeid} starts {program!r}: mark it @pytest.mark.notebook, browser, "
+                    "spark or server so `make test-fast` stays free of kernels, browsers and JVMs"
+                )
+        init(self, args, *rest, **kwargs)
+
+    subprocess.Popen.__init__ = checked_init
+    yield
+    subprocess.Popen.__init__ = init
 
 
 @pytest.fixture(autouse=True)
