@@ -23,12 +23,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# jsonschema checks the "iri" format only if rfc3987_syntax imports, which compiles a grammar: about
+# 1 s of CPU in every worker at collection. The contract's formats are date-time and uuid only
+# (oneinbox_nb/openapi/get-call.yaml), so no check here needs it.
+sys.modules.setdefault("rfc3987_syntax", None)
 # Datasets a test syncs to an account's default location (06_fleet on "a real account") land in a
 # temporary folder of this run, never in the user's data directory.
 os.environ["ONEINBOX_NB_DATA_DIR"] = tempfile.mkdtemp(prefix="oneinbox-nb-test-data-")
@@ -189,7 +194,5 @@ def _clean_oneinbox_env(monkeypatch):
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
-    import sys
-
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
