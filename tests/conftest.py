@@ -78,30 +78,32 @@ SLOW_MARKERS = ("notebook", "browser", "spark", "server")
 _current: list[pytest.Item] = []
 
 
-# The longest test files, longest first (seconds of one worker in a 2-worker `make test`, quiet
-# machine: tests/conftest.py moves them to the front of the collection). pytest-xdist hands out
-# files in collection order (the Makefile turns off its reordering by test count), so the long
-# files start first and the short ones fill in behind them: both workers finish together instead
-# of one waiting on a long file handed out last.
+# The longest test files, longest first (seconds in one worker of a 2-worker `make test`, measured
+# on a loaded machine: read them as an order, not as times). pytest-xdist hands out files in
+# collection order (the Makefile turns off its reordering by number of tests), so the long files
+# start first and the short ones fill in behind them: both workers finish together instead of one
+# waiting on a long file handed out last.
 SLOWEST_FIRST = (
-    "test_real_data_first.py",  # 42 s: seven reports in kernels, Voila twice
-    "test_browser.py",  # 42 s: Chromium, Voila, 30 page views
-    "test_notebooks.py",  # kernels
-    "test_dataset_spark.py",  # 34 s: a Spark JVM
-    "analysis/test_compare.py",  # 26 s: the longest of the fast tier
-    "test_browser_reports.py",  # 24 s: the demo's four reports, Chromium
-    "test_live_cli.py",  # 20 s: live runs as subprocesses
-    "test_browser_hostile_reports.py",  # 16 s
-    "test_live_watch.py",  # 15 s
-    "test_live_browser.py",  # 14 s
-    "test_dataset.py",  # 13 s
-    "test_fetch.py",
-    "test_cli_errors.py",  # 11 s
-    "test_contract_frames.py",  # 10 s
-    "test_packaging.py",  # 10 s, mostly subprocesses
-    "test_sample_generator.py",  # 10 s
-    "widgets/test_turn.py",  # 7 s
-    "test_thresholds.py",  # 4 s
+    "test_dataset_spark.py",  # 98 s: a Spark JVM
+    "test_real_data_first.py",  # 86 s: seven reports in kernels, Voila twice
+    "test_notebooks.py",  # 98 s: every notebook in a kernel
+    "test_browser.py",  # 75 s: Chromium, Voila, 30 page views
+    "analysis/test_compare.py",  # 60 s: the longest of the fast tier
+    "test_browser_reports.py",  # 59 s: the demo's four reports, Chromium
+    "test_fetch.py",  # 75 s, 60 of them one test waiting out its retry budget
+    "test_browser_hostile_reports.py",  # 34 s
+    "test_live_cli.py",  # 24 s
+    "test_live_browser.py",  # 23 s
+    "test_live_watch.py",  # 22 s
+    "test_dataset.py",  # 21 s
+    "widgets/test_turn.py",  # 20 s
+    "test_gate.py",  # 18 s
+    "test_contract_frames.py",  # 13 s
+    "test_cli_errors.py",  # 13 s
+    "test_sample_generator.py",  # 12 s
+    "test_thresholds.py",  # 11 s
+    "stories/test_compare.py",  # 11 s
+    "test_packaging.py",  # 10 s
 )
 
 
