@@ -92,8 +92,8 @@ def run_demo() -> dict[str, Any]:
 
 
 def _tier(argv: list[str]) -> tuple[float, float, str, int]:
-    """(wall seconds, CPU seconds of the run and every process it waited for, pytest's last line,
-    exit status) of one pytest run."""
+    """(wall seconds, CPU seconds of the run and every process it waited for, pytest's last line
+    and the tests that failed, exit status) of one pytest run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     env = {**_env(), "PYTHONDONTWRITEBYTECODE": ""}  # as the Makefile's test targets run
@@ -102,7 +102,9 @@ def _tier(argv: list[str]) -> tuple[float, float, str, int]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return wall, cpu, (lines[-1].strip("= ") if lines else ""), done.returncode
+    summary = lines[-1].strip("= ") if lines else ""
+    failed = [line.split()[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return wall, cpu, "; ".join([summary, *failed]), done.returncode
 
 
 def run_tiers() -> dict[str, Any]:
