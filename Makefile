@@ -10,11 +10,19 @@ export UV_COMPILE_BYTECODE := 1
 INSTALL := $(UV) pip install -q --compile-bytecode -p $(BIN)/python
 COMPILE_OWN := $(BIN)/python -m compileall -q oneinbox_nb
 # `make test`: every tier, two or more workers (pytest-xdist), a test file per worker at a time, so
-# a module's kernel run, browser or server fixture is built once (tests/conftest.py).
+# a module's kernel run, browser or server fixture is built once; files are handed out in collection
+# order, which tests/conftest.py starts with the longest files (SLOWEST_FIRST), so both workers
+# finish together (xdist's own reordering, by number of tests, is turned off).
 PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 FAST := not (notebook or browser or spark or server)
 
 .PHONY: demo test test-fast bench lint clean dashboard lab
+
+# Test runs keep bytecode, pytest's rewritten test modules too, even where the environment says not
+# to (PYTHONDONTWRITEBYTECODE=1, as many containers set): otherwise every worker of every run
+# rewrites and compiles each test module again (about 2 s of CPU a worker).
+test test-fast fuzz bench: export PYTHONDONTWRITEBYTECODE :=
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -48,11 +56,11 @@ demo: $(VENV)/.base
 
 # Everything: unit tests, notebooks in kernels, Chromium, Voila, Spark, real servers (README, "Tests").
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile $(ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) $(ARGS)
 
 # The fast tier: no kernel, browser, JVM, real socket or subprocess server (in-process transports).
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile -m "$(FAST)" $(ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) -m "$(FAST)" $(ARGS)
 
 # The explorers live in Voila, on the OneInbox API when ONEINBOX_API_KEY is set (else the sample);
 # `make dashboard ARGS=--sample` for the embedded sample API.
@@ -75,7 +83,8 @@ lint: $(VENV)/.dev
 clean:
 	rm -rf $(VENV) reports .pytest_cache
 
-# The property-based tier with many examples: 2,000 per property (make test runs 100).
+# The property-based tier with many examples: 2,000 per property (make test runs 20: tests/conftest.py).
 .PHONY: fuzz
 fuzz: $(VENV)/.dev
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_contract_frames.py tests/test_contract_sample_server.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_contract_frames.py tests/test_contract_sample_server.py \
+		tests/frames/test_property.py

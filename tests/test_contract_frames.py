@@ -6,8 +6,8 @@ invariants: nothing raises; every odd value is a problem row; no flagged or non-
 reaches a statistic; all text is escaped in every output; a Parquet round trip is exact; building
 in a batch equals building call by call.
 
-``make test`` runs each property with 100 examples; ``make fuzz`` (``HYPOTHESIS_PROFILE=fuzz``)
-with 2,000.
+``make test`` runs each property with 20 examples (the ``test`` profile of ``tests/conftest.py``);
+``make fuzz`` (``HYPOTHESIS_PROFILE=fuzz``) with 2,000.
 """
 
 from __future__ import annotations

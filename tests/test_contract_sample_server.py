@@ -7,7 +7,8 @@ for its status, the content type is the documented one, no 5xx. The contract doc
 only; 401 (no or wrong key) and 404 (an unknown call) are what the real API answers too
 (shared/docs/api-facts.md), so the status check allows exactly those four.
 
-``make test`` runs 100 requests per property; ``make fuzz`` (``HYPOTHESIS_PROFILE=fuzz``) 2,000.
+``make test`` sends at least 100 requests (a request is cheap, and each of the four statuses must
+turn up); ``make fuzz`` (``HYPOTHESIS_PROFILE=fuzz``) 2,000.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import string
 from importlib import resources
 
 import pytest
-import schemathesis
 from frames.contract import PROFILE
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from schemathesis.specs.openapi.checks import status_code_conformance
 
 from oneinbox_nb import sample
 
@@ -38,12 +37,16 @@ def server():
 
 @pytest.fixture(scope="module")
 def operation():
+    import schemathesis  # here, not at collection: the fast tier collects this file and skips it
+
     path = resources.files("oneinbox_nb").joinpath("openapi/get-call.yaml")
     schema = schemathesis.openapi.from_path(str(path))
     return schema["/v1/calls/{call_id}"]["GET"]
 
 
 def test_the_sample_answers_every_contract_request_as_documented(server, operation):
+    from schemathesis.specs.openapi.checks import status_code_conformance
+
     api, ids = server
     known = st.sampled_from(ids)
     auth = st.sampled_from(["good", "good", "none", "wrong"])
@@ -52,7 +55,7 @@ def test_the_sample_answers_every_contract_request_as_documented(server, operati
     not_uuids = st.text(string.ascii_letters + string.digits + "-_", min_size=1, max_size=40)
     which = st.sampled_from(["drawn", "known", "not_a_uuid"])
 
-    @PROFILE
+    @settings(PROFILE, max_examples=max(100, PROFILE.max_examples))
     @given(case=operation.as_strategy(), use=which, call_id=known, garbage=not_uuids, key=auth)
     def check(case, use, call_id, garbage, key):
         if use == "known":

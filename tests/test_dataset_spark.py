@@ -1,8 +1,10 @@
-"""The fleet queries give the same numbers on Spark (local mode) as on DuckDB, on 20,000 calls.
+"""The fleet queries give the same numbers on Spark (local mode) as on DuckDB, on four weeks of calls.
 
 Counts must be equal; floating-point results (percentiles, means, sums, rates) agree to 1e-9
 relative: both engines compute exact percentiles with linear interpolation, but add up in a
-different order.
+different order. Agreement does not depend on the volume, so the history is about 5,500 calls
+(it was 20,000: writing them cost more than the queries); four weeks still fill every day, week,
+agent and provider group.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ if shutil.which("java") is None and os.environ.get("CI") != "true":
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     path = tmp_path_factory.mktemp("spark") / "history"
-    truth = write_history(path, days=28, calls_per_day=800, pool=300, seed=5)
-    assert 17_000 < truth["n_calls"] < 24_000
+    truth = write_history(path, days=28, calls_per_day=200, pool=300, seed=5)
+    assert 4_000 < truth["n_calls"] < 7_000
     return open_dataset(path)
 
 

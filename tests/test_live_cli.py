@@ -141,13 +141,15 @@ def test_the_live_table_in_tmux(tmp_path):
             assert _line(screen, "failure_rate: rate<90%").startswith("✓")
             assert screens[0] != screens[-1], "the table did not redraw with new numbers"
             subprocess.run(["tmux", "send-keys", "-t", session, "C-c"], check=True)
-            time.sleep(3)
-            final = subprocess.run(
-                ["tmux", "capture-pane", "-p", "-S", "-60", "-t", session],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            final, deadline = "", time.monotonic() + 30
+            while "stopped (Ctrl-C)" not in final and time.monotonic() < deadline:
+                time.sleep(0.2)  # until the summary is on the screen, not a fixed wait
+                final = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-S", "-60", "-t", session],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
             assert f"run {api.live.run_id}: " in final and "stopped (Ctrl-C)" in final
         finally:
             subprocess.run(["tmux", "kill-session", "-t", session], check=False)

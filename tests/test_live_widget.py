@@ -66,7 +66,9 @@ def test_the_timer_refreshes_on_the_event_loop():
 
         async def main():
             explorer = LiveExplorer(run, interval=0.05)
-            await asyncio.sleep(1.0)
+            deadline = asyncio.get_running_loop().time() + 30
+            while explorer.ticks < 2 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)  # until two ticks, not a fixed second
             explorer.stop()
             return explorer
 

@@ -108,7 +108,8 @@ def test_second_account_is_other_calls_and_other_agents():
     other = sample.generate("second_account", n=300)
     assert len(other) == 300
     assert not {c["id"] for c in other} & {c["id"] for c in calls}
-    names = {sample.truth("second_account", n=300)["agents"][c["agent_id"]]["name"] for c in other}
+    agents = sample.truth("second_account", n=300)["agents"]  # once: it generates the account
+    names = {agents[c["agent_id"]]["name"] for c in other}
     assert names == {"Lena", "Sam"}
     assert not any(c["metadata"].get("run_id") for c in other)
 

@@ -12,32 +12,24 @@ hypothesis-jsonschema 0.23.1 still fails on object schemas with Hypothesis 6.170
 removed ``many.more()``); the contract's object properties are free-form, so they get the JSON
 object strategy here instead, and no older Hypothesis is pinned (schemathesis needs >= 6.130).
 
-Profiles: ``contract`` (the default: 100 examples, for ``make test``) and ``fuzz`` (2,000
-examples, for ``make fuzz``), chosen by ``HYPOTHESIS_PROFILE``.
+Profiles (registered in ``tests/conftest.py``, chosen by ``HYPOTHESIS_PROFILE``): ``test`` (the
+default: 20 examples, for ``make test``) and ``fuzz`` (2,000 examples, for ``make fuzz``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 
 import yaml
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile(
-    "contract", max_examples=100, deadline=None, suppress_health_check=_QUIET, print_blob=True
-)
-settings.register_profile(
-    "fuzz", max_examples=2_000, deadline=None, suppress_health_check=_QUIET, print_blob=True
-)
-#: The settings every contract property runs under (``HYPOTHESIS_PROFILE=fuzz`` for many more).
-PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "contract"))
-if PROFILE.max_examples < 100:  # e.g. hypothesis' own "default" or "ci": never fewer than 100
-    PROFILE = settings.get_profile("contract")
+#: The settings every contract property runs under: the profile ``tests/conftest.py`` loads
+#: (``test``, 20 examples a property, for ``make test``; ``HYPOTHESIS_PROFILE=fuzz``, 2,000, for
+#: ``make fuzz``).
+PROFILE = settings()
 
 
 def call_response_schema() -> dict:

@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
@@ -198,11 +198,6 @@ def n_events(call: dict) -> int:
     return 0
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 @given(st.lists(contract_calls(), min_size=0, max_size=4))
 def test_any_contract_valid_payload_builds(payloads):
     frames = to_frames(payloads)
