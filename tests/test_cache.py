@@ -129,7 +129,8 @@ def test_corrupt_rows_are_reported_deleted_and_never_used(tmp_path):
 
 
 def test_a_corrupt_database_is_set_aside_with_one_warning_and_rebuilt(tmp_path):
-    CallCache(tmp_path, source="s").put(call(1))
+    with CallCache(tmp_path, source="s") as first:  # closed: no late write-back over the garbage
+        first.put(call(1))
     (tmp_path / "s.sqlite3").write_bytes(b"this is not a database" * 100)
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"s.sqlite3{suffix}").unlink(missing_ok=True)
