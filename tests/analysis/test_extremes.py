@@ -68,7 +68,8 @@ PUBLIC = [
     for name in A.__all__
     if callable(getattr(A, name))
     and not isinstance(getattr(A, name), type)
-    and name != "percentile_label"
+    # helpers on numbers, not frames: percentile words and lists, the resampler's intervals
+    and name not in ("percentile_label", "percentile_list", "quantile_interval", "ratio_interval")
 ]
 
 

@@ -26,10 +26,15 @@ def test_every_public_name_of_the_question_modules_is_re_exported_as_the_same_ob
     exported = {n for module in QUESTIONS for n in module.__all__}
     shared = {
         "AGGREGATE_COMPONENTS",
+        "DEFAULT_N_BOOT",
+        "DEFAULT_SEED",
         "EVENT_COMPONENTS",
         "MIN_CALLS",
         "RESPONSE_COMPONENTS",
         "percentile_label",
+        "percentile_list",
+        "quantile_interval",
+        "ratio_interval",
     }
     assert set(analysis.__all__) == exported | shared
     for module in QUESTIONS:
@@ -37,6 +42,8 @@ def test_every_public_name_of_the_question_modules_is_re_exported_as_the_same_ob
             assert getattr(analysis, name) is getattr(module, name), name
     assert analysis.EVENT_COMPONENTS is _calls.EVENT_COMPONENTS
     assert analysis.percentile_label is _stats.percentile_label
+    for name in ("DEFAULT_N_BOOT", "DEFAULT_SEED", "quantile_interval", "ratio_interval"):
+        assert getattr(analysis, name) is getattr(_stats, name), name  # the one resampler
 
 
 def test_each_component_list_is_defined_once_and_says_what_it_holds():
@@ -52,6 +59,8 @@ def test_each_component_list_is_defined_once_and_says_what_it_holds():
     assert frames.RESPONSE_COMPONENTS == ("eou_delay", "llm_ttft", "kb", "tool", "tts_ttfb")
     assert analysis.MIN_CALLS is _stats.MIN_CALLS
     assert analysis.percentile_label is _stats.percentile_label
+    for name in ("DEFAULT_N_BOOT", "DEFAULT_SEED", "quantile_interval", "ratio_interval"):
+        assert getattr(analysis, name) is getattr(_stats, name), name  # the one resampler
 
 
 @pytest.mark.parametrize(
