@@ -182,6 +182,18 @@ def _outside(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return ~mask & ((size > MAX_MAGNITUDE) | ((size < MIN_MAGNITUDE) & (size != 0)))
 
 
+def _finite(number: Any) -> tuple[Any, tuple[str, str | None] | None]:
+    """``float(number)`` and None, or None and the problem when it overflows or is not finite."""
+    try:
+        as_float = float(number)
+    except OverflowError:
+        return None, ("out_of_range", None)
+    if not np.isfinite(as_float):
+        kind = "NaN, not a number" if as_float != as_float else "not a finite number"
+        return None, ("non_numeric_value", kind)
+    return as_float, None
+
+
 def _one_number(
     value: Any, *, integer: bool, bounded: bool
 ) -> tuple[Any, tuple[str, str | None] | None]:
@@ -208,26 +220,18 @@ def _one_number(
         number = value
     if integer:
         if isinstance(number, float) or not isinstance(number, int):
-            try:
-                as_float = float(number)
-            except OverflowError:
-                return None, ("out_of_range", None)
-            if not np.isfinite(as_float):
-                kind = "NaN, not a number" if as_float != as_float else "not a finite number"
-                return None, ("non_numeric_value", kind)
+            as_float, problem = _finite(number)
+            if problem is not None:
+                return None, problem
             if not as_float.is_integer():
                 return None, ("wrong_type", "expected a whole number")
             number = int(as_float)
         if not -(2**63) <= number < 2**63:
             return None, ("out_of_range", None)
         return int(number), coerced
-    try:
-        as_float = float(number)
-    except OverflowError:
-        return None, ("out_of_range", None)
-    if not np.isfinite(as_float):
-        kind = "NaN, not a number" if as_float != as_float else "not a finite number"
-        return None, ("non_numeric_value", kind)
+    as_float, problem = _finite(number)
+    if problem is not None:
+        return None, problem
     size = abs(as_float)
     if bounded and (size > MAX_MAGNITUDE or 0 < size < MIN_MAGNITUDE):
         return None, ("out_of_range", f"magnitude outside [{MIN_MAGNITUDE:g}, {MAX_MAGNITUDE:g}]")
