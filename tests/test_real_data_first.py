@@ -116,9 +116,17 @@ def _process_tree(pid: int) -> list[int]:
     return [p.pid for p in psutil.Process(pid).children(recursive=True)]
 
 
-def test_sigterm_stops_the_dashboard_and_every_child():
+def _alive(pid: int) -> bool:
+    """Running and not a zombie; a process that ends while we look is not alive."""
     import psutil
 
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def test_sigterm_stops_the_dashboard_and_every_child():
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEINBOX_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "oneinbox_nb", "dashboard", "--sample"],
@@ -145,11 +153,7 @@ def test_sigterm_stops_the_dashboard_and_every_child():
     deadline = time.monotonic() + 15
     left = children
     while left and time.monotonic() < deadline:
-        left = [
-            pid
-            for pid in left
-            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        ]
+        left = [pid for pid in left if _alive(pid)]
         time.sleep(0.2)
     assert left == []
     assert proc.returncode == 0
