@@ -137,6 +137,7 @@ def test_serve_prints_the_url_and_stops_on_ctrl_c(monkeypatch, capsys):
         with opener.open(dash.url, timeout=30) as response:
             seen["status"] = response.status
         seen["port"] = dash.port
+        seen["repr"], seen["token"] = repr(dash), dash.token
         raise KeyboardInterrupt
 
     monkeypatch.setattr(dashboard, "_wait_for_interrupt", interrupt)
@@ -148,6 +149,7 @@ def test_serve_prints_the_url_and_stops_on_ctrl_c(monkeypatch, capsys):
     )
     assert out.out.startswith("Data source: embedded sample API")
     assert seen["status"] == 200
+    assert seen["token"] and seen["token"] not in seen["repr"]  # the token stays out of logs
     assert _port_closed(seen["port"])
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oneinbox_nb import dashboard, report, sample
+from oneinbox_nb import report, sample
 
 pytestmark = pytest.mark.notebook
 
@@ -92,24 +92,6 @@ def test_every_report_reads_the_account_from_the_environment(account, tmp_path, 
         assert len(kept) == 1 and f"dataset {kept[0]}" in page
 
 
-def test_the_dashboard_serves_the_account_with_url_parameters(account):
-    call_id = _parameters(account)["01_explore_call"]["call_id"]
-    with dashboard.launch(open_notebook="01_explore_call") as dash:
-        assert KEY not in repr(dash) and dash.token not in repr(dash)
-        bare = httpx.get(dash.base_url + "voila/render/01_explore_call.ipynb")
-        assert bare.status_code in (302, 403) and "Data source" not in bare.text
-        page = httpx.get(f"{dash.url}&call_id={call_id}", timeout=180, follow_redirects=True)
-        assert page.status_code == 200
-        text = page.text
-        tree = httpx.get(dash.base_url, cookies=page.cookies, follow_redirects=True)
-    assert f"Data source: OneInbox API at {account.base_url}" in text
-    assert f"Call {call_id} (" in text  # the story's first sentence (stories.explore_call)
-    assert KEY not in text
-    assert not re.search(r"\d+%\|", text), "a progress bar reached the page"
-    assert tree.status_code == 200 and "voila-tree-main" in tree.text
-    assert not EXTERNAL.search(text) and not EXTERNAL.search(tree.text)
-
-
 def _process_tree(pid: int) -> list[int]:
     import psutil
 
@@ -126,30 +108,41 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_sigterm_stops_the_dashboard_and_every_child():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEINBOX_")}
+def test_the_dashboard_serves_the_account_and_sigterm_stops_every_child(account):
+    """One `oneinbox-nb dashboard`, started as a user's shell would with the account in the
+    environment: a token is required, URL parameters reach the notebook, the page names the account
+    and shows neither the key nor anything from outside; SIGTERM stops Voila and every kernel."""
+    call_id = _parameters(account)["01_explore_call"]["call_id"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oneinbox_nb", "dashboard", "--sample"],
+        [sys.executable, "-m", "oneinbox_nb", "dashboard", "--notebook", "01_explore_call"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**env, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
-        assert lines[0].startswith("Data source: embedded sample API")
-        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\w+", lines[1]).group(0)
-        base = url.split("?")[0]
-        assert httpx.get(base).status_code in (302, 403)  # the token is required
-        page = httpx.get(
-            f"{base}voila/render/01_explore_call.ipynb?{url.split('?')[1]}", timeout=180
-        )
-        assert page.status_code == 200 and "Data source: embedded sample API" in page.text
+        assert lines[0].strip() == f"Data source: OneInbox API at {account.base_url}"
+        url = re.search(r"http://127\.0\.0\.1:\d+/\S*\?token=\w+", lines[1]).group(0)
+        base = url.split("?")[0].split("voila/")[0]
+        assert KEY not in "".join(lines)
+        bare = httpx.get(base + "voila/render/01_explore_call.ipynb")
+        assert bare.status_code in (302, 403) and "Data source" not in bare.text
+        page = httpx.get(f"{url}&call_id={call_id}", timeout=180, follow_redirects=True)
+        assert page.status_code == 200
+        text = page.text
+        tree = httpx.get(base, cookies=page.cookies, follow_redirects=True)
         children = _process_tree(proc.pid)
         assert len(children) >= 2, "expected Voila and a kernel"
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        out, err = proc.communicate(timeout=60)
+    assert f"Data source: OneInbox API at {account.base_url}" in text
+    assert f"Call {call_id} (" in text  # the story's first sentence (stories.explore_call)
+    assert KEY not in text and KEY not in out + err
+    assert not re.search(r"\d+%\|", text), "a progress bar reached the page"
+    assert tree.status_code == 200 and "voila-tree-main" in tree.text
+    assert not EXTERNAL.search(text) and not EXTERNAL.search(tree.text)
     deadline = time.monotonic() + 15
     left = children
     while left and time.monotonic() < deadline:
