@@ -29,6 +29,7 @@ import orjson
 
 from ..account import claim_account, describe_account
 from ..client import AsyncOneInboxClient, OneInboxClient
+from ..client.loop import fewer_gc_passes
 from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import to_frames
 from ..frames.build import agent_names
@@ -206,7 +207,8 @@ def sync(
         writer = _ProcessWriter(store, names) if workers else _Writer(store, names)
         try:
             calls = http.iter_calls(agent_id=agent_id, status=status)
-            _write_listed(calls, tally, writer, store.next_part(), chunk_size, progress)
+            with fewer_gc_passes():  # up to three chunks of call dicts live: see client.loop
+                _write_listed(calls, tally, writer, store.next_part(), chunk_size, progress)
             writer.finish()
         finally:
             writer.stop()
@@ -569,9 +571,19 @@ def _write_chunk(
     root: str, payload: bytes, names: dict[str, str], replaced: int, part: int
 ) -> int | None:
     """In the worker: parse a chunk's JSON, build its frames, write and commit it as ``part``;
-    returns the worker's peak memory."""
-    frames = to_frames(orjson.loads(payload), agents=names)
-    Store(root).write_part(frames, replaced=replaced, part=part)
+    returns the worker's peak memory.
+
+    The cyclic garbage collector is paused meanwhile (none of this makes reference cycles, but the
+    chunk's parsed dicts and lists, all alive until its frames are built, would be traversed by
+    each pass); reference counting frees everything when the job returns."""
+    import gc
+
+    gc.disable()
+    try:
+        frames = to_frames(orjson.loads(payload), agents=names)
+        Store(root).write_part(frames, replaced=replaced, part=part)
+    finally:
+        gc.enable()
     return _worker_peak()
 
 
