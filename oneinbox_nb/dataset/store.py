@@ -182,6 +182,23 @@ def _runs(table: Any, row_day: np.ndarray, days: list[str]) -> Iterator[tuple[st
         yield days[code], table.slice(start, end - start)
 
 
+def _parquet_options(rows: Any) -> dict[str, Any]:
+    """How a file's columns are encoded: dictionary pages for the columns whose values repeat
+    (text, labels, ids, flags, small integers), plain for floating-point numbers, timestamps and
+    ``_row``, whose values are nearly all distinct (a dictionary there only costs time and
+    bytes). Any Parquet reader decodes both."""
+    import pyarrow as pa
+
+    plain = (pa.types.is_floating, pa.types.is_timestamp)
+    return {
+        "use_dictionary": [
+            f.name
+            for f in rows.schema
+            if f.name != ROW_COLUMN and not any(is_type(f.type) for is_type in plain)
+        ]
+    }
+
+
 def _arrow_type(dtype: Any) -> Any:
     import pyarrow as pa
 
@@ -609,7 +626,9 @@ class Store:
         import pyarrow.parquet as pq
 
         rel = f"{table}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
-        _atomic_write(self.root / rel, lambda tmp: pq.write_table(rows, tmp))
+        _atomic_write(
+            self.root / rel, lambda tmp: pq.write_table(rows, tmp, **_parquet_options(rows))
+        )
         return rel
 
     def replace_file(self, file: str | os.PathLike[str], rows: Any) -> None:
@@ -617,7 +636,7 @@ class Store:
         ``pyarrow.Table``), through a temporary file and a rename."""
         import pyarrow.parquet as pq
 
-        _atomic_write(Path(file), lambda tmp: pq.write_table(rows, tmp))
+        _atomic_write(Path(file), lambda tmp: pq.write_table(rows, tmp, **_parquet_options(rows)))
 
     def commit(self, body: dict[str, Any]) -> None:
         """Write the commit marker ``body`` of part ``body["part"]`` (atomically): from then on
