@@ -455,7 +455,8 @@ class _ProcessWriter:
     other programs on the machine stretch): this process's since the sync began (the listing
     too), against the worker's finished jobs plus its queued ones at its mean cost a chunk. A
     chunk framed here costs this process the framing only (no JSON crossing) but delays the
-    listing meanwhile; balanced so, both processes finish together. The last chunk goes where it
+    listing meanwhile, and the next chunk for the worker: so only while the worker has two in
+    hand. Balanced so, both processes finish together. The last chunk goes where it
     is done sooner: here at once, or after the worker's queue. The worker never holds more than
     :attr:`depth` chunks (memory: ``depth`` chunks' bytes and a chunk's frames in the worker, a
     chunk's frames here). When the listing is the slow side (a slow API), both processes wait
@@ -518,6 +519,8 @@ class _ProcessWriter:
         here = per_chunk if self._here_cpu is None else self._here_cpu
         if last:  # the listing is over: this process is free now, the worker after its queue
             return here < per_chunk * (queued + 1)
+        if queued < 2:  # framing here holds back the next chunk: the worker would run dry
+            return False
         spent_here = time.process_time() - self._began
         return spent_here + here <= self._worker_cpu + per_chunk * (queued + 1)
 
@@ -583,7 +586,14 @@ def _worker_peak() -> int | None:
 
 
 def _worker_start() -> tuple[int | None, None]:
-    """The worker's first job (it starts the process): its peak memory, and no chunk."""
+    """The worker's first job (it starts the process, while this one lists the first chunk):
+    warm the framing and writing code up on one made-up call, so that the first chunk does not
+    pay for it; returns the worker's peak memory, and no chunk."""
+    import pyarrow.parquet  # noqa: F401 - imported by the first write otherwise
+
+    frames = to_frames([{"id": "warm-up", "messages": [{"role": "user"}], "latency": {}}])
+    for name, frame in frames.tables.items():
+        to_arrow(name, frame)
     return _worker_peak(), None
 
 
