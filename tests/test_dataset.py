@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from oneinbox_nb import OneInboxClient, analysis, compact, open_dataset, sync, to_frames
@@ -209,6 +210,33 @@ def test_a_killed_writer_process_is_one_error_and_a_rerun_completes(calls, tmp_p
     _assert_frames_equal(dataset.frames(), _named(_ordered(calls)))
     counts = dataset.sql("SELECT count(*) AS n, count(DISTINCT call_id) AS d FROM calls_raw")
     assert counts["n"].iloc[0] == counts["d"].iloc[0] == len(calls)
+
+
+@pytest.mark.parametrize("order", ["newest first", "shuffled"])
+def test_each_days_file_holds_its_rows_in_the_order_written(calls, tmp_path, order):
+    """Calls arrive newest first (each day's rows one run, written as slices) or in any order
+    (grouped by a stable sort): either way a file holds exactly its day's rows, in their order."""
+    chunk = sorted(calls, key=lambda c: pd.Timestamp(c["created_at"]), reverse=True)
+    if order == "shuffled":
+        chunk = [chunk[i] for i in np.random.default_rng(7).permutation(len(chunk))]
+    frames = to_frames(chunk)
+    commit = Store(tmp_path / "ds", create=True).write_part(frames, part=3)
+    days = frames.calls["created_at"].dt.strftime("%Y-%m-%d")
+    day_of = dict(zip(frames.calls["call_id"].astype(str), days, strict=True))
+    assert len(set(day_of.values())) > 2
+    for name in ("calls", "messages", "events"):
+        expected = frames.tables[name]["call_id"].astype(str).tolist()
+        got = []
+        for rel in commit["files"][name]:
+            table = pq.read_table(tmp_path / "ds" / rel, partitioning=None)
+            ids = table.column("call_id").to_pylist()
+            assert {day_of[i] for i in ids} == {rel.split("/")[1].removeprefix("date=")}
+            assert table.column("_part").to_pylist() == [3] * len(ids)
+            rows = table.column("_row").to_pylist()
+            assert rows == sorted(rows) and [expected[r] for r in rows] == ids
+            got += rows
+        assert sorted(got) == list(range(len(expected)))
+    assert commit["files"]["calls"] == sorted(commit["files"]["calls"])
 
 
 def test_sync_filters_by_created_at(calls, tmp_path):

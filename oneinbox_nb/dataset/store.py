@@ -157,6 +157,10 @@ def _by_day(table: Any, row_day: np.ndarray, days: list[str]) -> Iterator[tuple[
     order."""
     import pyarrow as pa
 
+    changes = np.count_nonzero(row_day[1:] != row_day[:-1])
+    if changes + 1 == np.count_nonzero(np.bincount(row_day, minlength=len(days))):
+        yield from _runs(table, row_day, days)  # each day's rows together already (calls
+        return  # arrive newest first): slices in place of a copy
     order = np.argsort(row_day, kind="stable")
     grouped = table.take(pa.array(order))
     start = 0
@@ -164,6 +168,35 @@ def _by_day(table: Any, row_day: np.ndarray, days: list[str]) -> Iterator[tuple[
         if count:
             yield days[code], grouped.slice(start, count)
             start += count
+
+
+def _runs(table: Any, row_day: np.ndarray, days: list[str]) -> Iterator[tuple[str, Any]]:
+    """:func:`_by_day` for rows whose days each form one run: ``(day, rows)`` in the order of
+    ``days``."""
+    starts = np.flatnonzero(np.r_[True, row_day[1:] != row_day[:-1]]).tolist()
+    ends = starts[1:] + [len(row_day)]
+    runs = sorted(
+        (int(row_day[start]), start, end) for start, end in zip(starts, ends, strict=True)
+    )
+    for code, start, end in runs:
+        yield days[code], table.slice(start, end - start)
+
+
+def _parquet_options(rows: Any) -> dict[str, Any]:
+    """How a file's columns are encoded: dictionary pages for the columns whose values repeat
+    (text, labels, ids, flags, small integers), plain for floating-point numbers, timestamps and
+    ``_row``, whose values are nearly all distinct (a dictionary there only costs time and
+    bytes). Any Parquet reader decodes both."""
+    import pyarrow as pa
+
+    plain = (pa.types.is_floating, pa.types.is_timestamp)
+    return {
+        "use_dictionary": [
+            f.name
+            for f in rows.schema
+            if f.name != ROW_COLUMN and not any(is_type(f.type) for is_type in plain)
+        ]
+    }
 
 
 def _arrow_type(dtype: Any) -> Any:
@@ -206,9 +239,10 @@ def arrow_schema(name: str) -> Any:
     return pa.schema(fields)
 
 
-def _plain(values: pd.Series) -> list[Any]:
-    """A column as Python values (int, float, bool, str), missing ones None."""
-    return values.astype(object).where(values.notna(), None).tolist()
+def _plain(values: pd.Series) -> np.ndarray:
+    """A column as an ``object`` array of Python values (int, float, bool, str), missing ones
+    None."""
+    return values.to_numpy(dtype=object, na_value=None)
 
 
 def _text(value: Any) -> str | None:
@@ -223,14 +257,17 @@ def extras_text(frame: pd.DataFrame) -> dict[str, list[str | None]]:
     out: dict[str, list[str | None]] = {}
     for key in PROMOTED_KEYS:
         column = f"meta_{key}"
-        out[column] = [_text(v) for v in _plain(frame[column])] if column in frame else [None] * n
+        if column in frame:
+            out[column] = [_text(v) for v in _plain(frame[column]).tolist()]
+        else:
+            out[column] = [None] * n
     for prefix, target in EXTRA_JSON.items():
         rows: list[dict[str, Any] | None] = [None] * n
         for column in sorted(c for c in frame.columns if c.startswith(prefix)):
             key = column[len(prefix) :]
             values = frame[column]
             at = np.flatnonzero(values.notna().to_numpy())  # only the calls that have the key
-            for i, value in zip(at.tolist(), _plain(values.iloc[at]), strict=True):
+            for i, value in zip(at.tolist(), _plain(values)[at].tolist(), strict=True):
                 if value is not None:
                     row = rows[i]
                     if row is None:
@@ -589,7 +626,9 @@ class Store:
         import pyarrow.parquet as pq
 
         rel = f"{table}/{DATE_COLUMN}={day}/{_part_name(part)}.parquet"
-        _atomic_write(self.root / rel, lambda tmp: pq.write_table(rows, tmp))
+        _atomic_write(
+            self.root / rel, lambda tmp: pq.write_table(rows, tmp, **_parquet_options(rows))
+        )
         return rel
 
     def replace_file(self, file: str | os.PathLike[str], rows: Any) -> None:
@@ -597,7 +636,7 @@ class Store:
         ``pyarrow.Table``), through a temporary file and a rename."""
         import pyarrow.parquet as pq
 
-        _atomic_write(Path(file), lambda tmp: pq.write_table(rows, tmp))
+        _atomic_write(Path(file), lambda tmp: pq.write_table(rows, tmp, **_parquet_options(rows)))
 
     def commit(self, body: dict[str, Any]) -> None:
         """Write the commit marker ``body`` of part ``body["part"]`` (atomically): from then on

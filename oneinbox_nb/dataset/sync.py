@@ -29,6 +29,7 @@ import orjson
 
 from ..account import claim_account, describe_account
 from ..client import AsyncOneInboxClient, OneInboxClient
+from ..client.loop import fewer_gc_passes
 from ..exceptions import ConfigurationError, OneInboxError
 from ..frames import to_frames
 from ..frames.build import agent_names
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 DEFAULT_CHUNK = 2000
-_IDLE_SECONDS = 0.05  # waiting this long for pages during a chunk: the listing is the slow side
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,8 @@ def sync(
         writer = _ProcessWriter(store, names) if workers else _Writer(store, names)
         try:
             calls = http.iter_calls(agent_id=agent_id, status=status)
-            _write_listed(calls, tally, writer, store.next_part(), chunk_size, progress)
+            with fewer_gc_passes():  # up to three chunks of call dicts live: see client.loop
+                _write_listed(calls, tally, writer, store.next_part(), chunk_size, progress)
             writer.finish()
         finally:
             writer.stop()
@@ -291,17 +292,13 @@ def _write_listed(
     chunk: list[dict] = []
     replaced = 0
     listing = _Prefetch(calls, 2 * chunk_size)
-    waited = 0.0
     try:
         for call in listing:
             if bar is not None:
                 bar.update(1)
             if len(chunk) >= chunk_size:  # handed over once the next call is listed, so that
-                # the last chunk is known as such (below). Waiting for pages while this chunk
-                # filled: the listing is the slow side, and this process has time to frame.
-                idle = listing.waited - waited > _IDLE_SECONDS
-                waited = listing.waited
-                writer.submit(chunk, replaced, part, idle=idle)
+                # the last chunk is known as such (below)
+                writer.submit(chunk, replaced, part)
                 tally.written(chunk)
                 chunk, replaced, part = [], 0, part + 1
                 if bar is not None:
@@ -312,7 +309,7 @@ def _write_listed(
                 replaced += str(call.get("id")) in tally.known
                 chunk.append(call)
         if chunk:
-            writer.submit(chunk, replaced, part, idle=True)  # the listing is over
+            writer.submit(chunk, replaced, part, last=True)  # the listing is over
             tally.written(chunk)
     finally:
         listing.close()
@@ -325,8 +322,7 @@ class _Prefetch:
 
     The next pages are fetched while a chunk is turned into frames and written (the thread waits
     on the network, the writer on the CPU). Calls cross between the threads in batches of
-    ``_BATCH`` (one queue operation per batch, not per call); :attr:`waited` adds up the seconds
-    the consumer waited for the listing. Errors of the listing are raised by
+    ``_BATCH`` (one queue operation per batch, not per call). Errors of the listing are raised by
     ``__next__`` after the calls listed before them; :meth:`close` stops the thread.
     """
 
@@ -341,7 +337,6 @@ class _Prefetch:
         self._stop = threading.Event()
         self._batch: list = []
         self._at = 0
-        self.waited = 0.0  # seconds __next__ waited for the listing
         self._thread = threading.Thread(target=self._run, args=(calls,), daemon=True)
         self._thread.start()
 
@@ -375,12 +370,7 @@ class _Prefetch:
 
     def __next__(self) -> dict:
         if self._at >= len(self._batch):
-            if self._queue.empty():  # the listing is behind: count how long it keeps us waiting
-                started = time.perf_counter()
-                self._batch, self._at = self._queue.get(), 0
-                self.waited += time.perf_counter() - started
-            else:
-                self._batch, self._at = self._queue.get(), 0
+            self._batch, self._at = self._queue.get(), 0
         item = self._batch[self._at]
         if item is self._DONE:
             raise StopIteration
@@ -434,8 +424,8 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
-    def submit(self, chunk: list[dict], replaced: int, part: int, *, idle: bool = False) -> None:
-        """Frame ``chunk`` here, queue its tables for writing as part ``part`` (``idle``: see
+    def submit(self, chunk: list[dict], replaced: int, part: int, *, last: bool = False) -> None:
+        """Frame ``chunk`` here, queue its tables for writing as part ``part`` (``last``: see
         :meth:`_ProcessWriter.submit`)."""
         self._raise()
         frames = to_frames(chunk, agents=self._names)
@@ -460,20 +450,27 @@ class _ProcessWriter:
 
     A chunk crosses as JSON bytes (``orjson``), not pickled dicts; the worker parses it, builds
     its frames and writes and commits the part (:meth:`Store.write_part`: marker last), while this
-    process lists and parses the next pages. Building frames costs more than listing on a fast
-    link, so the worker is kept busy: it holds up to :attr:`depth` chunks (one being written, the
-    next waiting, so it never waits for this process), and when it holds that many, this process
-    frames and writes the next chunk itself: both cores work. When this process waits for pages
-    (a slow API) it has time to spare, so it frames a chunk whenever the worker is busy, and the
-    last chunk is not left waiting behind another (memory: ``depth`` chunks' bytes
-    and a chunk's frames in the worker, a chunk's frames here). Parts are independent, each
-    committed by its own marker, so their order does not matter. The first error of the worker
-    is raised by the next :meth:`submit` or by :meth:`finish`; parts not yet started are then
-    cancelled. A worker killed mid-part leaves only uncommitted files, which the next sync sweeps.
+    process lists and parses the next pages. On a fast link both processes are busy, so each
+    chunk goes to the one with less work in hand, counted in CPU seconds (not wall time, which
+    other programs on the machine stretch): this process's since the sync began (the listing
+    too), against the worker's finished jobs plus its queued ones at its mean cost a chunk. A
+    chunk framed here costs this process the framing only (no JSON crossing) but delays the
+    listing meanwhile, and the next chunk for the worker: so only while the worker has two in
+    hand. Balanced so, both processes finish together. The last chunk goes where it
+    is done sooner: here at once, or after the worker's queue. The worker never holds more than
+    :attr:`depth` chunks (memory: ``depth`` chunks' bytes and a chunk's frames in the worker, a
+    chunk's frames here). When the listing is the slow side (a slow API), both processes wait
+    for pages and frame chunks in turn. Parts are independent, each committed by its own marker,
+    so their order does not matter. The first error of the worker is raised by the next
+    :meth:`submit` or by :meth:`finish`; parts not yet started are then cancelled. A worker
+    killed mid-part leaves only uncommitted files, which the next sync sweeps.
     """
 
-    #: Chunks the worker holds before this process frames one itself.
-    depth = 2
+    #: Chunks the worker holds at most (one being written, the rest waiting as JSON bytes, about
+    #: 5 KB a call). On a fast link this process lists a chunk in about half the time the worker
+    #: takes to frame and write one, so the worker's queue grows until about a quarter of the
+    #: chunks are framed here; a smaller cap would have this process frame more than its share.
+    depth = 4
 
     def __init__(self, store: Store, names: dict[str, str]) -> None:
         from collections import deque
@@ -485,8 +482,12 @@ class _ProcessWriter:
         self._pending: deque = deque()
         self.peak_rss: int | None = None
         self._failed = False
+        self._began = time.process_time()  # this process's CPU seconds at the start
+        self._worker_cpu = 0.0  # CPU seconds of the worker's finished chunks
+        self._worker_chunks = 0
+        self._here_cpu: float | None = None  # CPU seconds of the last chunk framed here
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
-        self._pending.append(self._pool.submit(_worker_peak))  # start it while pages are listed
+        self._pending.append(self._pool.submit(_worker_start))  # started while pages are listed
 
     def _collect(self, keep: int) -> None:
         """Take the results of the oldest jobs until ``keep`` are left (waiting for them), and
@@ -495,7 +496,7 @@ class _ProcessWriter:
 
         while len(self._pending) > keep or (self._pending and self._pending[0].done()):
             try:
-                peak = self._pending.popleft().result()  # the worker's error, raised here
+                peak, seconds = self._pending.popleft().result()  # the worker's error, raised here
             except BrokenProcessPool as exc:
                 raise self._broken(exc) from None
             except BaseException:
@@ -503,16 +504,35 @@ class _ProcessWriter:
                 raise
             if peak is not None:
                 self.peak_rss = max(self.peak_rss or 0, peak)
+            if seconds is not None:
+                self._worker_cpu += seconds
+                self._worker_chunks += 1
 
-    def submit(self, chunk: list[dict], replaced: int, part: int, *, idle: bool = False) -> None:
-        """Hand ``chunk`` to the worker as part ``part``, or frame and write it here when the
-        worker holds :attr:`depth` chunks, or any chunk and this process is ``idle`` (it waited
-        for the listing: framing here then slows nothing)."""
+    def _here(self, last: bool) -> bool:
+        """Whether the next chunk is framed in this process (see the class docstring)."""
+        if len(self._pending) >= self.depth:
+            return True  # the worker has its hands full
+        if not self._worker_chunks:
+            return False  # nothing measured yet: the worker, which waits for work
+        per_chunk = self._worker_cpu / self._worker_chunks
+        queued = sum(1 for job in self._pending if not job.done())
+        here = per_chunk if self._here_cpu is None else self._here_cpu
+        if last:  # the listing is over: this process is free now, the worker after its queue
+            return here < per_chunk * (queued + 1)
+        if queued < 2:  # framing here holds back the next chunk: the worker would run dry
+            return False
+        spent_here = time.process_time() - self._began
+        return spent_here + here <= self._worker_cpu + per_chunk * (queued + 1)
+
+    def submit(self, chunk: list[dict], replaced: int, part: int, *, last: bool = False) -> None:
+        """Hand ``chunk`` to the worker as part ``part``, or frame and write it here (see the
+        class docstring; ``last``: no chunk follows)."""
         self._collect(keep=self.depth)  # never waits: the worker holds at most depth chunks
-        if len(self._pending) >= (1 if idle else self.depth):
-            # the worker has enough in hand: frame and write this chunk here meanwhile
+        if self._here(last):
+            started = time.thread_time()
             frames = to_frames(chunk, agents=self._names)
             self._store.write_part(frames, replaced=replaced, part=part)
+            self._here_cpu = time.thread_time() - started
             return
         from concurrent.futures.process import BrokenProcessPool
 
@@ -565,14 +585,37 @@ def _worker_peak() -> int | None:
     return None
 
 
+def _worker_start() -> tuple[int | None, None]:
+    """The worker's first job (it starts the process, while this one lists the first chunk):
+    warm the framing and writing code up on one made-up call, so that the first chunk does not
+    pay for it; returns the worker's peak memory, and no chunk."""
+    import pyarrow.parquet  # noqa: F401 - imported by the first write otherwise
+
+    frames = to_frames([{"id": "warm-up", "messages": [{"role": "user"}], "latency": {}}])
+    for name, frame in frames.tables.items():
+        to_arrow(name, frame)
+    return _worker_peak(), None
+
+
 def _write_chunk(
     root: str, payload: bytes, names: dict[str, str], replaced: int, part: int
-) -> int | None:
+) -> tuple[int | None, float]:
     """In the worker: parse a chunk's JSON, build its frames, write and commit it as ``part``;
-    returns the worker's peak memory."""
-    frames = to_frames(orjson.loads(payload), agents=names)
-    Store(root).write_part(frames, replaced=replaced, part=part)
-    return _worker_peak()
+    returns the worker's peak memory and the CPU seconds of the job.
+
+    The cyclic garbage collector is paused meanwhile (none of this makes reference cycles, but the
+    chunk's parsed dicts and lists, all alive until its frames are built, would be traversed by
+    each pass); reference counting frees everything when the job returns."""
+    import gc
+
+    started = time.process_time()
+    gc.disable()
+    try:
+        frames = to_frames(orjson.loads(payload), agents=names)
+        Store(root).write_part(frames, replaced=replaced, part=part)
+    finally:
+        gc.enable()
+    return _worker_peak(), time.process_time() - started
 
 
 def _claim(store: Store, account: dict[str, Any], merge: bool) -> dict[str, Any]:
