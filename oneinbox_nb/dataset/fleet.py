@@ -299,14 +299,17 @@ class FleetQueries:
 
         pcts = percentile_list(percentiles)
         keys = self._keys(by, allowed=_BY)
-        where = self._traffic(traffic)
         _period(freq)  # validates freq
         period = "day" if freq == "day" else "CAST(date_trunc('week', day) AS DATE)"
-        values = self._turn_values(where, by) + (
-            "" if by == "provider" else f" UNION ALL {self._response_values(where, by)}"
-        )
+        scoped = self._scope_cte(self._traffic(traffic), by)
+        per_turn, values = self._turn_values(by, bool(scoped))
+        if by != "provider":
+            values += f" UNION ALL {self._response_values(by, bool(scoped))}"
+        ctes = [f"scoped AS ({scoped})"] if scoped else []
+        ctes.append(f"per_turn AS ({per_turn})")
         stats = self._q("value", [p / 100 for p in pcts])
         sql = f"""
+            WITH {", ".join(ctes)}
             SELECT {period} AS period{keys.select}, component, count(*) AS count, {stats} AS q,
                    avg(value) AS mean
             FROM ({values}) x
@@ -377,63 +380,90 @@ class FleetQueries:
     # ---------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _scope(where: str, by: str | None, alias: str) -> tuple[str, str]:
-        """``(join, condition)`` restricting ``alias``'s rows to the calls ``where`` keeps (and
-        bringing their ``agent_id`` or providers as ``c.*``): a semi-join when only the traffic
-        matters, nothing when every call counts."""
+    def _scope_cte(where: str, by: str | None) -> str:
+        """The ``scoped`` CTE body: the ``calls`` that ``where`` keeps, read once (with their
+        ``agent_id`` or providers when grouped by them); "" when every call counts and no call
+        column is needed."""
         if by == "agent_id":
-            calls = "call_id, agent_id"
+            columns = "call_id, agent_id"
         elif by == "provider":
-            calls = "call_id, provider_stt, provider_llm, provider_tts"
+            columns = "call_id, provider_stt, provider_llm, provider_tts"
         elif where == TRAFFIC["all"]:
-            return "", "true"
+            return ""
         else:
-            return "", f"{alias}.call_id IN (SELECT call_id FROM calls WHERE {where})"
-        join = f"JOIN (SELECT {calls} FROM calls WHERE {where}) c ON {alias}.call_id = c.call_id"
-        return join, "true"
+            columns = "call_id"
+        return f"SELECT {columns} FROM calls WHERE {where}"
 
-    def _turn_values(self, where: str, by: str | None) -> str:
-        """Per-turn component values by the component rule: ``day`` (a DATE), ``component``,
-        ``value`` (and ``agent_id`` or ``provider``) of the calls that ``where`` keeps."""
+    def _turn_values(self, by: str | None, scoped: bool) -> tuple[str, str]:
+        """Per-turn component values by the component rule: ``(per_turn, values)``, the body of
+        the ``per_turn`` CTE and a query over it giving ``day`` (a DATE), ``component``,
+        ``value`` (and ``agent_id`` or ``provider``) of the calls in ``scoped``.
+
+        ``per_turn`` is one row per (call, turn): each component's sum of its non-duplicate
+        events (``FILTER`` per type: null when the turn has none) and ``flagged``, the bit mask
+        of the components with a flagged event in the turn (bit ``2**i`` for the ``i``-th of the
+        components). The values are its (turn, component) cells with a sum and without the
+        component's bit. One group per turn rather than per (turn, type), with seven aggregates
+        rather than twelve: the events are grouped once, into about a fifth of the groups.
+        """
         from ..analysis import EVENT_COMPONENTS
 
         provider = by == "provider"
         kinds = ("eou_delay", "stt", "llm_ttft", "tts_ttfb") if provider else EVENT_COMPONENTS
-        join, condition = self._scope(where, by, "v")
-        key = ", c.agent_id" if by == "agent_id" else ""
+        bits = {k: 1 << i for i, k in enumerate(kinds)}
+        day = _period("day")
+        sums = ",\n".join(f"sum(ms) FILTER (WHERE type = '{k}') AS {k}_value" for k in kinds)
+        bit = " ".join(f"WHEN '{k}' THEN {b}" for k, b in bits.items())
+        # the traffic's semi-join filters the events before they are grouped
+        condition = "call_id IN (SELECT call_id FROM scoped)" if scoped else "true"
+        per_turn = f"""
+            SELECT call_id, {day} AS day,
+                   {sums},
+                   bit_or(CASE WHEN {_flagged_event()} THEN CASE type {bit} END ELSE 0 END)
+                     AS flagged
+            FROM events
+            WHERE type IN ({_list(kinds)}) AND turn IS NOT NULL
+              AND NOT coalesce(duplicate, false) AND {condition}
+            GROUP BY call_id, {day}, turn
+        """
+        value = " ".join(f"WHEN '{k}' THEN p.{k}_value" for k in kinds)
+        usable = " ".join(
+            f"WHEN '{k}' THEN p.{k}_value IS NOT NULL AND (p.flagged & {b}) = 0"
+            for k, b in bits.items()
+        )
+        components = " UNION ALL ".join(f"SELECT '{k}' AS component" for k in kinds)
+        join, key = "", ""
+        if by is not None:
+            join = "JOIN scoped c ON p.call_id = c.call_id"
+            key = ", c.agent_id"
         if provider:
             fallback = " ".join(
                 f"WHEN '{component}' THEN c.provider_{column}"
                 for component, column in (("stt", "stt"), ("llm_ttft", "llm"), ("tts_ttfb", "tts"))
             )
-            key = f", coalesce(a.provider, CASE v.component {fallback} END, 'unknown') AS provider"
-            join += " LEFT JOIN components a ON v.call_id = a.call_id AND v.component = a.component"
-        # the traffic's semi-join filters the events before they are summed per turn
-        inner = condition.replace("v.call_id", "call_id")
-        return f"""
-            SELECT v.day, v.component, v.value{key}
-            FROM (
-                SELECT call_id, {_period("day")} AS day, type AS component, sum(ms) AS value
-                FROM events
-                WHERE type IN ({_list(kinds)}) AND turn IS NOT NULL
-                  AND NOT coalesce(duplicate, false) AND {inner}
-                GROUP BY call_id, {_period("day")}, turn, type
-                HAVING max(CASE WHEN {_flagged_event()} THEN 1 ELSE 0 END) = 0
-            ) v
+            key = f", coalesce(a.provider, CASE k.component {fallback} END, 'unknown') AS provider"
+            join += " LEFT JOIN components a ON p.call_id = a.call_id AND k.component = a.component"
+        values = f"""
+            SELECT p.day, k.component, CASE k.component {value} END AS value{key}
+            FROM per_turn p CROSS JOIN ({components}) k
             {join}
+            WHERE CASE k.component {usable} END
         """
+        return per_turn, values
 
-    def _response_values(self, where: str, by: str | None) -> str:
+    def _response_values(self, by: str | None, scoped: bool) -> str:
         """Complete, unflagged turns' ``response_ms``: ``day, component, value`` (and
-        ``agent_id``) of the calls that ``where`` keeps."""
+        ``agent_id``) of the calls in ``scoped``."""
         from ..analysis import RESPONSE_COMPONENTS
 
         flagged_response = " OR ".join(
-            f"coalesce(t.{c}_ms < 0 OR t.{c}_ms > {ABSURD_MS!r}, false)"
-            for c in RESPONSE_COMPONENTS
+            f"t.{c}_ms < 0 OR t.{c}_ms > {ABSURD_MS!r}" for c in RESPONSE_COMPONENTS
         )
-        join, condition = self._scope(where, by, "t")
-        key = ", c.agent_id" if by == "agent_id" else ""
+        join, key, condition = "", "", "true"
+        if by == "agent_id":
+            join, key = "JOIN scoped c ON t.call_id = c.call_id", ", c.agent_id"
+        elif scoped:
+            condition = "t.call_id IN (SELECT call_id FROM scoped)"
         return f"""
             SELECT {_period("day", "t.")} AS day, 'response_ms' AS component,
                    t.response_ms AS value{key}
@@ -441,7 +471,7 @@ class FleetQueries:
             {join}
             WHERE t.turn >= 1 AND t.response_ms IS NOT NULL
               AND coalesce(t.complete, false) AND NOT coalesce(t.flagged, false)
-              AND NOT ({flagged_response}) AND {condition}
+              AND NOT coalesce({flagged_response}, false) AND {condition}
         """
 
     class _Keys:
