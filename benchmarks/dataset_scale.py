@@ -198,13 +198,17 @@ def _peak(n: int, tmp: Path) -> tuple[int, int]:
 def run_sync() -> dict:
     n = int(os.environ.get("ONEINBOX_BENCH_SYNC_N", "20000"))
     with tempfile.TemporaryDirectory() as tmp:
-        (half_main, half_worker), (peak_main, peak_worker) = (
-            _peak(n // 2, Path(tmp)),
+        # Flat in N: n against 2n calls. Below about 15,000 calls a sync never fills its pipeline
+        # (the worker's queue of chunks, a chunk framed in this process), so a smaller n would
+        # measure the pipeline filling up, not growth with N (5k 0.22 GB, 10k 0.29, 20k 0.40,
+        # 40k 0.42 on the loopback).
+        (peak_main, peak_worker), (double_main, double_worker) = (
             _peak(n, Path(tmp)),
+            _peak(2 * n, Path(tmp)),
         )
         loopback = _ratio(n, Path(tmp), 0)
         api = _ratio(n, Path(tmp), PAGE_LATENCY_MS)
-    flat = max(peak_main / half_main, peak_worker / max(half_worker, 1))
+    flat = max(double_main / peak_main, double_worker / max(peak_worker, 1))
     return {
         "calls": n,
         "list_s": round(api["list_s"], 1),
@@ -216,13 +220,13 @@ def run_sync() -> dict:
         "loopback_sync_over_list": round(loopback["ratio"], 2),
         "peak_rss_gb": round(peak_main / GB, 2),
         "worker_peak_rss_gb": round(peak_worker / GB, 2),
-        "peak_rss_half_gb": round(half_main / GB, 2),
-        "worker_peak_rss_half_gb": round(half_worker / GB, 2),
-        "peak_over_half_peak": round(flat, 2),
+        "peak_rss_2n_gb": round(double_main / GB, 2),
+        "worker_peak_rss_2n_gb": round(double_worker / GB, 2),
+        "peak_2n_over_n": round(flat, 2),
         "bound": "sync <= 2 x listing on the loopback, <= 1.1 x at "
-        f"{PAGE_LATENCY_MS:g} ms a page; each process's peak <= 1.5 GB and <= 1.2 x its "
-        "half-size peak",
-        "pass": max(peak_main, peak_worker) <= 1.5 * GB
+        f"{PAGE_LATENCY_MS:g} ms a page; each process's peak <= 1.5 GB and, at 2n calls, "
+        "<= 1.2 x its peak at n",
+        "pass": max(double_main, double_worker) <= 1.5 * GB
         and flat <= 1.2
         and loopback["ratio"] <= 2.0
         and api["ratio"] <= 1.1,
