@@ -9,12 +9,16 @@ UV := $(BIN)/uv
 export UV_COMPILE_BYTECODE := 1
 INSTALL := $(UV) pip install -q --compile-bytecode -p $(BIN)/python
 COMPILE_OWN := $(BIN)/python -m compileall -q oneinbox_nb
-# `make test`: every tier, two or more workers (pytest-xdist), a test file per worker at a time, so
-# a module's kernel run, browser or server fixture is built once; files are handed out in collection
-# order, which tests/conftest.py starts with the longest files (SLOWEST_FIRST), so both workers
-# finish together (xdist's own reordering, by number of tests, is turned off).
-PYTEST_WORKERS ?= auto
-XDIST := -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+# `make test`: every tier, a worker per core and one more (pytest-xdist; at most 4), a test file per
+# worker at a time, so a module's kernel run, browser or server fixture is built once; files are
+# handed out in collection order, which tests/conftest.py starts with the longest files
+# (SLOWEST_FIRST), so the workers finish together (xdist's own reordering, by number of tests, is
+# turned off). The extra worker keeps the cores busy while a test waits on the kernels, browsers,
+# JVM and servers it started. `make test-fast` waits on nothing: one worker per core (auto).
+CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+PYTEST_WORKERS ?= $(shell echo $$(( $(CORES) + 1 )))
+XDIST_FILES := --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+XDIST := -n $(PYTEST_WORKERS) $(XDIST_FILES)
 FAST := not (notebook or browser or spark or server)
 
 .PHONY: demo test test-fast bench lint clean dashboard lab
@@ -60,7 +64,7 @@ test: $(VENV)/.dev
 
 # The fast tier: no kernel, browser, JVM, real socket or subprocess server (in-process transports).
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -q $(XDIST) -m "$(FAST)" $(ARGS)
+	$(BIN)/python -m pytest -q -n auto $(XDIST_FILES) -m "$(FAST)" $(ARGS)
 
 # The explorers live in Voila, on the OneInbox API when ONEINBOX_API_KEY is set (else the sample);
 # `make dashboard ARGS=--sample` for the embedded sample API.
@@ -87,5 +91,5 @@ clean:
 # one property per worker: 13.5 min on 2 cores.
 .PHONY: fuzz
 fuzz: $(VENV)/.dev
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist load tests/test_contract_frames.py tests/test_contract_sample_server.py \
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n auto --dist load tests/test_contract_frames.py tests/test_contract_sample_server.py \
 		tests/frames/test_property.py

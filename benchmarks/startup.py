@@ -38,7 +38,8 @@ FULL_TIER_S = 240.0
 REPEATS = 7
 # the Makefile's tiers (keep in step with its FAST and test targets)
 FAST = "not (notebook or browser or spark or server)"
-XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadfile", "--no-loadscope-reorder"]
+XDIST = ["--maxprocesses", "4", "--dist", "loadfile", "--no-loadscope-reorder"]
+WORKERS = {"test_fast": "auto", "test": str((os.cpu_count() or 2) + 1)}  # a core each; test: +1
 
 
 def _env() -> dict[str, str]:
@@ -120,7 +121,7 @@ def run_tiers() -> dict[str, Any]:
         ("test_fast", [*pytest, "-m", FAST], FAST_TIER_S),
         ("test", pytest, FULL_TIER_S),
     ):
-        wall, cpu, summary, status = _tier(argv)
+        wall, cpu, summary, status = _tier([*argv, "-n", WORKERS[name]])
         result[f"{name}_s"] = f"{wall:.0f} (bound {bound:.0f})"
         result[f"{name}_cpu_s"] = round(cpu)
         result[f"{name}_result"] = summary if status == 0 else f"exit {status}: {summary}"

@@ -81,29 +81,29 @@ _current: list[pytest.Item] = []
 # The longest test files, longest first (seconds in one worker of a 2-worker `make test`, measured
 # on a loaded machine: read them as an order, not as times). pytest-xdist hands out files in
 # collection order (the Makefile turns off its reordering by number of tests), so the long files
-# start first and the short ones fill in behind them: both workers finish together instead of one
+# start first and the short ones fill in behind them: the workers finish together instead of one
 # waiting on a long file handed out last.
 SLOWEST_FIRST = (
-    "test_dataset_spark.py",  # 98 s: a Spark JVM
-    "test_real_data_first.py",  # 86 s: seven reports in kernels, Voila twice
-    "test_notebooks.py",  # 98 s: every notebook in a kernel
-    "test_browser.py",  # 75 s: Chromium, Voila, 30 page views
-    "analysis/test_compare.py",  # 60 s: the longest of the fast tier
-    "test_browser_reports.py",  # 59 s: the demo's four reports, Chromium
-    "test_fetch.py",  # 75 s, 60 of them one test waiting out its retry budget
-    "test_browser_hostile_reports.py",  # 34 s
+    "test_real_data_first.py",  # 75 s: seven reports in kernels, a dashboard
+    "test_dataset_spark.py",  # 53 s: a Spark JVM
+    "test_browser.py",  # 50 s: Chromium, Voila, 30 page views
+    "test_notebooks.py",  # 47 s: every notebook in a kernel
+    "analysis/test_compare.py",  # 37 s: the longest of the fast tier
+    "test_browser_reports.py",  # 34 s: the demo's four reports, Chromium
+    "test_live_watch.py",  # 34 s
+    "test_browser_hostile_reports.py",  # 30 s
+    "test_cli_check.py",  # 30 s
+    "test_dataset.py",  # 28 s
+    "test_contract_frames.py",  # 26 s
+    "test_gate.py",  # 24 s
+    "test_cli_errors.py",  # 24 s
     "test_live_cli.py",  # 24 s
-    "test_live_browser.py",  # 23 s
-    "test_live_watch.py",  # 22 s
-    "test_dataset.py",  # 21 s
-    "widgets/test_turn.py",  # 20 s
-    "test_gate.py",  # 18 s
-    "test_contract_frames.py",  # 13 s
-    "test_cli_errors.py",  # 13 s
-    "test_sample_generator.py",  # 12 s
-    "test_thresholds.py",  # 11 s
-    "stories/test_compare.py",  # 11 s
-    "test_packaging.py",  # 10 s
+    "test_browser_mixed_reports.py",  # 21 s
+    "test_live_browser.py",  # 18 s
+    "test_sample_generator.py",  # 16 s
+    "test_report_inputs.py",  # 12 s
+    "test_fetch.py",  # 12 s
+    "test_packaging.py",  # 8 s
 )
 
 
