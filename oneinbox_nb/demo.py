@@ -84,8 +84,18 @@ def _compare_line(pair: sample.RegressionPair, frames: CallFrames, seed: int) ->
 REPORTS = ("postmortem", "load_test", "costs", "compare")
 
 
-def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = print) -> dict:
-    """Run the main job; returns the report paths, the summary lines and the elapsed seconds."""
+def run(
+    out: str | os.PathLike = "reports",
+    *,
+    seed: int = 0,
+    save_notebooks: bool = False,
+    print: Callable = print,
+) -> dict:
+    """Run the main job; returns the report paths, the summary lines and the elapsed seconds.
+
+    ``save_notebooks`` also writes each executed notebook beside its report (``<name>.ipynb``, as
+    :func:`oneinbox_nb.report.build`'s ``save_notebook``), for reading what each cell showed.
+    """
     started = time.monotonic()
     out = Path(out)
     # a key the sample server mints: every report says "sample data", not "OneInbox API at ..."
@@ -103,7 +113,13 @@ def run(out: str | os.PathLike = "reports", *, seed: int = 0, print: Callable = 
             sample.serve(calls=pair.calls, api_key=key) as cmp_api,
         ):
             paths, frames, worst, knee = _reports(
-                pool, out, seed, pair, load_truth["run_id"], (lt_api, prod_api, cmp_api)
+                pool,
+                out,
+                seed,
+                pair,
+                load_truth["run_id"],
+                (lt_api, prod_api, cmp_api),
+                save_notebooks,
             )
     load_frames, week_frames, runs_frames = frames
     lines = _summary(load_frames, week_frames, knee, load_truth["knee_concurrency"], worst) + [
@@ -156,7 +172,7 @@ def _report_pool(environ: dict[str, str]) -> Iterator[ProcessPoolExecutor]:
             warm_up.join()
 
 
-def _reports(pool, out: Path, seed: int, pair, run_id: str, apis) -> tuple:
+def _reports(pool, out: Path, seed: int, pair, run_id: str, apis, save_notebooks: bool) -> tuple:
     """Submit the four reports, fetch what the summary needs meanwhile; wait for the reports."""
     from .report import build
 
@@ -164,7 +180,8 @@ def _reports(pool, out: Path, seed: int, pair, run_id: str, apis) -> tuple:
     key = lt_api.api_key
 
     def report(name: str, notebook: str, **parameters: Any) -> Any:
-        return pool.submit(build, notebook, out / f"{name}.html", seed=seed, **parameters)
+        options = {"seed": seed, "save_notebook": save_notebooks}
+        return pool.submit(build, notebook, out / f"{name}.html", **options, **parameters)
 
     futures = {
         "load_test": report(

@@ -87,9 +87,8 @@ SLOWEST_FIRST = (
     "test_real_data_first.py",  # 75 s: seven reports in kernels, a dashboard
     "test_dataset_spark.py",  # 53 s: a Spark JVM
     "test_browser.py",  # 50 s: Chromium, Voila, 30 page views
-    "test_notebooks.py",  # 47 s: every notebook in a kernel
+    "test_notebooks.py",  # 47 s: the demo, three notebooks in kernels, Chromium, Voila
     "analysis/test_compare.py",  # 37 s: the longest of the fast tier
-    "test_browser_reports.py",  # 34 s: the demo's four reports, Chromium
     "test_live_watch.py",  # 34 s
     "test_browser_hostile_reports.py",  # 30 s
     "test_cli_check.py",  # 30 s

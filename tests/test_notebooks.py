@@ -1,12 +1,15 @@
 """The notebooks in notebooks/: committed stripped, and each executed once, headless, on the sample.
 
-Every notebook runs once with its default parameters (the embedded sample API, no key) and must leave
-static output (a PNG figure and an HTML table) and an explorer without ``.error``; the tests below
-read those seven executed notebooks. (tests/test_real_data_first.py executes each once more, as a
-report, with the key and base URL only in the environment: no key reaches any report.)
-
-The executions are independent, so a module-scoped fixture runs them all up front, two kernels at a
-time (the machines have two cores), and the tests inspect the executed notebooks.
+Each notebook runs once (issue 18). ``make demo`` runs four of them as its reports, on sample
+servers reached as if they were the real API: 02_costs_and_credits, 03_load_test_correlation,
+04_postmortem and 05_compare (:data:`DEMO`; the demo keeps its executed notebooks). The other
+three, 01_explore_call, 06_fleet and 07_live, run with their default parameters (the embedded
+sample API, no key). Each must leave static output (a PNG figure and an HTML table), and the
+default runs an explorer without ``.error`` (the demo's explorers are built in its kernels too;
+their ``.error`` is tested in-process, tests/widgets). The tests below read those seven executed
+notebooks, and open the demo's four reports in headless Chromium, each once.
+(tests/test_real_data_first.py executes each notebook once more, as a report, with the key and
+base URL only in the environment: no key reaches any report.)
 
 Where the former parameterised runs' assertions live now (issue 18: one kernel run per notebook;
 the notebooks' first cells call oneinbox_nb/report/inputs.py, tested in-process with the same
@@ -53,8 +56,10 @@ from typing import Any
 
 import nbformat
 import pytest
+from browser_support import chromium, offline_page, require_chromium
 
 from oneinbox_nb import analysis, sample, to_frames
+from oneinbox_nb.demo import run as run_demo
 from oneinbox_nb.report import _kernel_config, parameterize
 
 pytestmark = pytest.mark.notebook
@@ -76,6 +81,14 @@ CELL_TIMEOUT = 60  # seconds per cell; every cell takes a few seconds at most
 PARALLEL = 2
 INLINE = "module://matplotlib_inline.backend_inline"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+REPORTS = ("postmortem", "load_test", "costs", "compare")  # the demo's, in the order it prints them
+#: The notebooks `make demo` executes, by the name of the report it makes of each.
+DEMO = {
+    "02_costs_and_credits": "costs",
+    "03_load_test_correlation": "load_test",
+    "04_postmortem": "postmortem",
+    "05_compare": "compare",
+}
 # appended to default runs: ipywidgets swallows callback exceptions, the explorers keep them here
 CHECK_EXPLORER = "assert explorer.error is None, repr(explorer.error)"
 
@@ -174,14 +187,35 @@ def sample_facts() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def runs(sample_facts) -> dict[str, Run]:
-    """Every execution of this module (one per notebook, defaults), run up front, two at a time."""
-    runs = {name: Run(name, check_explorer=EXPLORERS.get(name) is not None) for name in NAMES}
+def demo(tmp_path_factory) -> dict:
+    """`make demo` once, keeping its executed notebooks: the sample API, a real fetch, four
+    reports (about 25 s)."""
+    out = tmp_path_factory.mktemp("demo")
+    lines: list[str] = []
+    result = run_demo(
+        out=out, save_notebooks=True, print=lambda *a: lines.append(" ".join(map(str, a)))
+    )
+    result["printed"] = lines
+    return result
+
+
+@pytest.fixture(scope="module")
+def runs(demo) -> dict[str, Run]:
+    """Every notebook's one execution: the demo's four, then the other three (defaults), two at a
+    time."""
+    runs = {
+        name: Run(name, check_explorer=EXPLORERS.get(name) is not None)
+        for name in NAMES
+        if name not in DEMO
+    }
     started = time.monotonic()
     asyncio.run(_execute_all(runs))
     elapsed = time.monotonic() - started
     timings = ", ".join(f"{name} {run.elapsed_s:.1f} s" for name, run in runs.items())
     print(f"\nnotebook executions ({elapsed:.1f} s in all): {timings}", file=sys.stderr)
+    for name, report_name in DEMO.items():
+        nb = nbformat.read(Path(demo["reports"][report_name]).with_suffix(".ipynb"), as_version=4)
+        runs[name] = Run(name, parameters={"by": "make demo"}, nb=nb, error=_first_error(nb))
     return runs
 
 
@@ -312,7 +346,8 @@ def test_notebook_runs_headless_on_the_sample(runs, name):
     run = runs[name]
     _assert_ran(run)
     assert {"png", "table"} <= _static_kinds(run.nb), f"{name} leaves no static figure or table"
-    assert "embedded sample API" in _text(run.nb)
+    source = "Data source: sample data served at http://127.0.0.1:"  # the demo's servers
+    assert (source if name in DEMO else "embedded sample API") in _text(run.nb)
     # how long it takes headless (under 60 s) is a figure of `make bench` (benchmarks/time_bounds.py)
 
 
@@ -354,7 +389,7 @@ def test_02_and_04_name_the_agents(runs, sample_facts):
     for agent in agents.values():
         assert f"<th>{agent['name']}</th>" in text  # the cost-by-agent table's index
     worst = _text(runs["04_postmortem"].nb)
-    scenarios = ("load_test", "production")  # what 04 serves by default; the worst call is in one
+    scenarios = ("load_test", "production")  # what the demo serves; the worst call is in one
     (agent_id,) = {
         c["agent_id"]
         for scenario in scenarios
@@ -379,7 +414,9 @@ def test_04_picks_the_call_with_the_worst_turn(runs, sample_facts):
     assert sample_facts["worst_call"] in text
     # the story's sentences are unit-tested in tests/stories/test_postmortem.py; here: it is shown
     assert f"This postmortem is about call {sample_facts['worst_call']}: " in text
-    assert f"during load-test run {sample_facts['run_id']}; run this postmortem" in text
+    # the demo passes the worst call's run: the run's knee (the advice without it:
+    # tests/stories/test_on_the_sample.py)
+    assert f"Under load, over the whole of load-test run {sample_facts['run_id']} (" in text
     committed = nbformat.read(NOTEBOOK_DIR / "04_postmortem.ipynb", as_version=4)
     assert committed.cells[-1].cell_type == "markdown", "ends with what to look at next"
     nb = runs["04_postmortem"].nb
@@ -453,3 +490,144 @@ def test_03_passes_its_one_binning_to_every_table_and_figure():
     assert len(figures) == 2
     assert source.count("bins=edges") == len(figures)
     assert 'edges = story.facts["edges"]' in source or 'story.facts["edges"]' in source
+
+
+# --------------------------------------------------------------------------------------------------
+# the main job (`make demo`): what it prints, and its four reports opened in headless Chromium, once
+# each (self-contained, rendered, redacted); then the live dashboard
+
+
+def test_demo_prints_paths_and_a_four_line_summary(demo):
+    paths = demo["reports"]
+    assert set(paths) == set(REPORTS) and all(Path(p).is_file() for p in paths.values())
+    assert demo["printed"][:4] == [str(paths[name]) for name in REPORTS]
+    summary = demo["summary"]
+    assert len(summary) == 4
+    assert summary[0].startswith("load test: 1,000 calls") and "concurrency" in summary[0]
+    assert summary[1].startswith("production week:") and "/min)" in summary[1]
+    assert re.search(r"\$[\d,]+\.\d\d over [\d,]+ calls", summary[1])  # dollars, and over what
+    assert summary[2].startswith("worst turn: call ")
+    assert summary[3].startswith("compare: run b against run a: ")
+    assert "llm_ttft_ms p50 +" in summary[3] and "(increase)" in summary[3]
+    assert summary[3].endswith("(the generator planted +300 ms on every llm_ttft event in b)")
+
+
+@pytest.fixture(scope="module")
+def browser(runs):
+    # after the notebook runs, so their kernels are gone before Playwright's event loop starts
+    require_chromium()
+    with chromium() as b:
+        yield b
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_renders_offline_with_visible_figures(demo, browser, name):
+    path = Path(demo["reports"][name])
+    with offline_page(browser) as (page, log):
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        assert log.blocked == [] and log.console_errors == [] and log.page_errors == []
+        assert all(url.startswith(("file:", "data:")) for url in log.requests), log.requests
+
+        images = page.locator('img[src^="data:image/png"]')
+        assert images.count() >= 2
+        for i in range(images.count()):
+            image = images.nth(i)
+            image.scroll_into_view_if_needed()
+            assert image.is_visible()
+            assert image.evaluate("img => img.complete && img.naturalWidth") > 0
+
+        header = page.locator("header.oi-report-header")
+        assert header.is_visible()
+        text = header.inner_text()
+        assert "Made" in text and "Data source" in text and "127.0.0.1" in text
+        assert "sample data served at http://127.0.0.1:" in text  # never "OneInbox API at"
+        assert page.locator("table.dataframe").first.is_visible()
+        assert page.locator(".jp-CodeCell .jp-InputArea").count() == 0
+        body = page.locator("body").inner_text()
+        for noise in ("VBox(", "IntSlider(", "Loading widgets", "Traceback"):
+            assert noise not in body
+        # issue 19: under the title, "In short" opens with the scope sentence (the story's first line)
+        after = [line.strip() for line in body[body.index(text) + len(text) :].splitlines()]
+        after = [line for line in after if line]
+        assert after[0] == "In short", after[:3]
+        assert after[1].startswith("Sample data: "), after[:3]
+    if name == "compare":  # each report is opened once: the compare report's "In short" here
+        _assert_compare_opens_with_in_short_naming_the_change(body)
+
+
+def _assert_compare_opens_with_in_short_naming_the_change(body: str) -> None:
+    summary_at = body.index("In short")
+    assert summary_at < body.index("What changed, metric by metric")
+    summary = body[summary_at : body.index("What changed, metric by metric")]
+    assert "llm_ttft_ms p50" in summary and "increase" in summary
+    assert "llm_ttft accounts for" in summary
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_file_holds_no_key_and_no_clear_phone_number(demo, name):
+    html = Path(demo["reports"][name]).read_text()
+    assert "oi_sk_" not in html
+    assert not re.search(r"\+1\d{10}", html), "an unmasked E.164 phone number in a shared report"
+    if name == "postmortem":  # it shows the call's numbers: masked, last four digits kept
+        assert re.search(r"\*\*\*-\*\*\*-\d{4}", html)
+
+
+@pytest.mark.browser
+def test_dashboard_turn_slider_changes_the_waterfall(browser):
+    """Live in Voila: stepping TurnExplorer's turn re-draws the waterfall for the new turn."""
+    from oneinbox_nb import dashboard
+
+    with dashboard.launch(open_notebook="01_explore_call.ipynb") as dash:
+        with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
+            # Voila streams the page while it runs the notebook: wait for the explorer, not "load"
+            page.goto(dash.url, wait_until="commit", timeout=60_000)
+            next_button = page.get_by_role("button", name="next ▶")
+            next_button.wait_for(timeout=180_000)
+            waterfall = page.locator(".widget-output img").first
+            waterfall.wait_for(timeout=60_000)
+            readout = page.locator(".widget-slider .widget-readout").first
+            turn_before, image_before = readout.inner_text(), waterfall.get_attribute("src")
+
+            next_button.click()
+            try:
+                page.wait_for_function(
+                    "before => document.querySelector('.widget-slider .widget-readout')"
+                    ".innerText !== before",
+                    arg=turn_before,
+                    timeout=10_000,
+                )
+            except Exception:  # the worst turn was the last one: step back instead
+                page.get_by_role("button", name="◀ prev").click()
+                page.wait_for_function(
+                    "before => document.querySelector('.widget-slider .widget-readout')"
+                    ".innerText !== before",
+                    arg=turn_before,
+                    timeout=30_000,
+                )
+            page.wait_for_function(
+                "before => { const img = document.querySelector('.widget-output img');"
+                " return img && img.getAttribute('src') !== before; }",
+                arg=image_before,
+                timeout=60_000,
+            )
+            turn_after = readout.inner_text()
+            image_after = page.locator(".widget-output img").first.get_attribute("src")
+            assert turn_after != turn_before and abs(int(turn_after) - int(turn_before)) == 1
+            assert image_after.startswith("data:image/png") and image_after != image_before
+
+            # the slider itself, from the keyboard: back to the first turn and its waterfall
+            page.locator(".widget-slider .noUi-handle").first.focus()
+            back = "ArrowLeft" if int(turn_after) > int(turn_before) else "ArrowRight"
+            page.keyboard.press(back)
+            page.wait_for_function(
+                "before => { const img = document.querySelector('.widget-output img');"
+                " return img && img.getAttribute('src') !== before; }",
+                arg=image_after,
+                timeout=60_000,
+            )
+            assert readout.inner_text() == turn_before
+            assert page.locator(".widget-output img").first.get_attribute("src") == image_before
+            assert log.page_errors == []
+            assert all(not url.startswith("http://127.0.0.1") for url in log.blocked)
