@@ -1,7 +1,8 @@
 """What a notebook's first cell reads (oneinbox_nb/report/inputs.py), in-process: no kernel.
 
-These hold the assertions of the notebook runs that used parameters other than the defaults
-(tests/test_notebooks.py executes each notebook once, with its defaults): the same parameters and
+These hold the assertions of the notebook runs that used parameters other than the ones of the
+notebook's one kernel run (tests/test_notebooks.py: 01, 06 and 07 with their defaults, 02-05 as
+``make demo`` runs them), and of 04's and 05's default runs: the same parameters and
 environment go to the function the notebook's first cell calls, and the story built from its
 frames is what the notebook would show. The loaders open the source as the notebooks do (the sample
 API on 127.0.0.1): those tests carry the ``server`` mark; the ones that fail before anything is
@@ -81,6 +82,18 @@ def test_04_listed_calls_redacted_and_an_explicit_sample_wins_over_a_configured_
         assert number in shown[False]  # shown when redact is False...
         assert number not in shown[True] and f"***-***-{number[-4:]}" in shown[True]  # ...masked
     assert PLANTED_KEY not in shown[True] + description + repr(loaded.source)
+
+
+@SERVER
+def test_04_by_default_is_about_the_sample_call_with_the_worst_turn(facts):
+    """Was the default kernel run of 04 (the demo's run passes the call and its run)."""
+    loaded = postmortem_calls()
+    assert loaded.source.label.kind == "sample"
+    assert "embedded sample API" in loaded.source.description
+    story = stories.postmortem(loaded.frames, call_ids=loaded.call_ids, seed=0)
+    text = story.text()
+    assert f"This postmortem is about call {facts['worst_call']}: " in text
+    assert f"during load-test run {facts['run_id']}; run this postmortem with that run_id" in text
 
 
 @SERVER
@@ -240,6 +253,20 @@ def test_03_with_an_explicit_run_id_and_metric(facts):
 
 # --------------------------------------------------------------------------------------------------
 # 05_compare and 06_fleet
+
+
+@SERVER
+def test_05_by_default_names_the_planted_llm_change_and_its_share():
+    """Was the default kernel run of 05: the sample's runs a and b, +300 ms LLM planted in b."""
+    sides = compare_sides({"a": NO_SIDE, "b": NO_SIDE})
+    assert "embedded sample API" in sides.source.description
+    story = stories.compare(
+        sides.a, sides.b, scopes=sides.scopes, pool=sides.pool, seed=0, source=sides.source.label
+    )
+    summary = stories.to_html(story.part("In short"))
+    assert "<strong>llm_ttft_ms p50</strong>" in summary and "<strong>increase</strong>" in summary
+    assert "<strong>response_ms p50</strong>" in summary
+    assert "<strong>llm_ttft</strong> accounts for" in summary
 
 
 @SERVER
