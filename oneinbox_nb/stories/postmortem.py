@@ -274,7 +274,8 @@ def _percentiles(focus: CallFrames, label: str) -> Section:
             ms=["avg_ms", "avg_ms_server", "max_ms", "max_ms_server"],
             text=["component", "what"],
         )
-        tables.append(Table(shown.astype(str)))
+        caption = sentence(f"Server aggregates of {label} that disagree with the events.")
+        tables.append(Table(shown.astype(str), caption))
     else:
         lines.append(
             sentence(
@@ -284,7 +285,7 @@ def _percentiles(focus: CallFrames, label: str) -> Section:
     return Section(title, tuple(lines), tuple(tables))
 
 
-def _problems(focus: CallFrames) -> Section:
+def _problems(focus: CallFrames, label: str) -> Section:
     problems = focus.problems
     if problems.empty:
         return Section("Data-quality problems", (("No data-quality problems found.",),))
@@ -306,7 +307,10 @@ def _problems(focus: CallFrames) -> Section:
     )
     return Section(
         "Data-quality problems",
-        tables=(Table(counts.astype(str)), Table(first.astype(str), ("The first 20 findings.",))),
+        tables=(
+            Table(counts.astype(str), sentence(f"The data-quality findings of {label}, by kind.")),
+            Table(first.astype(str), sentence(f"The first 20 findings of {label}.")),
+        ),
     )
 
 
@@ -376,7 +380,8 @@ def _cost(focus: CallFrames, label: str) -> Section:
         shown = fmt.table(
             off, duration=["duration_seconds"], credits=["credits_used", "expected_credits", "diff"]
         )
-        tables.append(Table(shown.drop(columns=["ok"]).astype(str)))
+        caption = sentence(f"The credits of {label} that do not match the duration.")
+        tables.append(Table(shown.drop(columns=["ok"]).astype(str), caption))
     else:
         lines.append(("Credits match durations (1 credit per minute) wherever both are known.",))
     return Section("What the calls cost", tuple(lines), tuple(tables))
@@ -584,7 +589,7 @@ def postmortem(
         _worst_turns(slowest, label, len(focus_ids)),
         _transcript(focus, worst),
         _percentiles(focus, label),
-        _problems(focus),
+        _problems(focus, label),
         _cost(focus, label),
         _knee(focus, knee, correlation, run_label),
     )  # fmt: skip

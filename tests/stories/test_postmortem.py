@@ -145,3 +145,24 @@ def test_api_text_is_escaped_in_the_rendered_story():
     assert (
         "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     )  # ...escaped once
+
+
+def test_every_table_listing_calls_names_them_in_its_caption():
+    """Found on the real-data run's hostile call: findings, disagreeing aggregates and credits."""
+    odd = [*KB_TURN, {"turn": 1, "type": "stt", "ms": -5.0}]  # a negative duration: a finding
+    frames = to_frames([make_call("h", odd, credits_used=5.0)])  # 60 s billed as 5 credits
+    story = postmortem(frames)
+    listing = [
+        (section.title, table)
+        for section in story.sections
+        for table in section.tables
+        if "call_id" in table.frame.columns
+    ]
+    assert {title for title, _ in listing} >= {
+        "Latency percentiles and the server's own numbers",
+        "Data-quality problems",
+        "What the calls cost",
+    }
+    for _, table in listing:
+        assert set(table.frame["call_id"]) == {"h"}
+        assert "this call" in "".join(table.caption), table.caption
