@@ -90,14 +90,12 @@ SLOWEST_FIRST = (
     "test_notebooks.py",  # 47 s: the demo, three notebooks in kernels, Chromium, Voila
     "analysis/test_compare.py",  # 37 s: the longest of the fast tier
     "test_live_watch.py",  # 34 s
-    "test_browser_hostile_reports.py",  # 30 s
     "test_cli_check.py",  # 30 s
     "test_dataset.py",  # 28 s
     "test_contract_frames.py",  # 26 s
     "test_gate.py",  # 24 s
     "test_cli_errors.py",  # 24 s
     "test_live_cli.py",  # 24 s
-    "test_browser_mixed_reports.py",  # 21 s
     "test_live_browser.py",  # 18 s
     "test_sample_generator.py",  # 16 s
     "test_report_inputs.py",  # 12 s
