@@ -12,14 +12,17 @@ from __future__ import annotations
 import copy
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
-from oneinbox_nb import sample
+from oneinbox_nb import report, sample, stories
 from oneinbox_nb.cli import main
+from oneinbox_nb.report.inputs import compare_sides
 from oneinbox_nb.sample import regression_pair
 
 KEY = "oi_sk_clicheck_" + "7" * 32
+NO_SIDE = {"run_id": None, "since": None, "until": None, "agent_id": None}
 NO_KEY = (
     "oneinbox-nb {command}: no OneInbox API key: export ONEINBOX_API_KEY=oi_sk_... (a secret key "
     "from your OneInbox dashboard), or {hint}"
@@ -199,36 +202,68 @@ def test_watch_without_a_key(capsys):
 
 
 # --- the full comparison as HTML --------------------------------------------------------------
+# `--report` builds 05_compare on the runs the gate judged. That notebook's one kernel run is the
+# demo's compare report (tests/test_notebooks.py, issue 18), built with the same kind of
+# parameters; here report.build is recorded instead, and what 05's first cell reads with the
+# recorded parameters (report.inputs.compare_sides), in the same environment, is checked in-process.
+
+
+@pytest.fixture
+def builds(monkeypatch) -> list[tuple]:
+    """Every report.build call as (notebook, out, parameters); nothing is executed."""
+    made: list[tuple] = []
+
+    def build(notebook, out, **parameters):
+        made.append((notebook, Path(out), parameters))
+        return Path(out)
+
+    monkeypatch.setattr(report, "build", build)
+    return made
+
+
+def _compared(parameters: dict) -> tuple[str, str]:
+    """The source and the scope sentence 05_compare would show with these parameters."""
+    sides = {side: {**NO_SIDE, "run_id": parameters[f"{side}_run_id"]} for side in ("a", "b")}
+    where = {k: parameters[k] for k in ("base_url", "source", "seed") if k in parameters}
+    loaded = compare_sides(sides, **where)
+    story = stories.compare(
+        loaded.a, loaded.b, scopes=loaded.scopes, pool=loaded.pool, n_boot=200, seed=0,
+        source=loaded.source.label,
+    )  # fmt: skip
+    return loaded.source.label.text, story.scope
 
 
 @pytest.mark.server
-@pytest.mark.notebook
-def test_check_report_writes_the_full_comparison(env, pair, capsys, tmp_path):
+def test_check_report_asks_for_the_full_comparison_of_the_judged_runs(env, pair, capsys, builds):
     a, b = pair.a["run_id"], pair.b["run_id"]
-    report = tmp_path / "compare.html"
     argv = ["check", "--baseline-run", a, "--candidate-run", b, "--n-boot", "200"]
     # 60 calls a side: the planted +300 ms LLM regression is not clear at this size
-    assert main([*argv, "--report", str(report)]) == 0
+    assert main([*argv, "--report", "compare.html"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith(f"check: pass (candidate: 60 calls of load-test run {b}, ")
     assert captured.err == ""
-    page = report.read_text(encoding="utf-8")
-    assert "Compare: what changed between a and b" in page
-    assert f"60 calls of load-test run {a}" in page and f"60 calls of load-test run {b}" in page
-    assert KEY not in page and "oi_sk_" not in page
+    [(notebook, out, parameters)] = builds
+    assert (notebook, out) == ("05_compare", Path("compare.html"))
+    assert parameters == {"a_run_id": a, "b_run_id": b, "base_url": None}  # the key: environment
+    label, scope = _compared(parameters)
+    assert label == f"OneInbox API at {env.base_url}"
+    assert f"60 calls of load-test run {a}" in scope and f"60 calls of load-test run {b}" in scope
 
 
 @pytest.mark.server
-@pytest.mark.notebook
-def test_check_sample_report_compares_the_same_runs(capsys, tmp_path):
+def test_check_sample_report_compares_the_same_runs(capsys, builds):
     """--sample --report: the report's sample serves the runs the gate judged."""
     made = regression_pair(seed=0)
     a, b = made.a["run_id"], made.b["run_id"]
-    report = tmp_path / "compare.html"
     argv = ["check", "--sample", "--baseline-run", a, "--candidate-run", b, "--n-boot", "200"]
-    assert main([*argv, "--report", str(report)]) == 1
+    assert main([*argv, "--report", "compare.html"]) == 1
     assert capsys.readouterr().err == ""
-    page = report.read_text(encoding="utf-8")
-    assert "Compare: what changed between a and b" in page and "Sample data" in page
-    assert f"1,000 calls of load-test run {a}" in page
-    assert f"1,000 calls of load-test run {b}" in page
+    [(notebook, _, parameters)] = builds
+    assert notebook == "05_compare"
+    assert parameters == {
+        "a_run_id": a, "b_run_id": b, "source": "sample", "seed": 0, "base_url": None
+    }  # fmt: skip
+    label, scope = _compared(parameters)
+    assert label == "sample data" and scope.startswith("Sample data: ")
+    assert f"1,000 calls of load-test run {a}" in scope
+    assert f"1,000 calls of load-test run {b}" in scope
