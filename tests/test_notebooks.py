@@ -569,6 +569,11 @@ def _assert_compare_opens_with_in_short_naming_the_change(body: str) -> None:
 def test_report_file_holds_no_key_and_no_clear_phone_number(demo, name):
     html = Path(demo["reports"][name]).read_text()
     assert "oi_sk_" not in html
+    # the demo's own sample servers, reached by base_url with a key they minted: "sample data"
+    assert re.search(
+        r"<dt>Data source</dt><dd>sample data served at http://127\.0\.0\.1:\d+</dd>", html
+    )
+    assert "OneInbox API at" not in html
     assert not re.search(r"\+1\d{10}", html), "an unmasked E.164 phone number in a shared report"
     if name == "postmortem":  # it shows the call's numbers: masked, last four digits kept
         assert re.search(r"\*\*\*-\*\*\*-\d{4}", html)

@@ -167,6 +167,16 @@ def test_04_with_the_api_needs_call_ids_or_a_run(monkeypatch):
 # 01_explore_call
 
 
+@SERVER
+def test_01_a_call_id_that_is_not_one_says_what_call_ids_look_like():
+    """Was the kernel run of `oneinbox-nb report 01_explore_call -p call_id=not-a-call`."""
+    with pytest.raises(ConfigurationError) as caught:
+        one_call("not-a-call", source="sample")
+    assert str(caught.value).startswith(
+        "no call to look at: call id 'not-a-call' is not a UUID; OneInbox call ids look like "
+    )
+
+
 def test_01_with_the_real_api_requires_a_call_id(monkeypatch):
     """Was the kernel run "01 real API without call_id"."""
     monkeypatch.setenv("ONEINBOX_API_KEY", PLANTED_KEY)

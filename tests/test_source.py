@@ -223,25 +223,6 @@ def test_given_calls_are_labelled_sample_data():
         assert source.label.text == "sample data"
 
 
-@pytest.mark.notebook
-def test_a_report_on_a_sample_server_started_elsewhere_says_sample_data(monkeypatch, tmp_path):
-    """make demo's path: its own sample servers, reached by base_url with a key they minted."""
-    import re
-
-    from oneinbox_nb import report
-    from oneinbox_nb.scope import SAMPLE_KEY_PREFIX
-
-    key = SAMPLE_KEY_PREFIX + "demo_" + "9" * 24
-    monkeypatch.setenv("ONEINBOX_NB_CACHE_DIR", str(tmp_path / "cache"))
-    with sample.serve("production", n=40, api_key=key) as api:
-        monkeypatch.setenv("ONEINBOX_API_KEY", key)
-        path = report.build("02_costs_and_credits", tmp_path / "costs.html", base_url=api.base_url)
-    page = path.read_text()
-    header = re.search(r'<header class="oi-report-header".*?</header>', page, re.DOTALL).group(0)
-    assert f"<dt>Data source</dt><dd>sample data served at {api.base_url}</dd>" in header
-    assert "OneInbox API at" not in page and key not in page
-
-
 @pytest.mark.server
 def test_a_source_parses_a_scope_and_fetches_it():
     from oneinbox_nb.scope import Scope, ScopeError, traffic_kind
