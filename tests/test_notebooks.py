@@ -494,7 +494,7 @@ def test_03_passes_its_one_binning_to_every_table_and_figure():
 
 # --------------------------------------------------------------------------------------------------
 # the main job (`make demo`): what it prints, and its four reports opened in headless Chromium, once
-# each (self-contained, rendered, redacted); then the live dashboard
+# each (self-contained, rendered, redacted). (01 live in Voila: tests/test_real_data_first.py)
 
 
 def test_demo_prints_paths_and_a_four_line_summary(demo):
@@ -577,62 +577,3 @@ def test_report_file_holds_no_key_and_no_clear_phone_number(demo, name):
     assert not re.search(r"\+1\d{10}", html), "an unmasked E.164 phone number in a shared report"
     if name == "postmortem":  # it shows the call's numbers: masked, last four digits kept
         assert re.search(r"\*\*\*-\*\*\*-\d{4}", html)
-
-
-@pytest.mark.browser
-def test_dashboard_turn_slider_changes_the_waterfall(browser):
-    """Live in Voila: stepping TurnExplorer's turn re-draws the waterfall for the new turn."""
-    from oneinbox_nb import dashboard
-
-    with dashboard.launch(open_notebook="01_explore_call.ipynb") as dash:
-        with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
-            # Voila streams the page while it runs the notebook: wait for the explorer, not "load"
-            page.goto(dash.url, wait_until="commit", timeout=60_000)
-            next_button = page.get_by_role("button", name="next ▶")
-            next_button.wait_for(timeout=180_000)
-            waterfall = page.locator(".widget-output img").first
-            waterfall.wait_for(timeout=60_000)
-            readout = page.locator(".widget-slider .widget-readout").first
-            turn_before, image_before = readout.inner_text(), waterfall.get_attribute("src")
-
-            next_button.click()
-            try:
-                page.wait_for_function(
-                    "before => document.querySelector('.widget-slider .widget-readout')"
-                    ".innerText !== before",
-                    arg=turn_before,
-                    timeout=10_000,
-                )
-            except Exception:  # the worst turn was the last one: step back instead
-                page.get_by_role("button", name="◀ prev").click()
-                page.wait_for_function(
-                    "before => document.querySelector('.widget-slider .widget-readout')"
-                    ".innerText !== before",
-                    arg=turn_before,
-                    timeout=30_000,
-                )
-            page.wait_for_function(
-                "before => { const img = document.querySelector('.widget-output img');"
-                " return img && img.getAttribute('src') !== before; }",
-                arg=image_before,
-                timeout=60_000,
-            )
-            turn_after = readout.inner_text()
-            image_after = page.locator(".widget-output img").first.get_attribute("src")
-            assert turn_after != turn_before and abs(int(turn_after) - int(turn_before)) == 1
-            assert image_after.startswith("data:image/png") and image_after != image_before
-
-            # the slider itself, from the keyboard: back to the first turn and its waterfall
-            page.locator(".widget-slider .noUi-handle").first.focus()
-            back = "ArrowLeft" if int(turn_after) > int(turn_before) else "ArrowRight"
-            page.keyboard.press(back)
-            page.wait_for_function(
-                "before => { const img = document.querySelector('.widget-output img');"
-                " return img && img.getAttribute('src') !== before; }",
-                arg=image_after,
-                timeout=60_000,
-            )
-            assert readout.inner_text() == turn_before
-            assert page.locator(".widget-output img").first.get_attribute("src") == image_before
-            assert log.page_errors == []
-            assert all(not url.startswith("http://127.0.0.1") for url in log.blocked)

@@ -22,8 +22,8 @@ opened once in headless Chromium. What is checked there:
   says so; 04_postmortem of the hostile call with its run is about the call, and the run's other
   calls have a table of their own whose caption names them.
 
-Then the dashboard's process handling: a token is required, SIGTERM leaves no child behind, pages
-load nothing from outside.
+Then the dashboard, in Chromium: a token is required, the page names the account, stepping the
+turn re-draws the waterfall, nothing is loaded from outside, and SIGTERM leaves no child behind.
 """
 
 from __future__ import annotations
@@ -429,10 +429,40 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_the_dashboard_serves_the_account_and_sigterm_stops_every_child(account):
+def _step_the_turn(page) -> tuple[str, str, str, str]:
+    """Step TurnExplorer to the next turn (the previous one from the last); the turn and the
+    waterfall's image before and after."""
+    next_button = page.get_by_role("button", name="next ▶")
+    next_button.wait_for(timeout=180_000)
+    waterfall = page.locator(".widget-output img").first
+    waterfall.wait_for(timeout=60_000)
+    readout = page.locator(".widget-slider .widget-readout").first
+    turn_before, image_before = readout.inner_text(), waterfall.get_attribute("src")
+    changed = (
+        "before => document.querySelector('.widget-slider .widget-readout').innerText !== before"
+    )
+    next_button.click()
+    try:
+        page.wait_for_function(changed, arg=turn_before, timeout=10_000)
+    except Exception:  # the last turn: step back instead
+        page.get_by_role("button", name="◀ prev").click()
+        page.wait_for_function(changed, arg=turn_before, timeout=30_000)
+    page.wait_for_function(
+        "before => { const img = document.querySelector('.widget-output img');"
+        " return img && img.getAttribute('src') !== before; }",
+        arg=image_before,
+        timeout=60_000,
+    )
+    image_after = page.locator(".widget-output img").first.get_attribute("src")
+    return turn_before, readout.inner_text(), image_before, image_after
+
+
+@pytest.mark.browser
+def test_the_dashboard_serves_the_account_and_sigterm_stops_every_child(account, browser):
     """One `oneinbox-nb dashboard`, started as a user's shell would with the account in the
     environment: a token is required, URL parameters reach the notebook, the page names the account
-    and shows neither the key nor anything from outside; SIGTERM stops Voila and every kernel."""
+    and shows neither the key nor anything from outside; live in Chromium, stepping TurnExplorer's
+    turn re-draws the waterfall; SIGTERM stops Voila and every kernel."""
     call_id, base_url = account["plain"], account["base_url"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "oneinbox_nb", "dashboard", "--notebook", "01_explore_call"],
@@ -449,12 +479,15 @@ def test_the_dashboard_serves_the_account_and_sigterm_stops_every_child(account)
         assert KEY not in "".join(lines)
         bare = httpx.get(base + "voila/render/01_explore_call.ipynb")
         assert bare.status_code in (302, 403) and "Data source" not in bare.text
-        page = httpx.get(f"{url}&call_id={call_id}", timeout=180, follow_redirects=True)
-        assert page.status_code == 200
-        text = page.text
-        tree = httpx.get(base, cookies=page.cookies, follow_redirects=True)
-        children = _process_tree(proc.pid)
-        assert len(children) >= 2, "expected Voila and a kernel"
+        with offline_page(browser, allowed_hosts=("127.0.0.1",)) as (page, log):
+            # Voila streams the page while it runs the notebook: wait for the explorer, not "load"
+            response = page.goto(f"{url}&call_id={call_id}", wait_until="commit", timeout=60_000)
+            stepped = _step_the_turn(page)
+            assert response.status == 200
+            text = response.text()  # the page as Voila served it
+            children = _process_tree(proc.pid)
+            tree = page.goto(base, timeout=60_000)
+            tree_text = tree.text()
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -462,8 +495,13 @@ def test_the_dashboard_serves_the_account_and_sigterm_stops_every_child(account)
     assert f"Call {call_id} (" in text  # the story's first sentence (stories.explore_call)
     assert KEY not in text and KEY not in out + err
     assert not re.search(r"\d+%\|", text), "a progress bar reached the page"
-    assert tree.status_code == 200 and "voila-tree-main" in tree.text
-    assert not EXTERNAL.search(text) and not EXTERNAL.search(tree.text)
+    assert tree.status == 200 and "voila-tree-main" in tree_text
+    assert not EXTERNAL.search(text) and not EXTERNAL.search(tree_text)
+    assert log.blocked == [] and log.page_errors == []
+    turn_before, turn_after, image_before, image_after = stepped
+    assert abs(int(turn_after) - int(turn_before)) == 1
+    assert image_after.startswith("data:image/png") and image_after != image_before
+    assert len(children) >= 2, "expected Voila and a kernel"
     deadline = time.monotonic() + 15
     left = children
     while left and time.monotonic() < deadline:
