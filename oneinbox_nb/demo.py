@@ -112,14 +112,9 @@ def run(
             sample.serve("production", seed=seed, api_key=key) as prod_api,
             sample.serve(calls=pair.calls, api_key=key) as cmp_api,
         ):
+            build_options = {"seed": seed, "save_notebook": save_notebooks}
             paths, frames, worst, knee = _reports(
-                pool,
-                out,
-                seed,
-                pair,
-                load_truth["run_id"],
-                (lt_api, prod_api, cmp_api),
-                save_notebooks,
+                pool, out, build_options, pair, load_truth["run_id"], (lt_api, prod_api, cmp_api)
             )
     load_frames, week_frames, runs_frames = frames
     lines = _summary(load_frames, week_frames, knee, load_truth["knee_concurrency"], worst) + [
@@ -172,16 +167,16 @@ def _report_pool(environ: dict[str, str]) -> Iterator[ProcessPoolExecutor]:
             warm_up.join()
 
 
-def _reports(pool, out: Path, seed: int, pair, run_id: str, apis, save_notebooks: bool) -> tuple:
-    """Submit the four reports, fetch what the summary needs meanwhile; wait for the reports."""
+def _reports(pool, out: Path, build_options: dict, pair, run_id: str, apis) -> tuple:
+    """Submit the four reports (``build_options`` go to every :func:`~oneinbox_nb.report.build`),
+    fetch what the summary needs meanwhile; wait for the reports."""
     from .report import build
 
     lt_api, prod_api, cmp_api = apis
     key = lt_api.api_key
 
     def report(name: str, notebook: str, **parameters: Any) -> Any:
-        options = {"seed": seed, "save_notebook": save_notebooks}
-        return pool.submit(build, notebook, out / f"{name}.html", **options, **parameters)
+        return pool.submit(build, notebook, out / f"{name}.html", **build_options, **parameters)
 
     futures = {
         "load_test": report(
