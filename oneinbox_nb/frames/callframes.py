@@ -177,16 +177,14 @@ class CallFrames:
             An id is not among ``calls.call_id``.
         """
         wanted = [call_ids] if isinstance(call_ids, str) else list(call_ids)
-        known = set(self.calls["call_id"].dropna())
+        known = set(self.calls["call_id"].dropna().tolist())
         missing = [c for c in wanted if c not in known]
         if missing:
             shown = ", ".join(repr(c) for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise KeyError(f"call id(s) not in these frames: {shown}")
         tables = {}
         for name, frame in self.tables.items():
-            subset = frame[frame["call_id"].isin(wanted).to_numpy(dtype=bool)].reset_index(
-                drop=True
-            )
+            subset = frame[_rows_of(frame["call_id"], wanted)].reset_index(drop=True)
             if name == "calls":
                 empty_extras = [
                     c for c in subset.columns if _is_extra(c) and subset[c].isna().all()
@@ -228,6 +226,24 @@ class CallFrames:
 
 
 _MAX_CARDS = 20
+
+
+def _rows_of(column: pd.Series, wanted: list[Any]) -> np.ndarray:
+    """Which rows of ``column`` hold one of ``wanted``, as ``column.isin(wanted)`` says.
+
+    A pyarrow string column is matched in pyarrow directly: pandas' own ``isin`` there makes a
+    pyarrow scalar of every wanted value, for every table (a quarter of :meth:`CallFrames.select`
+    on 100 of 2,400 calls).
+    """
+    array = column.array
+    if isinstance(array, pd.arrays.ArrowStringArray) and all(type(c) is str for c in wanted):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pa.array(array)
+        found = pc.is_in(values, value_set=pa.array(wanted, type=values.type))
+        return np.array(found, dtype=bool)
+    return column.isin(wanted).to_numpy(dtype=bool)
 
 
 def _card(row: Any) -> str:
