@@ -101,10 +101,10 @@ def test_side_labels_say_how_a_side_was_chosen():
     assert side_label({}) == "every call"
 
 
-def test_side_scopes_say_each_sides_population():
+def test_side_scopes_say_each_sides_population(slow_llm):
     from oneinbox_nb.scope import Scope
 
-    pair = sample.regression_pair(seed=0, regression="slow_llm")
+    _, pair = slow_llm  # the same sample.regression_pair(seed=0, regression="slow_llm")
     frames = to_frames(pair.calls[:40] + sample.generate("production", seed=0, n=40))
     scopes = {"a": Scope(), "b": Scope(traffic="all")}
     a, b = scopes["a"].select(frames), scopes["b"].select(frames)
