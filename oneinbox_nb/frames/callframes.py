@@ -70,7 +70,9 @@ class CallFrames:
             return parts[0]
         tables = {}
         for name in TABLES:
-            pieces = [_prepare_for_concat(name, getattr(p, name), parts) for p in parts]
+            others = [getattr(p, name) for p in parts]
+            casts, targets = _concat_dtypes(name, others)
+            pieces = [_prepare_for_concat(name, frame, casts, targets) for frame in others]
             tables[name] = conform(name, pd.concat(pieces, ignore_index=True))
         return cls(**tables)
 
@@ -281,10 +283,12 @@ def _card(row: Any) -> str:
     )
 
 
-def _prepare_for_concat(name: str, frame: pd.DataFrame, parts: list[CallFrames]) -> pd.DataFrame:
-    """``frame`` with categories and extra columns aligned across ``parts``, ready for concat."""
-    others = [getattr(part, name) for part in parts]
-    casts: dict[str, Any] = {}
+def _concat_dtypes(
+    name: str, others: list[pd.DataFrame]
+) -> tuple[dict[str, pd.CategoricalDtype], dict[str, Any]]:
+    """What table ``name`` of every part is cast to before concat: each categorical column's union
+    of categories, and each extra column's dtype (sorted by name), over ``others`` (all parts)."""
+    casts: dict[str, pd.CategoricalDtype] = {}
     for column, dtype in SCHEMA[name].items():
         if dtype is _CATEGORY:
             labels = set().union(*(set(other[column].cat.categories) for other in others))
@@ -298,20 +302,32 @@ def _prepare_for_concat(name: str, frame: pd.DataFrame, parts: list[CallFrames])
                 # A build types a column of nulls only as text: it says nothing of the others.
                 if values.dtype != _STRING or values.notna().any():
                     dtypes.add(values.dtype)
+    targets: dict[str, Any] = {}
+    for column in sorted(wanted):
+        dtypes = wanted[column] or {_STRING}
+        if len(dtypes) == 1:
+            targets[column] = next(iter(dtypes))
+        elif dtypes <= {_INT, _FLOAT} and all(
+            _floats_hold(other[column]) for other in others if column in other
+        ):
+            targets[column] = _FLOAT
+        else:
+            targets[column] = _STRING
+    return casts, targets
+
+
+def _prepare_for_concat(
+    name: str,
+    frame: pd.DataFrame,
+    casts: dict[str, pd.CategoricalDtype],
+    targets: dict[str, Any],
+) -> pd.DataFrame:
+    """``frame`` cast as :func:`_concat_dtypes` says for all the parts, ready for concat."""
     columns: dict[str, Any] = {}
     for column in SCHEMA[name]:
         values = frame[column]
         columns[column] = values.astype(casts[column]) if column in casts else values
-    for column in sorted(wanted):
-        dtypes = wanted[column] or {_STRING}
-        if len(dtypes) == 1:
-            target = next(iter(dtypes))
-        elif dtypes <= {_INT, _FLOAT} and all(
-            _floats_hold(other[column]) for other in others if column in other
-        ):
-            target = _FLOAT
-        else:
-            target = _STRING
+    for column, target in targets.items():
         if column in frame:
             values = frame[column]
             if values.dtype == target:
