@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .generator import generate, truth
+from .generator import _build
 
 __all__ = ["RegressionPair", "regression_pair"]
 
@@ -52,11 +52,8 @@ def regression_pair(
     -------
     RegressionPair
     """
-    options = {"n": n, "knee": knee}
-    a = generate("load_test", seed=seed, **options)
-    b = generate("load_test", seed=seed + 1, regression=regression, **options)
-    return RegressionPair(
-        calls=a + b,
-        a=truth("load_test", seed=seed, **options),
-        b=truth("load_test", seed=seed + 1, regression=regression, **options),
-    )
+    options = {"n": n, "turns": None, "knee": knee}
+    # one build a run gives its calls and its truth (generate() and truth() would build it twice)
+    a = _build("load_test", seed=seed, **options)
+    b = _build("load_test", seed=seed + 1, regression=regression, **options)
+    return RegressionPair(calls=a.calls + b.calls, a=a.truth, b=b.truth)
