@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import pytest
 
@@ -11,19 +12,31 @@ from oneinbox_nb.frames import to_frames
 from oneinbox_nb.stories import costs, load_test, postmortem
 
 
+@cache
+def _truth(scenario):
+    """``sample.truth(scenario, seed=0)``, built once (each call builds the scenario again)."""
+    return sample.truth(scenario, seed=0)
+
+
+@cache
+def _calls(scenario):
+    """``sample.generate(scenario, seed=0)``, built once for the tests that read it."""
+    return tuple(sample.generate(scenario, seed=0))
+
+
 def _names(*scenarios):
-    return {a: v["name"] for s in scenarios for a, v in sample.truth(s, seed=0)["agents"].items()}
+    return {a: v["name"] for s in scenarios for a, v in _truth(s)["agents"].items()}
 
 
 @pytest.fixture(scope="module")
 def production():
-    return to_frames(sample.generate("production", seed=0), agents=_names("production"))
+    return to_frames(list(_calls("production")), agents=_names("production"))
 
 
 def test_costs_list_the_planted_credits_mismatches_and_name_agents(production):
     story = costs(production)
     text = story.text()
-    for mismatch in sample.truth("production", seed=0)["credits_mismatches"]:
+    for mismatch in _truth("production")["credits_mismatches"]:
         assert mismatch in text
     assert re.search(r"The most expensive agent, (Ava|Max|Lena|Sam), cost", text)
     by_agent = story.part("Where the money went").tables[0].frame
@@ -31,8 +44,8 @@ def test_costs_list_the_planted_credits_mismatches_and_name_agents(production):
 
 
 def test_load_test_finds_the_planted_knee():
-    truth = sample.truth("load_test", seed=0)
-    story = load_test(to_frames(sample.generate("load_test", seed=0)), n_boot=50)
+    truth = _truth("load_test")
+    story = load_test(to_frames(list(_calls("load_test"))), n_boot=50)
     knee = re.search(r"by 50% from concurrency (\d+)", "".join(story.in_short[1]))
     assert knee and abs(int(knee.group(1)) - truth["knee_concurrency"]) <= 8
     assert "".join(story.in_short[0]).startswith(f"Load-test run {truth['run_id']}: 1,000 calls")
@@ -42,11 +55,11 @@ def test_load_test_finds_the_planted_knee():
 
 
 def test_postmortem_of_the_worst_sample_call_points_at_its_run():
-    calls = sample.generate("load_test", seed=0) + sample.generate("production", seed=0)
+    calls = list(_calls("load_test") + _calls("production"))
     frames = to_frames(calls, agents=_names("load_test", "production"))
     story = postmortem(frames)
     (worst,) = story.facts["focus_ids"]
-    run_id = sample.truth("load_test", seed=0)["run_id"]
+    run_id = _truth("load_test")["run_id"]
     lines = ["".join(s) for s in story.in_short]
     assert lines[0].startswith(f"This postmortem is about call {worst}: ")
     assert f"during load-test run {run_id}; run this postmortem with that run_id" in lines[2]
