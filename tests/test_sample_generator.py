@@ -15,7 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from oneinbox_nb import sample
-from oneinbox_nb.sample.generator import COMPONENTS
+from oneinbox_nb.sample.generator import COMPONENTS, _build
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "oneinbox_nb" / "openapi" / "get-call.yaml"
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -41,13 +41,20 @@ def validator() -> Draft202012Validator:
 
 
 @cache
+def _built(scenario: str, seed: int = 0, n: int | None = None) -> tuple[tuple[dict, ...], dict]:
+    """One build of a scenario: what ``sample.generate`` and ``sample.truth`` return for it (each
+    of them builds it again; test_same_seed_same_payloads_and_different_seed_differs checks that
+    they agree with this)."""
+    result = _build(scenario, seed=seed, n=n, turns=None)
+    return tuple(result.calls), result.truth
+
+
 def calls_of(scenario: str, seed: int = 0, n: int | None = None) -> tuple[dict, ...]:
-    return tuple(sample.generate(scenario, seed=seed, n=n))
+    return _built(scenario, seed, n)[0]
 
 
-@cache
 def truth_of(scenario: str, seed: int = 0, n: int | None = None) -> dict:
-    return sample.truth(scenario, seed=seed, n=n)
+    return _built(scenario, seed, n)[1]
 
 
 CASES = [
@@ -111,6 +118,9 @@ def test_same_seed_same_payloads_and_different_seed_differs():
     assert json.dumps(a) == json.dumps(b)  # ids and timestamps included
     assert [x["id"] for x in a] != [x["id"] for x in c]
     assert sample.truth("production", seed=11, n=80) == sample.truth("production", seed=11, n=80)
+    # the one build the other tests read (calls_of, truth_of) is what the public functions return
+    assert list(calls_of("production", 11, 80)) == a
+    assert truth_of("production", 11, 80) == sample.truth("production", seed=11, n=80)
 
 
 def test_scenarios_differ_and_ids_are_unique_across_them():
