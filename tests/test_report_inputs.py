@@ -37,9 +37,10 @@ NO_SIDE = {"run_id": None, "since": None, "until": None, "agent_id": None}
 @pytest.fixture(scope="module")
 def facts() -> dict:
     """The sample's calls the former notebook variants were about."""
-    calls = sample.generate("load_test", seed=0) + sample.generate("production", seed=0)
-    worst = analysis.slowest_turns(to_frames(calls), n=1)["call_id"].iloc[0]
+    load_test = sample.generate("load_test", seed=0)
     production = sample.generate("production", seed=0)
+    calls = load_test + production
+    worst = analysis.slowest_turns(to_frames(calls), n=1)["call_id"].iloc[0]
     return {
         "run_id": sample.truth("load_test", seed=0)["run_id"],
         "worst_call": worst,
