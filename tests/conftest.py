@@ -101,6 +101,12 @@ SLOWEST_FIRST = (
     "test_report_inputs.py",  # 12 s
     "test_fetch.py",  # 12 s
     "test_packaging.py",  # 8 s
+    # the fast tier's next longest (CPU-seconds in `make test-fast`): collected last otherwise, the
+    # widgets files kept one worker busy about 4 s after the other had finished
+    "widgets/test_turn.py",  # 5 s
+    "widgets/test_cost.py",  # 2 s
+    "test_thresholds.py",  # 2 s
+    "widgets/test_compare.py",  # 2 s
 )
 
 
