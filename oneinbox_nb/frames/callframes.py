@@ -344,7 +344,7 @@ def _prepare_for_concat(
                 columns[column] = values.astype(target)
         else:
             columns[column] = pd.array([None] * len(frame), dtype=target)
-    return pd.DataFrame(columns, index=frame.index)
+    return pd.DataFrame(columns, index=frame.index, copy=False)  # pd.concat copies next
 
 
 def _floats_hold(values: pd.Series) -> bool:
