@@ -195,7 +195,7 @@ def test_load_test_knee_within_15_for_other_seeds():
     sample = pytest.importorskip("oneinbox_nb.sample")
     for seed in (1, 2):
         frames = to_frames(sample.generate("load_test", seed=seed, n=600))
-        expected = sample.truth("load_test", seed=seed)["knee_concurrency"]
+        expected = sample.truth("load_test", seed=seed, n=600)["knee_concurrency"]
         knee = A.find_knee(frames, n_boot=50)
         assert knee.concurrency is not None
         assert abs(knee.concurrency - expected) <= 15, (seed, str(knee), expected)
