@@ -27,11 +27,11 @@ FAST := not (notebook or browser or spark or server)
 # to (PYTHONDONTWRITEBYTECODE=1, as many containers set): otherwise every worker of every run
 # rewrites and compiles each test module again (about 2 s of CPU a worker).
 test test-fast fuzz bench: export PYTHONDONTWRITEBYTECODE :=
-# The fast tier's workers (one a core) each keep their core busy: numpy's OpenBLAS threads would only
-# fight the other worker for it, and they spin while they wait (explain_change on 3,000 calls of
+# The test workers (a core each, or more) keep every core busy: numpy's OpenBLAS threads would only
+# fight the other workers for them, and they spin while they wait (explain_change on 3,000 calls of
 # 30 turns: 1.0 s of CPU on one thread, 2.1 s on two). Results may differ in the last bit of a
 # float, as they do between machines with different core counts.
-test-fast: export OPENBLAS_NUM_THREADS := 1
+test test-fast: export OPENBLAS_NUM_THREADS := 1
 
 $(UV):
 	$(PY) -m venv $(VENV)
