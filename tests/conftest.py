@@ -78,32 +78,33 @@ SLOW_MARKERS = ("notebook", "browser", "spark", "server")
 _current: list[pytest.Item] = []
 
 
-# The longest test files, longest first (seconds in one worker of a 2-worker `make test`, measured
-# on a loaded machine: read them as an order, not as times). pytest-xdist hands out files in
+# The longest test files, longest first (seconds of setup, call and teardown in one worker of a
+# 3-worker `make test` on a quiet 2-core machine, 181 s in all). pytest-xdist hands out files in
 # collection order (the Makefile turns off its reordering by number of tests), so the long files
 # start first and the short ones fill in behind them: the workers finish together instead of one
 # waiting on a long file handed out last.
 SLOWEST_FIRST = (
-    "test_real_data_first.py",  # 75 s: seven reports in kernels, a dashboard
-    "test_dataset_spark.py",  # 53 s: a Spark JVM
-    "test_browser.py",  # 50 s: Chromium, Voila, 30 page views
-    "test_notebooks.py",  # 47 s: the demo, three notebooks in kernels, Chromium, Voila
-    "analysis/test_compare.py",  # 37 s: the longest of the fast tier
-    "test_live_watch.py",  # 34 s
-    "test_cli_check.py",  # 30 s
-    "test_dataset.py",  # 28 s
-    "test_contract_frames.py",  # 26 s
-    "test_gate.py",  # 24 s
-    "test_cli_errors.py",  # 24 s
-    "test_live_cli.py",  # 24 s
-    "test_live_browser.py",  # 18 s
-    "test_sample_generator.py",  # 16 s
+    "test_real_data_first.py",  # 84 s: seven reports in kernels, Chromium, a dashboard
+    "test_browser.py",  # 55 s: Chromium, Voila, 30 page views
+    "test_notebooks.py",  # 52 s: the demo, three notebooks in kernels, Chromium
+    "analysis/test_compare.py",  # 39 s: the longest of the fast tier
+    "test_dataset_spark.py",  # 34 s: a Spark JVM
+    "test_live_cli.py",  # 21 s
+    "test_live_watch.py",  # 21 s
+    "test_dataset.py",  # 18 s
+    "test_cli_errors.py",  # 13 s
+    "test_live_browser.py",  # 12 s
+    "test_fetch_failures.py",  # 12 s
     "test_report_inputs.py",  # 12 s
-    "test_fetch.py",  # 12 s
-    "test_packaging.py",  # 8 s
+    "test_fetch.py",  # 10 s
+    "test_contract_frames.py",  # 9 s
+    "test_packaging.py",  # 9 s
+    "test_cli_check.py",  # 8 s
+    "test_gate.py",  # 8 s
+    "widgets/test_turn.py",  # 6 s
+    "test_sample_server.py",  # 6 s
     # the fast tier's next longest (CPU-seconds in `make test-fast`): collected last otherwise, the
     # widgets files kept one worker busy about 4 s after the other had finished
-    "widgets/test_turn.py",  # 5 s
     "widgets/test_cost.py",  # 2 s
     "test_thresholds.py",  # 2 s
     "widgets/test_compare.py",  # 2 s
