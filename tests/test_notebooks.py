@@ -4,10 +4,10 @@ Each notebook runs once (issue 18). ``make demo`` runs four of them as its repor
 servers reached as if they were the real API: 02_costs_and_credits, 03_load_test_correlation,
 04_postmortem and 05_compare (:data:`DEMO`; the demo keeps its executed notebooks). The other
 three, 01_explore_call, 06_fleet and 07_live, run with their default parameters (the embedded
-sample API, no key). Each must leave static output (a PNG figure and an HTML table), and the
-default runs an explorer without ``.error`` (the demo's explorers are built in its kernels too;
-their ``.error`` is tested in-process, tests/widgets). The tests below read those seven executed
-notebooks, and open the demo's four reports in headless Chromium, each once.
+sample API, no key). Each must leave static output (a PNG figure and an HTML table) and an
+explorer without ``.error``: the default runs assert it in a last cell, the demo's reports keep
+their widgets' state, where a failed explorer shows its error. The tests below read those seven
+executed notebooks, and open the demo's four reports in headless Chromium, each once.
 (tests/test_real_data_first.py executes each notebook once more, as a report, with the key and
 base URL only in the environment: no key reaches any report.)
 
@@ -348,6 +348,10 @@ def test_notebook_runs_headless_on_the_sample(runs, name):
     assert {"png", "table"} <= _static_kinds(run.nb), f"{name} leaves no static figure or table"
     source = "Data source: sample data served at http://127.0.0.1:"  # the demo's servers
     assert (source if name in DEMO else "embedded sample API") in _text(run.nb)
+    if EXPLORERS[name] is not None:  # an explorer was built, and shows no error (widgets/_base.py)
+        state = json.dumps(run.nb.metadata["widgets"], ensure_ascii=False)
+        assert '"model_name": "ButtonModel"' in state or '"model_name": "DropdownModel"' in state
+        assert "the exception is on <code>.error</code>" not in state
     # how long it takes headless (under 60 s) is a figure of `make bench` (benchmarks/time_bounds.py)
 
 
