@@ -209,7 +209,10 @@ class CallFrames:
         return f"CallFrames({counts})"
 
     def _repr_html_(self) -> str:
-        cards = [_card(row) for row in self.calls.head(_MAX_CARDS).itertuples(index=False)]
+        # the card's columns only: a payload's keys name extra columns, and two that differ only
+        # in Unicode form (NFKC) would be one field of itertuples' namedtuple, which fails
+        shown = self.calls.head(_MAX_CARDS).reindex(columns=_CARD_COLUMNS)
+        cards = [_card(row) for row in shown.itertuples(index=False)]
         more = len(self.calls) - _MAX_CARDS
         from .. import display as show  # on first display: `import oneinbox_nb` stays light
 
@@ -228,6 +231,11 @@ class CallFrames:
 
 
 _MAX_CARDS = 20
+_CARD_COLUMNS = (
+    "call_id", "agent_id", "agent_name", "status", "outcome", "started_at", "duration_seconds",
+    "cost_cents", "credits_used", "n_turns", "p50_response_ms", "max_response_ms", "worst_turn",
+    "n_problems",
+)  # fmt: skip
 
 
 def _rows_of(column: pd.Series, wanted: list[Any]) -> np.ndarray:
@@ -253,7 +261,7 @@ def _card(row: Any) -> str:
     ``unknown``), then escaped."""
     from .. import display as show  # on first display: `import oneinbox_nb` stays light
 
-    name = getattr(row, "agent_name", None)
+    name = row.agent_name  # NaN without a name lookup: show.agent shows the id
     response = f"{show.ms(row.p50_response_ms, unit=False)} / {show.ms(row.max_response_ms)}"
     fields = [
         ("agent", show.agent(row.agent_id, name)),

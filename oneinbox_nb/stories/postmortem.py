@@ -392,7 +392,10 @@ def _dispatched(focus: CallFrames) -> pd.DataFrame:
     calls = focus.calls
     if "meta_run_id" not in calls or "concurrency_at_dispatch" not in calls:
         return calls.iloc[0:0]
-    return calls.dropna(subset=["concurrency_at_dispatch", "meta_run_id"])
+    # these columns only: two extra columns whose names differ only in Unicode form (NFKC) would
+    # be one field of the namedtuples itertuples makes, which fails
+    columns = ["call_id", "concurrency_at_dispatch", "meta_run_id"]
+    return calls[columns].dropna(subset=columns[1:])
 
 
 def _knee(focus: CallFrames, knee: Any, correlation: pd.Series | None, run_label: str) -> Section:

@@ -121,6 +121,17 @@ def test_html_card_shows_unknown_values_as_unknown():
     assert "&mdash;" not in html and "nan" not in html.lower()
 
 
+def test_html_card_of_keys_that_differ_only_in_unicode_form():
+    """Found by `make fuzz`: "tier" and "ｔier" (full-width t) are two metadata keys, two columns,
+    but one Python identifier (NFKC), which broke the namedtuples of ``itertuples``."""
+    call = rich_call("wide")
+    call["metadata"].update({"tier": "gold", "ｔier": "silver"})
+    frames = to_frames([call])
+    assert {"meta_tier", "meta_ｔier"} <= set(frames.calls.columns)
+    html = frames._repr_html_()
+    assert "wide" in html and "1,890 / 2,640 ms" in html
+
+
 def test_parquet_round_trip_keeps_every_dtype(tmp_path):
     frames = to_frames(three_calls())
     directory = frames.to_parquet(tmp_path / "run" / "frames")

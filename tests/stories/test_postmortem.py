@@ -166,3 +166,12 @@ def test_every_table_listing_calls_names_them_in_its_caption():
     for _, table in listing:
         assert set(table.frame["call_id"]) == {"h"}
         assert "this call" in "".join(table.caption), table.caption
+
+
+def test_a_call_of_a_run_with_keys_that_differ_only_in_unicode_form():
+    """Found by `make fuzz` (the frames' HTML card): two metadata keys that are one Python
+    identifier once NFKC-normalised ("tier", "ｔier") are two columns, and the story reads them."""
+    metadata = {"concurrency_at_dispatch": 7, "run_id": "run-1", "tier": "a", "ｔier": "b"}
+    story = postmortem(to_frames([make_call("h", KB_TURN, metadata=metadata)]), call_ids=["h"])
+    lines = "".join("".join(line) for line in story.part("Load: the knee").lines)
+    assert "Call h was dispatched at concurrency 7 during load-test run run-1." in lines
