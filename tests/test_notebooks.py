@@ -167,22 +167,15 @@ async def _execute_all(runs: dict[str, Run]) -> None:
     await asyncio.gather(*(_execute(run, semaphore) for run in runs.values()))
 
 
-def _worst_call(scenario, seed: int = 0) -> tuple[str, dict]:
-    """The call with the worst turn among the sample calls, and its payload."""
-    names = [scenario] if isinstance(scenario, str) else list(scenario)
-    calls = [call for name in names for call in sample.generate(name, seed=seed)]
-    worst = analysis.slowest_turns(to_frames(calls), n=1)["call_id"].iloc[0]
-    return worst, next(c for c in calls if c["id"] == worst)
-
-
 @pytest.fixture(scope="module")
 def sample_facts() -> dict[str, Any]:
-    worst, payload = _worst_call(("load_test", "production"))
+    """The load-test run's id and knee, and the call with the worst turn of the demo's calls."""
+    calls = sample.generate("load_test", seed=0) + sample.generate("production", seed=0)
+    truth = sample.truth("load_test", seed=0)
     return {
-        "run_id": sample.truth("load_test", seed=0)["run_id"],
-        "knee": sample.truth("load_test", seed=0)["knee_concurrency"],
-        "worst_call": worst,
-        "worst_payload": payload,
+        "run_id": truth["run_id"],
+        "knee": truth["knee_concurrency"],
+        "worst_call": analysis.slowest_turns(to_frames(calls), n=1)["call_id"].iloc[0],
     }
 
 
