@@ -49,3 +49,19 @@ def test_a_row_of_no_call_in_the_part_is_kept_under_unknown(tmp_path):
     assert len(unknown) == 1
     table = pq.read_table(tmp_path / "ds" / unknown[0], partitioning=None)
     assert table.column("call_id").to_pylist() == ["not-a-call-of-this-part"]
+
+
+def test_tool_arguments_with_integers_beyond_64_bits_are_written_and_read_exactly(tmp_path):
+    """Found by `make fuzz` in the frames' Parquet: the dataset's writer raised on such an integer
+    (orjson writes 64 bits at most) and its reader would have made it a float."""
+    from oneinbox_nb import open_dataset
+
+    calls = sample.generate("production", seed=5, n=10)
+    call = next(c for c in calls if any(m["role"] == "tool_call" for m in c["messages"]))
+    tool_call = next(m for m in call["messages"] if m["role"] == "tool_call")
+    tool_call["arguments"] = {"below": -9223372036854775809, "above": 18446744073709551616}
+    Store(tmp_path / "ds", create=True).write_part(to_frames(calls))
+    read = open_dataset(tmp_path / "ds").frames()
+    [value] = [v for v in read.messages["tool_arguments"].dropna() if "below" in v]
+    assert value == {"below": -9223372036854775809, "above": 18446744073709551616}
+    assert type(value["below"]) is int and type(value["above"]) is int

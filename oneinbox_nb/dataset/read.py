@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigurationError
-from ..frames import SCHEMA, TABLES, CallFrames, conform
+from ..frames import SCHEMA, TABLES, CallFrames, conform, json_value
 from ..matching import utc_window
 from ..scope import SourceLabel
 from .account import describe_account
@@ -574,8 +574,6 @@ def _types_mapper() -> Any:
 
 def _to_frames(tables: dict[str, Any]) -> CallFrames:
     """Arrow tables read from the dataset as CallFrames with the dtypes of :data:`SCHEMA`."""
-    import orjson
-
     out = {}
     for name, table in tables.items():
         drop = [c for c in (DATE_COLUMN, PART_COLUMN, ROW_COLUMN) if c in table.column_names]
@@ -597,7 +595,7 @@ def _to_frames(tables: dict[str, Any]) -> CallFrames:
                 known = np.flatnonzero(text.notna().to_numpy())
                 values = np.full(len(frame), None, dtype=object)
                 for i, value in zip(known, text.iloc[known].tolist(), strict=True):
-                    values[i] = orjson.loads(value)  # JSON text back to its dict/list/scalar
+                    values[i] = json_value(value, constants=True)  # back to its dict/list/...
                 frame[column] = pd.Series(values, index=frame.index, dtype=object)
         out[name] = conform(name, frame)
     return CallFrames(**out)

@@ -61,7 +61,7 @@ import orjson
 import pandas as pd
 
 from ..exceptions import ConfigurationError, OneInboxError
-from ..frames import SCHEMA, TABLES, CallFrames
+from ..frames import SCHEMA, TABLES, CallFrames, json_text
 
 __all__ = [
     "DATE_COLUMN",
@@ -340,7 +340,7 @@ def to_arrow(name: str, frame: pd.DataFrame) -> Any:
         values = frame[column]
         if dtype == np.dtype(object):
             columns[column] = pa.array(
-                [None if v is None else orjson.dumps(v, default=str).decode() for v in values],
+                [None if v is None else json_text(v) for v in values],  # exact: big ints too
                 type=pa.string(),
             )
             continue

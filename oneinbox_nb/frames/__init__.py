@@ -152,7 +152,7 @@ API) have the offending characters replaced by ``?``.
 
 from __future__ import annotations
 
-from ._columns import conform
+from ._columns import conform, json_text, json_value
 from .build import to_frames
 from .callframes import CallFrames
 from .problems import PROBLEM_TABLE, PROBLEMS, Problem
@@ -183,5 +183,7 @@ __all__ = [
     "CallFrames",
     "Problem",
     "conform",
+    "json_text",
+    "json_value",
     "to_frames",
 ]

@@ -261,12 +261,56 @@ def _text(values: list[Any]) -> tuple[list[Any], list[int]]:
         if isinstance(value, str):
             out[i] = str(value)
             continue
-        out[i] = _json_text(value)
+        out[i] = json_text(value)
         bad.append(i)
     return out, bad
 
 
-def _json_text(value: Any, limit: int | None = None) -> str:
+# 19 digits in a row: an integer that may not fit in 64 bits, which orjson would read as a float
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def json_value(text: str, *, constants: bool = False) -> Any:
+    """JSON text read back exactly: orjson, or the standard library where orjson would not be exact.
+
+    orjson reads an integer beyond 64 bits as a float (``-9223372036854775809`` becomes
+    ``-9.223372036854776e+18``) and refuses ``NaN`` and ``Infinity``; text with 19 digits in a row
+    (and, with ``constants``, text orjson refuses) is read by :func:`json.loads`, which keeps every
+    integer. Used for ``messages.tool_arguments`` as sent and as stored (Parquet, datasets).
+
+    Parameters
+    ----------
+    text : str
+        JSON text.
+    constants : bool, default False
+        Accept ``NaN``, ``Infinity`` and ``-Infinity`` (what :func:`json.dumps` writes for
+        non-finite floats, so what :func:`json_text` may have written).
+
+    Returns
+    -------
+    Any
+        The value: dict, list, str, int, float, bool or None.
+
+    Raises
+    ------
+    ValueError
+        The text is not JSON (``json.JSONDecodeError``, of which ``orjson.JSONDecodeError`` is a
+        subclass), or holds a constant without ``constants``.
+    """
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            if not constants:
+                raise
+    return json.loads(text, parse_constant=None if constants else _no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_text(value: Any, limit: int | None = None) -> str:
     """``value`` as JSON text; with ``limit``, at most that many characters (cut with ``...``).
 
     orjson does the usual cases; what it refuses (nesting over 255 levels, integers over 64 bits,
@@ -304,7 +348,7 @@ def _json_parts(value: Any) -> Iterator[str]:
             for k, (key, inner) in reversed(list(enumerate(entries))):
                 stack.append(inner)
                 name = (
-                    key if isinstance(key, str) else _json_text(key) if key is not None else "null"
+                    key if isinstance(key, str) else json_text(key) if key is not None else "null"
                 )
                 stack.append(_Piece(("," if k else "") + json.dumps(name) + ":"))
         elif isinstance(item, (list, tuple, set, frozenset)):
@@ -434,7 +478,7 @@ def _infer_extra(values: list[Any], report: Any = None) -> pd.api.extensions.Ext
             return _masked(data, mask)
     if kinds <= {str}:
         return _string_array(values)
-    return _string_array([v if v is None or isinstance(v, str) else _json_text(v) for v in values])
+    return _string_array([v if v is None or isinstance(v, str) else json_text(v) for v in values])
 
 
 def _inexact(values: list[Any]) -> bool:

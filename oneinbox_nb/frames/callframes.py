@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -11,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
-from ._columns import _json_text, conform
+from ._columns import conform, json_text, json_value
 from .schema import _CATEGORY, _FLOAT, _INT, _LABELS, _OBJECT, _STRING, SCHEMA, TABLES, _is_extra
 
 __all__ = ["CallFrames"]
@@ -343,7 +341,7 @@ def _prepare_for_concat(
             elif target is _STRING:  # as a build of all the parts together writes them
                 columns[column] = pd.array(
                     [
-                        v if v is None or isinstance(v, str) else _json_text(v)
+                        v if v is None or isinstance(v, str) else json_text(v)
                         for v in _values(values)
                     ],
                     dtype=_STRING,
@@ -373,7 +371,7 @@ def _values(values: pd.Series) -> list[Any]:
 
 def _to_json_text(values: pd.Series) -> pd.Series:
     return pd.Series(
-        [None if v is None else _json_text(v) for v in values.tolist()],
+        [None if v is None else json_text(v) for v in values.tolist()],
         index=values.index,
         dtype=_STRING,
     )
@@ -382,8 +380,5 @@ def _to_json_text(values: pd.Series) -> pd.Series:
 def _from_json_text(values: pd.Series) -> pd.Series:
     out = values.to_numpy(dtype=object, na_value=None)
     for i in np.flatnonzero(pd.notna(out)).tolist():
-        try:
-            out[i] = orjson.loads(out[i])
-        except orjson.JSONDecodeError:  # written by json.dumps: big ints, NaN
-            out[i] = json.loads(out[i])
+        out[i] = json_value(out[i], constants=True)  # json_text may have written NaN
     return pd.Series(out, index=values.index, dtype=object)

@@ -22,12 +22,12 @@ from ._columns import (
     _NONE,
     _infer_extra,
     _is_mapping,
-    _json_text,
     _masked,
     _numbers,
     _parse_timestamps,
     _string_array,
     _text,
+    json_text,
 )
 from .schema import (
     _CONNECT,
@@ -280,7 +280,7 @@ def _key_text(values: list[Any]) -> list[str | None]:
         elif type(value) is float and value != value:
             out.append(None)
         else:
-            out.append(_json_text(value))
+            out.append(json_text(value))
     return out
 
 
@@ -431,7 +431,7 @@ def _flatten_into(
             if depth == 0 and key == skip:
                 continue
             if type(key) is not str:
-                key = _json_text(key)
+                key = json_text(key)
             if type(value) is dict or (type(value) not in _LEAF_TYPES and _is_mapping(value)):
                 if depth < _MAX_DEPTH:
                     queue.append((value, f"{at}{key}.", depth + 1))

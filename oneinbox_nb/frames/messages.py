@@ -12,7 +12,6 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from ._batch import _Batch, _gather
@@ -21,11 +20,12 @@ from ._columns import (
     _categorical_from,
     _flatten_lists,
     _is_mapping,
-    _json_text,
     _label_field,
     _objects,
     _sparse_strings,
     _text,
+    json_text,
+    json_value,
 )
 from .problems import _NO_VALUE
 from .schema import MESSAGE_ROLES
@@ -231,21 +231,20 @@ def _tool_call_arguments(
             if problem is not None:
                 add(i, *problem)
         raw_arguments = [
-            raw if raw is None or type(raw) is str else _json_text(raw) for raw in raw_arguments
+            raw if raw is None or type(raw) is str else json_text(raw) for raw in raw_arguments
         ]
     return arguments, _sparse_strings(raw_arguments, tool_call, total)
 
 
 def _parse_objects(raws: list[Any]) -> tuple[list[Any], list[int]]:
     """Each JSON string that holds an object, parsed (None for the rest, whose positions follow)."""
-    loads, error = orjson.loads, orjson.JSONDecodeError
     parsed: list[Any] = []
     odd: list[int] = []
     for k, raw in enumerate(raws):
         if type(raw) is str:
             try:
-                value = loads(raw)
-            except error:
+                value = json_value(raw)
+            except ValueError:
                 value = None
             if type(value) is dict:
                 parsed.append(value)
@@ -294,8 +293,8 @@ def _tool_arguments(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, Any, st
     """Parse tool_call arguments: a dict, or None plus ``(problem code, value, detail)``."""
     if type(raw) is str:
         try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            parsed = json_value(raw)
+        except ValueError:
             pass
         else:
             if type(parsed) is dict:
@@ -307,8 +306,8 @@ def _tool_arguments(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, Any, st
     if not isinstance(raw, str):
         return None, ("wrong_type", raw, "arguments are neither a JSON string nor an object")
     try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        parsed = json_value(raw)
+    except ValueError as exc:
         return None, ("unparseable_tool_arguments", raw, f"invalid JSON: {exc}")
     if not isinstance(parsed, dict):
         kind = type(parsed).__name__

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._columns import _json_text
+from ._columns import json_text
 from .schema import ABSURD_MS
 
 __all__ = ["PROBLEMS", "PROBLEM_TABLE", "Problem"]
@@ -318,7 +318,7 @@ def _short_repr(value: Any, limit: int = 200) -> str:
     """``repr(value)`` cut to ``limit`` characters; containers nested deeper than repr can go
     (``repr`` recurses) are shown as JSON text, cut the same way."""
     if isinstance(value, (dict, list, tuple)) and _deeper_than(value, 64):
-        return _json_text(value, limit)
+        return json_text(value, limit)
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pandas.testing as tm
 import pytest
 
-from oneinbox_nb.frames import SCHEMA, TABLES, CallFrames, to_frames
+from oneinbox_nb.frames import SCHEMA, TABLES, CallFrames, json_value, to_frames
 
 from .support import minimal_call, rich_call
 
@@ -130,6 +130,37 @@ def test_html_card_of_keys_that_differ_only_in_unicode_form():
     assert {"meta_tier", "meta_ｔier"} <= set(frames.calls.columns)
     html = frames._repr_html_()
     assert "wide" in html and "1,890 / 2,640 ms" in html
+
+
+def test_tool_arguments_keep_integers_beyond_64_bits(tmp_path):
+    """Found by `make fuzz`: orjson reads -9223372036854775809 as a float. Sent as a dict or as JSON
+    text, such integers survive the frames and a Parquet round trip exactly."""
+    big = {"below": -9223372036854775809, "above": 18446744073709551616}
+    as_dict, as_text = rich_call("dict"), rich_call("text")
+    first = next(m for m in as_dict["messages"] if m["role"] == "tool_call")
+    first["arguments"] = dict(big)
+    first = next(m for m in as_text["messages"] if m["role"] == "tool_call")
+    first["arguments"] = json.dumps(big)
+    frames = to_frames([as_dict, as_text])
+    back = CallFrames.read_parquet(frames.to_parquet(tmp_path / "frames"))
+    for built in (frames, back):
+        messages = built.messages.set_index(["call_id", "seq"])["tool_arguments"].dropna()
+        values = [v for v in messages.tolist() if "below" in v]
+        assert len(values) == 2
+        for value in values:
+            assert value["below"] == -9223372036854775809 and type(value["below"]) is int
+            assert value["above"] == 18446744073709551616 and type(value["above"]) is int
+    assert "unparseable_tool_arguments" not in set(frames.problems["problem"].astype(str))
+
+
+def test_json_value_reads_what_orjson_refuses_or_rounds():
+    assert json_value("[1, 2]") == [1, 2]
+    assert json_value('{"n": 12345678901234567890123}') == {"n": 12345678901234567890123}
+    with pytest.raises(ValueError):
+        json_value("[NaN]")  # tool arguments as sent: not JSON
+    assert json_value("[NaN]", constants=True)[0] != 0
+    with pytest.raises(ValueError):
+        json_value("{not json")
 
 
 def test_parquet_round_trip_keeps_every_dtype(tmp_path):
