@@ -291,14 +291,6 @@ def _pair_tools(rows: np.ndarray, keys: np.ndarray, n_calls: int) -> np.ndarray:
 
 def _tool_arguments(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, Any, str] | None]:
     """Parse tool_call arguments: a dict, or None plus ``(problem code, value, detail)``."""
-    if type(raw) is str:
-        try:
-            parsed = json_value(raw)
-        except ValueError:
-            pass
-        else:
-            if type(parsed) is dict:
-                return parsed, None
     if type(raw) is not str and _is_mapping(raw):
         return dict(raw), None
     if raw is None:
